@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# Installs everything ai-memory needs to build, test and run on Debian 12, idempotently.
+#
+#   scripts/deps.sh            install what is missing (apt packages, pgvector, Kafka jars)
+#   scripts/deps.sh --check    report what is missing, install nothing, exit 1 if anything is
+#
+# What it installs:
+#   - Debian packages by name (compiler, the six C libraries, PostgreSQL 15 and its server
+#     headers, clang 14 tools, Java 17, Maven, pytest and the Python clients used by tests);
+#   - pgvector 0.8.x built from Debian's source package (trixie source suite, added as a
+#     deb-src entry on the same mirror the machine already uses) against PostgreSQL 15;
+#   - Apache Kafka 3.9.x jars from Maven Central through scripts/kafka/pom.xml, copied into
+#     a cache outside the repository ($AIMEM_CACHE, default ~/.cache/ai-memory).
+# It never starts a service; scripts/dev does that.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+cache=${AIMEM_CACHE:-$HOME/.cache/ai-memory}
+kafka_version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/kafka/pom.xml")
+kafka_libs="$cache/kafka-$kafka_version/libs"
+pg_config=/usr/lib/postgresql/15/bin/pg_config
+check_only=0
+[ "${1:-}" = "--check" ] && check_only=1
+
+say() { printf 'deps: %s\n' "$*" >&2; }
+
+as_root() {
+	if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+packages=(
+	build-essential pkg-config make git curl ca-certificates dpkg-dev
+	librdkafka-dev libpq-dev libjansson-dev libcurl4-openssl-dev libjwt-dev libmicrohttpd-dev
+	postgresql-15 postgresql-client-15 postgresql-server-dev-15
+	clang-14 clang-format-14 libclang-rt-14-dev valgrind
+	openjdk-17-jre-headless maven
+	python3 python3-pytest python3-psycopg2 python3-confluent-kafka python3-jsonschema
+)
+
+missing_packages() {
+	local p
+	for p in "${packages[@]}"; do
+		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
+			printf '%s\n' "$p"
+	done
+}
+
+apt_updated=0
+apt_update() {
+	if [ "$apt_updated" -eq 0 ]; then
+		as_root apt-get update -qq
+		apt_updated=1
+	fi
+}
+
+install_packages() {
+	local missing
+	missing=$(missing_packages)
+	if [ -z "$missing" ]; then
+		say "debian packages: all present"
+		return
+	fi
+	if [ "$check_only" -eq 1 ]; then
+		say "debian packages missing: $(echo $missing)"
+		return 1
+	fi
+	say "installing debian packages: $(echo $missing)"
+	apt_update
+	# shellcheck disable=SC2086
+	local log
+	log=$(mktemp)
+	# shellcheck disable=SC2086
+	if ! as_root env DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -q --no-install-recommends $missing >"$log" 2>&1; then
+		cat "$log" >&2
+		rm -f "$log"
+		return 1
+	fi
+	rm -f "$log"
+}
+
+pgvector_installed_version() {
+	local control
+	control="$("$pg_config" --sharedir)/extension/vector.control"
+	[ -f "$control" ] && [ -f "$("$pg_config" --pkglibdir)/vector.so" ] || return 1
+	sed -n "s/^default_version = '\(.*\)'/\1/p" "$control"
+}
+
+# The machine's own Debian mirror, read from its apt sources, so we add the trixie source
+# suite on whatever mirror this machine is configured to use.
+debian_mirror() {
+	local uri
+	uri=$(grep -hoE '^(URIs:|deb) +[^ ]+' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null |
+		awk '{print $2}' | grep -E '/debian/?$' | head -n 1)
+	[ -n "$uri" ] || { say "cannot find the Debian mirror in apt sources"; return 1; }
+	printf '%s\n' "${uri%/}"
+}
+
+install_pgvector() {
+	local version
+	if version=$(pgvector_installed_version) && [ "${version%.*}" = "0.8" ]; then
+		say "pgvector $version: present"
+		return
+	fi
+	if [ "$check_only" -eq 1 ]; then
+		say "pgvector 0.8 missing"
+		return 1
+	fi
+	local list=/etc/apt/sources.list.d/aimem-trixie-src.sources mirror build
+	if [ ! -f "$list" ]; then
+		mirror=$(debian_mirror)
+		say "adding deb-src trixie on $mirror"
+		as_root tee "$list" >/dev/null <<EOF
+Types: deb-src
+URIs: $mirror
+Suites: trixie
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+		apt_updated=0
+	fi
+	apt_update
+	build="$cache/pgvector-src"
+	rm -rf "$build"
+	mkdir -p "$build"
+	say "fetching pgvector source package"
+	(cd "$build" && apt-get source -qq --download-only pgvector/trixie >/dev/null 2>&1 ||
+		apt-get source -qq --download-only pgvector >/dev/null)
+	(cd "$build" && dpkg-source -x --no-check ./*.dsc src >/dev/null)
+	say "building pgvector against PostgreSQL 15"
+	make -s -C "$build/src" PG_CONFIG="$pg_config" OPTFLAGS="" >/dev/null
+	as_root make -s -C "$build/src" PG_CONFIG="$pg_config" OPTFLAGS="" install >/dev/null
+	version=$(pgvector_installed_version)
+	say "pgvector $version installed"
+}
+
+install_kafka() {
+	local want
+	want=$(sha256sum "$here/kafka/pom.xml" | cut -d' ' -f1)
+	if [ "$(cat "$kafka_libs/.complete" 2>/dev/null)" = "$want" ]; then
+		say "kafka $kafka_version jars: present in $kafka_libs"
+		return
+	fi
+	if [ "$check_only" -eq 1 ]; then
+		say "kafka $kafka_version jars missing"
+		return 1
+	fi
+	say "fetching kafka $kafka_version jars from Maven Central"
+	rm -rf "$kafka_libs"
+	mkdir -p "$kafka_libs"
+	mvn -B -q -Dstyle.color=never -f "$here/kafka/pom.xml" dependency:copy-dependencies \
+		-DoutputDirectory="$kafka_libs" -DincludeScope=runtime
+	printf '%s\n' "$want" >"$kafka_libs/.complete"
+	say "kafka $kafka_version: $(ls "$kafka_libs" | wc -l) jars in $kafka_libs"
+}
+
+status=0
+install_packages || status=1
+install_pgvector || status=1
+install_kafka || status=1
+exit "$status"
