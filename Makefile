@@ -1,0 +1,148 @@
+# ai-memory: one non-recursive GNU Makefile.
+#
+#   make                 build lib/ (static archive) and every program into build/
+#   make test            unit tests, then integration tests against a real PostgreSQL and Kafka
+#   make unit            unit tests only (no services needed)
+#   make integration     integration tests only
+#   make SANITIZE=address,undefined test    the same under ASan/UBSan (separate build dir)
+#   make valgrind        unit tests under valgrind
+#   make fuzz FUZZ_SECONDS=60   libFuzzer targets (clang)
+#   make format / format-check / lint
+#   make demo            start local services, apply migrations (see README)
+#   make deps            install what the project needs (scripts/deps.sh)
+
+CC       ?= cc
+PKGS     := rdkafka libpq jansson libcurl libjwt libmicrohttpd
+VERSION  := 0.1.0
+PYTHON   ?= /usr/bin/python3
+CLANG    ?= clang-14
+CLANG_FORMAT ?= clang-format-14
+
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+
+ifneq ($(SANITIZE),)
+BUILD    ?= build/san
+SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+OPT      ?= -O1
+else
+BUILD    ?= build
+SANFLAGS :=
+OPT      ?= -O2
+endif
+
+WARN     := -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
+ifneq ($(WERROR),)
+WARN     += -Werror
+endif
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+CPPFLAGS += -D_GNU_SOURCE -DAIMEM_VERSION='"$(VERSION)"' -Ilib
+CFLAGS   += -std=c11 -g $(OPT) $(WARN) -fno-common $(SANFLAGS) $(PKG_CFLAGS) -MMD -MP
+LDFLAGS  += $(SANFLAGS)
+LDLIBS   += $(PKG_LIBS) -lpthread -lm
+
+LIB_SRC  := $(wildcard lib/*.c)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_A    := $(BUILD)/libaimem.a
+
+CLI_SRC  := $(wildcard cli/*.c)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
+
+UNIT_SRC := $(wildcard tests/unit/*.c)
+UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
+
+TOOL_SRC := $(wildcard tests/tools/*.c)
+TOOLS    := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/%)
+
+BINS     := $(BUILD)/bin/aimem
+UNIT_BIN := $(BUILD)/tests/run-unit
+
+ALL_OBJ  := $(LIB_OBJ) $(CLI_OBJ) $(UNIT_OBJ) $(TOOL_SRC:%.c=$(BUILD)/%.o)
+
+.PHONY: all test unit integration valgrind fuzz format format-check lint demo demo-down deps clean
+.DEFAULT_GOAL := all
+
+all: $(BINS) $(UNIT_BIN) $(TOOLS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(LIB_A): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/bin/aimem: $(CLI_OBJ) $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB_A) $(LDLIBS)
+
+# The unit runner links the CLI modules too (minus main) so they can be tested.
+$(UNIT_BIN): $(UNIT_OBJ) $(filter-out $(BUILD)/cli/main.o,$(CLI_OBJ)) $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/tools/%.o $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Unit tests need no services. Integration tests start their own PostgreSQL and Kafka.
+unit: $(UNIT_BIN)
+	$(UNIT_BIN)
+
+integration: all
+	AIMEM_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q tests/integration \
+		--junitxml=$(BUILD)/integration.xml
+
+test: all
+	@$(PYTHON) tests/run_all.py --build $(BUILD) --python $(PYTHON)
+
+valgrind: $(UNIT_BIN)
+	AIMEM_UNIT_NOFORK=0 valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+		--trace-children=yes -q $(UNIT_BIN)
+
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_CFLAGS  := -std=c11 -g -O1 -D_GNU_SOURCE -Ilib $(PKG_CFLAGS) \
+		-fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer
+fuzz:
+	@mkdir -p build/fuzz
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		$(CLANG) $(FUZZ_CFLAGS) -o build/fuzz/$$t tests/fuzz/$$t.c $(LIB_SRC) $(PKG_LIBS) -lpthread -lm; \
+		mkdir -p build/fuzz/corpus-$$t; \
+		echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
+		build/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=5 -print_final_stats=1 \
+			build/fuzz/corpus-$$t tests/fuzz/seeds/$$t 2>build/fuzz/$$t.log \
+			|| { tail -50 build/fuzz/$$t.log; exit 1; }; \
+		grep -E '^stat::number_of_executed_units' build/fuzz/$$t.log || true; \
+	done
+
+FORMAT_FILES = $(wildcard lib/*.[ch] cli/*.[ch] tests/unit/*.[ch] tests/tools/*.c tests/fuzz/*.c)
+format:
+	$(CLANG_FORMAT) -i $(FORMAT_FILES)
+
+format-check:
+	$(CLANG_FORMAT) --dry-run --Werror $(FORMAT_FILES)
+
+# Banned: unbounded string functions and unchecked number parsing (STYLE.md).
+lint:
+	@! grep -nE '\b(strcpy|strcat|sprintf|vsprintf|gets|atoi|atol|atoll|atof|strtok)\s*\(' \
+		$(FORMAT_FILES) || { echo "lint: banned function (see STYLE.md)"; exit 1; }
+	@! grep -nE '\bSET +(LOCAL +)?app\.' $(FORMAT_FILES) || { echo "lint: set the tenant with set_config(..., true)"; exit 1; }
+	@echo "lint: ok"
+
+deps:
+	scripts/deps.sh
+
+demo: all
+	scripts/demo.sh
+
+demo-down:
+	scripts/dev down
+
+clean:
+	rm -rf build
+
+-include $(ALL_OBJ:.o=.d)

@@ -1,0 +1,37 @@
+/*
+ * kafka: rd_kafka_conf_t construction (see kafka.h).
+ */
+#include "kafka.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+
+int kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, char *err,
+                   size_t errlen)
+{
+	char why[512];
+	if (rd_kafka_conf_set(conf, key, value, why, sizeof(why)) != RD_KAFKA_CONF_OK) {
+		snprintf(err, errlen, "kafka.%s: %s", key, why);
+		return -1;
+	}
+	return 0;
+}
+
+rd_kafka_conf_t *kafka_conf_new(const struct cfg *c, char *err, size_t errlen)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_conf_set_log_cb(conf, log_rdkafka_cb);
+	size_t n = c ? cfg_passthrough_count(c) : 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *key, *value;
+		cfg_passthrough_get(c, i, &key, &value);
+		const char *dot = strchr(key, '.');
+		if (kafka_conf_set(conf, dot ? dot + 1 : key, value, err, errlen) != 0) {
+			rd_kafka_conf_destroy(conf);
+			return NULL;
+		}
+	}
+	return conf;
+}

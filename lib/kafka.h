@@ -1,0 +1,27 @@
+/*
+ * kafka: librdkafka set-up shared by producers and consumers.
+ *
+ * Builds an rd_kafka_conf_t that logs through our logger and carries every "kafka.*"
+ * setting of the program's configuration verbatim (kcat's -X). It does not wrap the
+ * produce or consume APIs: programs call librdkafka directly, in its own idiom.
+ */
+#ifndef AIMEM_KAFKA_H
+#define AIMEM_KAFKA_H
+
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+
+#include "cfg.h"
+
+/*
+ * Returns a new conf (owned; rd_kafka_new takes it only on success, destroy it otherwise)
+ * with the log callback set to log_rdkafka_cb and every passthrough pair of c (which may be
+ * NULL) applied with its "kafka." prefix removed. NULL with err naming the key on failure.
+ */
+rd_kafka_conf_t *kafka_conf_new(const struct cfg *c, char *err, size_t errlen);
+
+/* Sets one property; err names the key and librdkafka's reason. Returns 0 or -1. */
+int kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, char *err,
+                   size_t errlen) __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,105 @@
+/*
+ * prog: shared start-up options (see prog.h). Prints to stdout for informational options
+ * and to stderr for errors; logs nothing itself.
+ */
+#include "prog.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "log.h"
+
+#ifndef AIMEM_VERSION
+#define AIMEM_VERSION "dev"
+#endif
+
+extern char **environ;
+
+static void prog_help(const struct prog_info *pi, const struct cfg *c)
+{
+	struct buf b = BUF_INIT;
+	buf_append_str(&b, pi->usage);
+	buf_append_str(
+	    &b, "\nShared options:\n"
+	        "  --config FILE    settings file (key = value lines); also AIMEM_CONFIG\n"
+	        "  --check-config   validate the settings and exit\n"
+	        "  --print-config   print the effective settings (secrets redacted) and exit\n"
+	        "  --version        print the version and exit\n"
+	        "  --help           this text\n"
+	        "\nSettings (file key, or environment variable; the environment wins):\n\n");
+	cfg_print_reference(c, &b);
+	if (pi->passthrough)
+		buf_appendf(&b,
+		            "\nKeys starting with \"%s\" go verbatim to the library "
+		            "(AIMEM_KAFKA_BOOTSTRAP_SERVERS sets kafka.bootstrap.servers).\n",
+		            pi->passthrough);
+	fputs(buf_str(&b), stdout);
+	buf_free(&b);
+}
+
+enum prog_action prog_start(const struct prog_info *pi, int argc, char **argv, struct cfg **cfgp,
+                            int *argi)
+{
+	enum { OPT_CHECK = 256, OPT_PRINT, OPT_VERSION };
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ "check-config", no_argument, NULL, OPT_CHECK },
+		{ "print-config", no_argument, NULL, OPT_PRINT },
+		{ NULL, 0, NULL, 0 },
+	};
+	log_init(pi->name);
+	const char *path = getenv("AIMEM_CONFIG");
+	int mode = 0, ch;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'h':
+		case OPT_VERSION:
+		case OPT_CHECK:
+		case OPT_PRINT:
+			mode = ch;
+			break;
+		default:
+			fprintf(stderr, "%s: try --help\n", pi->name);
+			return PROG_EXIT_USAGE;
+		}
+	}
+	*argi = optind;
+	struct cfg *c = cfg_new(pi->items, pi->nitems, pi->settings, pi->passthrough);
+	if (mode == 'h' || mode == OPT_VERSION) {
+		if (mode == 'h')
+			prog_help(pi, c);
+		else
+			printf("%s %s\n", pi->name, AIMEM_VERSION);
+		cfg_free(&c);
+		return PROG_EXIT_OK;
+	}
+	char err[1024];
+	if (cfg_load(c, path, environ, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s: %s\n", pi->name, err);
+		cfg_free(&c);
+		return PROG_EXIT_USAGE;
+	}
+	if (mode == OPT_CHECK || mode == OPT_PRINT) {
+		if (mode == OPT_PRINT) {
+			struct buf b = BUF_INIT;
+			cfg_print(c, &b);
+			fputs(buf_str(&b), stdout);
+			buf_free(&b);
+		} else {
+			printf("%s: configuration ok\n", pi->name);
+		}
+		cfg_free(&c);
+		return PROG_EXIT_OK;
+	}
+	*cfgp = c;
+	return PROG_RUN;
+}

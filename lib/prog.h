@@ -1,0 +1,38 @@
+/*
+ * prog: the start-up options every program shares, so each main() stays a short story.
+ *
+ *   --config FILE     settings file ("key = value"); also AIMEM_CONFIG
+ *   --help            usage, then the settings reference, exit 0
+ *   --version         program and version, exit 0
+ *   --check-config    load and validate the settings, exit 0 or 2
+ *   --print-config    the effective settings with their origins, secrets redacted, exit 0
+ *
+ * Option parsing stops at the first non-option argument (a CLI subcommand). Settings are
+ * never taken from argv beyond the file name, so secrets do not show in ps.
+ */
+#ifndef AIMEM_PROG_H
+#define AIMEM_PROG_H
+
+#include "cfg.h"
+
+struct prog_info {
+	const char *name;  /* "aimem-ingest" */
+	const char *usage; /* text printed by --help before the settings reference */
+	const struct cfg_item *items;
+	size_t nitems;
+	void *settings;          /* the struct the items write into (borrowed) */
+	const char *passthrough; /* "kafka." or NULL */
+};
+
+enum prog_action {
+	PROG_RUN = 0,       /* go on: *cfgp holds the loaded settings, argv[*argi] is next */
+	PROG_EXIT_OK = 1,   /* an informational option ran: exit 0 */
+	PROG_EXIT_USAGE = 2 /* bad option or settings (message printed): exit 2 */
+};
+
+/* Initialises the logger with pi->name, parses the shared options, loads settings
+ * (defaults, file, environment). On PROG_RUN the caller owns *cfgp (cfg_free). */
+enum prog_action prog_start(const struct prog_info *pi, int argc, char **argv, struct cfg **cfgp,
+                            int *argi);
+
+#endif
