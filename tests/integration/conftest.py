@@ -1,0 +1,160 @@
+"""Fixtures for the integration tests: a real PostgreSQL and a real Kafka broker.
+
+The services are started once per session by scripts/dev in a temporary folder (so a
+developer's own `scripts/dev up` instance is never touched) and stopped at the end. Set
+AIMEM_TEST_SERVICES=DIR to reuse services already running in DIR (faster iteration).
+
+Each test that needs a database gets a fresh one, copied from a template database that was
+migrated once with the real `aimem migrate`; roles are cluster-wide and come from that first
+migration. Each Kafka test creates its own topics, so tests do not see each other's data.
+"""
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BUILD = Path(os.environ.get("AIMEM_BUILD", REPO / "build"))
+PYTHON = "/usr/bin/python3"
+TEMPLATE_DB = "aimem_template"
+
+
+def run(cmd, check=True, timeout=300, env=None, **kw):
+    """Runs a command, captures its output, and on failure shows everything it printed."""
+    full_env = dict(os.environ)
+    if env:
+        full_env.update(env)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=full_env, **kw)
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(map(str, cmd))} exited {proc.returncode}\n"
+            f"--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}")
+    return proc
+
+
+def read_env(path):
+    env = {}
+    for line in Path(path).read_text().splitlines():
+        if "=" in line and not line.startswith("#"):
+            k, v = line.split("=", 1)
+            env[k.strip()] = v.strip()
+    return env
+
+
+class Services:
+    def __init__(self, env, folder):
+        self.env = env
+        self.dir = folder
+        self.pg_port = int(env["AIMEM_PG_PORT"])
+        self.admin_url = env["AIMEM_DB_ADMIN_URL"]
+        self.bootstrap = env["AIMEM_KAFKA_BOOTSTRAP"]
+
+    def url(self, dbname, user="postgres"):
+        return f"postgresql://{user}@127.0.0.1:{self.pg_port}/{dbname}"
+
+    def logs(self):
+        out = []
+        for name in ("pg/log", "kafka/logs/server.log", "kafka/kafka.out"):
+            p = Path(self.dir) / name
+            if p.exists():
+                out.append(f"--- {p} (tail)\n" + "\n".join(p.read_text(errors="replace").splitlines()[-40:]))
+        return "\n".join(out)
+
+
+@pytest.fixture(scope="session")
+def services():
+    reuse = os.environ.get("AIMEM_TEST_SERVICES")
+    if reuse:
+        yield Services(read_env(Path(reuse) / "env"), reuse)
+        return
+    folder = tempfile.mkdtemp(prefix="aimem-it-")
+    os.chmod(folder, 0o755)  # the postgres user runs the cluster inside
+    try:
+        run([str(REPO / "scripts/dev"), "up", "--dir", folder, "all"], timeout=240)
+        yield Services(read_env(Path(folder) / "env"), folder)
+    finally:
+        run([str(REPO / "scripts/dev"), "down", "--dir", folder, "all"], check=False, timeout=120)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def admin_connect(services, dbname="postgres"):
+    conn = psycopg2.connect(services.url(dbname))
+    conn.autocommit = True
+    return conn
+
+
+def create_database(services, name, template=None):
+    with admin_connect(services) as conn, conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        cur.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+
+
+def aimem(*args, env=None, check=True, timeout=120):
+    return run([str(BUILD / "bin/aimem"), *args], env=env, check=check, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def template_db(services):
+    create_database(services, TEMPLATE_DB)
+    aimem("migrate", "--dir", str(REPO / "migrations"),
+          env={"AIMEM_DB_URL": services.url(TEMPLATE_DB)})
+    return TEMPLATE_DB
+
+
+class Database:
+    def __init__(self, services, name):
+        self.services = services
+        self.name = name
+        self.admin_url = services.url(name)
+        self.worker_url = services.url(name, "aimem_worker")
+        self.reader_url = services.url(name, "aimem_reader")
+
+    def connect(self, role="postgres", autocommit=False):
+        conn = psycopg2.connect(self.services.url(self.name, role))
+        conn.autocommit = autocommit
+        return conn
+
+
+@pytest.fixture
+def db(services, template_db):
+    """A fresh, migrated database for one test."""
+    name = "t_" + uuid.uuid4().hex[:12]
+    create_database(services, name, template=template_db)
+    yield Database(services, name)
+    with admin_connect(services) as conn, conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def empty_db(services):
+    """A fresh database with nothing applied (roles may already exist cluster-wide)."""
+    name = "e_" + uuid.uuid4().hex[:12]
+    create_database(services, name)
+    yield Database(services, name)
+    with admin_connect(services) as conn, conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def topic(services):
+    """A fresh 4-partition topic for one test."""
+    name = "t." + uuid.uuid4().hex[:12]
+    run([PYTHON, str(REPO / "scripts/kafka_admin.py"), "create-topics", "--bootstrap",
+         services.bootstrap, "--partitions", "4", name])
+    return name
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failing test that used the services prints the tail of their logs."""
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.when == "call" and rep.failed and "services" in item.fixturenames:
+        svc = item.funcargs.get("services")
+        if svc is not None:
+            rep.sections.append(("service logs", svc.logs()))
