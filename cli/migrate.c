@@ -208,7 +208,9 @@ static int migration_apply(PGconn *conn, const struct migration *m, const char *
 	snprintf(version, sizeof(version), "%lld", m->version);
 	snprintf(ms, sizeof(ms), "%lld", backoff_now_ms() - t0);
 	const char *params[] = { version, m->name, sql, ms };
-	if (db_exec(conn,
+	/* A file may SET LOCAL ROLE aimem_owner; the record is written as the runner itself. */
+	if (db_exec(conn, "RESET ROLE", 0, NULL, NULL, why, sizeof(why)) != DB_OK ||
+	    db_exec(conn,
 	            "INSERT INTO schema_migrations (version, name, checksum, duration_ms)"
 	            " VALUES ($1, $2, encode(sha256(convert_to($3, 'UTF8')), 'hex'), $4)",
 	            4, params, NULL, why, sizeof(why)) != DB_OK) {

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import tempfile
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg2
@@ -52,7 +53,7 @@ class Services:
         self.dir = folder
         self.pg_port = int(env["AIMEM_PG_PORT"])
         self.admin_url = env["AIMEM_DB_ADMIN_URL"]
-        self.bootstrap = env["AIMEM_KAFKA_BOOTSTRAP"]
+        self.bootstrap = env["AIMEM_KAFKA_BOOTSTRAP_SERVERS"]
 
     def url(self, dbname, user="postgres"):
         return f"postgresql://{user}@127.0.0.1:{self.pg_port}/{dbname}"
@@ -82,10 +83,24 @@ def services():
         shutil.rmtree(folder, ignore_errors=True)
 
 
+@contextmanager
+def connected(url, autocommit=False):
+    """A connection closed on exit; committed on a clean exit unless autocommit.
+
+    (psycopg2's own `with conn` neither closes nor, since 2.9, leaves autocommit alone.)
+    """
+    conn = psycopg2.connect(url)
+    conn.autocommit = autocommit
+    try:
+        yield conn
+        if not autocommit:
+            conn.commit()
+    finally:
+        conn.close()
+
+
 def admin_connect(services, dbname="postgres"):
-    conn = psycopg2.connect(services.url(dbname))
-    conn.autocommit = True
-    return conn
+    return connected(services.url(dbname), autocommit=True)
 
 
 def create_database(services, name, template=None):
@@ -115,9 +130,7 @@ class Database:
         self.reader_url = services.url(name, "aimem_reader")
 
     def connect(self, role="postgres", autocommit=False):
-        conn = psycopg2.connect(self.services.url(self.name, role))
-        conn.autocommit = autocommit
-        return conn
+        return connected(self.services.url(self.name, role), autocommit)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ TENANT_TABLES = {"call_summaries", "caller_profiles", "personality_metrics",
 
 def query(db, sql, *args):
     with db.connect(autocommit=True) as conn, conn.cursor() as cur:
-        cur.execute(sql, args)
+        cur.execute(sql, args or None)
         return cur.fetchall()
 
 

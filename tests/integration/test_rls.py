@@ -64,8 +64,7 @@ def seeded(db):
 
 @pytest.mark.parametrize("table", TABLES)
 def test_unset_tenant_sees_nothing_and_does_not_fail(seeded, table):
-    conn = seeded.connect("aimem_worker")
-    try:
+    with seeded.connect("aimem_worker") as conn:
         with conn.cursor() as cur:
             cur.execute(f"SELECT count(*) FROM {table}")  # never set in this session: NULL
             assert cur.fetchone()[0] == 0
@@ -79,8 +78,6 @@ def test_unset_tenant_sees_nothing_and_does_not_fail(seeded, table):
             cur.execute("SELECT set_config('app.current_tenant', '', true)")
             cur.execute(f"SELECT count(*) FROM {table}")
             assert cur.fetchone()[0] == 0
-    finally:
-        conn.close()
 
 
 @pytest.mark.parametrize("table", TABLES)
@@ -93,21 +90,17 @@ def test_worker_sees_only_its_tenant(seeded, table):
 
 @pytest.mark.parametrize("table", TABLES)
 def test_worker_cannot_insert_for_another_tenant(seeded, table):
-    conn = seeded.connect("aimem_worker")
-    try:
+    with seeded.connect("aimem_worker") as conn:
         with conn.cursor() as cur:
             set_tenant(cur, A)
             row = list(ROWS[table][1](B))
             with pytest.raises(errors.InsufficientPrivilege, match="row-level security"):
                 cur.execute(insert_sql(table), row)
-    finally:
-        conn.close()
 
 
 @pytest.mark.parametrize("table", TABLES)
 def test_worker_cannot_update_or_delete_another_tenant(seeded, table):
-    conn = seeded.connect("aimem_worker")
-    try:
+    with seeded.connect("aimem_worker") as conn:
         with conn.cursor() as cur:
             set_tenant(cur, A)
             cur.execute(f"UPDATE {table} SET customer_id = customer_id WHERE customer_id = %s", (B,))
@@ -121,8 +114,6 @@ def test_worker_cannot_update_or_delete_another_tenant(seeded, table):
             with pytest.raises(errors.InsufficientPrivilege, match="row-level security"):
                 cur.execute(f"UPDATE {table} SET customer_id = %s", (B,))  # moving a row out
         conn.rollback()
-    finally:
-        conn.close()
     with seeded.connect(autocommit=True) as admin, admin.cursor() as cur:
         cur.execute(f"SELECT customer_id, count(*) FROM {table} GROUP BY 1 ORDER BY 1")
         assert cur.fetchall() == [(A, 1), (B, 1)]
@@ -130,8 +121,7 @@ def test_worker_cannot_update_or_delete_another_tenant(seeded, table):
 
 @pytest.mark.parametrize("table", TABLES)
 def test_reader_cannot_write(seeded, table):
-    conn = seeded.connect("aimem_reader")
-    try:
+    with seeded.connect("aimem_reader") as conn:
         with conn.cursor() as cur:
             set_tenant(cur, A)
             cur.execute(f"SELECT count(*) FROM {table}")
@@ -150,18 +140,13 @@ def test_reader_cannot_write(seeded, table):
             with pytest.raises(errors.InsufficientPrivilege):
                 cur.execute(f"DELETE FROM {table}")
             conn.rollback()
-    finally:
-        conn.close()
 
 
 @pytest.mark.parametrize("table", ["consumer_offsets", "dead_letters", "schema_migrations"])
 def test_reader_cannot_see_processing_state(seeded, table):
-    conn = seeded.connect("aimem_reader")
-    try:
+    with seeded.connect("aimem_reader") as conn:
         with conn.cursor() as cur, pytest.raises(errors.InsufficientPrivilege):
             cur.execute(f"SELECT * FROM {table}")
-    finally:
-        conn.close()
 
 
 def test_worker_writes_offsets_and_dead_letters(seeded):
@@ -177,8 +162,7 @@ def test_worker_writes_offsets_and_dead_letters(seeded):
 
 
 def test_tenant_does_not_leak_into_next_transaction(seeded):
-    conn = seeded.connect("aimem_worker")
-    try:
+    with seeded.connect("aimem_worker") as conn:
         with conn.cursor() as cur:
             set_tenant(cur, A)
             cur.execute("SELECT count(*) FROM caller_profiles")
@@ -193,8 +177,6 @@ def test_tenant_does_not_leak_into_next_transaction(seeded):
             conn.rollback()  # a rolled-back transaction leaks nothing either
             cur.execute("SELECT count(*) FROM caller_profiles")
             assert cur.fetchone()[0] == 0
-    finally:
-        conn.close()
 
 
 def test_same_keys_in_two_tenants_do_not_collide(seeded):
@@ -217,11 +199,8 @@ def test_same_keys_in_two_tenants_do_not_collide(seeded):
 
 
 def test_bad_tenant_text_is_an_error_not_all_rows(seeded):
-    conn = seeded.connect("aimem_worker")
-    try:
+    with seeded.connect("aimem_worker") as conn:
         with conn.cursor() as cur:
             cur.execute("SELECT set_config('app.current_tenant', '1 OR true', true)")
             with pytest.raises(psycopg2.DataError):
                 cur.execute("SELECT count(*) FROM caller_profiles")
-    finally:
-        conn.close()
