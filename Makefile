@@ -146,3 +146,6 @@ clean:
 	rm -rf build
 
 -include $(ALL_OBJ:.o=.d)
+
+# keep tool objects between runs (they are pattern-rule intermediates)
+.SECONDARY:

@@ -89,10 +89,12 @@ static int migration_list(const char *dir, struct migration_set *set, char *err,
 			continue;
 		long long v = migration_version(de->d_name);
 		if (v < 0) {
+			/* format before closedir: de points into the DIR stream */
+			migrate_fail(err, errlen,
+			             "%s/%s: migration files are named NNN_lowercase_name.sql", dir,
+			             de->d_name);
 			closedir(d);
-			return migrate_fail(
-			    err, errlen, "%s/%s: migration files are named NNN_lowercase_name.sql",
-			    dir, de->d_name);
+			return -1;
 		}
 		set->m = xreallocarray(set->m, set->n + 1, sizeof(*set->m));
 		struct buf path = BUF_INIT;

@@ -30,7 +30,8 @@ def run(cmd, check=True, timeout=300, env=None, **kw):
     full_env = dict(os.environ)
     if env:
         full_env.update(env)
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=full_env, **kw)
+    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=timeout,
+                          env=full_env, **kw)
     if check and proc.returncode != 0:
         raise AssertionError(
             f"{' '.join(map(str, cmd))} exited {proc.returncode}\n"

@@ -56,7 +56,7 @@ fail:
 static int rt_produce(const char *bootstrap, const char *topic, long long n)
 {
 	char err[512];
-	struct rt_state st = {0, 0};
+	struct rt_state st = { 0, 0 };
 	rd_kafka_conf_t *conf = rt_conf(bootstrap);
 	if (kafka_conf_set(conf, "enable.idempotence", "true", err, sizeof(err)) ||
 	    kafka_conf_set(conf, "acks", "all", err, sizeof(err)) ||
@@ -78,11 +78,12 @@ static int rt_produce(const char *bootstrap, const char *topic, long long n)
 		snprintf(key, sizeof(key), "%d", tenant);
 		snprintf(value, sizeof(value), "{\"customer_id\":%d,\"seq\":%lld}", tenant, i);
 		rd_kafka_resp_err_t e;
-		while ((e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, strlen(key)),
-					      RD_KAFKA_V_VALUE(value, strlen(value)),
-					      RD_KAFKA_V_HEADER("aimem-type", "call.ended", -1),
-					      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-					      RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+		while ((e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
+		                              RD_KAFKA_V_KEY(key, strlen(key)),
+		                              RD_KAFKA_V_VALUE(value, strlen(value)),
+		                              RD_KAFKA_V_HEADER("aimem-type", "call.ended", -1),
+		                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+		                              RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
 			rd_kafka_poll(rk, 50);
 		if (e) {
 			log_error("produce: %s", rd_kafka_err2str(e));
@@ -95,7 +96,7 @@ static int rt_produce(const char *bootstrap, const char *topic, long long n)
 	rd_kafka_destroy(rk);
 	if (fe || st.failed || st.delivered != n) {
 		log_error("produced delivered=%lld failed=%lld of %lld flush=%s", st.delivered,
-			  st.failed, n, rd_kafka_err2str(fe));
+		          st.failed, n, rd_kafka_err2str(fe));
 		return -1;
 	}
 	printf("kafka_roundtrip: produced %lld, all acknowledged\n", n);
@@ -156,7 +157,7 @@ static int rt_consume(const char *bootstrap, const char *topic, long long n, con
 	long long got = 0, bad = 0, last_seq[RT_TENANTS + 1];
 	for (int i = 0; i <= RT_TENANTS; i++)
 		last_seq[i] = -1;
-	bool partitions_seen[64] = {false};
+	bool partitions_seen[64] = { false };
 	long long deadline = backoff_now_ms() + 60000;
 	while (!e && got < n && backoff_now_ms() < deadline) {
 		rd_kafka_message_t *rkm = rd_kafka_consumer_poll(rk, 200);
