@@ -11,6 +11,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "prog.h"
+#include "publish.h"
 #include "sig.h"
 
 struct cli_settings {
@@ -18,6 +19,8 @@ struct cli_settings {
 	long long db_connect_timeout_ms;
 	char *migrations_dir;
 	char *log_level;
+	char *topic_calls, *topic_memories;
+	long long produce_timeout_ms;
 };
 
 static const struct cfg_item cli_items[] = {
@@ -30,6 +33,13 @@ static const struct cfg_item cli_items[] = {
 	  offsetof(struct cli_settings, migrations_dir), "folder of NNN_name.sql migration files" },
 	{ "log.level", CFG_ENUM, "info", 0, 0, "debug|info|warn|error", 0,
 	  offsetof(struct cli_settings, log_level), "lowest level logged" },
+	{ "topics.calls", CFG_STRING, "aimem.calls.v1", 0, 0, NULL, 0,
+	  offsetof(struct cli_settings, topic_calls), "call.ended topic (publish)" },
+	{ "topics.memories", CFG_STRING, "aimem.memories.v1", 0, 0, NULL, 0,
+	  offsetof(struct cli_settings, topic_memories), "memory.put/delete topic (publish)" },
+	{ "produce.timeout", CFG_DURATION, "30s", 100, 600000, NULL, 0,
+	  offsetof(struct cli_settings, produce_timeout_ms),
+	  "how long publish waits for the broker to acknowledge an event" },
 };
 
 static const char cli_usage[] =
@@ -38,7 +48,9 @@ static const char cli_usage[] =
     "The ai-memory operator CLI.\n"
     "\n"
     "Commands:\n"
-    "  migrate [--dir DIR] [--status]   apply the schema migrations in order (or list them)\n";
+    "  migrate [--dir DIR] [--status]   apply the schema migrations in order (or list them)\n"
+    "  publish [--dry-run] FILE|-        produce JSON Lines events (backfill); needs\n"
+    "                                   kafka.bootstrap.servers (AIMEM_KAFKA_BOOTSTRAP_SERVERS)\n";
 
 static PGconn *cli_connect(const struct cli_settings *s)
 {
@@ -53,8 +65,9 @@ static PGconn *cli_connect(const struct cli_settings *s)
 	return conn;
 }
 
-static int cli_migrate(const struct cli_settings *s, int argc, char **argv)
+static int cli_migrate(const struct cli_settings *s, const struct cfg *cfg, int argc, char **argv)
 {
+	(void)cfg;
 	struct migrate_opts opts = { s->migrations_dir, false, stdout };
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
@@ -80,13 +93,38 @@ static int cli_migrate(const struct cli_settings *s, int argc, char **argv)
 	return rc == 0 ? 0 : 1;
 }
 
+static int cli_publish(const struct cli_settings *s, const struct cfg *cfg, int argc, char **argv)
+{
+	struct publish_opts o = { NULL,  s->topic_calls, s->topic_memories, s->produce_timeout_ms,
+		                  false, stdout };
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--dry-run") == 0)
+			o.dry_run = true;
+		else if (o.path == NULL && (argv[i][0] != '-' || strcmp(argv[i], "-") == 0))
+			o.path = argv[i];
+		else
+			o.path = NULL, i = argc;
+	}
+	if (o.path == NULL) {
+		fprintf(stderr, "usage: aimem publish [--dry-run] FILE|-\n");
+		return 2;
+	}
+	struct publish_report r;
+	char err[512];
+	int rc = publish_run(&o, cfg, &r, err, sizeof(err));
+	if (rc == 2)
+		fprintf(stderr, "aimem publish: %s\n", err);
+	return rc;
+}
+
 struct cli_command {
 	const char *name;
-	int (*run)(const struct cli_settings *s, int argc, char **argv);
+	int (*run)(const struct cli_settings *s, const struct cfg *cfg, int argc, char **argv);
 };
 
 static const struct cli_command cli_commands[] = {
 	{ "migrate", cli_migrate },
+	{ "publish", cli_publish },
 };
 
 int main(int argc, char **argv)
@@ -94,7 +132,7 @@ int main(int argc, char **argv)
 	struct cli_settings settings = { 0 };
 	const struct prog_info info = { "aimem",   cli_usage,
 		                        cli_items, sizeof(cli_items) / sizeof(cli_items[0]),
-		                        &settings, NULL };
+		                        &settings, "kafka." };
 	struct cfg *cfg = NULL;
 	int argi = 0;
 	sig_setup();
@@ -114,7 +152,7 @@ int main(int argc, char **argv)
 			if (strcmp(argv[argi], cli_commands[i].name) == 0)
 				break;
 		if (i < sizeof(cli_commands) / sizeof(cli_commands[0]))
-			rc = cli_commands[i].run(&settings, argc - argi, argv + argi);
+			rc = cli_commands[i].run(&settings, cfg, argc - argi, argv + argi);
 		else
 			fprintf(stderr, "aimem: unknown command \"%s\" (try --help)\n", argv[argi]);
 	}

@@ -12,6 +12,7 @@
 #include "backoff.h"
 #include "buf.h"
 #include "db.h"
+#include "file.h"
 #include "num.h"
 #include "xalloc.h"
 
@@ -115,25 +116,14 @@ static int migration_list(const char *dir, struct migration_set *set, char *err,
 
 static char *migration_read(const struct migration *m, char *err, size_t errlen)
 {
-	FILE *f = fopen(m->path, "rb");
-	if (f == NULL) {
-		migrate_fail(err, errlen, "%s: cannot open", m->path);
+	size_t len = 0;
+	char *sql = file_read(m->path, MIGRATE_FILE_MAX, &len, err, errlen);
+	if (sql != NULL && strlen(sql) != len) {
+		free(sql);
+		migrate_fail(err, errlen, "%s: contains NUL bytes", m->path);
 		return NULL;
 	}
-	struct buf b = BUF_INIT;
-	char chunk[8192];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && b.len <= MIGRATE_FILE_MAX)
-		buf_append(&b, chunk, n);
-	bool bad = ferror(f) || b.len > MIGRATE_FILE_MAX || memchr(buf_str(&b), 0, b.len);
-	fclose(f);
-	if (bad) {
-		buf_free(&b);
-		migrate_fail(err, errlen, "%s: unreadable, too large or contains NUL bytes",
-		             m->path);
-		return NULL;
-	}
-	return buf_detach(&b);
+	return sql;
 }
 
 static const char migrate_bootstrap_sql[] = "CREATE TABLE IF NOT EXISTS schema_migrations ("

@@ -6,14 +6,12 @@
 #include "cfg.h"
 
 #include <ctype.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "file.h"
 #include "num.h"
 #include "xalloc.h"
 
@@ -205,48 +203,13 @@ static void cfg_set_pair(struct cfg *c, const char *key, const char *value, cons
 	c->npairs++;
 }
 
-/* Reads a whole small file; returns a NUL-terminated copy or NULL with err set. */
-static char *cfg_slurp(const char *path, size_t max, size_t *lenp, char *err, size_t errlen)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		cfg_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-		return NULL;
-	}
-	struct buf b = BUF_INIT;
-	char chunk[4096];
-	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			cfg_fail(err, errlen, "%s: cannot read: %s", path, strerror(errno));
-			goto fail;
-		}
-		if (n == 0)
-			break;
-		if (b.len + (size_t)n > max) {
-			cfg_fail(err, errlen, "%s: larger than %zu bytes", path, max);
-			goto fail;
-		}
-		buf_append(&b, chunk, (size_t)n);
-	}
-	close(fd);
-	*lenp = b.len;
-	return buf_detach(&b);
-fail:
-	close(fd);
-	buf_free(&b);
-	return NULL;
-}
-
 /* "<key>_file" naming a CFG_SECRET item: read the secret from that file. */
 static int cfg_set_secret_file(struct cfg *c, size_t i, const char *path, const char *origin,
                                char *err, size_t errlen)
 {
 	char reason[512];
 	size_t len = 0;
-	char *secret = cfg_slurp(path, CFG_SECRET_MAX, &len, reason, sizeof(reason));
+	char *secret = file_read(path, CFG_SECRET_MAX, &len, reason, sizeof(reason));
 	if (secret == NULL)
 		return cfg_fail(err, errlen, "%s: %s_file: %s", origin, c->items[i].key, reason);
 	while (len > 0 && (secret[len - 1] == '\n' || secret[len - 1] == '\r'))
@@ -360,7 +323,7 @@ int cfg_load_text(struct cfg *c, const char *text, size_t len, const char *name,
 int cfg_load_file(struct cfg *c, const char *path, char *err, size_t errlen)
 {
 	size_t len = 0;
-	char *text = cfg_slurp(path, CFG_FILE_MAX, &len, err, errlen);
+	char *text = file_read(path, CFG_FILE_MAX, &len, err, errlen);
 	if (text == NULL)
 		return -1;
 	int rc = cfg_load_text(c, text, len, path, err, errlen);
