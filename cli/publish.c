@@ -122,14 +122,15 @@ int publish_run(const struct publish_opts *o, const struct cfg *cfg, struct publ
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
+	long long lineno = 0; /* the file's line number, blank lines included */
 	while (!sig_stop_requested() && (n = getline(&line, &cap, in)) >= 0) {
-		r->lines++;
+		lineno++;
 		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 			n--;
-		if (n > 0)
-			publish_line(rk, o, line, (size_t)n, r->lines, r);
-		else
-			r->lines--; /* blank lines are not events */
+		if (n == 0)
+			continue; /* blank lines are not events */
+		r->lines++;
+		publish_line(rk, o, line, (size_t)n, lineno, r);
 		sig_wait(0);
 		if (tty && backoff_now_ms() - shown > 500) {
 			shown = backoff_now_ms();

@@ -110,8 +110,9 @@ def create_database(services, name, template=None):
         cur.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
 
 
-def aimem(*args, env=None, check=True, timeout=120):
-    return run([str(BUILD / "bin/aimem"), *args], env=env, check=check, timeout=timeout)
+def aimem(*args, env=None, check=True, timeout=120, input=None):
+    return run([str(BUILD / "bin/aimem"), *args], env=env, check=check, timeout=timeout,
+               input=input)
 
 
 @pytest.fixture(scope="session")
@@ -154,13 +155,44 @@ def empty_db(services):
         cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def make_topic(services, partitions=4):
+    name = "t." + uuid.uuid4().hex[:12]
+    run([PYTHON, str(REPO / "scripts/kafka_admin.py"), "create-topics", "--bootstrap",
+         services.bootstrap, "--partitions", str(partitions), name])
+    return name
+
+
 @pytest.fixture
 def topic(services):
     """A fresh 4-partition topic for one test."""
-    name = "t." + uuid.uuid4().hex[:12]
-    run([PYTHON, str(REPO / "scripts/kafka_admin.py"), "create-topics", "--bootstrap",
-         services.bootstrap, "--partitions", "4", name])
-    return name
+    return make_topic(services)
+
+
+def consume(bootstrap, topic, expect, timeout=30.0):
+    """Reads every message of topic from the start until `expect` arrived or timeout passed,
+    then a little longer to catch extras. Returns (key, value, headers, partition) tuples."""
+    import time
+    from confluent_kafka import Consumer
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "check." + uuid.uuid4().hex[:8],
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    c.subscribe([topic])
+    out = []
+    deadline = time.monotonic() + timeout
+    settle = None
+    try:
+        while time.monotonic() < deadline:
+            m = c.poll(0.2)
+            if len(out) >= expect and settle is None:
+                settle = time.monotonic() + 1.0
+            if settle is not None and time.monotonic() > settle:
+                break
+            if m is None or m.error():
+                continue
+            out.append((m.key().decode() if m.key() else None, m.value(),
+                        dict((k, v.decode()) for k, v in (m.headers() or [])), m.partition()))
+    finally:
+        c.close()
+    return out
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)
