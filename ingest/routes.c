@@ -14,14 +14,14 @@
 #include "log.h"
 #include "xalloc.h"
 
-static void ingest_now_rfc3339(char out[32])
+static void ingest_now_rfc3339(char out[48])
 {
 	struct timeval tv;
 	struct tm tm;
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);
-	snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-	         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)(tv.tv_usec / 1000));
+	snprintf(out, 48, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+	         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(tv.tv_usec / 1000) % 1000);
 }
 
 /* Authenticates with memory:write; on failure replies 401/403 and returns false. */
@@ -99,7 +99,7 @@ static bool ingest_envelope(struct http_exchange *ex, json_t *ev, const char *ty
 		json_object_set_new(ev, "event_id", json_string(id));
 	}
 	if (json_object_get(ev, "occurred_at") == NULL) {
-		char now[32];
+		char now[48];
 		ingest_now_rfc3339(now);
 		json_object_set_new(ev, "occurred_at", json_string(now));
 	}
@@ -287,7 +287,7 @@ static enum http_outcome route_v2_process_call(struct http_exchange *ex, void *c
 	if (user != NULL)
 		json_object_set(ev, "user_id", user);
 	json_object_set_new(ev, "turns", turns);
-	char now[32];
+	char now[48];
 	ingest_now_rfc3339(now);
 	json_object_set_new(ev, "ended_at", json_string(now));
 	json_decref(body);
