@@ -50,21 +50,28 @@ LIB_A    := $(BUILD)/libaimem.a
 CLI_SRC  := $(wildcard cli/*.c)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 
+INGEST_SRC := $(wildcard ingest/*.c)
+INGEST_OBJ := $(INGEST_SRC:%.c=$(BUILD)/%.o)
+
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH     := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
 UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOLS    := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/%)
 
-BINS     := $(BUILD)/bin/aimem
+BINS     := $(BUILD)/bin/aimem $(BUILD)/bin/aimem-ingest
 UNIT_BIN := $(BUILD)/tests/run-unit
 
-ALL_OBJ  := $(LIB_OBJ) $(CLI_OBJ) $(UNIT_OBJ) $(TOOL_SRC:%.c=$(BUILD)/%.o)
+ALL_OBJ  := $(LIB_OBJ) $(CLI_OBJ) $(INGEST_OBJ) $(UNIT_OBJ) $(TOOL_SRC:%.c=$(BUILD)/%.o) \
+	    $(BENCH_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all test unit integration valgrind fuzz format format-check lint demo demo-down deps clean
+.PHONY: all test unit integration bench valgrind fuzz format format-check lint demo demo-down deps clean
 .DEFAULT_GOAL := all
 
-all: $(BINS) $(UNIT_BIN) $(TOOLS)
+all: $(BINS) $(UNIT_BIN) $(TOOLS) $(BENCH)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
@@ -78,6 +85,14 @@ $(LIB_A): $(LIB_OBJ)
 $(BUILD)/bin/aimem: $(CLI_OBJ) $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB_A) $(LDLIBS)
+
+$(BUILD)/bin/aimem-ingest: $(INGEST_OBJ) $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $(INGEST_OBJ) $(LIB_A) $(LDLIBS)
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The unit runner links the CLI modules too (minus main) so they can be tested.
 $(UNIT_BIN): $(UNIT_OBJ) $(filter-out $(BUILD)/cli/main.o,$(CLI_OBJ)) $(LIB_A)
@@ -99,6 +114,10 @@ integration: all
 test: all
 	@$(PYTHON) tests/run_all.py --build $(BUILD) --python $(PYTHON)
 
+# Benchmarks print figures next to limits measured in the same run (never part of `make test`).
+bench: all
+	AIMEM_BUILD=$(abspath $(BUILD)) bench/ingest.sh
+
 valgrind: $(UNIT_BIN)
 	AIMEM_UNIT_NOFORK=0 valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
 		--trace-children=yes -q $(UNIT_BIN)
@@ -119,7 +138,8 @@ fuzz:
 		grep -E '^stat::number_of_executed_units' build/fuzz/$$t.log || true; \
 	done
 
-FORMAT_FILES = $(wildcard lib/*.[ch] cli/*.[ch] tests/unit/*.[ch] tests/tools/*.c tests/fuzz/*.c)
+FORMAT_FILES = $(wildcard lib/*.[ch] cli/*.[ch] ingest/*.[ch] bench/*.c tests/unit/*.[ch] \
+		 tests/tools/*.c tests/fuzz/*.c)
 format:
 	$(CLANG_FORMAT) -i $(FORMAT_FILES)
 

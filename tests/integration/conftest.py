@@ -8,6 +8,7 @@ Each test that needs a database gets a fresh one, copied from a template databas
 migrated once with the real `aimem migrate`; roles are cluster-wide and come from that first
 migration. Each Kafka test creates its own topics, so tests do not see each other's data.
 """
+import json
 import os
 import shutil
 import subprocess
@@ -204,3 +205,65 @@ def pytest_runtest_makereport(item, call):
         svc = item.funcargs.get("services")
         if svc is not None:
             rep.sections.append(("service logs", svc.logs()))
+
+
+def b64url(data):
+    import base64
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def mint(secret, alg="HS256", header=None, **claims):
+    """An HS256 JWT built by hand (no PyJWT on Debian's python here), for the HTTP tests."""
+    import hashlib
+    import hmac
+    import time
+    now = int(time.time())
+    body = {"customer_id": 7, "scope": "memory:read:write", "iat": now, "exp": now + 3600}
+    body.update(claims)
+    body = {k: v for k, v in body.items() if v is not None}
+    head = header or {"alg": alg, "typ": "JWT"}
+    signing = f"{b64url(json.dumps(head).encode())}.{b64url(json.dumps(body).encode())}"
+    digest = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}[alg]
+    sig = hmac.new(secret.encode(), signing.encode(), digest).digest()
+    return f"{signing}.{b64url(sig)}"
+
+
+class Daemon:
+    """A program of ours run for a test: waits for its "ready ... port=N" log line, keeps its
+    log, and stops it with SIGTERM (checking the exit status)."""
+
+    def __init__(self, argv, env, log_path):
+        import subprocess
+        self.log_path = log_path
+        self.log = open(log_path, "w")
+        full = dict(os.environ)
+        full.update(env)
+        self.proc = subprocess.Popen(argv, env=full, stdout=self.log, stderr=subprocess.STDOUT)
+        self.port = None
+
+    def wait_ready(self, timeout=30.0):
+        import re
+        import time
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = Path(self.log_path).read_text(errors="replace")
+            m = re.search(r"\bready\b.*\bport=(\d+)", text)
+            if m:
+                self.port = int(m.group(1))
+                return self
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise AssertionError(f"daemon not ready (exit {self.proc.poll()}):\n{self.output()}")
+
+    def output(self):
+        return Path(self.log_path).read_text(errors="replace")
+
+    def stop(self, timeout=30.0):
+        import signal
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(timeout=timeout)
+        self.log.close()
+        return rc
+

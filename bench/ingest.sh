@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The ingest benchmark (part of `make bench`): POST /v3/calls with a realistic 8 KB transcript
+# over 64 keep-alive connections, next to the limits measured in the same run on the same
+# machine: the raw producer rate of the same events (no HTTP), and the HTTP ceiling of the
+# same server and load tool (GET /healthz).
+#
+# Runs its own PostgreSQL-free service set in .run/bench (Kafka only) and stops it after.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+build=${AIMEM_BUILD:-$repo/build}
+dir=$repo/.run/bench
+py=/usr/bin/python3
+seconds=${AIMEM_BENCH_SECONDS:-10}
+secret="bench-secret-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+
+cleanup() {
+	[ -n "${ingest_pid:-}" ] && kill "$ingest_pid" 2>/dev/null && wait "$ingest_pid" 2>/dev/null
+	"$repo/scripts/dev" down --dir "$dir" all >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+"$repo/scripts/dev" up --dir "$dir" kafka >/dev/null
+bootstrap=$(sed -n 's/^AIMEM_KAFKA_BOOTSTRAP_SERVERS=//p' "$dir/env")
+topic="bench.calls.$$"
+raw_topic="bench.raw.$$"
+$py "$repo/scripts/kafka_admin.py" create-topics --bootstrap "$bootstrap" --partitions 4 \
+	"$topic" "$raw_topic" aimem.memories.v1 >/dev/null
+$py "$repo/bench/fixtures.py" body >"$dir/call.json"
+$py "$repo/bench/fixtures.py" event >"$dir/event.json"
+token=$($py "$repo/bench/fixtures.py" token "$secret")
+
+echo "bench: machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(free -g | awk '/Mem:/{print $2}') GiB, kernel $(uname -r)"
+echo "bench: event size $(wc -c <"$dir/event.json") bytes, body size $(wc -c <"$dir/call.json") bytes"
+
+raw=$("$build/bench/produce_raw" "$bootstrap" "$raw_topic" "$dir/event.json" 20000)
+echo "bench: raw producer (idempotent, acks=all, no HTTP): $raw"
+
+AIMEM_HTTP_PORT=0 AIMEM_AUTH_JWT_SECRET=$secret AIMEM_KAFKA_BOOTSTRAP_SERVERS=$bootstrap \
+	AIMEM_TOPICS_CALLS=$topic AIMEM_HTTP_THREADS=${AIMEM_BENCH_THREADS:-4} \
+	"$build/bin/aimem-ingest" 2>"$dir/ingest.log" &
+ingest_pid=$!
+port=
+for _ in $(seq 400); do # poll for the ready line (20 s at most)
+	port=$(sed -n 's/.* ready .*port=\([0-9]*\).*/\1/p' "$dir/ingest.log" 2>/dev/null | head -1)
+	[ -n "$port" ] && break
+	kill -0 "$ingest_pid" 2>/dev/null || break
+	sleep 0.05
+done
+[ -n "$port" ] || { echo "bench: aimem-ingest did not start"; cat "$dir/ingest.log"; exit 1; }
+
+lg="$build/bench/loadgen --port $port --connections 64"
+ceiling=$($lg --method GET --path /healthz --seconds 5)
+echo "bench: HTTP ceiling, GET /healthz, 64 connections: $ceiling"
+max=$($lg --path /v3/calls --body "$dir/call.json" --header "Authorization: Bearer $token" --seconds "$seconds")
+echo "bench: POST /v3/calls, 64 connections, closed loop: $max"
+paced=$($lg --path /v3/calls --body "$dir/call.json" --header "Authorization: Bearer $token" --seconds "$seconds" --rate 2000)
+echo "bench: POST /v3/calls, 64 connections, 2000/s offered: $paced"
+
+rate() { sed -n "s/.*= \([0-9]*\) $1.*/\1/p"; }
+raw_rate=$(echo "$raw" | rate "events/s")
+max_rate=$(echo "$max" | rate "req/s")
+p99=$(echo "$paced" | sed -n 's/.* p99 \([0-9.]*\).*/\1/p')
+paced_rate=$(echo "$paced" | rate "req/s")
+echo "bench: ingest/raw = $max_rate/$raw_rate = $(awk -v a="$max_rate" -v b="$raw_rate" 'BEGIN{printf "%.0f%%", 100*a/b}') (target >= 50%)"
+echo "bench: at $paced_rate req/s offered 2000/s: p99 = $p99 ms (target <= 20 ms)"
