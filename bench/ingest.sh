@@ -56,7 +56,7 @@ echo "bench: POST /v3/calls, 64 connections, closed loop: $max"
 paced=$($lg --path /v3/calls --body "$dir/call.json" --header "Authorization: Bearer $token" --seconds "$seconds" --rate 2000)
 echo "bench: POST /v3/calls, 64 connections, 2000/s offered: $paced"
 
-rate() { sed -n "s/.*= \([0-9]*\) $1.*/\1/p"; }
+rate() { sed -n "s|.*= \([0-9]*\) $1.*|\1|p"; }
 raw_rate=$(echo "$raw" | rate "events/s")
 max_rate=$(echo "$max" | rate "req/s")
 p99=$(echo "$paced" | sed -n 's/.* p99 \([0-9.]*\).*/\1/p')

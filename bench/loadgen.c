@@ -33,10 +33,10 @@
 
 struct lg_conn {
 	int fd;
-	size_t sent;         /* bytes of the request written */
-	struct buf in;       /* response bytes so far */
-	double started;      /* when the current request was (scheduled to be) sent */
-	double next;         /* rate mode: when to send the next one */
+	size_t sent;    /* bytes of the request written */
+	struct buf in;  /* response bytes so far */
+	double started; /* when the current request was (scheduled to be) sent */
+	double next;    /* rate mode: when to send the next one */
 	bool busy;
 };
 
@@ -173,7 +173,8 @@ static void lg_run(struct lg *g)
 	double t0 = lg_now(), interval = g->rate > 0 ? g->conns / g->rate : 0;
 	for (int i = 0; i < g->conns; i++) {
 		cs[i].fd = lg_connect(g);
-		struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLET, .data.ptr = &cs[i] };
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLET,
+			                  .data.ptr = &cs[i] };
 		epoll_ctl(ep, EPOLL_CTL_ADD, cs[i].fd, &ev);
 		cs[i].next = t0 + interval * i / g->conns;
 	}
@@ -203,7 +204,8 @@ static void lg_run(struct lg *g)
 				close(c->fd);
 				c->fd = lg_connect(g);
 				c->busy = false;
-				struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLET, .data.ptr = c };
+				struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLET,
+					                  .data.ptr = c };
 				epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
 			}
 		}
@@ -244,14 +246,16 @@ int main(int argc, char **argv)
 			body_file = val;
 		else if (strcmp(k, "--header") == 0)
 			buf_appendf(&headers, "%s\r\n", val);
-		else if (strcmp(k, "--connections") == 0 && num_parse_int(val, 1, 10000, &v) == NUM_OK)
+		else if (strcmp(k, "--connections") == 0 &&
+		         num_parse_int(val, 1, 10000, &v) == NUM_OK)
 			g.conns = (int)v;
 		else if (strcmp(k, "--seconds") == 0 && num_parse_int(val, 1, 3600, &v) == NUM_OK)
 			g.seconds = (double)v;
 		else if (strcmp(k, "--rate") == 0 && num_parse_int(val, 0, 10000000, &v) == NUM_OK)
 			g.rate = (double)v;
 		else {
-			fprintf(stderr, "loadgen: bad option %s (see the header of bench/loadgen.c)\n", k);
+			fprintf(stderr,
+			        "loadgen: bad option %s (see the header of bench/loadgen.c)\n", k);
 			return 2;
 		}
 	}
@@ -266,9 +270,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "loadgen: %s\n", err);
 		return 2;
 	}
-	buf_appendf(&g.req, "%s %s HTTP/1.1\r\nHost: %s\r\n%s", method, path, g.host, buf_str(&headers));
+	buf_appendf(&g.req, "%s %s HTTP/1.1\r\nHost: %s\r\n%s", method, path, g.host,
+	            buf_str(&headers));
 	if (body)
-		buf_appendf(&g.req, "Content-Type: application/json\r\nContent-Length: %zu\r\n", blen);
+		buf_appendf(&g.req, "Content-Type: application/json\r\nContent-Length: %zu\r\n",
+		            blen);
 	buf_append_str(&g.req, "\r\n");
 	if (body)
 		buf_append(&g.req, body, blen);

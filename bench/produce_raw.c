@@ -57,17 +57,19 @@ int main(int argc, char **argv)
 	for (long long i = 0; i < count; i++) {
 		char key[8];
 		snprintf(key, sizeof(key), "%lld", i % 10 + 1);
-		while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(argv[2]), RD_KAFKA_V_KEY(key, strlen(key)),
-		                         RD_KAFKA_V_VALUE(value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-		                         RD_KAFKA_V_HEADER("aimem-type", "call.ended", -1),
-		                         RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+		while (rd_kafka_producev(
+		           rk, RD_KAFKA_V_TOPIC(argv[2]), RD_KAFKA_V_KEY(key, strlen(key)),
+		           RD_KAFKA_V_VALUE(value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+		           RD_KAFKA_V_HEADER("aimem-type", "call.ended", -1),
+		           RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
 			rd_kafka_poll(rk, 10);
 		rd_kafka_poll(rk, 0);
 	}
 	rd_kafka_flush(rk, 60000);
 	double secs = (double)(backoff_now_ms() - t0) / 1000.0;
-	printf("produce_raw: %lld acknowledged, %lld failed in %.2f s = %.0f events/s (%zu-byte events)\n",
-	       pr_acked, pr_failed, secs, (double)pr_acked / secs, len);
+	printf(
+	    "produce_raw: %lld acknowledged, %lld failed in %.2f s = %.0f events/s (%zu-byte events)\n",
+	    pr_acked, pr_failed, secs, (double)pr_acked / secs, len);
 	rd_kafka_destroy(rk);
 	free(value);
 	return pr_failed == 0 && pr_acked == count ? 0 : 1;

@@ -158,10 +158,10 @@ struct gateway *gateway_new(const struct gateway_config *gc, const struct cfg *c
 }
 
 enum http_outcome gateway_send(struct gateway *g, struct http_exchange *ex, const struct event *ev,
-                               int ok_status, char *ok_body)
+                               struct buf *valuep, int ok_status, char *ok_body)
 {
-	struct buf value = BUF_INIT;
-	event_encode(ev, &value);
+	struct buf value = *valuep; /* taken */
+	*valuep = (struct buf)BUF_INIT;
 	char key[24];
 	snprintf(key, sizeof(key), "%lld", ev->customer_id);
 	const char *topic = ev->type == EVENT_CALL_ENDED ? g->topic_calls : g->topic_memories;

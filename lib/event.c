@@ -33,6 +33,7 @@ static const char *const event_roles[] = { "user", "assistant", "system", "tool"
 struct ev_ctx {
 	char *err;
 	size_t errlen;
+	long turn; /* >= 0 while inside turns[turn]: messages get that prefix */
 };
 
 static int ev_fail(struct ev_ctx *c, int code, const char *fmt, ...)
@@ -42,8 +43,12 @@ static int ev_fail(struct ev_ctx *c, int code, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	if (c->errlen)
-		vsnprintf(c->err, c->errlen, fmt, ap);
+	if (c->errlen) {
+		/* the prefix is formatted only on failure: labels cost nothing on the hot path */
+		int n = c->turn >= 0 ? snprintf(c->err, c->errlen, "turns[%ld].", c->turn) : 0;
+		if (n >= 0 && (size_t)n < c->errlen)
+			vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
+	}
 	va_end(ap);
 	return code;
 }
@@ -277,13 +282,11 @@ static bool ev_mtype_ok(const char *s)
 static int ev_turn(struct ev_ctx *c, json_t *item, size_t i, const struct event_limits *lim,
                    struct event_turn *t)
 {
-	char label[48];
-	snprintf(label, sizeof(label), "turns[%zu]", i);
 	if (!json_is_object(item))
-		return ev_fail(c, EVENT_WRONG_TYPE, "%s: must be an object", label);
+		return ev_fail(c, EVENT_WRONG_TYPE, "turns[%zu]: must be an object", i);
+	c->turn = (long)i;
 	const char *role;
-	snprintf(label, sizeof(label), "turns[%zu].role", i);
-	int rc = ev_string(c, item, "role", label, EV_REQUIRED, 0, 16, &role);
+	int rc = ev_string(c, item, "role", "role", EV_REQUIRED, 0, 16, &role);
 	if (rc != EVENT_OK && rc != EVENT_TOO_LONG)
 		return rc;
 	size_t r = 0;
@@ -291,16 +294,16 @@ static int ev_turn(struct ev_ctx *c, json_t *item, size_t i, const struct event_
 	       strcmp(role, event_roles[r]) != 0)
 		r++;
 	if (rc == EVENT_TOO_LONG || r == sizeof(event_roles) / sizeof(event_roles[0]))
-		return ev_fail(c, EVENT_BAD_VALUE, "%s: must be one of user|assistant|system|tool",
-		               label);
+		return ev_fail(c, EVENT_BAD_VALUE,
+		               "role: must be one of user|assistant|system|tool");
 	t->role = (enum event_role)r;
-	snprintf(label, sizeof(label), "turns[%zu].text", i);
-	rc = ev_string(c, item, "text", label, EV_REQUIRED, 0, lim->max_text_bytes, &t->text);
+	rc = ev_string(c, item, "text", "text", EV_REQUIRED, 0, lim->max_text_bytes, &t->text);
 	if (rc != EVENT_OK)
 		return rc;
 	t->text_len = strlen(t->text);
-	snprintf(label, sizeof(label), "turns[%zu].at", i);
-	return ev_time(c, item, "at", label, 0, &t->at);
+	rc = ev_time(c, item, "at", "at", 0, &t->at);
+	c->turn = -1;
+	return rc;
 }
 
 static int ev_call(struct ev_ctx *c, json_t *root, const struct event_limits *lim,
@@ -433,7 +436,7 @@ static int ev_header(struct ev_ctx *c, json_t *root, const char *key, size_t key
 int event_decode_json(json_t *root, const char *key, size_t key_len, const struct event_limits *lim,
                       struct event *ev, char *err, size_t errlen)
 {
-	struct ev_ctx c = { err, errlen };
+	struct ev_ctx c = { err, errlen, -1 };
 	memset(ev, 0, sizeof(*ev));
 	if (lim == NULL)
 		lim = &event_default_limits;
@@ -456,7 +459,7 @@ int event_decode_json(json_t *root, const char *key, size_t key_len, const struc
 int event_decode(const char *buf, size_t len, const char *key, size_t key_len,
                  const struct event_limits *lim, struct event *ev, char *err, size_t errlen)
 {
-	struct ev_ctx c = { err, errlen };
+	struct ev_ctx c = { err, errlen, -1 };
 	memset(ev, 0, sizeof(*ev));
 	if (lim == NULL)
 		lim = &event_default_limits;
@@ -538,11 +541,21 @@ void event_encode(const struct event *ev, struct buf *out)
 			json_object_set_new(o, "ttl_days", json_integer(m->ttl_days));
 		ev_set_str(o, "source", m->source);
 	}
-	size_t need = json_dumpb(o, NULL, 0, JSON_COMPACT);
-	buf_reserve(out, need);
-	out->len += json_dumpb(o, out->data + out->len, need, JSON_COMPACT);
-	out->data[out->len] = '\0';
+	event_dump_json(o, out);
 	json_decref(o);
+}
+
+/* json_dump_callback sink: appends to a struct buf. */
+static int ev_dump_to_buf(const char *chunk, size_t size, void *data)
+{
+	buf_append(data, chunk, size);
+	return 0;
+}
+
+void event_dump_json(const json_t *root, struct buf *out)
+{
+	/* one pass (json_dumpb would need a second one to size the output) */
+	json_dump_callback(root, ev_dump_to_buf, out, JSON_COMPACT);
 }
 
 const char *event_status_code(int status)

@@ -112,6 +112,10 @@ void event_release(struct event *ev);
  * objects agent/metadata/value as given). Decoding the output yields an equal event. */
 void event_encode(const struct event *ev, struct buf *out);
 
+/* Appends the compact JSON of root as it is (unknown fields included): what the ingest
+ * gateway forwards once event_decode_json() accepted it. */
+void event_dump_json(const json_t *root, struct buf *out);
+
 const char *event_status_code(int status);      /* "bad_json", "missing_field", ... */
 const char *event_type_name(enum event_type t); /* "call.ended", ... */
 const char *event_role_name(enum event_role r);

@@ -326,3 +326,16 @@ def test_sigterm_answers_in_flight_requests_and_exits_zero(own_broker, tmp_path)
     assert result.get("status") == 503  # answered, and honestly: not acknowledged
     assert time.monotonic() - t0 < 15
     assert "stopped" in d.output()
+
+
+def test_client_event_id_is_kept_for_idempotent_retries(gateway):
+    """A client retrying with its own event_id gets the same id on the topic (the workers'
+    upserts make the retry harmless); unknown fields travel on for newer consumers."""
+    event_id = str(uuid.uuid4())
+    body = call_body(event_id=event_id, future_field={"x": 1})
+    for _ in range(2):
+        status, _, payload = request(gateway.port, "POST", "/v3/calls", body, token=mint(SECRET))
+        assert status == 202 and payload["event_id"] == event_id
+    got = on_topic(gateway, gateway.calls, event_id)
+    assert len(got) == 2
+    assert all(json.loads(m[1])["future_field"] == {"x": 1} for m in got)
