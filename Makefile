@@ -68,7 +68,7 @@ UNIT_BIN := $(BUILD)/tests/run-unit
 ALL_OBJ  := $(LIB_OBJ) $(CLI_OBJ) $(INGEST_OBJ) $(UNIT_OBJ) $(TOOL_SRC:%.c=$(BUILD)/%.o) \
 	    $(BENCH_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all test unit integration bench valgrind fuzz format format-check lint demo demo-down deps clean
+.PHONY: all test unit integration bench valgrind fuzz format format-check lint demo demo-down deps docs clean
 .DEFAULT_GOAL := all
 
 all: $(BINS) $(UNIT_BIN) $(TOOLS) $(BENCH)
@@ -155,6 +155,10 @@ lint:
 
 deps:
 	scripts/deps.sh
+
+# docs/configuration.md is generated from the programs' settings tables
+docs: all
+	AIMEM_BUILD=$(abspath $(BUILD)) scripts/config-docs.sh
 
 demo: all
 	scripts/demo.sh

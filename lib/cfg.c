@@ -413,10 +413,37 @@ int cfg_load(struct cfg *c, const char *path, char *const *envp, char *err, size
 	return cfg_check(c, err, errlen);
 }
 
+/* A number of an item's type in the units a person would write (30s, 1MiB). */
+static void cfg_format_number(enum cfg_type type, long long v, struct buf *out)
+{
+	static const struct {
+		long long f;
+		const char *u;
+	} ms[] = { { 86400000, "d" },
+		   { 3600000, "h" },
+		   { 60000, "m" },
+		   { 1000, "s" },
+		   { 1, "ms" } },
+	  bytes[] = { { 1LL << 30, "GiB" }, { 1LL << 20, "MiB" }, { 1LL << 10, "KiB" }, { 1, "" } };
+	if (v == 0 || (type != CFG_DURATION && type != CFG_SIZE)) {
+		buf_appendf(out, "%lld", v);
+		return;
+	}
+	size_t n =
+	    type == CFG_DURATION ? sizeof(ms) / sizeof(ms[0]) : sizeof(bytes) / sizeof(bytes[0]);
+	for (size_t i = 0; i < n; i++) {
+		long long f = type == CFG_DURATION ? ms[i].f : bytes[i].f;
+		if (v % f == 0) {
+			buf_appendf(out, "%lld%s", v / f,
+			            type == CFG_DURATION ? ms[i].u : bytes[i].u);
+			return;
+		}
+	}
+}
+
 static void cfg_format_value(const struct cfg *c, const struct cfg_item *it, struct buf *out)
 {
 	const void *field = cfg_field(c, it);
-	long long v;
 	switch (it->type) {
 	case CFG_STRING:
 	case CFG_ENUM:
@@ -426,33 +453,9 @@ static void cfg_format_value(const struct cfg *c, const struct cfg_item *it, str
 		buf_append_str(out, *(const bool *)field ? "true" : "false");
 		return;
 	case CFG_INT:
-		buf_appendf(out, "%lld", *(const long long *)field);
-		return;
-	case CFG_DURATION: {
-		static const struct {
-			long long f;
-			const char *u;
-		} units[] = { { 86400000, "d" }, { 3600000, "h" }, { 60000, "m" }, { 1000, "s" } };
-		v = *(const long long *)field;
-		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-			if (v != 0 && v % units[i].f == 0) {
-				buf_appendf(out, "%lld%s", v / units[i].f, units[i].u);
-				return;
-			}
-		}
-		buf_appendf(out, "%lldms", v);
-		return;
-	}
+	case CFG_DURATION:
 	case CFG_SIZE:
-		v = *(const long long *)field;
-		if (v != 0 && v % (1LL << 30) == 0)
-			buf_appendf(out, "%lldGiB", v >> 30);
-		else if (v != 0 && v % (1LL << 20) == 0)
-			buf_appendf(out, "%lldMiB", v >> 20);
-		else if (v != 0 && v % (1LL << 10) == 0)
-			buf_appendf(out, "%lldKiB", v >> 10);
-		else
-			buf_appendf(out, "%lld", v);
+		cfg_format_number(it->type, *(const long long *)field, out);
 		return;
 	}
 }
@@ -497,10 +500,19 @@ void cfg_print_reference(const struct cfg *c, struct buf *out)
 		if (it->flags & CFG_SECRET)
 			buf_appendf(out, " or `%s_FILE`", env);
 		buf_appendf(out, " | %s", types[it->type]);
-		if (it->type == CFG_ENUM)
-			buf_appendf(out, " (%s)", it->choices);
-		if (it->type == CFG_INT || it->type == CFG_DURATION || it->type == CFG_SIZE)
-			buf_appendf(out, " [%lld, %lld]", it->min, it->max);
+		if (it->type == CFG_ENUM) { /* '|' would end a Markdown table cell */
+			buf_append_str(out, " (");
+			for (const char *p = it->choices; *p; p++)
+				buf_append_str(out, *p == '|' ? ", " : (char[]){ *p, '\0' });
+			buf_putc(out, ')');
+		}
+		if (it->type == CFG_INT || it->type == CFG_DURATION || it->type == CFG_SIZE) {
+			buf_append_str(out, " [");
+			cfg_format_number(it->type, it->min, out);
+			buf_append_str(out, ", ");
+			cfg_format_number(it->type, it->max, out);
+			buf_putc(out, ']');
+		}
 		buf_appendf(out, " | %s | %s%s |\n", it->def ? it->def : "", it->help,
 		            (it->flags & CFG_REQUIRED) ? " (required)" : "");
 	}

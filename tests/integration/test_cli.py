@@ -1,5 +1,5 @@
 """The shared program options, through the real `aimem` binary (no services needed)."""
-from conftest import aimem
+from conftest import BUILD, REPO, aimem, run
 
 
 def test_help_lists_commands_and_settings():
@@ -45,3 +45,11 @@ def test_unknown_command_and_missing_url():
     assert proc.returncode == 2 and 'unknown command "frobnicate"' in proc.stderr
     proc = aimem("migrate", check=False, env={"AIMEM_DB_URL": ""})
     assert proc.returncode == 1 and "db.url is required" in proc.stderr
+
+
+def test_configuration_reference_is_current(tmp_path):
+    """docs/configuration.md is generated from the settings tables: regenerate and compare."""
+    out = tmp_path / "configuration.md"
+    run([str(REPO / "scripts/config-docs.sh"), str(out)], env={"AIMEM_BUILD": str(BUILD)})
+    committed = (REPO / "docs/configuration.md").read_text()
+    assert out.read_text() == committed, "run scripts/config-docs.sh and commit docs/configuration.md"
