@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "http_exchange.h"
+#include "http_framing.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -387,9 +388,7 @@ void http_add_header(struct http_exchange *ex, const char *name, const char *val
 {
 	static const char *const owned[] = { "Content-Length", "Content-Type", "Transfer-Encoding",
 		                             "Connection", "X-Request-Id" };
-	bool ok = name && value && name[0] != '\0';
-	for (const char *p = name; ok && *p; p++)
-		ok = *p > 0x20 && *p < 0x7f && strchr("()<>@,;:\\\"/[]?={}", *p) == NULL;
+	bool ok = name && value && http_framing_is_token(name, strlen(name));
 	for (const char *p = value; ok && *p; p++)
 		ok = (unsigned char)*p >= 0x20 ? *p != 0x7f : *p == '\t';
 	for (size_t i = 0; ok && i < sizeof(owned) / sizeof(owned[0]); i++)

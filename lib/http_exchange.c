@@ -15,10 +15,11 @@
  * The response is always queued from the access handler on a call after the first, so
  * keep-alive survives (DESIGN §10): a reply that comes while the handler still runs is
  * stored and queued when the handler returns; a reply to a DEFERRED exchange is stored and
- * the connection resumed, and MHD's next call queues it. MHD functions are never called
- * with the server mutex held.
+ * the connection resumed, and MHD's next call queues it. MHD's connection functions
+ * (suspend, resume, queue) are never called with the server mutex held.
  *
- * Not here: routing and decoding (http_route.c), start-up and the public accessors (http.c).
+ * Not here: routing and decoding (http_route.c), header checks (http_framing.c), the access
+ * log and metrics (http_account.c), start-up and the public accessors (http.c).
  */
 #include "http_exchange.h"
 
@@ -29,14 +30,11 @@
 #include <strings.h>
 #include <time.h>
 
+#include "http_account.h"
+#include "http_framing.h"
 #include "log.h"
-#include "num.h"
 #include "xalloc.h"
 
-/* MHD 0.9.75 keeps a header's name and value in place in its read buffer ("Name:  value"),
- * so the value starts at most this many bytes past the name's end; see http_header_cb. */
-#define HTTP_MAX_OWS 64
-#define HTTP_LOG_PATH_MAX 200
 #define HTTP_FLUSH_MS 500 /* at stop, how long queued answers get to go out */
 
 static const char http_json_shutting_down[] =
@@ -55,91 +53,6 @@ static void http_wait_until(struct http_server *srv, long long deadline_ns)
 	struct timespec ts = { (time_t)(deadline_ns / 1000000000LL),
 		               (long)(deadline_ns % 1000000000LL) };
 	pthread_cond_timedwait(&srv->cond, &srv->mu, &ts);
-}
-
-/* ---- framing checks (first access-handler call) ---- */
-
-struct http_framing {
-	struct http_exchange *ex;
-	int n_cl, n_te;
-	bool bad_name, folded, te_other;
-	const char *cl;
-	size_t cl_len;
-};
-
-static bool http_is_token(const char *s, size_t len)
-{
-	static const char tchar[] = "!#$%&'*+-.^_`|~";
-	if (len == 0)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		          (c >= '0' && c <= '9') || (c != '\0' && strchr(tchar, c) != NULL);
-		if (!ok)
-			return false;
-	}
-	return true;
-}
-
-/*
- * MHD's iterator, on the MHD thread, once per request header: copies the header into the
- * exchange (a deferred handler reads headers after MHD may have freed the connection) and
- * collects what http_framing_verdict needs.
- *
- * The fold check: MHD 0.9.75 joins an obs-fold continuation line onto the header NAME
- * ("Transfer-: chunked\r\n Encoding" becomes "Transfer-Encoding: chunked"), which a proxy
- * in front reads differently. A joined name is re-allocated elsewhere in MHD's pool, so
- * its value no longer follows it within a few bytes; that is how we spot it. test_http's
- * fold tests fail if an MHD upgrade changes this layout.
- */
-static enum MHD_Result http_header_cb(void *cls, enum MHD_ValueKind kind, const char *key,
-                                      size_t key_size, const char *value, size_t value_size)
-{
-	(void)kind;
-	struct http_framing *f = cls;
-	if (value == NULL) {
-		value = "";
-		value_size = 0;
-		f->folded = true; /* not what MHD 0.9.75 hands out for a header line */
-	}
-	uintptr_t name_end = (uintptr_t)key + key_size, v = (uintptr_t)value;
-	if (!(v > name_end && v <= name_end + 1 + HTTP_MAX_OWS))
-		f->folded = true;
-	if (!http_is_token(key, key_size))
-		f->bad_name = true;
-	if (key_size == 14 && strncasecmp(key, "Content-Length", 14) == 0) {
-		f->n_cl++;
-		f->cl = value;
-		f->cl_len = value_size;
-	} else if (key_size == 17 && strncasecmp(key, "Transfer-Encoding", 17) == 0) {
-		f->n_te++;
-		if (value_size != 7 || strncasecmp(value, "chunked", 7) != 0)
-			f->te_other = true;
-	}
-	struct buf *h = &f->ex->headers;
-	buf_append(h, key, key_size);
-	buf_putc(h, '\0');
-	buf_append(h, value, value_size);
-	buf_putc(h, '\0');
-	f->ex->nheaders++;
-	return MHD_YES;
-}
-
-/* The reason to refuse the request's framing, or NULL when it is unambiguous. */
-static const char *http_framing_verdict(const struct http_framing *f)
-{
-	if (f->bad_name)
-		return "malformed header name";
-	if (f->folded)
-		return "folded header line";
-	if (f->n_cl > 1)
-		return "more than one Content-Length";
-	if (f->n_te > 0 && f->n_cl > 0)
-		return "Transfer-Encoding together with Content-Length";
-	if (f->n_te > 1 || f->te_other)
-		return "unsupported Transfer-Encoding";
-	return NULL;
 }
 
 /* The caller's X-Request-Id when it is 1-64 chars of [A-Za-z0-9._-], else 16 hex digits
@@ -163,8 +76,11 @@ static void http_request_id_init(struct http_server *srv, struct http_exchange *
 
 /* ---- responses ---- */
 
+/* with_extra: the headers added by http_add_header (only the owner of ex may read them);
+ * close: say Connection: close whatever ex->close says. */
 static struct MHD_Response *http_response_base(struct http_exchange *ex, const char *content_type,
-                                               const char *body, size_t len, bool with_extra)
+                                               const char *body, size_t len, bool with_extra,
+                                               bool close)
 {
 	struct MHD_Response *resp =
 	    MHD_create_response_from_buffer(len, (void *)(body ? body : ""), MHD_RESPMEM_MUST_COPY);
@@ -179,7 +95,7 @@ static struct MHD_Response *http_response_base(struct http_exchange *ex, const c
 		MHD_add_response_header(resp, p, value);
 		p = value + strlen(value) + 1;
 	}
-	if (ex->close || atomic_load(&ex->srv->quiesced))
+	if (close || ex->close || atomic_load(&ex->srv->quiesced))
 		MHD_add_response_header(resp, "Connection", "close");
 	return resp;
 }
@@ -187,69 +103,7 @@ static struct MHD_Response *http_response_base(struct http_exchange *ex, const c
 struct MHD_Response *http_exchange_response(struct http_exchange *ex, const char *content_type,
                                             const char *body, size_t len)
 {
-	return http_response_base(ex, content_type, body, len, true);
-}
-
-/* ---- accounting: the access-log line and the request metrics ---- */
-
-static const char *http_method_label(const char *m)
-{
-	static const char *const known[] = { "GET",    "HEAD",  "POST",   "PUT",
-		                             "DELETE", "PATCH", "OPTIONS" };
-	for (size_t i = 0; m && i < sizeof(known) / sizeof(known[0]); i++)
-		if (strcmp(m, known[i]) == 0)
-			return known[i];
-	return "other"; /* clients choose methods: keep them out of label values */
-}
-
-static const char *http_end_name(enum MHD_RequestTerminationCode toe)
-{
-	switch (toe) {
-	case MHD_REQUEST_TERMINATED_COMPLETED_OK:
-		return NULL;
-	case MHD_REQUEST_TERMINATED_TIMEOUT_REACHED:
-		return "timeout";
-	case MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN:
-		return "shutdown";
-	case MHD_REQUEST_TERMINATED_CLIENT_ABORT:
-		return "client_abort";
-	case MHD_REQUEST_TERMINATED_READ_ERROR:
-		return "read_error";
-	default:
-		return "error";
-	}
-}
-
-/* One log line and the metrics for a finished request: method (normalised), path without
- * the query string (it may hold caller ids), route, status, bytes, duration, request id.
- * Never headers or bodies. */
-static void http_account(struct http_server *srv, const struct http_exchange *ex, int status,
-                         enum MHD_RequestTerminationCode toe)
-{
-	double secs = (double)(http_exchange_now_ns() - ex->start_ns) / 1e9;
-	const char *method = http_method_label(ex->method);
-	if (srv->m) {
-		char labels[160];
-		snprintf(labels, sizeof(labels), "route=\"%s\",method=\"%s\",status=\"%d\"",
-		         ex->route_name, method, status);
-		metrics_counter_add(metrics_counter(srv->m, "aimem_http_requests_total",
-		                                    "HTTP requests by route, method and status.",
-		                                    labels),
-		                    1);
-		snprintf(labels, sizeof(labels), "route=\"%s\"", ex->route_name);
-		metrics_observe(
-		    metrics_histogram(srv->m, "aimem_http_request_duration_seconds",
-		                      "HTTP request duration, request line to completion.", labels,
-		                      metrics_latency_bounds, metrics_latency_nbounds),
-		    secs);
-	}
-	size_t plen = ex->pathlen < HTTP_LOG_PATH_MAX ? ex->pathlen : HTTP_LOG_PATH_MAX;
-	const char *end = http_end_name(toe);
-	log_info("request method=%s path=%.*s%s route=%s status=%d bytes=%zu duration_ms=%.3f "
-	         "request_id=%s%s%s",
-	         method, (int)plen, ex->uri, plen < ex->pathlen ? "..." : "", ex->route_name,
-	         status, ex->resp_bytes, secs * 1000, ex->request_id[0] ? ex->request_id : "-",
-	         end ? " end=" : "", end ? end : "");
+	return http_response_base(ex, content_type, body, len, true, false);
 }
 
 /* ---- releasing and freeing ---- */
@@ -364,9 +218,8 @@ static enum MHD_Result http_queue(struct http_exchange *ex, struct MHD_Response 
  * The owner may still be adding headers, so the extra headers are left out. Holds srv->mu. */
 static void http_force_locked(struct http_exchange *ex)
 {
-	ex->close = true;
 	ex->resp = http_response_base(ex, "application/json", http_json_shutting_down,
-	                              sizeof(http_json_shutting_down) - 1, false);
+	                              sizeof(http_json_shutting_down) - 1, false, true);
 	ex->status = 503;
 	ex->resp_bytes = sizeof(http_json_shutting_down) - 1;
 	ex->forced = true;
@@ -476,8 +329,8 @@ static enum MHD_Result http_first_call(struct http_server *srv, struct http_exch
                                        const char *method)
 {
 	ex->method = xstrdup(method ? method : "");
-	struct http_framing f = { .ex = ex };
-	MHD_get_connection_values_n(ex->conn, MHD_HEADER_KIND, http_header_cb, &f);
+	struct http_framing f;
+	http_framing_read(ex->conn, &ex->headers, &ex->nheaders, &f);
 	http_request_id_init(srv, ex, http_header(ex, "X-Request-Id"));
 	pthread_mutex_lock(&srv->mu);
 	ex->state = HTTP_ST_BODY;
@@ -493,9 +346,7 @@ static enum MHD_Result http_first_call(struct http_server *srv, struct http_exch
 		ex->route_name = "bad_request";
 		return http_run_error(srv, ex, 400, "bad_request", why);
 	}
-	long long cl = 0;
-	if (f.cl && num_parse_intn(f.cl, f.cl_len, 0, LLONG_MAX, &cl) == 0 &&
-	    (unsigned long long)cl > srv->max_body) {
+	if (f.cl_valid && f.cl > srv->max_body) {
 		ex->route_name = "too_large";
 		return http_run_error(srv, ex, 413, "payload_too_large", "request body too large");
 	}
@@ -589,7 +440,7 @@ void http_exchange_completed_cb(void *cls, struct MHD_Connection *conn, void **c
 		    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_HTTP_STATUS);
 		status = ci ? (int)ci->http_status : 0;
 	}
-	http_account(srv, ex, status, toe);
+	http_account_request(srv->m, ex, status, toe);
 
 	bool free_ex = false, free_srv = false;
 	pthread_mutex_lock(&srv->mu);

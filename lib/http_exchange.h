@@ -2,10 +2,10 @@
  * http_exchange: the life of one request inside lib/http, and the struct bodies that
  * http.c and http_exchange.c share. Not for programs: they use http.h.
  *
- * http_exchange.c owns MHD's callbacks, framing checks, body collection, the reply state
- * machine (replies from any thread, suspend/resume for deferred handlers), the access log
- * and request metrics, and the drain at stop. http.c owns start-up, the public accessors
- * and reply builders, and the built-in routes.
+ * http_exchange.c owns MHD's callbacks, body collection, the reply state machine (replies
+ * from any thread, suspend/resume for deferred handlers) and the drain at stop. http.c owns
+ * start-up, the public accessors and reply builders, and the built-in routes;
+ * http_framing.c the header checks; http_account.c the access log and request metrics.
  */
 #ifndef AIMEM_HTTP_EXCHANGE_H
 #define AIMEM_HTTP_EXCHANGE_H
