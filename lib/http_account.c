@@ -11,7 +11,6 @@
 #include "http_exchange.h"
 #include "log.h"
 
-#define HTTP_ACCOUNT_PATH_MAX 200
 
 const char *http_account_method(const char *method)
 {
@@ -64,11 +63,9 @@ void http_account_request(struct metrics *m, const struct http_exchange *ex, int
 	const char *method = http_account_method(ex->method);
 	if (m)
 		http_account_metrics(m, ex, method, status, secs);
-	size_t plen = ex->pathlen < HTTP_ACCOUNT_PATH_MAX ? ex->pathlen : HTTP_ACCOUNT_PATH_MAX;
 	const char *end = http_account_end(toe);
-	log_info("request method=%s path=%.*s%s route=%s status=%d bytes=%zu duration_ms=%.3f "
-	         "request_id=%s%s%s",
-	         method, (int)plen, ex->uri, plen < ex->pathlen ? "..." : "", ex->route_name,
-	         status, ex->resp_bytes, secs * 1000, ex->request_id[0] ? ex->request_id : "-",
-	         end ? " end=" : "", end ? end : "");
+	/* the route name, never the path: paths carry caller ids (phone numbers) */
+	log_info("request method=%s route=%s status=%d bytes=%zu duration_ms=%.3f request_id=%s%s%s",
+	         method, ex->route_name, status, ex->resp_bytes, secs * 1000,
+	         ex->request_id[0] ? ex->request_id : "-", end ? " end=" : "", end ? end : "");
 }
