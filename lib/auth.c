@@ -75,13 +75,19 @@ const char *auth_status_name(int status)
 	return names[-status];
 }
 
+/*
+ * common_header: the base64url of {"alg":"<name>","typ":"JWT"}, byte for byte what libjwt
+ * and PyJWT 2 write. A token whose header part is exactly this skips the header parse
+ * (about a sixth of a verify); any other header is parsed and checked in full.
+ */
 static const struct {
 	const char *name;
 	jwt_alg_t jwt_alg;
+	const char *common_header;
 } auth_algs[] = {
-	[AUTH_HS256] = { "HS256", JWT_ALG_HS256 },
-	[AUTH_RS256] = { "RS256", JWT_ALG_RS256 },
-	[AUTH_ES256] = { "ES256", JWT_ALG_ES256 },
+	[AUTH_HS256] = { "HS256", JWT_ALG_HS256, "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9" },
+	[AUTH_RS256] = { "RS256", JWT_ALG_RS256, "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9" },
+	[AUTH_ES256] = { "ES256", JWT_ALG_ES256, "eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCJ9" },
 };
 
 const char *auth_alg_name(enum auth_alg alg)
@@ -249,6 +255,9 @@ static const char *auth_alg_for_log(const json_t *alg)
 static int auth_check_header(const struct auth_verifier *v, const struct auth_part *part, char *err,
                              size_t errlen)
 {
+	const char *common = auth_algs[v->alg].common_header;
+	if (part->len == strlen(common) && memcmp(part->p, common, part->len) == 0)
+		return 0;
 	const char *why = NULL;
 	json_t *hdr = auth_part_json(part, &why);
 	if (hdr == NULL)

@@ -11,7 +11,6 @@
 #include "http_exchange.h"
 #include "log.h"
 
-
 const char *http_account_method(const char *method)
 {
 	static const char *const known[] = { "GET",    "HEAD",  "POST",   "PUT",
@@ -65,7 +64,8 @@ void http_account_request(struct metrics *m, const struct http_exchange *ex, int
 		http_account_metrics(m, ex, method, status, secs);
 	const char *end = http_account_end(toe);
 	/* the route name, never the path: paths carry caller ids (phone numbers) */
-	log_info("request method=%s route=%s status=%d bytes=%zu duration_ms=%.3f request_id=%s%s%s",
-	         method, ex->route_name, status, ex->resp_bytes, secs * 1000,
-	         ex->request_id[0] ? ex->request_id : "-", end ? " end=" : "", end ? end : "");
+	log_info(
+	    "request method=%s route=%s status=%d bytes=%zu duration_ms=%.3f request_id=%s%s%s",
+	    method, ex->route_name, status, ex->resp_bytes, secs * 1000,
+	    ex->request_id[0] ? ex->request_id : "-", end ? " end=" : "", end ? end : "");
 }

@@ -618,6 +618,55 @@ UNIT_TEST(auth_valid_token_fills_claims)
 	auth_verifier_free(NULL);
 }
 
+/* Reasons name the problem without quoting the token; uncommon headers get the full parse. */
+UNIT_TEST(auth_error_texts_and_full_header_parse)
+{
+	struct auth_verifier *v = verifier(V_HS);
+	static const struct {
+		const char *header, *payload, *why;
+	} cases[] = {
+		{ "{\"alg\":\"HS256\"}", C("\"customer_id\":7,\"customer_id\":8"),
+		  "token payload has a duplicate key" },
+		{ "{\"alg\":\"HS256\"}", C("\"customer_id\":99999999999999999999"),
+		  "token payload has a number too large" },
+		{ "{\"alg\":\"HS256\"}", "{\"customer_id\":\"\\u0000\"}",
+		  "token payload has a \\u0000" },
+		{ "{\"alg\":\"HS256\"}", "{\"customer_id\":\"\xff\"}",
+		  "token payload is not UTF-8" },
+		{ "{\"alg\":\"HS256\"}", "[7]", "token payload is not a JSON object" },
+		{ "{\"alg\":\"HS256\"}", "{7}", "token payload is not JSON" },
+		{ "{\"alg\":\"HS256\",\"alg\":\"HS256\"}", GOOD,
+		  "token header has a duplicate key" },
+		{ "{\"alg\":\"HS256\"} x", GOOD, "token header is not JSON" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *tok = raw_token(cases[i].header, cases[i].payload, "c2ln");
+		struct auth_claims c;
+		char err[256] = "";
+		CHECK_INT(auth_verify(v, tok, strlen(tok), NOW, &c, err, sizeof(err)),
+		          AUTH_MALFORMED);
+		CHECK_STR(err, cases[i].why);
+		free(tok);
+	}
+	/* a valid token whose header is not the common one: kid, other key order */
+	jwt_t *jwt = NULL;
+	UNIT_REQUIRE(jwt_new(&jwt) == 0);
+	UNIT_REQUIRE(jwt_add_grants_json(jwt, GOOD) == 0);
+	UNIT_REQUIRE(jwt_add_header(jwt, "kid", "key-2024") == 0);
+	UNIT_REQUIRE(jwt_set_alg(jwt, JWT_ALG_HS256, (const unsigned char *)secret,
+	                         (int)strlen(secret)) == 0);
+	char *tok = jwt_encode_str(jwt);
+	jwt_free(jwt);
+	UNIT_REQUIRE(tok != NULL);
+	CHECK(strncmp(tok, "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.", 37) != 0);
+	struct auth_claims c;
+	char err[256] = "";
+	CHECK_INT(auth_verify(v, tok, strlen(tok), NOW, &c, err, sizeof(err)), AUTH_OK);
+	CHECK_INT(c.customer_id, 7);
+	free(tok);
+	auth_verifier_free(&v);
+}
+
 UNIT_TEST(auth_length_cap_comes_first)
 {
 	struct auth_verifier *v = verifier(V_HS);
@@ -812,25 +861,27 @@ UNIT_TEST(auth_verifier_accepts_good_keys)
 		auth_verifier_free(&v);
 	}
 	/* a PEM with text before it, CRLF line ends, no trailing newline, no NUL at key_len */
-	struct buf_pem {
-		char text[1024];
-	} p;
+	char pem[1024];
 	size_t n = 0;
-	n += (size_t)snprintf(p.text, sizeof(p.text), "subject=test key\r\n");
+	n += (size_t)snprintf(pem, sizeof(pem), "subject=test key\r\n");
 	for (const char *s = ec_public_pem; *s; s++) {
 		if (*s == '\n')
-			p.text[n++] = '\r';
-		p.text[n++] = *s;
+			pem[n++] = '\r';
+		pem[n++] = *s;
 	}
 	n -= 2;
-	memcpy(p.text + n, "JUNK", 4);
+	memcpy(pem + n, "JUNK", 4);
 	struct auth_config c = config_for(V_ES);
-	c.key = p.text;
+	c.key = pem;
 	c.key_len = n;
 	char err[256] = "";
 	struct auth_verifier *v = auth_verifier_new(&c, err, sizeof(err));
-	CHECK(v != NULL);
+	UNIT_REQUIRE(v != NULL);
 	CHECK_STR(err, "");
+	char *es = signed_token(JWT_ALG_ES256, ec_private_pem, strlen(ec_private_pem), GOOD);
+	struct auth_claims claims;
+	CHECK_INT(auth_verify(v, es, strlen(es), NOW, &claims, err, sizeof(err)), AUTH_OK);
+	free(es);
 	auth_verifier_free(&v);
 	/* a secret with a NUL byte inside is used byte for byte */
 	static const char nul_secret[40] = "0123456789\0abcdefghijklmnopqrstuvwxyz01";
@@ -841,13 +892,14 @@ UNIT_TEST(auth_verifier_accepts_good_keys)
 	CHECK(v != NULL);
 	char *tok = auth_mint_hs256(nul_secret, sizeof(nul_secret), 5, NULL, NOW, NOW + 60, err,
 	                            sizeof(err));
-	char *tok10 = auth_mint_hs256(nul_secret, 32, 5, NULL, NOW, NOW + 60, err, sizeof(err));
-	struct auth_claims cl;
-	CHECK_INT(auth_verify(v, tok, strlen(tok), NOW, &cl, err, sizeof(err)), AUTH_OK);
-	CHECK_INT(auth_verify(v, tok10, strlen(tok10), NOW, &cl, err, sizeof(err)),
+	/* signed with the first 32 bytes only: must not verify against all 40 */
+	char *tok_prefix =
+	    auth_mint_hs256(nul_secret, 32, 5, NULL, NOW, NOW + 60, err, sizeof(err));
+	CHECK_INT(auth_verify(v, tok, strlen(tok), NOW, &claims, err, sizeof(err)), AUTH_OK);
+	CHECK_INT(auth_verify(v, tok_prefix, strlen(tok_prefix), NOW, &claims, err, sizeof(err)),
 	          AUTH_BAD_SIGNATURE);
 	free(tok);
-	free(tok10);
+	free(tok_prefix);
 	auth_verifier_free(&v);
 }
 

@@ -190,8 +190,10 @@ UNIT_TEST(event_poison_inputs_are_rejected_not_crashes)
 	          EVENT_BAD_JSON);
 	free(deep);
 	char num[5100] = "{\"customer_id\":";
-	memset(num + strlen(num), '9', 5000);
-	strcat(num + 5000, "}");
+	size_t at = strlen(num);
+	memset(num + at, '9', 5000);
+	num[at + 5000] = '}';
+	num[at + 5001] = '\0';
 	CHECK(event_decode(num, strlen(num), NULL, 0, NULL, &ev, err, sizeof(err)) != EVENT_OK);
 	static const char badutf8[] = "{\"type\":\"\xff\xfe\"}";
 	CHECK_INT(event_decode(badutf8, strlen(badutf8), NULL, 0, NULL, &ev, err, sizeof(err)),
