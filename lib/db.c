@@ -46,9 +46,10 @@ PGconn *db_connect(const char *conninfo, long long timeout_ms, char *err, size_t
 		char why[256];
 		db_first_line(conn ? PQerrorMessage(conn) : "out of memory", why, sizeof(why));
 		PQfinish(conn);
-		long long delay = backoff_next_ms(&bo);
-		bool more =
-		    timeout_ms < 0 ? !sig_stop_requested() : backoff_now_ms() + delay < deadline;
+		long long delay = backoff_next_ms(&bo), now = backoff_now_ms();
+		bool more = timeout_ms < 0 ? !sig_stop_requested() : now < deadline;
+		if (timeout_ms >= 0 && now + delay > deadline)
+			delay = deadline - now; /* the last attempt happens at the deadline */
 		if (!more) {
 			db_fail(err, errlen, "cannot connect to PostgreSQL after %u attempts: %s",
 			        attempt, why);
