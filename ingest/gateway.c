@@ -157,11 +157,12 @@ struct gateway *gateway_new(const struct gateway_config *gc, const struct cfg *c
 	return g;
 }
 
-enum http_outcome gateway_send(struct gateway *g, struct http_exchange *ex, const struct event *ev,
-                               struct buf *valuep, int ok_status, char *ok_body)
+enum http_outcome gateway_send(struct gateway *g, struct http_exchange *ex, struct event *ev,
+                               int ok_status, char *ok_body)
 {
-	struct buf value = *valuep; /* taken */
-	*valuep = (struct buf)BUF_INIT;
+	/* the validated text itself is the message: take it from the event */
+	struct buf value = { ev->raw, ev->raw_len, ev->raw_len + 1 };
+	ev->raw = NULL;
 	char key[24];
 	snprintf(key, sizeof(key), "%lld", ev->customer_id);
 	const char *topic = ev->type == EVENT_CALL_ENDED ? g->topic_calls : g->topic_memories;

@@ -33,14 +33,14 @@ struct gateway;
 struct gateway *gateway_new(const struct gateway_config *gc, const struct cfg *cfg,
                             struct metrics *m, char *err, size_t errlen);
 /*
- * Produces value (the encoded event ev; taken: the buffer is left empty) keyed by ev's
- * customer_id to the topic of ev's type. On success the exchange is answered later with
- * ok_status and ok_body (taken: freed by the gateway) and HTTP_DEFERRED is returned; if the
- * event cannot even be queued, the exchange is answered 503 now and HTTP_DONE is returned.
- * Any MHD thread.
+ * Produces ev's JSON text (ev->raw, exactly the bytes that were validated; taken from ev)
+ * keyed by its customer_id to the topic of its type. On success the exchange is answered
+ * later with ok_status and ok_body (taken: freed by the gateway) and HTTP_DEFERRED is
+ * returned; if the event cannot even be queued, the exchange is answered 503 now and
+ * HTTP_DONE is returned. Any MHD thread.
  */
-enum http_outcome gateway_send(struct gateway *g, struct http_exchange *ex, const struct event *ev,
-                               struct buf *value, int ok_status, char *ok_body);
+enum http_outcome gateway_send(struct gateway *g, struct http_exchange *ex, struct event *ev,
+                               int ok_status, char *ok_body);
 /* Reachability for /readyz: asks the broker for the topics' metadata (bounded wait). */
 bool gateway_ready(struct gateway *g, char *why, size_t whylen);
 /* Waits up to flush_ms for every queued event's acknowledgement; what is still unacknowledged

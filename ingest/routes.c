@@ -78,19 +78,6 @@ static bool ingest_same_tenant(struct http_exchange *ex, json_t *obj, long long 
 	return false;
 }
 
-static const char *const ingest_envelope_keys[] = { "type", "version", "event_id", "customer_id",
-	                                            "occurred_at" };
-
-/* True when obj has none of the envelope keys: the gateway can then splice the envelope in
- * front of the request body instead of serialising the whole event again. */
-static bool ingest_bare_body(json_t *obj)
-{
-	for (size_t i = 0; i < sizeof(ingest_envelope_keys) / sizeof(ingest_envelope_keys[0]); i++)
-		if (json_object_get(obj, ingest_envelope_keys[i]) != NULL)
-			return false;
-	return true;
-}
-
 /* Fills the event envelope: type (must match if given), version, event_id, occurred_at,
  * customer_id. Returns false after replying 400. */
 static bool ingest_envelope(struct http_exchange *ex, json_t *ev, const char *type,
@@ -120,36 +107,10 @@ static bool ingest_envelope(struct http_exchange *ex, json_t *ev, const char *ty
 	return true;
 }
 
-/*
- * The message value. A native body that carried no envelope field is forwarded as the
- * client sent it with the envelope spliced in front ('{' + envelope + ',' + the body's
- * members): serialising 8 KB of transcript again cost a quarter of the gateway's CPU. The
- * body parsed as an object and passed validation, so it has members and the splice is valid
- * JSON without duplicate keys. Anything else is serialised from the validated tree.
- */
-static void ingest_encode(struct http_exchange *ex, const struct event *e, bool splice,
-                          struct buf *out)
-{
-	size_t len = 0, i = 0;
-	const char *raw = http_body(ex, &len);
-	while (i < len && (raw[i] == ' ' || raw[i] == '\t' || raw[i] == '\r' || raw[i] == '\n'))
-		i++;
-	if (!splice || i >= len || raw[i] != '{') {
-		event_dump_json(e->root, out);
-		return;
-	}
-	/* event_id and occurred_at are ours (a UUID, an RFC 3339 time): nothing to escape */
-	buf_appendf(out,
-	            "{\"type\":\"%s\",\"version\":1,\"event_id\":\"%s\",\"customer_id\":%lld,"
-	            "\"occurred_at\":\"%s\",",
-	            event_type_name(e->type), e->event_id, e->customer_id, e->occurred_at);
-	buf_append(out, raw + i + 1, len - i - 1);
-}
-
 /* Validates ev (a complete event object) and produces it; ok is the success body (owned
- * reference, dumped here). Consumes both references. splice: see ingest_encode(). */
+ * reference, dumped here). Consumes both references. */
 static enum http_outcome ingest_submit(struct ingest *in, struct http_exchange *ex, json_t *ev,
-                                       bool splice, long long tenant, int ok_status, json_t *ok)
+                                       long long tenant, int ok_status, json_t *ok)
 {
 	struct event e;
 	char err[256], key[24];
@@ -165,11 +126,59 @@ static enum http_outcome ingest_submit(struct ingest *in, struct http_exchange *
 		json_object_set_new(ok, "event_id", json_string(e.event_id));
 	char *body = json_dumps(ok, JSON_COMPACT);
 	json_decref(ok);
-	struct buf value = BUF_INIT;
-	ingest_encode(ex, &e, splice, &value);
-	enum http_outcome out = gateway_send(in->gw, ex, &e, &value, ok_status, body);
+	enum http_outcome out = gateway_send(in->gw, ex, &e, ok_status, body);
 	event_release(&e);
 	return out;
+}
+
+/*
+ * The fast path of POST /v3/calls: the envelope (type, version, a new event_id, customer_id
+ * from the token, occurred_at) spliced in front of the client's body ('{' + envelope + ',' +
+ * the body's members), then one strict scan that validates everything. No tree is built and
+ * nothing is serialised again: the bytes validated are the bytes produced. Returns
+ * EVENT_BAD_JSON when the splice is not valid JSON: a malformed body, an empty object, or a
+ * body that carries envelope fields itself (duplicate keys), all of which the tree path
+ * handles with precise answers. Any other status has been answered already.
+ */
+static int ingest_fast_call(struct ingest *in, struct http_exchange *ex, long long tenant,
+                            enum http_outcome *out)
+{
+	size_t len = 0, i = 0;
+	const char *body = http_body(ex, &len);
+	while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' || body[i] == '\n'))
+		i++;
+	if (i >= len || body[i] != '{')
+		return EVENT_BAD_JSON;
+	char id[37], now[48], key[24];
+	event_new_uuid(id);
+	ingest_now_rfc3339(now);
+	snprintf(key, sizeof(key), "%lld", tenant);
+	struct buf value = BUF_INIT;
+	buf_reserve(&value, len + 160);
+	/* every spliced value is ours: a constant, a UUID, an integer, an RFC 3339 time */
+	buf_appendf(&value,
+	            "{\"type\":\"call.ended\",\"version\":1,\"event_id\":\"%s\",\"customer_id\":%s,"
+	            "\"occurred_at\":\"%s\",",
+	            id, key, now);
+	buf_append(&value, body + i + 1, len - i - 1);
+	struct event e;
+	char err[256];
+	int rc = event_decode(value.data, value.len, key, strlen(key), &in->limits, &e, err,
+	                      sizeof(err));
+	buf_free(&value);
+	if (rc == EVENT_BAD_JSON)
+		return rc;
+	if (rc != EVENT_OK) {
+		http_reply_error(ex, 400, event_status_code(rc), err);
+		*out = HTTP_DONE;
+		return rc;
+	}
+	json_t *ok = json_pack("{s:s, s:s}", "event_id", e.event_id, "call_id", e.call.call_id);
+	char *okbody = json_dumps(ok, JSON_COMPACT);
+	json_decref(ok);
+	*out = gateway_send(in->gw, ex, &e, 202, okbody);
+	event_release(&e);
+	return EVENT_OK;
 }
 
 /* Common start of every route: auth, body, tenant. Returns the body or NULL (replied). */
@@ -193,8 +202,16 @@ static json_t *ingest_begin(struct ingest *in, struct http_exchange *ex, struct 
 static enum http_outcome route_v3_calls(struct http_exchange *ex, void *ctx)
 {
 	struct auth_claims c;
-	json_t *ev = ingest_begin(ctx, ex, &c, true);
-	bool bare = ev != NULL && ingest_bare_body(ev);
+	if (!ingest_auth(ctx, ex, &c))
+		return HTTP_DONE;
+	enum http_outcome out;
+	if (ingest_fast_call(ctx, ex, c.customer_id, &out) != EVENT_BAD_JSON)
+		return out;
+	json_t *ev = ingest_body(ex);
+	if (ev != NULL && !ingest_same_tenant(ex, ev, c.customer_id)) {
+		json_decref(ev);
+		return HTTP_DONE;
+	}
 	if (ev == NULL || !ingest_envelope(ex, ev, "call.ended", c.customer_id)) {
 		json_decref(ev);
 		return HTTP_DONE;
@@ -203,7 +220,7 @@ static enum http_outcome route_v3_calls(struct http_exchange *ex, void *ctx)
 	json_t *call_id = json_object_get(ev, "call_id");
 	if (call_id != NULL) /* absent: the validator names it */
 		json_object_set(ok, "call_id", call_id);
-	return ingest_submit(ctx, ex, ev, bare, c.customer_id, 202, ok);
+	return ingest_submit(ctx, ex, ev, c.customer_id, 202, ok);
 }
 
 static void ingest_default_uuid(json_t *obj, const char *field)
@@ -226,7 +243,7 @@ static enum http_outcome route_v3_memories_put(struct http_exchange *ex, void *c
 	ingest_default_uuid(ev, "memory_id");
 	json_t *ok =
 	    json_pack("{s:n, s:O}", "event_id", "memory_id", json_object_get(ev, "memory_id"));
-	return ingest_submit(ctx, ex, ev, false, c.customer_id, 202, ok);
+	return ingest_submit(ctx, ex, ev, c.customer_id, 202, ok);
 }
 
 static enum http_outcome route_v3_memories_delete(struct http_exchange *ex, void *ctx)
@@ -245,7 +262,7 @@ static enum http_outcome route_v3_memories_delete(struct http_exchange *ex, void
 	}
 	json_object_set_new(ev, "memory_id", json_string(http_param(ex, 0)));
 	json_t *ok = json_pack("{s:n, s:s}", "event_id", "memory_id", http_param(ex, 0));
-	return ingest_submit(ctx, ex, ev, false, c.customer_id, 202, ok);
+	return ingest_submit(ctx, ex, ev, c.customer_id, 202, ok);
 }
 
 /* ---- ChatStack-compatible routes (200, the previous service's shapes) ---------------- */
@@ -341,7 +358,7 @@ static enum http_outcome route_v2_process_call(struct http_exchange *ex, void *c
 	json_t *ok = json_pack("{s:b, s:O, s:n, s:b, s:s, s:s}", "success", 1, "call_id",
 	                       json_object_get(ev, "call_id"), "event_id", "queued", 1, "summary",
 	                       "queued for summarization", "sentiment", "pending");
-	return ingest_submit(ctx, ex, ev, false, c.customer_id, 200, ok);
+	return ingest_submit(ctx, ex, ev, c.customer_id, 200, ok);
 }
 
 /* POST /v1/memories[/user|/shared] and /memory/store share this: a memory.put event. */
@@ -390,7 +407,7 @@ static enum http_outcome compat_put(struct http_exchange *ex, struct ingest *in,
 	if (ok == NULL) /* key or type not JSON strings: the validator will say which */
 		ok = json_pack("{s:b, s:s, s:s, s:n}", "success", 1, "memory_id", id, "id", id,
 		               "event_id");
-	return ingest_submit(in, ex, ev, false, c->customer_id, 200, ok);
+	return ingest_submit(in, ex, ev, c->customer_id, 200, ok);
 }
 
 /* user_id from the query (preferred) or the body; NULL when neither names one. */
@@ -490,7 +507,7 @@ static enum http_outcome route_v1_memories_delete(struct http_exchange *ex, void
 	}
 	json_t *ok = json_pack("{s:b, s:s, s:n, s:b}", "success", 1, "memory_id", id, "event_id",
 	                       "queued", 1);
-	return ingest_submit(ctx, ex, ev, false, c.customer_id, 200, ok);
+	return ingest_submit(ctx, ex, ev, c.customer_id, 200, ok);
 }
 
 const struct http_route ingest_routes[] = {

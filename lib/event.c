@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "jscan.h"
 #include "num.h"
 #include "xalloc.h"
 
@@ -34,6 +35,7 @@ struct ev_ctx {
 	char *err;
 	size_t errlen;
 	long turn; /* >= 0 while inside turns[turn]: messages get that prefix */
+	const struct jscan_doc *d;
 };
 
 static int ev_fail(struct ev_ctx *c, int code, const char *fmt, ...)
@@ -174,87 +176,95 @@ void event_new_uuid(char out[37])
 
 enum ev_opt { EV_REQUIRED = 1 << 0, EV_NULLABLE = 1 << 1, EV_NO_CONTROL = 1 << 2 };
 
-/* A string field of min..max bytes; *out stays NULL when absent (or null, if allowed). */
-static int ev_string(struct ev_ctx *c, json_t *obj, const char *field, const char *label,
-                     unsigned opts, size_t min, size_t max, const char **out)
+static const struct jscan_token *ev_tok(const struct ev_ctx *c, size_t t)
 {
-	json_t *v = json_object_get(obj, field);
+	return &c->d->tok[t];
+}
+
+/* A string field of min..max bytes; *out stays NULL when absent (or null, if allowed). */
+static int ev_string(struct ev_ctx *c, size_t obj, const char *field, unsigned opts, size_t min,
+                     size_t max, const char **out)
+{
+	size_t v = jscan_get(c->d, obj, field);
 	*out = NULL;
-	if (v == NULL)
-		return (opts & EV_REQUIRED) ? ev_fail(c, EVENT_MISSING_FIELD, "%s: required", label)
+	if (v == 0)
+		return (opts & EV_REQUIRED) ? ev_fail(c, EVENT_MISSING_FIELD, "%s: required", field)
 		                            : EVENT_OK;
-	if (json_is_null(v) && (opts & EV_NULLABLE))
+	if (ev_tok(c, v)->type == JSCAN_NULL && (opts & EV_NULLABLE))
 		return EVENT_OK;
-	if (!json_is_string(v))
-		return ev_fail(c, EVENT_WRONG_TYPE, "%s: must be a string%s", label,
+	if (ev_tok(c, v)->type != JSCAN_STRING)
+		return ev_fail(c, EVENT_WRONG_TYPE, "%s: must be a string%s", field,
 		               (opts & EV_NULLABLE) ? " or null" : "");
-	size_t len = json_string_length(v);
-	const char *s = json_string_value(v);
+	size_t len = ev_tok(c, v)->count;
+	const char *s = jscan_str(c->d, v);
 	if (len < min)
-		return ev_fail(c, EVENT_TOO_SHORT, "%s: must not be empty", label);
+		return ev_fail(c, EVENT_TOO_SHORT, "%s: must not be empty", field);
 	if (len > max)
-		return ev_fail(c, EVENT_TOO_LONG, "%s: %zu bytes, at most %zu", label, len, max);
+		return ev_fail(c, EVENT_TOO_LONG, "%s: %zu bytes, at most %zu", field, len, max);
 	if (opts & EV_NO_CONTROL)
 		for (size_t i = 0; i < len; i++)
 			if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
 				return ev_fail(c, EVENT_BAD_VALUE,
-				               "%s: control characters are not allowed", label);
+				               "%s: control characters are not allowed", field);
 	*out = s;
 	return EVENT_OK;
 }
 
 /* An integer field (a JSON integer: 1.0 is not one) in [min, max]. */
-static int ev_int(struct ev_ctx *c, json_t *obj, const char *field, unsigned opts, long long min,
-                  long long max, long long *out, bool *present)
+static int ev_int(struct ev_ctx *c, size_t obj, const char *field, unsigned opts, long long min,
+                  long long max, long long *out)
 {
-	json_t *v = json_object_get(obj, field);
-	*present = false;
-	if (v == NULL)
+	size_t v = jscan_get(c->d, obj, field);
+	if (v == 0)
 		return (opts & EV_REQUIRED) ? ev_fail(c, EVENT_MISSING_FIELD, "%s: required", field)
 		                            : EVENT_OK;
-	if (json_is_null(v) && (opts & EV_NULLABLE))
+	if (ev_tok(c, v)->type == JSCAN_NULL && (opts & EV_NULLABLE))
 		return EVENT_OK;
-	if (!json_is_integer(v))
+	if (ev_tok(c, v)->type != JSCAN_INTEGER)
 		return ev_fail(c, EVENT_WRONG_TYPE, "%s: must be an integer", field);
-	json_int_t n = json_integer_value(v);
+	long long n = ev_tok(c, v)->ival;
 	if (n < min || n > max)
 		return ev_fail(c, EVENT_BAD_VALUE, "%s: must be between %lld and %lld", field, min,
 		               max);
 	*out = n;
-	*present = true;
 	return EVENT_OK;
 }
 
-static int ev_time(struct ev_ctx *c, json_t *obj, const char *field, const char *label,
-                   unsigned opts, const char **out)
+static int ev_time(struct ev_ctx *c, size_t obj, const char *field, unsigned opts, const char **out)
 {
-	int rc = ev_string(c, obj, field, label, opts, 1, 64, out);
+	int rc = ev_string(c, obj, field, opts, 1, 64, out);
 	if (rc == EVENT_TOO_SHORT || rc == EVENT_TOO_LONG ||
 	    (rc == EVENT_OK && *out && event_parse_time(*out, NULL) != 0))
 		return ev_fail(c, EVENT_BAD_VALUE,
 		               "%s: must be an RFC 3339 date-time like 2026-11-20T15:04:05Z",
-		               label);
+		               field);
 	return rc;
 }
 
-static int ev_uuid(struct ev_ctx *c, json_t *obj, const char *field, const char **out)
+static int ev_uuid(struct ev_ctx *c, size_t obj, const char *field, const char **out)
 {
-	int rc = ev_string(c, obj, field, field, EV_REQUIRED, 0, 64, out);
+	int rc = ev_string(c, obj, field, EV_REQUIRED, 0, 64, out);
 	if (rc == EVENT_TOO_LONG || (rc == EVENT_OK && !event_is_uuid(*out)))
 		return ev_fail(c, EVENT_BAD_VALUE, "%s: must be a UUID (8-4-4-4-12 hex)", field);
 	return rc;
 }
 
-/* An optional object field (agent, metadata). */
-static int ev_object(struct ev_ctx *c, json_t *obj, const char *field, json_t **out)
+/* The raw text of token t inside the event's copy. */
+static struct event_json ev_slice(const struct ev_ctx *c, size_t t)
 {
-	json_t *v = json_object_get(obj, field);
-	*out = NULL;
-	if (v == NULL)
+	return (struct event_json){ c->d->src + ev_tok(c, t)->start, ev_tok(c, t)->len };
+}
+
+/* An optional object field (agent, metadata). */
+static int ev_object(struct ev_ctx *c, size_t obj, const char *field, struct event_json *out)
+{
+	size_t v = jscan_get(c->d, obj, field);
+	*out = (struct event_json){ NULL, 0 };
+	if (v == 0)
 		return EVENT_OK;
-	if (!json_is_object(v))
+	if (ev_tok(c, v)->type != JSCAN_OBJECT)
 		return ev_fail(c, EVENT_WRONG_TYPE, "%s: must be an object", field);
-	*out = v;
+	*out = ev_slice(c, v);
 	return EVENT_OK;
 }
 
@@ -279,14 +289,14 @@ static bool ev_mtype_ok(const char *s)
 
 /* ---- event bodies ------------------------------------------------------------------- */
 
-static int ev_turn(struct ev_ctx *c, json_t *item, size_t i, const struct event_limits *lim,
+static int ev_turn(struct ev_ctx *c, size_t item, size_t i, const struct event_limits *lim,
                    struct event_turn *t)
 {
-	if (!json_is_object(item))
+	if (ev_tok(c, item)->type != JSCAN_OBJECT)
 		return ev_fail(c, EVENT_WRONG_TYPE, "turns[%zu]: must be an object", i);
 	c->turn = (long)i;
 	const char *role;
-	int rc = ev_string(c, item, "role", "role", EV_REQUIRED, 0, 16, &role);
+	int rc = ev_string(c, item, "role", EV_REQUIRED, 0, 16, &role);
 	if (rc != EVENT_OK && rc != EVENT_TOO_LONG)
 		return rc;
 	size_t r = 0;
@@ -297,40 +307,38 @@ static int ev_turn(struct ev_ctx *c, json_t *item, size_t i, const struct event_
 		return ev_fail(c, EVENT_BAD_VALUE,
 		               "role: must be one of user|assistant|system|tool");
 	t->role = (enum event_role)r;
-	rc = ev_string(c, item, "text", "text", EV_REQUIRED, 0, lim->max_text_bytes, &t->text);
+	rc = ev_string(c, item, "text", EV_REQUIRED, 0, lim->max_text_bytes, &t->text);
 	if (rc != EVENT_OK)
 		return rc;
-	t->text_len = strlen(t->text);
-	rc = ev_time(c, item, "at", "at", 0, &t->at);
+	t->text_len = ev_tok(c, jscan_get(c->d, item, "text"))->count;
+	rc = ev_time(c, item, "at", 0, &t->at);
 	c->turn = -1;
 	return rc;
 }
 
-static int ev_call(struct ev_ctx *c, json_t *root, const struct event_limits *lim,
-                   struct event_call *call)
+static int ev_call(struct ev_ctx *c, const struct event_limits *lim, struct event_call *call)
 {
-	int rc =
-	    ev_string(c, root, "call_id", "call_id", EV_REQUIRED, 1, EVENT_ID_MAX, &call->call_id);
+	int rc = ev_string(c, 0, "call_id", EV_REQUIRED, 1, EVENT_ID_MAX, &call->call_id);
 	if (rc == EVENT_OK && !ev_call_id_ok(call->call_id))
 		rc = ev_fail(c, EVENT_BAD_VALUE, "call_id: only letters, digits and . _ : -");
 	if (rc == EVENT_OK)
-		rc = ev_string(c, root, "user_id", "user_id", EV_REQUIRED | EV_NO_CONTROL, 1,
-		               EVENT_ID_MAX, &call->user_id);
+		rc = ev_string(c, 0, "user_id", EV_REQUIRED | EV_NO_CONTROL, 1, EVENT_ID_MAX,
+		               &call->user_id);
 	if (rc == EVENT_OK)
-		rc = ev_string(c, root, "thread_id", "thread_id", EV_NULLABLE | EV_NO_CONTROL, 1,
-		               EVENT_ID_MAX, &call->thread_id);
+		rc = ev_string(c, 0, "thread_id", EV_NULLABLE | EV_NO_CONTROL, 1, EVENT_ID_MAX,
+		               &call->thread_id);
 	if (rc == EVENT_OK)
-		rc = ev_time(c, root, "started_at", "started_at", 0, &call->started_at);
+		rc = ev_time(c, 0, "started_at", 0, &call->started_at);
 	if (rc == EVENT_OK)
-		rc = ev_time(c, root, "ended_at", "ended_at", 0, &call->ended_at);
+		rc = ev_time(c, 0, "ended_at", 0, &call->ended_at);
 	if (rc != EVENT_OK)
 		return rc;
-	json_t *turns = json_object_get(root, "turns");
-	if (turns == NULL)
+	size_t turns = jscan_get(c->d, 0, "turns");
+	if (turns == 0)
 		return ev_fail(c, EVENT_MISSING_FIELD, "turns: required");
-	if (!json_is_array(turns))
+	if (ev_tok(c, turns)->type != JSCAN_ARRAY)
 		return ev_fail(c, EVENT_WRONG_TYPE, "turns: must be an array");
-	size_t n = json_array_size(turns);
+	size_t n = ev_tok(c, turns)->count;
 	if (n == 0)
 		return ev_fail(c, EVENT_TOO_SHORT, "turns: at least one turn is required");
 	if (n > lim->max_turns)
@@ -338,32 +346,33 @@ static int ev_call(struct ev_ctx *c, json_t *root, const struct event_limits *li
 		               lim->max_turns);
 	call->turns = xcalloc(n, sizeof(*call->turns));
 	call->nturns = n;
-	for (size_t i = 0; i < n && rc == EVENT_OK; i++)
-		rc = ev_turn(c, json_array_get(turns, i), i, lim, &call->turns[i]);
+	size_t item = turns + 1;
+	for (size_t i = 0; i < n && rc == EVENT_OK; i++, item = ev_tok(c, item)->next)
+		rc = ev_turn(c, item, i, lim, &call->turns[i]);
 	if (rc == EVENT_OK)
-		rc = ev_object(c, root, "agent", &call->agent);
+		rc = ev_object(c, 0, "agent", &call->agent);
 	if (rc == EVENT_OK)
-		rc = ev_object(c, root, "metadata", &call->metadata);
+		rc = ev_object(c, 0, "metadata", &call->metadata);
 	return rc;
 }
 
-static int ev_scope(struct ev_ctx *c, json_t *root, bool required, const char **scope)
+static int ev_scope(struct ev_ctx *c, bool required, const char **scope)
 {
-	int rc = ev_string(c, root, "scope", "scope", required ? EV_REQUIRED : 0, 0, 16, scope);
+	int rc = ev_string(c, 0, "scope", required ? EV_REQUIRED : 0, 0, 16, scope);
 	if (rc == EVENT_TOO_LONG || (rc == EVENT_OK && *scope && strcmp(*scope, "user") != 0 &&
 	                             strcmp(*scope, "shared") != 0))
 		return ev_fail(c, EVENT_BAD_VALUE, "scope: must be \"user\" or \"shared\"");
 	return rc;
 }
 
-static int ev_memory(struct ev_ctx *c, json_t *root, bool put, struct event_memory *m)
+static int ev_memory(struct ev_ctx *c, bool put, struct event_memory *m)
 {
-	int rc = ev_uuid(c, root, "memory_id", &m->memory_id);
+	int rc = ev_uuid(c, 0, "memory_id", &m->memory_id);
 	if (rc == EVENT_OK)
-		rc = ev_scope(c, root, put, &m->scope);
+		rc = ev_scope(c, put, &m->scope);
 	if (rc == EVENT_OK)
-		rc = ev_string(c, root, "user_id", "user_id", EV_NULLABLE | EV_NO_CONTROL, 1,
-		               EVENT_ID_MAX, &m->user_id);
+		rc = ev_string(c, 0, "user_id", EV_NULLABLE | EV_NO_CONTROL, 1, EVENT_ID_MAX,
+		               &m->user_id);
 	if (rc != EVENT_OK || !put)
 		return rc;
 	if (strcmp(m->scope, "user") == 0 && m->user_id == NULL)
@@ -371,34 +380,30 @@ static int ev_memory(struct ev_ctx *c, json_t *root, bool put, struct event_memo
 	if (strcmp(m->scope, "shared") == 0 && m->user_id != NULL)
 		return ev_fail(c, EVENT_BAD_VALUE,
 		               "user_id: must be null when scope is \"shared\"");
-	rc = ev_string(c, root, "mtype", "mtype", EV_REQUIRED, 1, 64, &m->mtype);
+	rc = ev_string(c, 0, "mtype", EV_REQUIRED, 1, 64, &m->mtype);
 	if (rc == EVENT_OK && !ev_mtype_ok(m->mtype))
 		rc = ev_fail(c, EVENT_BAD_VALUE,
-		             "mtype: lowercase letters, digits and _, "
-		             "starting with a letter");
+		             "mtype: lowercase letters, digits and _, starting with a letter");
 	if (rc == EVENT_OK)
-		rc = ev_string(c, root, "key", "key", EV_REQUIRED | EV_NO_CONTROL, 1, EVENT_KEY_MAX,
-		               &m->key);
+		rc = ev_string(c, 0, "key", EV_REQUIRED | EV_NO_CONTROL, 1, EVENT_KEY_MAX, &m->key);
 	if (rc != EVENT_OK)
 		return rc;
-	m->value = json_object_get(root, "value");
-	if (m->value == NULL)
+	size_t value = jscan_get(c->d, 0, "value");
+	if (value == 0)
 		return ev_fail(c, EVENT_MISSING_FIELD, "value: required (null is allowed)");
-	bool present;
-	rc = ev_int(c, root, "ttl_days", EV_NULLABLE, 1, EVENT_TTL_MAX, &m->ttl_days, &present);
+	m->value = ev_slice(c, value);
+	rc = ev_int(c, 0, "ttl_days", EV_NULLABLE, 1, EVENT_TTL_MAX, &m->ttl_days);
 	if (rc == EVENT_OK)
-		rc = ev_string(c, root, "source", "source", EV_NULLABLE, 0, EVENT_SOURCE_MAX,
-		               &m->source);
+		rc = ev_string(c, 0, "source", EV_NULLABLE, 0, EVENT_SOURCE_MAX, &m->source);
 	return rc;
 }
 
 /* type, version, event_id, customer_id (and the key), occurred_at. */
-static int ev_header(struct ev_ctx *c, json_t *root, const char *key, size_t key_len,
-                     struct event *ev)
+static int ev_header(struct ev_ctx *c, const char *key, size_t key_len, struct event *ev)
 {
 	static const char *const names[] = { NULL, "call.ended", "memory.put", "memory.delete" };
 	const char *type;
-	int rc = ev_string(c, root, "type", "type", EV_REQUIRED, 0, 64, &type);
+	int rc = ev_string(c, 0, "type", EV_REQUIRED, 0, 64, &type);
 	if (rc == EVENT_TOO_LONG)
 		return ev_fail(c, EVENT_UNKNOWN_TYPE, "type: unknown event type");
 	if (rc != EVENT_OK)
@@ -409,20 +414,18 @@ static int ev_header(struct ev_ctx *c, json_t *root, const char *key, size_t key
 	if (ev->type == 0)
 		return ev_fail(c, EVENT_UNKNOWN_TYPE,
 		               "type: must be call.ended, memory.put or memory.delete");
-	json_t *v = json_object_get(root, "version");
-	if (v == NULL)
+	size_t v = jscan_get(c->d, 0, "version");
+	if (v == 0)
 		return ev_fail(c, EVENT_MISSING_FIELD, "version: required");
-	if (!json_is_integer(v))
+	if (ev_tok(c, v)->type != JSCAN_INTEGER)
 		return ev_fail(c, EVENT_WRONG_TYPE, "version: must be an integer");
-	ev->version = json_integer_value(v);
+	ev->version = ev_tok(c, v)->ival;
 	if (ev->version != 1)
 		return ev_fail(c, EVENT_BAD_VERSION, "version: %s v%lld is not supported (only 1)",
 		               type, ev->version);
-	rc = ev_uuid(c, root, "event_id", &ev->event_id);
-	bool present;
+	rc = ev_uuid(c, 0, "event_id", &ev->event_id);
 	if (rc == EVENT_OK)
-		rc = ev_int(c, root, "customer_id", EV_REQUIRED, 1, 2147483647, &ev->customer_id,
-		            &present);
+		rc = ev_int(c, 0, "customer_id", EV_REQUIRED, 1, 2147483647, &ev->customer_id);
 	if (rc != EVENT_OK)
 		return rc;
 	long long k;
@@ -430,132 +433,129 @@ static int ev_header(struct ev_ctx *c, json_t *root, const char *key, size_t key
 	    (num_parse_intn(key, key_len, 1, 2147483647, &k) != NUM_OK || k != ev->customer_id))
 		return ev_fail(c, EVENT_KEY_MISMATCH,
 		               "customer_id: does not match the message key");
-	return ev_time(c, root, "occurred_at", "occurred_at", EV_REQUIRED, &ev->occurred_at);
-}
-
-int event_decode_json(json_t *root, const char *key, size_t key_len, const struct event_limits *lim,
-                      struct event *ev, char *err, size_t errlen)
-{
-	struct ev_ctx c = { err, errlen, -1 };
-	memset(ev, 0, sizeof(*ev));
-	if (lim == NULL)
-		lim = &event_default_limits;
-	if (!json_is_object(root))
-		return ev_fail(&c, EVENT_NOT_OBJECT, "the event must be a JSON object");
-	int rc = ev_header(&c, root, key, key_len, ev);
-	if (rc == EVENT_OK && ev->type == EVENT_CALL_ENDED)
-		rc = ev_call(&c, root, lim, &ev->call);
-	else if (rc == EVENT_OK)
-		rc = ev_memory(&c, root, ev->type == EVENT_MEMORY_PUT, &ev->mem);
-	if (rc != EVENT_OK) {
-		free(ev->call.turns);
-		memset(ev, 0, sizeof(*ev));
-		return rc;
-	}
-	ev->root = json_incref(root);
-	return EVENT_OK;
+	return ev_time(c, 0, "occurred_at", EV_REQUIRED, &ev->occurred_at);
 }
 
 int event_decode(const char *buf, size_t len, const char *key, size_t key_len,
                  const struct event_limits *lim, struct event *ev, char *err, size_t errlen)
 {
-	struct ev_ctx c = { err, errlen, -1 };
+	struct ev_ctx c = { err, errlen, -1, &ev->doc };
 	memset(ev, 0, sizeof(*ev));
 	if (lim == NULL)
 		lim = &event_default_limits;
 	if (len > lim->max_event_bytes)
 		return ev_fail(&c, EVENT_TOO_LARGE, "event: %zu bytes, at most %zu", len,
 		               lim->max_event_bytes);
-	json_error_t jerr;
-	/* duplicate keys are ambiguous (which one would a consumer see?): refuse them */
-	json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (root == NULL)
-		return ev_fail(&c, EVENT_BAD_JSON, "invalid JSON at line %d column %d: %s",
-		               jerr.line, jerr.column, jerr.text);
-	int rc = event_decode_json(root, key, key_len, lim, ev, err, errlen);
-	json_decref(root);
+	/* our own copy: the event outlives the Kafka message or HTTP body it came from */
+	ev->raw = xmemdup0(buf, len);
+	ev->raw_len = len;
+	char why[160];
+	int rc = EVENT_OK;
+	if (jscan_parse(&ev->doc, ev->raw, len, why, sizeof(why)) != 0)
+		rc = ev_fail(&c, EVENT_BAD_JSON, "invalid JSON at %s", why);
+	else if (ev->doc.tok[0].type != JSCAN_OBJECT)
+		rc = ev_fail(&c, EVENT_NOT_OBJECT, "the event must be a JSON object");
+	if (rc == EVENT_OK)
+		rc = ev_header(&c, key, key_len, ev);
+	if (rc == EVENT_OK && ev->type == EVENT_CALL_ENDED)
+		rc = ev_call(&c, lim, &ev->call);
+	else if (rc == EVENT_OK)
+		rc = ev_memory(&c, ev->type == EVENT_MEMORY_PUT, &ev->mem);
+	if (rc != EVENT_OK)
+		event_release(ev);
+	return rc;
+}
+
+int event_decode_json(json_t *root, const char *key, size_t key_len, const struct event_limits *lim,
+                      struct event *ev, char *err, size_t errlen)
+{
+	struct ev_ctx c = { err, errlen, -1, NULL };
+	memset(ev, 0, sizeof(*ev));
+	if (!json_is_object(root))
+		return ev_fail(&c, EVENT_NOT_OBJECT, "the event must be a JSON object");
+	char *text = json_dumps(root, JSON_COMPACT);
+	if (text == NULL) /* only a string that is not UTF-8 makes jansson refuse */
+		return ev_fail(&c, EVENT_BAD_JSON, "the event cannot be serialised as JSON");
+	int rc = event_decode(text, strlen(text), key, key_len, lim, ev, err, errlen);
+	free(text);
 	return rc;
 }
 
 void event_release(struct event *ev)
 {
 	free(ev->call.turns);
-	json_decref(ev->root);
+	free(ev->raw);
+	jscan_doc_free(&ev->doc);
 	memset(ev, 0, sizeof(*ev));
 }
 
 /* ---- encoding ----------------------------------------------------------------------- */
 
-static void ev_set_str(json_t *o, const char *k, const char *v)
+static void ev_put_str(struct buf *out, const char *name, const char *v)
 {
-	if (v != NULL)
-		json_object_set_new(o, k, json_string(v)); /* _new steals the new reference */
+	if (v == NULL)
+		return;
+	buf_appendf(out, ",\"%s\":", name);
+	jscan_quote(out, v, strlen(v));
 }
 
-static json_t *ev_encode_call(const struct event_call *call, json_t *o)
+static void ev_put_json(struct buf *out, const char *name, struct event_json v)
 {
-	ev_set_str(o, "call_id", call->call_id);
-	ev_set_str(o, "user_id", call->user_id);
-	ev_set_str(o, "thread_id", call->thread_id);
-	ev_set_str(o, "started_at", call->started_at);
-	ev_set_str(o, "ended_at", call->ended_at);
-	json_t *turns = json_array();
+	if (v.ptr == NULL)
+		return;
+	buf_appendf(out, ",\"%s\":", name);
+	buf_append(out, v.ptr, v.len);
+}
+
+static void ev_encode_call(const struct event_call *call, struct buf *out)
+{
+	ev_put_str(out, "call_id", call->call_id);
+	ev_put_str(out, "user_id", call->user_id);
+	ev_put_str(out, "thread_id", call->thread_id);
+	ev_put_str(out, "started_at", call->started_at);
+	ev_put_str(out, "ended_at", call->ended_at);
+	buf_append_str(out, ",\"turns\":[");
 	for (size_t i = 0; i < call->nturns; i++) {
-		json_t *t = json_object();
-		json_object_set_new(t, "role", json_string(event_roles[call->turns[i].role]));
-		json_object_set_new(t, "text",
-		                    json_stringn(call->turns[i].text, call->turns[i].text_len));
-		ev_set_str(t, "at", call->turns[i].at);
-		json_array_append_new(turns, t);
+		const struct event_turn *t = &call->turns[i];
+		buf_appendf(out, "%s{\"role\":\"%s\",\"text\":", i ? "," : "",
+		            event_roles[t->role]);
+		jscan_quote(out, t->text, t->text_len);
+		if (t->at != NULL) {
+			buf_append_str(out, ",\"at\":");
+			jscan_quote(out, t->at, strlen(t->at));
+		}
+		buf_putc(out, '}');
 	}
-	json_object_set_new(o, "turns", turns);
-	if (call->agent)
-		json_object_set(o, "agent", call->agent); /* not _new: borrowed, takes a ref */
-	if (call->metadata)
-		json_object_set(o, "metadata", call->metadata);
-	return o;
+	buf_putc(out, ']');
+	ev_put_json(out, "agent", call->agent);
+	ev_put_json(out, "metadata", call->metadata);
 }
 
 void event_encode(const struct event *ev, struct buf *out)
 {
-	json_t *o = json_object();
-	json_object_set_new(o, "type", json_string(event_type_name(ev->type)));
-	json_object_set_new(o, "version", json_integer(ev->version));
-	ev_set_str(o, "event_id", ev->event_id);
-	json_object_set_new(o, "customer_id", json_integer(ev->customer_id));
-	ev_set_str(o, "occurred_at", ev->occurred_at);
+	buf_appendf(out, "{\"type\":\"%s\",\"version\":%lld", event_type_name(ev->type),
+	            ev->version);
+	ev_put_str(out, "event_id", ev->event_id);
+	buf_appendf(out, ",\"customer_id\":%lld", ev->customer_id);
+	ev_put_str(out, "occurred_at", ev->occurred_at);
 	if (ev->type == EVENT_CALL_ENDED) {
-		ev_encode_call(&ev->call, o);
+		ev_encode_call(&ev->call, out);
 	} else {
 		const struct event_memory *m = &ev->mem;
-		ev_set_str(o, "memory_id", m->memory_id);
-		ev_set_str(o, "scope", m->scope);
-		if (m->user_id || ev->type == EVENT_MEMORY_PUT)
-			json_object_set_new(o, "user_id",
-			                    m->user_id ? json_string(m->user_id) : json_null());
-		ev_set_str(o, "mtype", m->mtype);
-		ev_set_str(o, "key", m->key);
-		if (m->value)
-			json_object_set(o, "value", m->value);
+		ev_put_str(out, "memory_id", m->memory_id);
+		ev_put_str(out, "scope", m->scope);
+		if (m->user_id != NULL)
+			ev_put_str(out, "user_id", m->user_id);
+		else if (ev->type == EVENT_MEMORY_PUT)
+			buf_append_str(out, ",\"user_id\":null");
+		ev_put_str(out, "mtype", m->mtype);
+		ev_put_str(out, "key", m->key);
+		ev_put_json(out, "value", m->value);
 		if (m->ttl_days > 0)
-			json_object_set_new(o, "ttl_days", json_integer(m->ttl_days));
-		ev_set_str(o, "source", m->source);
+			buf_appendf(out, ",\"ttl_days\":%lld", m->ttl_days);
+		ev_put_str(out, "source", m->source);
 	}
-	event_dump_json(o, out);
-	json_decref(o);
-}
-
-/* json_dump_callback sink: appends to a struct buf. */
-static int ev_dump_to_buf(const char *chunk, size_t size, void *data)
-{
-	buf_append(data, chunk, size);
-	return 0;
-}
-
-void event_dump_json(const json_t *root, struct buf *out)
-{
-	/* one pass (json_dumpb would need a second one to size the output) */
-	json_dump_callback(root, ev_dump_to_buf, out, JSON_COMPACT);
+	buf_putc(out, '}');
 }
 
 const char *event_status_code(int status)

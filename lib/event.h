@@ -8,6 +8,10 @@
  * the field ("turns[3].role: must be one of user|assistant|system|tool"). Messages never
  * quote field values: they could be transcript text.
  *
+ * Decoding runs on lib/jscan (one strict pass, no tree): the event keeps its own copy of the
+ * JSON text (raw) and every string and value points into that copy or the scanner's arena,
+ * so a decoded event is self-contained and its raw text is exactly what was validated.
+ *
  * Not here: where events come from (HTTP, files, Kafka), the tenant policy (the caller
  * passes the message key or the token's tenant to compare), and anything about processing.
  */
@@ -19,6 +23,7 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "jscan.h"
 
 enum event_type {
 	EVENT_CALL_ENDED = 1,
@@ -52,6 +57,12 @@ extern const struct event_limits event_default_limits;
 
 enum event_role { EVENT_ROLE_USER, EVENT_ROLE_ASSISTANT, EVENT_ROLE_SYSTEM, EVENT_ROLE_TOOL };
 
+/* A JSON value as text inside the event's raw copy (valid JSON); ptr NULL when absent. */
+struct event_json {
+	const char *ptr;
+	size_t len;
+};
+
 struct event_turn {
 	enum event_role role;
 	const char *text; /* borrowed from the event's JSON; valid UTF-8, no NUL */
@@ -67,19 +78,19 @@ struct event_call {
 	const char *ended_at;     /* NULL when absent: use the message timestamp */
 	struct event_turn *turns; /* owned by the event */
 	size_t nturns;
-	json_t *agent;    /* borrowed object or NULL */
-	json_t *metadata; /* borrowed object or NULL */
+	struct event_json agent;    /* an object, or absent */
+	struct event_json metadata; /* an object, or absent */
 };
 
 struct event_memory {
 	const char *memory_id;
-	const char *user_id; /* NULL for shared rows (and when absent on delete) */
-	const char *scope;   /* "user" | "shared"; NULL when absent on delete */
-	const char *mtype;   /* NULL on delete */
-	const char *key;     /* NULL on delete */
-	json_t *value;       /* borrowed; NULL on delete */
-	long long ttl_days;  /* 0 when absent or null */
-	const char *source;  /* NULL when absent or null */
+	const char *user_id;     /* NULL for shared rows (and when absent on delete) */
+	const char *scope;       /* "user" | "shared"; NULL when absent on delete */
+	const char *mtype;       /* NULL on delete */
+	const char *key;         /* NULL on delete */
+	struct event_json value; /* any JSON value (null too); absent on delete */
+	long long ttl_days;      /* 0 when absent or null */
+	const char *source;      /* NULL when absent or null */
 };
 
 struct event {
@@ -90,7 +101,9 @@ struct event {
 	const char *occurred_at;
 	struct event_call call;  /* EVENT_CALL_ENDED */
 	struct event_memory mem; /* EVENT_MEMORY_PUT / EVENT_MEMORY_DELETE */
-	json_t *root;            /* owns every borrowed pointer above */
+	char *raw;               /* owned copy of the event's JSON text, NUL-terminated */
+	size_t raw_len;
+	struct jscan_doc doc; /* owned: the strings above live in its arena */
 };
 
 /*
@@ -102,7 +115,8 @@ struct event {
 int event_decode(const char *buf, size_t len, const char *key, size_t key_len,
                  const struct event_limits *lim, struct event *ev, char *err, size_t errlen)
     __attribute__((warn_unused_result));
-/* The same on an already-parsed object: takes a new reference to root on success. */
+/* The same on a jansson object (serialised, then decoded: a convenience for code that builds
+ * events as trees, not a fast path). root is borrowed. */
 int event_decode_json(json_t *root, const char *key, size_t key_len, const struct event_limits *lim,
                       struct event *ev, char *err, size_t errlen)
     __attribute__((warn_unused_result));
@@ -111,10 +125,6 @@ void event_release(struct event *ev);
 /* Appends the event's canonical compact JSON (the fields of the structs, then the JSON
  * objects agent/metadata/value as given). Decoding the output yields an equal event. */
 void event_encode(const struct event *ev, struct buf *out);
-
-/* Appends the compact JSON of root as it is (unknown fields included): what the ingest
- * gateway forwards once event_decode_json() accepted it. */
-void event_dump_json(const json_t *root, struct buf *out);
 
 const char *event_status_code(int status);      /* "bad_json", "missing_field", ... */
 const char *event_type_name(enum event_type t); /* "call.ended", ... */
