@@ -56,10 +56,15 @@ echo "bench: POST /v3/calls, 64 connections, closed loop: $max"
 paced=$($lg --path /v3/calls --body "$dir/call.json" --header "Authorization: Bearer $token" --seconds "$seconds" --rate 2000)
 echo "bench: POST /v3/calls, 64 connections, 2000/s offered: $paced"
 
+raw2=$("$build/bench/produce_raw" "$bootstrap" "$raw_topic" "$dir/event.json" 20000)
+echo "bench: raw producer again, after the HTTP runs: $raw2"
+
 rate() { sed -n "s|.*= \([0-9]*\) $1.*|\1|p"; }
-raw_rate=$(echo "$raw" | rate "events/s")
+# the machine's noise moves the raw rate by 2x between runs: compare with the mean of the
+# measurements taken before and after the HTTP runs
+raw_rate=$(( ($(echo "$raw" | rate "events/s") + $(echo "$raw2" | rate "events/s")) / 2 ))
 max_rate=$(echo "$max" | rate "req/s")
 p99=$(echo "$paced" | sed -n 's/.* p99 \([0-9.]*\).*/\1/p')
 paced_rate=$(echo "$paced" | rate "req/s")
-echo "bench: ingest/raw = $max_rate/$raw_rate = $(awk -v a="$max_rate" -v b="$raw_rate" 'BEGIN{printf "%.0f%%", 100*a/b}') (target >= 50%)"
+echo "bench: ingest/raw = $max_rate/$raw_rate (mean raw) = $(awk -v a="$max_rate" -v b="$raw_rate" 'BEGIN{printf "%.0f%%", 100*a/b}') (target >= 50%)"
 echo "bench: at $paced_rate req/s offered 2000/s: p99 = $p99 ms (target <= 20 ms)"

@@ -310,7 +310,7 @@ static int ev_turn(struct ev_ctx *c, size_t item, size_t i, const struct event_l
 	rc = ev_string(c, item, "text", EV_REQUIRED, 0, lim->max_text_bytes, &t->text);
 	if (rc != EVENT_OK)
 		return rc;
-	t->text_len = ev_tok(c, jscan_get(c->d, item, "text"))->count;
+	t->text_len = strlen(t->text); /* no NUL inside: jscan refuses \u0000 */
 	rc = ev_time(c, item, "at", 0, &t->at);
 	c->turn = -1;
 	return rc;

@@ -153,6 +153,11 @@ static int js_unicode(struct js *s, char *o, size_t *n)
 	return 0;
 }
 
+/* Bytes that need no attention inside a string: printable ASCII but '"' and '\\'. */
+static const bool js_plain[256] = {
+	[' '] = 1, ['!'] = 1, ['#' ... '['] = 1, [']' ... '~'] = 1, [0x7f] = 1,
+};
+
 /* A string at s->i ('"'); its unescaped text goes to the arena (which has room: unescaped
  * text plus its NUL never exceeds the raw text with its quotes). */
 static int js_string(struct js *s, size_t *tokp)
@@ -164,8 +169,7 @@ static int js_string(struct js *s, size_t *tokp)
 	s->i++;
 	for (;;) {
 		size_t run = s->i;
-		while (run < s->len && s->p[run] >= 0x20 && s->p[run] != '"' && s->p[run] != '\\' &&
-		       s->p[run] < 0x80)
+		while (run < s->len && js_plain[s->p[run]])
 			run++;
 		memcpy(o + n, s->p + s->i, run - s->i);
 		n += run - s->i;
@@ -441,6 +445,10 @@ int jscan_parse(struct jscan_doc *d, const char *src, size_t len, char *err, siz
 	d->arenalen = 0;
 	if (len > JSCAN_MAX_INPUT)
 		return js_fail(&s, "input too large");
+	if (d->tokcap < len / 16 + 64) { /* about one token per 16 bytes of typical events */
+		d->tokcap = len / 16 + 64;
+		d->tok = xreallocarray(d->tok, d->tokcap, sizeof(*d->tok));
+	}
 	if (d->arenacap < len + 1) {
 		d->arenacap = len + 1;
 		d->arena = xrealloc(d->arena, d->arenacap);
