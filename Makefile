@@ -53,6 +53,9 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 INGEST_SRC := $(wildcard ingest/*.c)
 INGEST_OBJ := $(INGEST_SRC:%.c=$(BUILD)/%.o)
 
+MEMORIES_SRC := $(wildcard workers/memories/*.c)
+MEMORIES_OBJ := $(MEMORIES_SRC:%.c=$(BUILD)/%.o)
+
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH     := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
@@ -62,10 +65,10 @@ UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOLS    := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/%)
 
-BINS     := $(BUILD)/bin/aimem $(BUILD)/bin/aimem-ingest
+BINS     := $(BUILD)/bin/aimem $(BUILD)/bin/aimem-ingest $(BUILD)/bin/aimem-memories
 UNIT_BIN := $(BUILD)/tests/run-unit
 
-ALL_OBJ  := $(LIB_OBJ) $(CLI_OBJ) $(INGEST_OBJ) $(UNIT_OBJ) $(TOOL_SRC:%.c=$(BUILD)/%.o) \
+ALL_OBJ  := $(LIB_OBJ) $(CLI_OBJ) $(INGEST_OBJ) $(MEMORIES_OBJ) $(UNIT_OBJ) $(TOOL_SRC:%.c=$(BUILD)/%.o) \
 	    $(BENCH_SRC:%.c=$(BUILD)/%.o)
 
 .PHONY: all test unit integration bench valgrind fuzz format format-check lint demo demo-down deps docs clean
@@ -89,6 +92,12 @@ $(BUILD)/bin/aimem: $(CLI_OBJ) $(LIB_A)
 $(BUILD)/bin/aimem-ingest: $(INGEST_OBJ) $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $(INGEST_OBJ) $(LIB_A) $(LDLIBS)
+
+$(BUILD)/bin/aimem-memories: $(MEMORIES_OBJ) $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $(MEMORIES_OBJ) $(LIB_A) $(LDLIBS)
+
+$(BUILD)/workers/memories/%.o: CPPFLAGS += -Iworkers/memories
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB_A)
 	@mkdir -p $(@D)
@@ -138,7 +147,7 @@ fuzz:
 		grep -E '^stat::number_of_executed_units' build/fuzz/$$t.log || true; \
 	done
 
-FORMAT_FILES = $(wildcard lib/*.[ch] cli/*.[ch] ingest/*.[ch] bench/*.c tests/unit/*.[ch] \
+FORMAT_FILES = $(wildcard lib/*.[ch] cli/*.[ch] ingest/*.[ch] workers/*/*.[ch] bench/*.c tests/unit/*.[ch] \
 		 tests/tools/*.c tests/fuzz/*.c)
 format:
 	$(CLANG_FORMAT) -i $(FORMAT_FILES)

@@ -81,6 +81,8 @@ static int db_check(PGconn *conn, const PGresult *res, char *err, size_t errlen)
 		return DB_CONN_LOST;
 	}
 	db_fail(err, errlen, "%s: %s", state ? state : "?????", why);
+	if (state && state[0] == '2' && (state[1] == '2' || state[1] == '3'))
+		return DB_DATA;
 	return DB_ERROR;
 }
 
@@ -160,7 +162,7 @@ int db_begin_tenant(PGconn *conn, long long customer_id, char *err, size_t errle
 	}
 	if (!PQexitPipelineMode(conn) && rc == DB_OK)
 		rc = db_fail(err, errlen, "cannot leave pipeline mode: %s", PQerrorMessage(conn));
-	if (rc == DB_ERROR)
+	if (rc == DB_ERROR || rc == DB_DATA)
 		db_rollback(conn);
 	return rc;
 }

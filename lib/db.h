@@ -28,6 +28,8 @@ enum db_status {
 	DB_OK = 0,
 	DB_ERROR = -1,     /* statement failed, connection usable */
 	DB_CONN_LOST = -2, /* connection broken; reconnect (PQfinish and db_connect) */
+	DB_DATA = -3,      /* the statement failed because of its data (SQLSTATE class 22 or 23:
+	                      a check, a uniqueness, a value out of range): retrying cannot help */
 };
 
 /*

@@ -13,7 +13,7 @@ build=${AIMEM_BUILD:-$repo/build}
 	echo "\`AIMEM_CONFIG\`) and \`AIMEM_*\` environment variables (the environment wins). Secrets can"
 	echo "come from a file named by \`<key>_file\` / \`AIMEM_<KEY>_FILE\`; never from argv."
 	echo "\`--print-config\` shows the effective values and where each came from, secrets redacted."
-	for prog in aimem aimem-ingest; do
+	for prog in aimem aimem-ingest aimem-memories; do
 		echo
 		echo "## $prog"
 		echo

@@ -241,15 +241,16 @@ class Daemon:
         self.proc = subprocess.Popen(argv, env=full, stdout=self.log, stderr=subprocess.STDOUT)
         self.port = None
 
-    def wait_ready(self, timeout=30.0):
+    def wait_ready(self, timeout=30.0, pattern=r"\bready\b.*\bport=(\d+)"):
+        """Polls the log for pattern; its first group, if any, is the port."""
         import re
         import time
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             text = Path(self.log_path).read_text(errors="replace")
-            m = re.search(r"\bready\b.*\bport=(\d+)", text)
+            m = re.search(pattern, text)
             if m:
-                self.port = int(m.group(1))
+                self.port = int(m.group(1)) if m.groups() else None
                 return self
             if self.proc.poll() is not None:
                 break

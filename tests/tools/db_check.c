@@ -102,8 +102,8 @@ static void dc_errors(PGconn *conn)
 	char err[512] = "";
 	const char *params[] = { "not a number" };
 	int rc = db_exec(conn, "SELECT $1::int", 1, params, NULL, err, sizeof(err));
-	dc_expect(rc == DB_ERROR && strncmp(err, "22P02", 5) == 0 && db_is_clean(conn),
-	          "statement error is DB_ERROR with its SQLSTATE", err);
+	dc_expect(rc == DB_DATA && strncmp(err, "22P02", 5) == 0 && db_is_clean(conn),
+	          "a data error is DB_DATA with its SQLSTATE", err);
 	const char *inj[] = { "1'); DROP TABLE caller_profiles; --" };
 	rc = db_exec(conn, "SELECT count(*) FROM caller_profiles WHERE user_id = $1", 1, inj, NULL,
 	             err, sizeof(err));

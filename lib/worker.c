@@ -1,0 +1,608 @@
+/*
+ * worker: the exactly-once consume loop (see worker.h). The batch lives on this thread only;
+ * the rebalance callback runs inside rd_kafka_consumer_poll on the same thread.
+ */
+#include "worker.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "backoff.h"
+#include "buf.h"
+#include "db.h"
+#include "kafka.h"
+#include "log.h"
+#include "num.h"
+#include "sig.h"
+#include "xalloc.h"
+
+#define WORKER_MAGIC 0x574f524bu
+#define WORKER_DEAD_PREFIX 1024 /* payload bytes kept in a dead letter */
+
+struct wpart {
+	long long next; /* next offset to process; -1 when not assigned */
+};
+
+struct wmsg {
+	rd_kafka_message_t *rkm;
+	struct event ev;
+	int status;    /* EVENT_OK, an event status, or WMSG_* below */
+	char code[32]; /* dead-letter code */
+	char err[200]; /* dead-letter reason (never the payload) */
+};
+
+enum { WMSG_WRONG_TYPE = -100, WMSG_STORE = -101, WMSG_EMPTY = -102 };
+
+struct worker {
+	unsigned magic;
+	struct worker_config wc;
+	char *group, *topic, *db_url;
+	struct worker_ops ops;
+	rd_kafka_t *rk;
+	PGconn *conn;
+	struct wpart *parts;
+	size_t nparts;
+	struct wmsg *batch;
+	size_t nbatch;
+	struct backoff bo;
+	struct metrics_counter *processed, *dead, *skipped, *erased, *retries;
+	struct metrics_histogram *batch_seconds, *freshness;
+	struct metrics *m;
+};
+
+/* ---- partitions and stored offsets ------------------------------------------------------ */
+
+static struct wpart *worker_part(struct worker *w, int32_t p)
+{
+	if ((size_t)p >= w->nparts) {
+		size_t n = (size_t)p + 1;
+		w->parts = xreallocarray(w->parts, n, sizeof(*w->parts));
+		for (size_t i = w->nparts; i < n; i++)
+			w->parts[i].next = -1;
+		w->nparts = n;
+	}
+	return &w->parts[p];
+}
+
+static void worker_connect(struct worker *w)
+{
+	char err[512];
+	while (w->conn == NULL && !sig_stop_requested()) {
+		w->conn = db_connect(w->db_url, -1, err, sizeof(err));
+		if (w->conn == NULL && !sig_stop_requested())
+			log_warn("worker cannot connect to the database, retrying error=\"%s\"",
+			         err);
+	}
+}
+
+/* Reads the stored next offsets of parts' partitions; unknown ones start at the beginning. */
+static int worker_load_offsets(struct worker *w, rd_kafka_topic_partition_list_t *parts)
+{
+	char err[512];
+	PGresult *res = NULL;
+	const char *params[] = { w->group, w->topic };
+	int rc = db_exec(w->conn,
+	                 "SELECT partition, next_offset FROM consumer_offsets"
+	                 " WHERE consumer_group = $1 AND topic = $2",
+	                 2, params, &res, err, sizeof(err));
+	if (rc != DB_OK) {
+		log_warn("cannot read stored offsets error=\"%s\"", err);
+		return rc;
+	}
+	for (int i = 0; i < parts->cnt; i++) {
+		rd_kafka_topic_partition_t *tp = &parts->elems[i];
+		tp->offset = RD_KAFKA_OFFSET_BEGINNING;
+		for (int r = 0; r < PQntuples(res); r++) {
+			long long part, next;
+			if (num_parse_int(PQgetvalue(res, r, 0), 0, INT32_MAX, &part) == NUM_OK &&
+			    part == tp->partition &&
+			    num_parse_int(PQgetvalue(res, r, 1), 0, INT64_MAX, &next) == NUM_OK)
+				tp->offset = next;
+		}
+		worker_part(w, tp->partition)->next = tp->offset < 0 ? 0 : tp->offset;
+		log_info("partition assigned topic=%s partition=%d next_offset=%lld", w->topic,
+		         (int)tp->partition, (long long)tp->offset);
+	}
+	PQclear(res);
+	return DB_OK;
+}
+
+static void worker_drop_batch(struct worker *w)
+{
+	for (size_t i = 0; i < w->nbatch; i++) {
+		event_release(&w->batch[i].ev);
+		rd_kafka_message_destroy(w->batch[i].rkm);
+	}
+	w->nbatch = 0;
+}
+
+/* Assigns parts at their stored offsets, retrying the database until it answers. */
+static void worker_assign(struct worker *w, rd_kafka_topic_partition_list_t *parts)
+{
+	struct backoff bo;
+	backoff_init(&bo, 100, 5000);
+	for (;;) {
+		worker_connect(w);
+		if (sig_stop_requested() && w->conn == NULL)
+			break;
+		int rc = worker_load_offsets(w, parts);
+		if (rc == DB_OK)
+			break;
+		if (rc == DB_CONN_LOST) {
+			PQfinish(w->conn);
+			w->conn = NULL;
+		}
+		sig_wait((int)backoff_next_ms(&bo));
+	}
+	rd_kafka_assign(w->rk, parts);
+}
+
+/* Runs inside rd_kafka_consumer_poll on the worker's thread. */
+static void worker_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                             rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+	struct worker *w = opaque;
+	if (w == NULL || w->magic != WORKER_MAGIC)
+		abort();
+	/* an uncommitted batch is dropped: its messages come back from the stored offsets */
+	worker_drop_batch(w);
+	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		worker_assign(w, parts);
+	} else {
+		for (int i = 0; i < parts->cnt; i++) {
+			worker_part(w, parts->elems[i].partition)->next = -1;
+			log_info("partition revoked topic=%s partition=%d", w->topic,
+			         (int)parts->elems[i].partition);
+		}
+		rd_kafka_assign(rk, NULL);
+	}
+}
+
+/* After a lost connection the commit's outcome is unknown: re-read the stored offsets and
+ * restart every assigned partition from them. */
+static void worker_restart_from_stored(struct worker *w)
+{
+	worker_drop_batch(w);
+	if (w->conn != NULL) {
+		PQfinish(w->conn);
+		w->conn = NULL;
+	}
+	rd_kafka_topic_partition_list_t *parts = NULL;
+	if (rd_kafka_assignment(w->rk, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR && parts->cnt > 0)
+		worker_assign(w, parts);
+	if (parts)
+		rd_kafka_topic_partition_list_destroy(parts);
+}
+
+/* ---- filling a batch ---------------------------------------------------------------- */
+
+static void worker_mark(struct wmsg *m, int status, const char *code, const char *err)
+{
+	m->status = status;
+	snprintf(m->code, sizeof(m->code), "%s", code);
+	snprintf(m->err, sizeof(m->err), "%.199s", err);
+}
+
+/* Decodes one message into the batch (or skips it). Takes rkm. */
+static void worker_take(struct worker *w, rd_kafka_message_t *rkm)
+{
+	struct wpart *p = worker_part(w, rkm->partition);
+	if (p->next < 0 || rkm->offset < p->next) {
+		/* below the stored offset (a replayed fetch, or a zombie's stale partition) */
+		metrics_counter_add(w->skipped, 1);
+		rd_kafka_message_destroy(rkm);
+		return;
+	}
+	if (w->nbatch == 0)
+		w->batch = xreallocarray(w->batch, w->wc.batch_max, sizeof(*w->batch));
+	struct wmsg *m = &w->batch[w->nbatch++];
+	memset(m, 0, sizeof(*m));
+	m->rkm = rkm;
+	char err[256];
+	if (rkm->payload == NULL || rkm->len == 0) {
+		worker_mark(m, WMSG_EMPTY, "bad_json", "empty message");
+		return;
+	}
+	int rc = event_decode(rkm->payload, rkm->len, rkm->key, rkm->key ? rkm->key_len : 0,
+	                      &w->wc.limits, &m->ev, err, sizeof(err));
+	if (rc != EVENT_OK)
+		worker_mark(m, rc, event_status_code(rc), err);
+	else if (!(w->ops.accept_types & (1u << m->ev.type)))
+		worker_mark(m, WMSG_WRONG_TYPE, "unexpected_type",
+		            "this topic's worker does not take this event type");
+}
+
+/* Polls until the batch is full or batch_ms passed since its first message. */
+static void worker_fill(struct worker *w)
+{
+	long long first = -1;
+	while (w->nbatch < w->wc.batch_max && !sig_stop_requested()) {
+		long long now = backoff_now_ms();
+		if (first >= 0 && now - first >= w->wc.batch_ms)
+			break;
+		int wait = first >= 0 ? (int)(w->wc.batch_ms - (now - first)) : 100;
+		rd_kafka_message_t *rkm = rd_kafka_consumer_poll(w->rk, wait);
+		sig_wait(0); /* take a pending SIGTERM */
+		if (rkm == NULL) {
+			if (first < 0)
+				return; /* idle: let the caller look at signals */
+			continue;
+		}
+		if (rkm->err) {
+			if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+				log_warn("consumer error=\"%s\"", rd_kafka_message_errstr(rkm));
+			rd_kafka_message_destroy(rkm);
+			continue;
+		}
+		worker_take(w, rkm);
+		if (first < 0 && w->nbatch > 0)
+			first = now;
+	}
+}
+
+/* ---- committing a batch ------------------------------------------------------------- */
+
+static const char *worker_user(const struct event *ev)
+{
+	return ev->type == EVENT_CALL_ENDED ? ev->call.user_id : ev->mem.user_id;
+}
+
+/* True when the event's caller was erased (the tenant is set). */
+static int worker_erased(struct worker *w, const struct event *ev, bool *erased, char *err,
+                         size_t errlen)
+{
+	const char *user = worker_user(ev);
+	*erased = false;
+	if (user == NULL)
+		return DB_OK;
+	char tenant[24];
+	snprintf(tenant, sizeof(tenant), "%lld", ev->customer_id);
+	const char *params[] = { tenant, user };
+	PGresult *res = NULL;
+	int rc = db_exec(w->conn, "SELECT 1 FROM erasures WHERE customer_id = $1 AND user_id = $2",
+	                 2, params, &res, err, errlen);
+	if (rc == DB_OK) {
+		*erased = PQntuples(res) > 0;
+		PQclear(res);
+	}
+	return rc;
+}
+
+/* Applies one valid event; with isolate, a data error rolls back to a savepoint and marks
+ * the message for the dead letters instead of failing the batch. */
+static int worker_apply_one(struct worker *w, struct wmsg *m, bool isolate)
+{
+	char err[512];
+	bool erased;
+	int rc = worker_erased(w, &m->ev, &erased, err, sizeof(err));
+	if (rc == DB_OK && erased) {
+		metrics_counter_add(w->erased, 1);
+		return DB_OK;
+	}
+	if (rc == DB_OK && isolate)
+		rc = db_exec(w->conn, "SAVEPOINT aimem_event", 0, NULL, NULL, err, sizeof(err));
+	if (rc == DB_OK)
+		rc = w->ops.apply(w->ops.ctx, w->conn, &m->ev, m->rkm, err, sizeof(err));
+	if (rc == DB_DATA && isolate) {
+		worker_mark(m, WMSG_STORE, "store_failed", err);
+		return db_exec(w->conn, "ROLLBACK TO SAVEPOINT aimem_event", 0, NULL, NULL, err,
+		               sizeof(err));
+	}
+	if (rc != DB_OK)
+		log_warn("applying event failed topic=%s partition=%d offset=%lld error=\"%s\"",
+		         w->topic, (int)m->rkm->partition, (long long)m->rkm->offset, err);
+	return rc;
+}
+
+static int worker_cmp_tenant(const void *a, const void *b)
+{
+	const struct wmsg *const *x = a, *const *y = b;
+	long long tx = (*x)->ev.customer_id, ty = (*y)->ev.customer_id;
+	if (tx != ty)
+		return tx < ty ? -1 : 1;
+	return *x < *y ? -1 : *x > *y; /* arrival order within a tenant */
+}
+
+static int worker_apply_all(struct worker *w, bool isolate)
+{
+	struct wmsg **order = xcalloc(w->nbatch ? w->nbatch : 1, sizeof(*order));
+	size_t n = 0;
+	for (size_t i = 0; i < w->nbatch; i++)
+		if (w->batch[i].status == EVENT_OK)
+			order[n++] = &w->batch[i];
+	qsort(order, n, sizeof(*order), worker_cmp_tenant);
+	int rc = DB_OK;
+	char err[512];
+	for (size_t i = 0; i < n && rc == DB_OK; i++) {
+		if (i == 0 || order[i]->ev.customer_id != order[i - 1]->ev.customer_id)
+			rc = db_set_tenant(w->conn, order[i]->ev.customer_id, err, sizeof(err));
+		if (rc == DB_OK)
+			rc = worker_apply_one(w, order[i], isolate);
+	}
+	free(order);
+	return rc;
+}
+
+static int worker_dead_letter(struct worker *w, const struct wmsg *m)
+{
+	const rd_kafka_message_t *rkm = m->rkm;
+	char part[16], off[24], size[24], cust[24];
+	snprintf(part, sizeof(part), "%d", (int)rkm->partition);
+	snprintf(off, sizeof(off), "%lld", (long long)rkm->offset);
+	snprintf(size, sizeof(size), "%zu", rkm->len);
+	long long c;
+	bool have_cust =
+	    rkm->key && num_parse_intn(rkm->key, rkm->key_len, 1, INT32_MAX, &c) == NUM_OK;
+	snprintf(cust, sizeof(cust), "%lld", have_cust ? c : 0);
+	struct buf key = BUF_INIT, prefix = BUF_INIT;
+	if (rkm->key)
+		buf_append(&key, rkm->key, rkm->key_len < 64 ? rkm->key_len : 64);
+	static const char hex[] = "0123456789abcdef";
+	size_t n = rkm->len < WORKER_DEAD_PREFIX ? rkm->len : WORKER_DEAD_PREFIX;
+	buf_append_str(&prefix, "\\x");
+	for (size_t i = 0; i < n; i++) {
+		unsigned char b = ((const unsigned char *)rkm->payload)[i];
+		buf_putc(&prefix, hex[b >> 4]);
+		buf_putc(&prefix, hex[b & 15]);
+	}
+	const char *params[] = { w->group,
+		                 w->topic,
+		                 part,
+		                 off,
+		                 rkm->key ? buf_str(&key) : NULL,
+		                 have_cust ? cust : NULL,
+		                 m->ev.event_id,
+		                 m->code,
+		                 m->err,
+		                 buf_str(&prefix),
+		                 size };
+	char err[512];
+	int rc = db_exec(w->conn,
+	                 "INSERT INTO dead_letters (consumer_group, topic, partition, \"offset\","
+	                 " msg_key, customer_id, event_id, error_code, error, payload_prefix,"
+	                 " payload_size) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+	                 " ON CONFLICT (consumer_group, topic, partition, \"offset\") DO UPDATE SET"
+	                 " error_code = excluded.error_code, error = excluded.error,"
+	                 " received_at = now()",
+	                 11, params, NULL, err, sizeof(err));
+	if (rc != DB_OK)
+		log_warn("cannot write a dead letter error=\"%s\"", err);
+	else
+		log_warn("dead letter topic=%s partition=%d offset=%lld code=%s error=\"%s\"",
+		         w->topic, (int)rkm->partition, (long long)rkm->offset, m->code, m->err);
+	buf_free(&key);
+	buf_free(&prefix);
+	return rc;
+}
+
+/* consumer_offsets := last offset + 1 of each partition in the batch. */
+static int worker_store_offsets(struct worker *w)
+{
+	char err[512];
+	for (size_t p = 0; p < w->nparts; p++) {
+		long long last = -1;
+		for (size_t i = 0; i < w->nbatch; i++)
+			if ((size_t)w->batch[i].rkm->partition == p &&
+			    w->batch[i].rkm->offset > last)
+				last = w->batch[i].rkm->offset;
+		if (last < 0)
+			continue;
+		char part[24], next[24];
+		snprintf(part, sizeof(part), "%zu", p);
+		snprintf(next, sizeof(next), "%lld", last + 1);
+		const char *params[] = { w->group, w->topic, part, next };
+		int rc = db_exec(w->conn,
+		                 "INSERT INTO consumer_offsets (consumer_group, topic, partition,"
+		                 " next_offset) VALUES ($1, $2, $3, $4)"
+		                 " ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET"
+		                 " next_offset = excluded.next_offset, updated_at = now()",
+		                 4, params, NULL, err, sizeof(err));
+		if (rc != DB_OK) {
+			log_warn("cannot store offsets error=\"%s\"", err);
+			return rc;
+		}
+	}
+	return DB_OK;
+}
+
+/* One attempt at the batch's transaction. */
+static int worker_transaction(struct worker *w, bool isolate)
+{
+	char err[512];
+	int rc = db_begin(w->conn, err, sizeof(err));
+	if (rc == DB_OK)
+		rc = worker_apply_all(w, isolate);
+	for (size_t i = 0; i < w->nbatch && rc == DB_OK; i++)
+		if (w->batch[i].status != EVENT_OK)
+			rc = worker_dead_letter(w, &w->batch[i]);
+	if (rc == DB_OK)
+		rc = worker_store_offsets(w);
+	if (rc == DB_OK) {
+		rc = db_commit(w->conn, err, sizeof(err));
+		if (rc != DB_OK)
+			log_warn("COMMIT failed error=\"%s\"", err);
+		return rc;
+	}
+	db_rollback(w->conn);
+	return rc;
+}
+
+/* After COMMIT: remember the new positions, advise Kafka (for lag tooling), count. */
+static void worker_committed(struct worker *w, long long started_ms)
+{
+	rd_kafka_topic_partition_list_t *advice = rd_kafka_topic_partition_list_new(4);
+	long long now_ms = backoff_now_ms();
+	for (size_t i = 0; i < w->nbatch; i++) {
+		const rd_kafka_message_t *rkm = w->batch[i].rkm;
+		struct wpart *p = worker_part(w, rkm->partition);
+		if (rkm->offset + 1 > p->next)
+			p->next = rkm->offset + 1;
+		metrics_counter_add(w->batch[i].status == EVENT_OK ? w->processed : w->dead, 1);
+		rd_kafka_timestamp_type_t tstype;
+		int64_t ts = rd_kafka_message_timestamp(rkm, &tstype);
+		struct timespec wall;
+		clock_gettime(CLOCK_REALTIME, &wall);
+		if (ts > 0)
+			metrics_observe(w->freshness, ((double)wall.tv_sec * 1000 +
+			                               wall.tv_nsec / 1e6 - (double)ts) /
+			                                  1000.0);
+	}
+	for (size_t p = 0; p < w->nparts; p++)
+		if (w->parts[p].next >= 0)
+			rd_kafka_topic_partition_list_add(advice, w->topic, (int32_t)p)->offset =
+			    w->parts[p].next;
+	if (advice->cnt > 0)
+		rd_kafka_commit(w->rk, advice, 1); /* advice only: the database is the truth */
+	rd_kafka_topic_partition_list_destroy(advice);
+	metrics_observe(w->batch_seconds, (double)(now_ms - started_ms) / 1000.0);
+	worker_drop_batch(w);
+	backoff_reset(&w->bo);
+}
+
+/* Commits the current batch, retrying transient failures; never advances on failure. */
+static void worker_commit_batch(struct worker *w)
+{
+	long long started = backoff_now_ms();
+	while (w->nbatch > 0) {
+		worker_connect(w);
+		if (w->conn == NULL) /* stopped while the database was down: nothing committed */
+			return;
+		int rc = worker_transaction(w, false);
+		if (rc == DB_DATA)
+			rc =
+			    worker_transaction(w, true); /* find and dead-letter the bad event(s) */
+		if (rc == DB_OK) {
+			worker_committed(w, started);
+			return;
+		}
+		metrics_counter_add(w->retries, 1);
+		if (rc == DB_CONN_LOST || PQstatus(w->conn) != CONNECTION_OK) {
+			log_warn("database connection lost: restarting from the stored offsets");
+			worker_restart_from_stored(w);
+			return;
+		}
+		sig_wait((int)backoff_next_ms(&w->bo)); /* capped, jittered; never advancing */
+		if (sig_stop_requested() && w->nbatch > 0)
+			log_warn("stop requested while retrying a batch: it stays uncommitted");
+		if (sig_stop_requested())
+			return;
+	}
+}
+
+int worker_run(struct worker *w)
+{
+	rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(topics, w->topic, RD_KAFKA_PARTITION_UA);
+	rd_kafka_resp_err_t e = rd_kafka_subscribe(w->rk, topics);
+	rd_kafka_topic_partition_list_destroy(topics);
+	if (e) {
+		log_error("cannot subscribe topic=%s error=\"%s\"", w->topic, rd_kafka_err2str(e));
+		return -1;
+	}
+	log_info("ready group=%s topic=%s", w->group, w->topic);
+	while (!sig_stop_requested()) {
+		worker_fill(w);
+		worker_commit_batch(w);
+	}
+	/* the batch in hand was committed above (or stays for the next owner) */
+	worker_drop_batch(w);
+	log_info("leaving the group group=%s", w->group);
+	rd_kafka_consumer_close(w->rk);
+	return 0;
+}
+
+/* ---- set-up ------------------------------------------------------------------------- */
+
+static rd_kafka_t *worker_consumer(struct worker *w, const struct cfg *cfg, char *err,
+                                   size_t errlen)
+{
+	rd_kafka_conf_t *conf = kafka_conf_new(cfg, err, errlen);
+	if (conf == NULL)
+		return NULL;
+	/* ours win over kafka.*: exactly-once depends on them (DESIGN §5) */
+	if (kafka_conf_set(conf, "group.id", w->group, err, errlen) ||
+	    kafka_conf_set(conf, "partition.assignment.strategy", "range", err, errlen) ||
+	    kafka_conf_set(conf, "enable.auto.commit", "false", err, errlen) ||
+	    kafka_conf_set(conf, "enable.auto.offset.store", "false", err, errlen) ||
+	    kafka_conf_set(conf, "enable.partition.eof", "false", err, errlen)) {
+		rd_kafka_conf_destroy(conf);
+		return NULL;
+	}
+	char value[512];
+	size_t vlen = sizeof(value);
+	if (rd_kafka_conf_get(conf, "bootstrap.servers", value, &vlen) != RD_KAFKA_CONF_OK ||
+	    value[0] == '\0') {
+		snprintf(err, errlen,
+		         "kafka.bootstrap.servers is required (AIMEM_KAFKA_BOOTSTRAP_SERVERS)");
+		rd_kafka_conf_destroy(conf);
+		return NULL;
+	}
+	rd_kafka_conf_set_rebalance_cb(conf, worker_rebalance);
+	rd_kafka_conf_set_opaque(conf, w);
+	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
+	if (rk == NULL) {
+		rd_kafka_conf_destroy(conf); /* only taken on success */
+		return NULL;
+	}
+	rd_kafka_poll_set_consumer(rk);
+	return rk;
+}
+
+struct worker *worker_new(const struct worker_config *wc, const struct worker_ops *ops,
+                          const struct cfg *cfg, struct metrics *m, char *err, size_t errlen)
+{
+	struct worker *w = xcalloc(1, sizeof(*w));
+	w->magic = WORKER_MAGIC;
+	w->wc = *wc;
+	w->group = xstrdup(wc->group);
+	w->topic = xstrdup(wc->topic);
+	w->db_url = xstrdup(wc->db_url);
+	w->ops = *ops;
+	w->m = m;
+	backoff_init(&w->bo, wc->retry_base_ms, wc->retry_cap_ms);
+	char labels[256];
+	snprintf(labels, sizeof(labels), "group=\"%s\"", w->group);
+	w->processed = metrics_counter(m, "aimem_worker_processed_total", "Events applied", labels);
+	w->dead =
+	    metrics_counter(m, "aimem_worker_dead_lettered_total", "Events dead-lettered", labels);
+	w->skipped = metrics_counter(m, "aimem_worker_skipped_total",
+	                             "Messages below the stored offset, skipped", labels);
+	w->erased = metrics_counter(m, "aimem_worker_erased_dropped_total",
+	                            "Events of erased callers, dropped", labels);
+	w->retries = metrics_counter(m, "aimem_worker_batch_retries_total",
+	                             "Batch transactions retried", labels);
+	w->batch_seconds =
+	    metrics_histogram(m, "aimem_worker_batch_seconds", "Batch: first message to COMMIT",
+	                      labels, metrics_latency_bounds, metrics_latency_nbounds);
+	w->freshness = metrics_histogram(m, "aimem_worker_freshness_seconds",
+	                                 "Message timestamp to row committed", labels,
+	                                 metrics_latency_bounds, metrics_latency_nbounds);
+	w->rk = worker_consumer(w, cfg, err, errlen);
+	if (w->rk == NULL) {
+		worker_free(&w);
+		return NULL;
+	}
+	return w;
+}
+
+void worker_free(struct worker **wp)
+{
+	struct worker *w = *wp;
+	if (w == NULL)
+		return;
+	worker_drop_batch(w);
+	if (w->rk)
+		rd_kafka_destroy(w->rk);
+	PQfinish(w->conn);
+	free(w->batch);
+	free(w->parts);
+	free(w->group);
+	free(w->topic);
+	free(w->db_url);
+	w->magic = 0;
+	free(w);
+	*wp = NULL;
+}

@@ -1,0 +1,64 @@
+/*
+ * worker: the exactly-once consume loop every worker program shares (DESIGN §5).
+ *
+ * One consumer in a group (eager range assignor, rd_kafka_consumer_poll, librdkafka 2.0.2)
+ * and one PostgreSQL connection as aimem_worker. The next offset of each partition lives in
+ * consumer_offsets and is written in the same transaction as the rows the batch produced;
+ * the rebalance callback loads it and hands it to rd_kafka_assign, and messages below it are
+ * skipped (which also fences a paused "zombie" whose partitions moved). Per batch:
+ *
+ *   BEGIN; for each tenant of the batch, in arrival order: set the tenant (set_config(...,
+ *   true)), drop events of erased callers, apply the rest (the program's apply callback);
+ *   dead letters for events that failed validation; consumer_offsets upserted; COMMIT;
+ *   then an advisory commit to Kafka for lag tooling.
+ *
+ * Failures: a data error of one event (SQLSTATE class 22/23) makes the batch run again with
+ * a savepoint per event and that event dead-lettered; other database errors roll back and
+ * retry with capped jittered backoff, never advancing; a connection lost (COMMIT outcome
+ * unknown) reconnects and restarts from the stored offsets. SIGTERM finishes the batch,
+ * commits, leaves the group and returns. Threads: everything runs on the caller's thread
+ * (librdkafka's callbacks are served from rd_kafka_consumer_poll there).
+ */
+#ifndef AIMEM_WORKER_H
+#define AIMEM_WORKER_H
+
+#include <librdkafka/rdkafka.h>
+#include <libpq-fe.h>
+#include <stddef.h>
+
+#include "cfg.h"
+#include "event.h"
+#include "metrics.h"
+
+struct worker_config {
+	const char *group; /* consumer group, also the consumer_offsets key */
+	const char *topic;
+	const char *db_url; /* aimem_worker */
+	size_t batch_max;   /* messages per transaction */
+	long long batch_ms; /* longest wait to fill a batch */
+	long long retry_base_ms, retry_cap_ms;
+	struct event_limits limits;
+};
+
+/* What a worker program does with one valid event, inside the batch transaction with the
+ * event's tenant set. Returns DB_OK, DB_DATA (this event cannot be stored: dead-letter it),
+ * DB_ERROR (transient: the batch is retried) or DB_CONN_LOST; err for logs. */
+typedef int (*worker_apply_fn)(void *ctx, PGconn *conn, const struct event *ev,
+                               const rd_kafka_message_t *rkm, char *err, size_t errlen);
+
+struct worker_ops {
+	unsigned accept_types; /* bit (1 << enum event_type) of the types this worker applies */
+	worker_apply_fn apply;
+	void *ctx;
+};
+
+struct worker;
+
+/* cfg supplies kafka.* (bootstrap.servers is required). NULL with err on bad settings. */
+struct worker *worker_new(const struct worker_config *wc, const struct worker_ops *ops,
+                          const struct cfg *cfg, struct metrics *m, char *err, size_t errlen);
+/* Runs until sig_stop_requested(); returns 0 after a clean shutdown. Blocks. */
+int worker_run(struct worker *w);
+void worker_free(struct worker **w);
+
+#endif

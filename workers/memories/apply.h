@@ -1,0 +1,17 @@
+/*
+ * apply: how aimem-memories stores memory.put / memory.delete events (see apply.c).
+ */
+#ifndef AIMEM_MEMORIES_APPLY_H
+#define AIMEM_MEMORIES_APPLY_H
+
+#include <librdkafka/rdkafka.h>
+#include <libpq-fe.h>
+
+#include "db.h"
+#include "event.h"
+
+/* A worker_apply_fn: upsert (latest wins) or delete; DB_* status. */
+int memories_apply(void *ctx, PGconn *conn, const struct event *ev, const rd_kafka_message_t *rkm,
+                   char *err, size_t errlen);
+
+#endif
