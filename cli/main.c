@@ -139,9 +139,6 @@ int main(int argc, char **argv)
 	enum prog_action action = prog_start(&info, argc, argv, &cfg, &argi);
 	if (action != PROG_RUN)
 		return action == PROG_EXIT_OK ? 0 : 2;
-	enum log_level level = LOG_LEVEL_INFO;
-	if (log_level_parse(settings.log_level, &level) == 0)
-		log_set_level(level);
 
 	int rc = 2;
 	if (argi >= argc) {

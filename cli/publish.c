@@ -35,19 +35,11 @@ static rd_kafka_t *publish_producer(const struct publish_opts *o, const struct c
 	rd_kafka_conf_t *conf = kafka_conf_new(cfg, err, errlen);
 	if (conf == NULL)
 		return NULL;
-	char timeout[24], value[512];
-	size_t vlen = sizeof(value);
+	char timeout[24];
 	snprintf(timeout, sizeof(timeout), "%lld", o->timeout_ms);
 	if (kafka_conf_set(conf, "enable.idempotence", "true", err, errlen) ||
 	    kafka_conf_set(conf, "acks", "all", err, errlen) ||
 	    kafka_conf_set(conf, "message.timeout.ms", timeout, err, errlen)) {
-		rd_kafka_conf_destroy(conf);
-		return NULL;
-	}
-	if (rd_kafka_conf_get(conf, "bootstrap.servers", value, &vlen) != RD_KAFKA_CONF_OK ||
-	    value[0] == '\0') {
-		snprintf(err, errlen,
-		         "kafka.bootstrap.servers is required (AIMEM_KAFKA_BOOTSTRAP_SERVERS)");
 		rd_kafka_conf_destroy(conf);
 		return NULL;
 	}

@@ -106,15 +106,6 @@ static rd_kafka_t *gateway_producer(struct gateway *g, const struct cfg *cfg, ch
 		rd_kafka_conf_destroy(conf);
 		return NULL;
 	}
-	char value[512];
-	size_t vlen = sizeof(value);
-	if (rd_kafka_conf_get(conf, "bootstrap.servers", value, &vlen) != RD_KAFKA_CONF_OK ||
-	    value[0] == '\0') {
-		snprintf(err, errlen,
-		         "kafka.bootstrap.servers is required (AIMEM_KAFKA_BOOTSTRAP_SERVERS)");
-		rd_kafka_conf_destroy(conf);
-		return NULL;
-	}
 	rd_kafka_conf_set_dr_msg_cb(conf, gateway_on_delivery);
 	rd_kafka_conf_set_error_cb(conf, gateway_on_error);
 	rd_kafka_conf_set_opaque(conf, g);

@@ -19,6 +19,20 @@ int kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, ch
 	return 0;
 }
 
+/* A program's configuration must name the brokers: librdkafka would otherwise start and
+ * wait forever on nothing. */
+static int kafka_conf_require_bootstrap(rd_kafka_conf_t *conf, char *err, size_t errlen)
+{
+	char value[512];
+	size_t vlen = sizeof(value);
+	if (rd_kafka_conf_get(conf, "bootstrap.servers", value, &vlen) == RD_KAFKA_CONF_OK &&
+	    value[0] != '\0')
+		return 0;
+	snprintf(err, errlen,
+	         "kafka.bootstrap.servers is required (AIMEM_KAFKA_BOOTSTRAP_SERVERS)");
+	return -1;
+}
+
 rd_kafka_conf_t *kafka_conf_new(const struct cfg *c, char *err, size_t errlen)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -32,6 +46,10 @@ rd_kafka_conf_t *kafka_conf_new(const struct cfg *c, char *err, size_t errlen)
 			rd_kafka_conf_destroy(conf);
 			return NULL;
 		}
+	}
+	if (c != NULL && kafka_conf_require_bootstrap(conf, err, errlen) != 0) {
+		rd_kafka_conf_destroy(conf);
+		return NULL;
 	}
 	return conf;
 }

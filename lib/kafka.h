@@ -15,8 +15,9 @@
 
 /*
  * Returns a new conf (owned; rd_kafka_new takes it only on success, destroy it otherwise)
- * with the log callback set to log_rdkafka_cb and every passthrough pair of c (which may be
- * NULL) applied with its "kafka." prefix removed. NULL with err naming the key on failure.
+ * with the log callback set to log_rdkafka_cb and every passthrough pair of c applied with
+ * its "kafka." prefix removed; with a c, kafka.bootstrap.servers must be among them. c may be
+ * NULL (tools that set everything themselves). NULL with err naming the key on failure.
  */
 rd_kafka_conf_t *kafka_conf_new(const struct cfg *c, char *err, size_t errlen);
 

@@ -40,6 +40,20 @@ static void prog_help(const struct prog_info *pi, const struct cfg *c)
 	buf_free(&b);
 }
 
+/* A "log.level" setting (every program has one) takes effect as soon as it is loaded. */
+static void prog_apply_log_level(const struct prog_info *pi)
+{
+	for (size_t i = 0; i < pi->nitems; i++) {
+		const struct cfg_item *it = &pi->items[i];
+		if (strcmp(it->key, "log.level") != 0 || it->type != CFG_ENUM)
+			continue;
+		const char *name = *(char *const *)((const char *)pi->settings + it->offset);
+		enum log_level level;
+		if (name != NULL && log_level_parse(name, &level) == 0)
+			log_set_level(level);
+	}
+}
+
 enum prog_action prog_start(const struct prog_info *pi, int argc, char **argv, struct cfg **cfgp,
                             int *argi)
 {
@@ -100,6 +114,7 @@ enum prog_action prog_start(const struct prog_info *pi, int argc, char **argv, s
 		cfg_free(&c);
 		return PROG_EXIT_OK;
 	}
+	prog_apply_log_level(pi);
 	*cfgp = c;
 	return PROG_RUN;
 }

@@ -31,7 +31,8 @@ enum prog_action {
 };
 
 /* Initialises the logger with pi->name, parses the shared options, loads settings
- * (defaults, file, environment). On PROG_RUN the caller owns *cfgp (cfg_free). */
+ * (defaults, file, environment) and applies a "log.level" setting if the table has one. On
+ * PROG_RUN the caller owns *cfgp (cfg_free). */
 enum prog_action prog_start(const struct prog_info *pi, int argc, char **argv, struct cfg **cfgp,
                             int *argi);
 

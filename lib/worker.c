@@ -531,15 +531,6 @@ static rd_kafka_t *worker_consumer(struct worker *w, const struct cfg *cfg, char
 		rd_kafka_conf_destroy(conf);
 		return NULL;
 	}
-	char value[512];
-	size_t vlen = sizeof(value);
-	if (rd_kafka_conf_get(conf, "bootstrap.servers", value, &vlen) != RD_KAFKA_CONF_OK ||
-	    value[0] == '\0') {
-		snprintf(err, errlen,
-		         "kafka.bootstrap.servers is required (AIMEM_KAFKA_BOOTSTRAP_SERVERS)");
-		rd_kafka_conf_destroy(conf);
-		return NULL;
-	}
 	rd_kafka_conf_set_rebalance_cb(conf, worker_rebalance);
 	rd_kafka_conf_set_opaque(conf, w);
 	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);

@@ -70,9 +70,6 @@ int main(int argc, char **argv)
 	enum prog_action action = prog_start(&info, argc, argv, &cfg, &argi);
 	if (action != PROG_RUN)
 		return action == PROG_EXIT_OK ? 0 : 2;
-	enum log_level level;
-	if (log_level_parse(s.log_level, &level) == 0)
-		log_set_level(level);
 
 	char err[512];
 	struct metrics *m = metrics_new();
