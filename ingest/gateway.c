@@ -97,12 +97,14 @@ static rd_kafka_t *gateway_producer(struct gateway *g, const struct cfg *cfg, ch
 	rd_kafka_conf_t *conf = kafka_conf_new(cfg, err, errlen);
 	if (conf == NULL)
 		return NULL;
-	char timeout[24];
+	char timeout[24], linger[24];
 	snprintf(timeout, sizeof(timeout), "%lld", g->gc.produce_timeout_ms);
+	snprintf(linger, sizeof(linger), "%lld", g->gc.linger_ms);
 	/* ours win over kafka.*: the 2xx-means-acknowledged contract depends on them */
 	if (kafka_conf_set(conf, "enable.idempotence", "true", err, errlen) ||
 	    kafka_conf_set(conf, "acks", "all", err, errlen) ||
-	    kafka_conf_set(conf, "message.timeout.ms", timeout, err, errlen)) {
+	    kafka_conf_set(conf, "message.timeout.ms", timeout, err, errlen) ||
+	    kafka_conf_set(conf, "linger.ms", linger, err, errlen)) {
 		rd_kafka_conf_destroy(conf);
 		return NULL;
 	}

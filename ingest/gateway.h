@@ -24,6 +24,7 @@ struct gateway_config {
 	const char *topic_memories;
 	long long
 	    produce_timeout_ms;  /* message.timeout.ms: bound on a 503 when the broker is gone */
+	long long linger_ms;     /* linger.ms: every request waits for its ack, so 0 by default */
 	long long retry_after_s; /* advertised on 503 */
 };
 

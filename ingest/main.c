@@ -28,7 +28,7 @@ struct ingest_settings {
 	char *auth_alg, *auth_secret, *auth_public_key_file, *auth_issuer, *auth_audience;
 	long long auth_leeway_ms, auth_max_lifetime_ms, auth_max_token;
 	char *topic_calls, *topic_memories;
-	long long produce_timeout_ms, drain_ms;
+	long long produce_timeout_ms, produce_linger_ms, drain_ms;
 	long long event_max_bytes, event_max_turns, event_max_text;
 	char *log_level;
 };
@@ -72,6 +72,9 @@ static const struct cfg_item ingest_items[] = {
 	  "memory.put/delete topic" },
 	{ "produce.timeout", CFG_DURATION, "5s", 100, 300000, NULL, 0, S(produce_timeout_ms),
 	  "how long an event may wait for the broker before the request gets 503" },
+	{ "produce.linger", CFG_DURATION, "0", 0, 1000, NULL, 0, S(produce_linger_ms),
+	  "producer batching delay (linger.ms); each request waits for its ack, so 0: at 64 "
+	  "concurrent requests it doubled throughput over librdkafka's 5 ms" },
 	{ "shutdown.drain", CFG_DURATION, "10s", 0, 300000, NULL, 0, S(drain_ms),
 	  "how long SIGTERM waits for in-flight requests" },
 	{ "event.max_bytes", CFG_SIZE, "1MiB", 1024, 64LL << 20, NULL, 0, S(event_max_bytes),
@@ -165,7 +168,7 @@ int main(int argc, char **argv)
 	}
 	in.auth = auth;
 	const struct gateway_config gc = { s.topic_calls, s.topic_memories, s.produce_timeout_ms,
-		                           1 + s.produce_timeout_ms / 1000 };
+		                           s.produce_linger_ms, 1 + s.produce_timeout_ms / 1000 };
 	in.gw = gateway_new(&gc, cfg, m, err, sizeof(err));
 	if (in.gw == NULL) {
 		fprintf(stderr, "aimem-ingest: %s\n", err);
