@@ -104,7 +104,11 @@ static rd_kafka_t *gateway_producer(struct gateway *g, const struct cfg *cfg, ch
 	if (kafka_conf_set(conf, "enable.idempotence", "true", err, errlen) ||
 	    kafka_conf_set(conf, "acks", "all", err, errlen) ||
 	    kafka_conf_set(conf, "message.timeout.ms", timeout, err, errlen) ||
-	    kafka_conf_set(conf, "linger.ms", linger, err, errlen)) {
+	    kafka_conf_set(conf, "linger.ms", linger, err, errlen) ||
+	    /* librdkafka scans for timed-out messages from the broker thread, which sleeps in
+	     * its reconnect backoff (up to 10 s by default) while the broker is down: keep that
+	     * short so a 503 comes close to produce.timeout */
+	    kafka_conf_set(conf, "reconnect.backoff.max.ms", "1000", err, errlen)) {
 		rd_kafka_conf_destroy(conf);
 		return NULL;
 	}

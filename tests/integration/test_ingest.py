@@ -283,7 +283,9 @@ def test_broker_outage_gives_503_never_a_false_2xx(own_broker, tmp_path):
         took = time.monotonic() - t0
         assert status == 503, body
         assert int(headers["Retry-After"]) >= 1 and body["error"]["code"] == "unavailable"
-        assert took < 10, took  # bounded by produce.timeout, not a hang
+        # bounded by produce.timeout (2 s) plus librdkafka's timeout scan; a hang would run
+        # into the client's 30 s timeout (20 s leaves room for sanitizer builds on a busy box)
+        assert took < 20, took
 
         dev("up", "--dir", folder, "kafka")
         deadline = time.monotonic() + 90
