@@ -18,6 +18,7 @@
 
 #include "http_exchange.h"
 #include "http_framing.h"
+#include "jscan.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -318,36 +319,6 @@ void http_reply_json(struct http_exchange *ex, int status, const char *json, siz
 	http_reply(ex, status, http_json_type, json, len);
 }
 
-/* The length of the valid UTF-8 sequence at p (not ASCII), or 0 if it is not one. Stops
- * at the first bad byte, so it never reads past a NUL. */
-static size_t http_utf8_len(const unsigned char *p)
-{
-	unsigned char c = p[0];
-	size_t n;
-	uint32_t cp;
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
 static void http_json_string(struct buf *b, const char *s)
 {
 	buf_putc(b, '"');
@@ -361,7 +332,7 @@ static void http_json_string(struct buf *b, const char *s)
 			buf_appendf(b, "\\u%04x", *p++);
 		} else if (*p < 0x80) {
 			buf_putc(b, (char)*p++);
-		} else if ((n = http_utf8_len(p)) > 0) {
+		} else if ((n = jscan_utf8_len(p, strnlen((const char *)p, 4))) > 0) {
 			buf_append(b, p, n);
 			p += n;
 		} else {

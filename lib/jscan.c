@@ -63,15 +63,11 @@ static size_t js_push(struct js *s, enum jscan_type type)
 	return d->ntok++;
 }
 
-/* Length of a valid UTF-8 sequence at p (at most avail bytes), 0 if invalid: overlong
- * forms, surrogates and code points above U+10FFFF are refused, as jansson does. */
-static size_t js_utf8(const unsigned char *p, size_t avail)
+size_t jscan_utf8_len(const unsigned char *p, size_t avail)
 {
-	unsigned c = p[0], n, cp;
-	if (c < 0x80)
-		return 1;
+	unsigned c = avail ? p[0] : 0, n, cp;
 	if (c < 0xC2)
-		return 0;
+		return 0; /* ASCII, a continuation byte, an overlong lead, or nothing */
 	if (c < 0xE0)
 		n = 2, cp = c & 0x1F;
 	else if (c < 0xF0)
@@ -184,7 +180,7 @@ static int js_string(struct js *s, size_t *tokp)
 		if (c < 0x20)
 			return js_fail(s, "control character in string");
 		if (c >= 0x80) {
-			size_t k = js_utf8(s->p + s->i, s->len - s->i);
+			size_t k = jscan_utf8_len(s->p + s->i, s->len - s->i);
 			if (k == 0)
 				return js_fail(s, "invalid UTF-8");
 			memcpy(o + n, s->p + s->i, k);

@@ -77,6 +77,11 @@ size_t jscan_get(const struct jscan_doc *doc, size_t obj, const char *key);
 /* The i-th item of array token arr (callers keep i < count); linear. */
 size_t jscan_item(const struct jscan_doc *doc, size_t arr, size_t i);
 
+/* The length (2-4) of a valid multi-byte UTF-8 sequence at p, looking at most avail bytes;
+ * 0 for ASCII and for anything invalid (overlong forms, surrogates, above U+10FFFF), the
+ * rules jansson applies. The one UTF-8 check of lib/: http and llm escape with it too. */
+size_t jscan_utf8_len(const unsigned char *p, size_t avail);
+
 /* Appends s as a JSON string literal (quotes and escapes) to a struct buf. */
 struct buf;
 void jscan_quote(struct buf *out, const char *s, size_t len);

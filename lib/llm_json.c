@@ -13,43 +13,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "jscan.h"
 #include "llm.h"
 #include "num.h"
 
 #define LLM_ANSWER_MAX ((size_t)64 << 20) /* far above any max_response_bytes in use */
 #define LLM_RETRY_AFTER_MAX_S 100000000LL /* ~3 years; callers cap it much lower anyway */
-
-size_t llm_json_utf8_len(const unsigned char *p, size_t len)
-{
-	if (len == 0)
-		return 0;
-	unsigned char c = p[0];
-	size_t n;
-	unsigned long cp;
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	if (n > len)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
 
 /* ---- the request ---- */
 
@@ -87,7 +56,7 @@ static void llm_json_str(struct buf *b, const char *s)
 			buf_append_str(b, "\\t");
 		} else if (c < 0x20) {
 			buf_appendf(b, "\\u%04x", c);
-		} else if ((u = llm_json_utf8_len(p + i, n - i)) > 0) {
+		} else if ((u = jscan_utf8_len(p + i, n - i)) > 0) {
 			buf_append(b, p + i, u);
 			i += u;
 			continue;

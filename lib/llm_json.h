@@ -16,10 +16,6 @@
 
 #include "buf.h"
 
-/* The length of the valid UTF-8 sequence at p[0, len) that is not ASCII (2..4), or 0 if
- * the bytes there are not one (overlong, surrogate, beyond U+10FFFF, cut short). */
-size_t llm_json_utf8_len(const unsigned char *p, size_t len);
-
 /*
  * Appends the chat-completions request body to b:
  * {"model":..,"messages":[{"role":"system","content":..},{"role":"user","content":..}],

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "file.h"
+#include "jscan.h"
 #include "llm.h"
 #include "llm_json.h"
 
@@ -45,7 +46,7 @@ static bool llm_prompt_utf8(const char *text, size_t len)
 			i++;
 			continue;
 		}
-		size_t n = llm_json_utf8_len(p + i, len - i);
+		size_t n = jscan_utf8_len(p + i, len - i);
 		if (n == 0)
 			return false;
 		i += n;
