@@ -34,7 +34,7 @@ struct wmsg {
 	char err[200]; /* dead-letter reason (never the payload) */
 };
 
-enum { WMSG_WRONG_TYPE = -100, WMSG_STORE = -101, WMSG_EMPTY = -102 };
+enum { WMSG_WRONG_TYPE = -100, WMSG_STORE = -101, WMSG_EMPTY = -102, WMSG_STALE = -103 };
 
 struct worker {
 	unsigned magic;
@@ -398,7 +398,8 @@ static int worker_store_offsets(struct worker *w)
 		                 "INSERT INTO consumer_offsets (consumer_group, topic, partition,"
 		                 " next_offset) VALUES ($1, $2, $3, $4)"
 		                 " ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET"
-		                 " next_offset = excluded.next_offset, updated_at = now()",
+		                 " next_offset = greatest(consumer_offsets.next_offset,"
+		                 " excluded.next_offset), updated_at = now()",
 		                 4, params, NULL, err, sizeof(err));
 		if (rc != DB_OK) {
 			log_warn("cannot store offsets error=\"%s\"", err);
@@ -408,15 +409,57 @@ static int worker_store_offsets(struct worker *w)
 	return DB_OK;
 }
 
+/*
+ * The fence, inside the transaction: lock this group's stored offsets of the topic and skip
+ * every message below them. A worker that was paused while its partitions moved still holds
+ * messages the new owner has committed; the lock makes it wait for that commit and then see
+ * it, so it applies nothing twice and never moves a stored offset backwards.
+ */
+static int worker_fence(struct worker *w)
+{
+	char err[512];
+	PGresult *res = NULL;
+	const char *params[] = { w->group, w->topic };
+	int rc = db_exec(w->conn,
+	                 "SELECT partition, next_offset FROM consumer_offsets"
+	                 " WHERE consumer_group = $1 AND topic = $2 FOR UPDATE",
+	                 2, params, &res, err, sizeof(err));
+	if (rc != DB_OK) {
+		log_warn("cannot lock stored offsets error=\"%s\"", err);
+		return rc;
+	}
+	for (int r = 0; r < PQntuples(res); r++) {
+		long long part, next;
+		if (num_parse_int(PQgetvalue(res, r, 0), 0, INT32_MAX, &part) != NUM_OK ||
+		    num_parse_int(PQgetvalue(res, r, 1), 0, INT64_MAX, &next) != NUM_OK)
+			continue;
+		for (size_t i = 0; i < w->nbatch; i++) {
+			struct wmsg *m = &w->batch[i];
+			if (m->rkm->partition == part && m->rkm->offset < next &&
+			    m->status != WMSG_STALE) {
+				m->status = WMSG_STALE;
+				log_warn(
+				    "fenced: offset already committed by another consumer topic=%s "
+				    "partition=%d offset=%lld stored_next=%lld",
+				    w->topic, (int)part, (long long)m->rkm->offset, next);
+			}
+		}
+	}
+	PQclear(res);
+	return DB_OK;
+}
+
 /* One attempt at the batch's transaction. */
 static int worker_transaction(struct worker *w, bool isolate)
 {
 	char err[512];
 	int rc = db_begin(w->conn, err, sizeof(err));
 	if (rc == DB_OK)
+		rc = worker_fence(w);
+	if (rc == DB_OK)
 		rc = worker_apply_all(w, isolate);
 	for (size_t i = 0; i < w->nbatch && rc == DB_OK; i++)
-		if (w->batch[i].status != EVENT_OK)
+		if (w->batch[i].status != EVENT_OK && w->batch[i].status != WMSG_STALE)
 			rc = worker_dead_letter(w, &w->batch[i]);
 	if (rc == DB_OK)
 		rc = worker_store_offsets(w);
@@ -440,7 +483,11 @@ static void worker_committed(struct worker *w, long long started_ms)
 		struct wpart *p = worker_part(w, rkm->partition);
 		if (rkm->offset + 1 > p->next)
 			p->next = rkm->offset + 1;
-		metrics_counter_add(w->batch[i].status == EVENT_OK ? w->processed : w->dead, 1);
+		int st = w->batch[i].status;
+		metrics_counter_add(st == EVENT_OK     ? w->processed
+		                    : st == WMSG_STALE ? w->skipped
+		                                       : w->dead,
+		                    1);
 		rd_kafka_timestamp_type_t tstype;
 		int64_t ts = rd_kafka_message_timestamp(rkm, &tstype);
 		struct timespec wall;

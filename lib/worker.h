@@ -5,11 +5,15 @@
  * and one PostgreSQL connection as aimem_worker. The next offset of each partition lives in
  * consumer_offsets and is written in the same transaction as the rows the batch produced;
  * the rebalance callback loads it and hands it to rd_kafka_assign, and messages below it are
- * skipped (which also fences a paused "zombie" whose partitions moved). Per batch:
+ * skipped. Per batch:
  *
- *   BEGIN; for each tenant of the batch, in arrival order: set the tenant (set_config(...,
+ *   BEGIN; lock this group's stored offsets (FOR UPDATE) and skip every message below them,
+ *   which fences a paused "zombie" whose partitions moved (it waits for the new owner's
+ *   COMMIT, then applies nothing twice); for each tenant of the batch, in arrival order: set
+ *   the tenant (set_config(...,
  *   true)), drop events of erased callers, apply the rest (the program's apply callback);
- *   dead letters for events that failed validation; consumer_offsets upserted; COMMIT;
+ *   dead letters for events that failed validation; consumer_offsets upserted (never
+ *   backwards); COMMIT;
  *   then an advisory commit to Kafka for lag tooling.
  *
  * Failures: a data error of one event (SQLSTATE class 22/23) makes the batch run again with

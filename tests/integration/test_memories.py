@@ -142,3 +142,27 @@ def test_erased_callers_events_are_dropped(services, db, worker_env, tmp_path):
         assert query(db, "SELECT user_id FROM memories") == [("5550001",)]
     finally:
         assert d.stop() == 0, d.output()
+
+
+def test_a_stale_consumer_is_fenced_by_the_stored_offsets(services, db, worker_env, tmp_path):
+    """Another consumer of the group committed offsets 0..4 of partition 0 while this one
+    still believes it starts at 0 (a paused zombie): it must apply only 5..7 and never move
+    the stored offset backwards."""
+    topic, group, env = worker_env
+    d = start(env, tmp_path)
+    try:
+        wait_for(lambda: "partition assigned" in d.output(), what="assignment")
+        with db.connect(autocommit=True) as conn, conn.cursor() as cur:
+            cur.execute("INSERT INTO consumer_offsets (consumer_group, topic, partition, next_offset)"
+                        " VALUES (%s, %s, 0, 5)", (group, topic))
+        p = Producer({"bootstrap.servers": services.bootstrap, "enable.idempotence": True})
+        for i in range(8):
+            p.produce(topic, partition=0, key="7", value=json.dumps(put(7, f"k{i}", i)))
+        p.flush(30)
+        wait_for(lambda: query(db, "SELECT next_offset FROM consumer_offsets WHERE consumer_group = %s"
+                                   " AND partition = 0", group) == [(8,)], what="offset 8 stored")
+        assert sorted(k for k, in query(db, "SELECT key FROM memories")) == ["k5", "k6", "k7"]
+        assert query(db, "SELECT count(*) FROM dead_letters") == [(0,)]
+    finally:
+        assert d.stop() == 0, d.output()
+    assert "fenced: offset already committed by another consumer" in d.output()
