@@ -17,6 +17,7 @@
 #include "log.h"
 #include "num.h"
 #include "sig.h"
+#include "text.h"
 #include "xalloc.h"
 
 #define WORKER_MAGIC 0x574f524bu
@@ -83,6 +84,20 @@ static int worker_load_offsets(struct worker *w, rd_kafka_topic_partition_list_t
 {
 	char err[512];
 	PGresult *res = NULL;
+	/* every assigned partition gets its row now, so the fence always has a row to lock */
+	for (int i = 0; i < parts->cnt; i++) {
+		char part[24];
+		snprintf(part, sizeof(part), "%d", (int)parts->elems[i].partition);
+		const char *ins[] = { w->group, w->topic, part };
+		int rc = db_exec(w->conn,
+		                 "INSERT INTO consumer_offsets (consumer_group, topic, partition,"
+		                 " next_offset) VALUES ($1, $2, $3, 0) ON CONFLICT DO NOTHING",
+		                 3, ins, NULL, err, sizeof(err));
+		if (rc != DB_OK) {
+			log_warn("cannot create stored offsets error=\"%s\"", err);
+			return rc;
+		}
+	}
 	const char *params[] = { w->group, w->topic };
 	int rc = db_exec(w->conn,
 	                 "SELECT partition, next_offset FROM consumer_offsets"
@@ -135,6 +150,8 @@ static void worker_assign(struct worker *w, rd_kafka_topic_partition_list_t *par
 			PQfinish(w->conn);
 			w->conn = NULL;
 		}
+		if (sig_stop_requested())
+			break; /* the partitions stay unprocessed (next = -1): nothing is applied */
 		sig_wait((int)backoff_next_ms(&bo));
 	}
 	rd_kafka_assign(w->rk, parts);
@@ -183,7 +200,10 @@ static void worker_mark(struct wmsg *m, int status, const char *code, const char
 {
 	m->status = status;
 	snprintf(m->code, sizeof(m->code), "%s", code);
-	snprintf(m->err, sizeof(m->err), "%.199s", err);
+	/* cut on a character boundary: a text column refuses half a UTF-8 sequence */
+	size_t n = text_utf8_cut(err, strlen(err), sizeof(m->err) - 1);
+	memcpy(m->err, err, n);
+	m->err[n] = '\0';
 }
 
 /* Decodes one message into the batch (or skips it). Takes rkm. */
@@ -286,6 +306,9 @@ static int worker_apply_one(struct worker *w, struct wmsg *m, bool isolate)
 		rc = db_exec(w->conn, "SAVEPOINT aimem_event", 0, NULL, NULL, err, sizeof(err));
 	if (rc == DB_OK)
 		rc = w->ops.apply(w->ops.ctx, w->conn, &m->ev, m->rkm, err, sizeof(err));
+	if (rc == DB_OK && isolate) /* never pile up hundreds of open subtransactions */
+		rc = db_exec(w->conn, "RELEASE SAVEPOINT aimem_event", 0, NULL, NULL, err,
+		             sizeof(err));
 	if (rc == DB_DATA && isolate) {
 		worker_mark(m, WMSG_STORE, "store_failed", err);
 		return db_exec(w->conn, "ROLLBACK TO SAVEPOINT aimem_event", 0, NULL, NULL, err,
@@ -338,9 +361,18 @@ static int worker_dead_letter(struct worker *w, const struct wmsg *m)
 	    rkm->key && num_parse_intn(rkm->key, rkm->key_len, 1, INT32_MAX, &c) == NUM_OK;
 	snprintf(cust, sizeof(cust), "%lld", have_cust ? c : 0);
 	struct buf key = BUF_INIT, prefix = BUF_INIT;
-	if (rkm->key)
-		buf_append(&key, rkm->key, rkm->key_len < 64 ? rkm->key_len : 64);
 	static const char hex[] = "0123456789abcdef";
+	size_t klen = rkm->key ? (rkm->key_len < 64 ? rkm->key_len : 64) : 0;
+	if (rkm->key && text_utf8_valid(rkm->key, klen) && memchr(rkm->key, 0, klen) == NULL) {
+		buf_append(&key, rkm->key, klen);
+	} else if (rkm->key) { /* not text: keep it readable and storable as hex */
+		buf_append_str(&key, "hex:");
+		for (size_t i = 0; i < klen; i++) {
+			unsigned char b = ((const unsigned char *)rkm->key)[i];
+			buf_putc(&key, hex[b >> 4]);
+			buf_putc(&key, hex[b & 15]);
+		}
+	}
 	size_t n = rkm->len < WORKER_DEAD_PREFIX ? rkm->len : WORKER_DEAD_PREFIX;
 	buf_append_str(&prefix, "\\x");
 	for (size_t i = 0; i < n; i++) {
@@ -419,11 +451,23 @@ static int worker_fence(struct worker *w)
 {
 	char err[512];
 	PGresult *res = NULL;
-	const char *params[] = { w->group, w->topic };
+	struct buf parts = BUF_INIT; /* the batch's partitions as an int[] literal: "{0,3}" */
+	buf_putc(&parts, '{');
+	for (size_t p = 0; p < w->nparts; p++)
+		for (size_t i = 0; i < w->nbatch; i++)
+			if ((size_t)w->batch[i].rkm->partition == p) {
+				buf_appendf(&parts, "%s%zu", parts.len > 1 ? "," : "", p);
+				break;
+			}
+	buf_putc(&parts, '}');
+	const char *params[] = { w->group, w->topic, buf_str(&parts) };
+	/* only this batch's partitions: other consumers' batches must not wait on ours */
 	int rc = db_exec(w->conn,
 	                 "SELECT partition, next_offset FROM consumer_offsets"
-	                 " WHERE consumer_group = $1 AND topic = $2 FOR UPDATE",
-	                 2, params, &res, err, sizeof(err));
+	                 " WHERE consumer_group = $1 AND topic = $2 AND partition = ANY($3::int[])"
+	                 " FOR UPDATE",
+	                 3, params, &res, err, sizeof(err));
+	buf_free(&parts);
 	if (rc != DB_OK) {
 		log_warn("cannot lock stored offsets error=\"%s\"", err);
 		return rc;
@@ -574,7 +618,9 @@ static rd_kafka_t *worker_consumer(struct worker *w, const struct cfg *cfg, char
 	    kafka_conf_set(conf, "partition.assignment.strategy", "range", err, errlen) ||
 	    kafka_conf_set(conf, "enable.auto.commit", "false", err, errlen) ||
 	    kafka_conf_set(conf, "enable.auto.offset.store", "false", err, errlen) ||
-	    kafka_conf_set(conf, "enable.partition.eof", "false", err, errlen)) {
+	    kafka_conf_set(conf, "enable.partition.eof", "false", err, errlen) ||
+	    /* a stored 0 below the log start (retention) resumes at the earliest kept message */
+	    kafka_conf_set(conf, "auto.offset.reset", "earliest", err, errlen)) {
 		rd_kafka_conf_destroy(conf);
 		return NULL;
 	}

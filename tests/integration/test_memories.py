@@ -154,7 +154,8 @@ def test_a_stale_consumer_is_fenced_by_the_stored_offsets(services, db, worker_e
         wait_for(lambda: "partition assigned" in d.output(), what="assignment")
         with db.connect(autocommit=True) as conn, conn.cursor() as cur:
             cur.execute("INSERT INTO consumer_offsets (consumer_group, topic, partition, next_offset)"
-                        " VALUES (%s, %s, 0, 5)", (group, topic))
+                        " VALUES (%s, %s, 0, 5) ON CONFLICT (consumer_group, topic, partition)"
+                        " DO UPDATE SET next_offset = 5", (group, topic))
         p = Producer({"bootstrap.servers": services.bootstrap, "enable.idempotence": True})
         for i in range(8):
             p.produce(topic, partition=0, key="7", value=json.dumps(put(7, f"k{i}", i)))
@@ -166,3 +167,18 @@ def test_a_stale_consumer_is_fenced_by_the_stored_offsets(services, db, worker_e
     finally:
         assert d.stop() == 0, d.output()
     assert "fenced: offset already committed by another consumer" in d.output()
+
+
+def test_a_binary_key_is_dead_lettered_and_the_partition_goes_on(services, db, worker_env, tmp_path):
+    topic, group, env = worker_env
+    p = Producer({"bootstrap.servers": services.bootstrap, "enable.idempotence": True})
+    p.produce(topic, partition=0, key=b"\xff\xfe", value=json.dumps(put(7, "a", 1)))
+    p.produce(topic, partition=0, key="7", value=json.dumps(put(7, "b", 2)))
+    p.flush(30)
+    d = start(env, tmp_path)
+    try:
+        wait_for(lambda: stored_total(db, group) == 2, what="both handled")
+        assert query(db, "SELECT error_code, msg_key FROM dead_letters") == [("key_mismatch", "hex:fffe")]
+        assert query(db, "SELECT key FROM memories") == [("b",)]
+    finally:
+        assert d.stop() == 0, d.output()
