@@ -79,24 +79,43 @@ static void worker_connect(struct worker *w)
 	}
 }
 
+/* consumer_offsets(group, topic, partition) := max(stored, next): never backwards. */
+static int worker_store_offset(struct worker *w, int32_t partition, long long next)
+{
+	char err[512], part[24], off[24];
+	snprintf(part, sizeof(part), "%d", (int)partition);
+	snprintf(off, sizeof(off), "%lld", next);
+	const char *params[] = { w->group, w->topic, part, off };
+	int rc = db_exec(w->conn,
+	                 "INSERT INTO consumer_offsets (consumer_group, topic, partition,"
+	                 " next_offset) VALUES ($1, $2, $3, $4)"
+	                 " ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET"
+	                 " next_offset = greatest(consumer_offsets.next_offset,"
+	                 " excluded.next_offset), updated_at = now()",
+	                 4, params, NULL, err, sizeof(err));
+	if (rc != DB_OK)
+		log_warn("cannot store offsets error=\"%s\"", err);
+	return rc;
+}
+
+/* Row r of a (partition, next_offset) result; false when it does not parse. */
+static bool worker_offset_row(const PGresult *res, int r, long long *part, long long *next)
+{
+	return num_parse_int(PQgetvalue(res, r, 0), 0, INT32_MAX, part) == NUM_OK &&
+	       num_parse_int(PQgetvalue(res, r, 1), 0, INT64_MAX, next) == NUM_OK;
+}
+
 /* Reads the stored next offsets of parts' partitions; unknown ones start at the beginning. */
 static int worker_load_offsets(struct worker *w, rd_kafka_topic_partition_list_t *parts)
 {
 	char err[512];
 	PGresult *res = NULL;
-	/* every assigned partition gets its row now, so the fence always has a row to lock */
+	/* every assigned partition gets its row now, so the fence always has a row to lock
+	 * (storing 0 keeps a row that exists: offsets never move backwards) */
 	for (int i = 0; i < parts->cnt; i++) {
-		char part[24];
-		snprintf(part, sizeof(part), "%d", (int)parts->elems[i].partition);
-		const char *ins[] = { w->group, w->topic, part };
-		int rc = db_exec(w->conn,
-		                 "INSERT INTO consumer_offsets (consumer_group, topic, partition,"
-		                 " next_offset) VALUES ($1, $2, $3, 0) ON CONFLICT DO NOTHING",
-		                 3, ins, NULL, err, sizeof(err));
-		if (rc != DB_OK) {
-			log_warn("cannot create stored offsets error=\"%s\"", err);
+		int rc = worker_store_offset(w, parts->elems[i].partition, 0);
+		if (rc != DB_OK)
 			return rc;
-		}
 	}
 	const char *params[] = { w->group, w->topic };
 	int rc = db_exec(w->conn,
@@ -112,9 +131,7 @@ static int worker_load_offsets(struct worker *w, rd_kafka_topic_partition_list_t
 		tp->offset = RD_KAFKA_OFFSET_BEGINNING;
 		for (int r = 0; r < PQntuples(res); r++) {
 			long long part, next;
-			if (num_parse_int(PQgetvalue(res, r, 0), 0, INT32_MAX, &part) == NUM_OK &&
-			    part == tp->partition &&
-			    num_parse_int(PQgetvalue(res, r, 1), 0, INT64_MAX, &next) == NUM_OK)
+			if (worker_offset_row(res, r, &part, &next) && part == tp->partition)
 				tp->offset = next;
 		}
 		worker_part(w, tp->partition)->next = tp->offset < 0 ? 0 : tp->offset;
@@ -413,7 +430,6 @@ static int worker_dead_letter(struct worker *w, const struct wmsg *m)
 /* consumer_offsets := last offset + 1 of each partition in the batch. */
 static int worker_store_offsets(struct worker *w)
 {
-	char err[512];
 	for (size_t p = 0; p < w->nparts; p++) {
 		long long last = -1;
 		for (size_t i = 0; i < w->nbatch; i++)
@@ -422,21 +438,9 @@ static int worker_store_offsets(struct worker *w)
 				last = w->batch[i].rkm->offset;
 		if (last < 0)
 			continue;
-		char part[24], next[24];
-		snprintf(part, sizeof(part), "%zu", p);
-		snprintf(next, sizeof(next), "%lld", last + 1);
-		const char *params[] = { w->group, w->topic, part, next };
-		int rc = db_exec(w->conn,
-		                 "INSERT INTO consumer_offsets (consumer_group, topic, partition,"
-		                 " next_offset) VALUES ($1, $2, $3, $4)"
-		                 " ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET"
-		                 " next_offset = greatest(consumer_offsets.next_offset,"
-		                 " excluded.next_offset), updated_at = now()",
-		                 4, params, NULL, err, sizeof(err));
-		if (rc != DB_OK) {
-			log_warn("cannot store offsets error=\"%s\"", err);
+		int rc = worker_store_offset(w, (int32_t)p, last + 1);
+		if (rc != DB_OK)
 			return rc;
-		}
 	}
 	return DB_OK;
 }
@@ -474,8 +478,7 @@ static int worker_fence(struct worker *w)
 	}
 	for (int r = 0; r < PQntuples(res); r++) {
 		long long part, next;
-		if (num_parse_int(PQgetvalue(res, r, 0), 0, INT32_MAX, &part) != NUM_OK ||
-		    num_parse_int(PQgetvalue(res, r, 1), 0, INT64_MAX, &next) != NUM_OK)
+		if (!worker_offset_row(res, r, &part, &next))
 			continue;
 		for (size_t i = 0; i < w->nbatch; i++) {
 			struct wmsg *m = &w->batch[i];

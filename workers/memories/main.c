@@ -70,6 +70,11 @@ int main(int argc, char **argv)
 	enum prog_action action = prog_start(&info, argc, argv, &cfg, &argi);
 	if (action != PROG_RUN)
 		return action == PROG_EXIT_OK ? 0 : 2;
+	if (argi < argc) {
+		fprintf(stderr, "aimem-memories: unexpected argument \"%s\"\n", argv[argi]);
+		cfg_free(&cfg);
+		return 2;
+	}
 
 	char err[512];
 	struct metrics *m = metrics_new();
