@@ -47,14 +47,15 @@ LIB_SRC  := $(wildcard lib/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB_A    := $(BUILD)/libaimem.a
 
-CLI_SRC  := $(wildcard cli/*.c)
-CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
-
-INGEST_SRC := $(wildcard ingest/*.c)
-INGEST_OBJ := $(INGEST_SRC:%.c=$(BUILD)/%.o)
-
-MEMORIES_SRC := $(wildcard workers/memories/*.c)
-MEMORIES_OBJ := $(MEMORIES_SRC:%.c=$(BUILD)/%.o)
+# Programs: name:folder. A program is built when its folder has .c files, so a new worker or
+# API only needs its folder (and a line here). Each folder's own headers are on its include path.
+PROGRAM_DIRS := aimem:cli aimem-ingest:ingest aimem-memories:workers/memories \
+		aimem-summarizer:workers/summarizer aimem-personality:workers/personality \
+		aimem-query:query-api
+PROGRAMS := $(foreach p,$(PROGRAM_DIRS),$(if $(wildcard $(word 2,$(subst :, ,$(p)))/*.c),$(p)))
+prog_dir  = $(word 2,$(subst :, ,$(filter $(1):%,$(PROGRAMS))))
+prog_obj  = $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(call prog_dir,$(1))/*.c))
+CLI_OBJ  := $(call prog_obj,aimem)
 
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH     := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
@@ -65,10 +66,10 @@ UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOLS    := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/%)
 
-BINS     := $(BUILD)/bin/aimem $(BUILD)/bin/aimem-ingest $(BUILD)/bin/aimem-memories
+BINS     := $(foreach p,$(PROGRAMS),$(BUILD)/bin/$(word 1,$(subst :, ,$(p))))
 UNIT_BIN := $(BUILD)/tests/run-unit
 
-ALL_OBJ  := $(LIB_OBJ) $(CLI_OBJ) $(INGEST_OBJ) $(MEMORIES_OBJ) $(UNIT_OBJ) $(TOOL_SRC:%.c=$(BUILD)/%.o) \
+ALL_OBJ  := $(LIB_OBJ) $(foreach p,$(PROGRAMS),$(call prog_obj,$(word 1,$(subst :, ,$(p))))) $(UNIT_OBJ) $(TOOL_SRC:%.c=$(BUILD)/%.o) \
 	    $(BENCH_SRC:%.c=$(BUILD)/%.o)
 
 .PHONY: all test unit integration bench valgrind fuzz format format-check lint demo demo-down deps docs clean
@@ -85,19 +86,13 @@ $(LIB_A): $(LIB_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(BUILD)/bin/aimem: $(CLI_OBJ) $(LIB_A)
-	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB_A) $(LDLIBS)
-
-$(BUILD)/bin/aimem-ingest: $(INGEST_OBJ) $(LIB_A)
-	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $(INGEST_OBJ) $(LIB_A) $(LDLIBS)
-
-$(BUILD)/bin/aimem-memories: $(MEMORIES_OBJ) $(LIB_A)
-	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $(MEMORIES_OBJ) $(LIB_A) $(LDLIBS)
-
-$(BUILD)/workers/memories/%.o: CPPFLAGS += -Iworkers/memories
+define PROGRAM_RULE
+$(BUILD)/bin/$(1): $(call prog_obj,$(1)) $(LIB_A)
+	@mkdir -p $$(@D)
+	$$(CC) $$(LDFLAGS) -o $$@ $(call prog_obj,$(1)) $(LIB_A) $$(LDLIBS)
+$(BUILD)/$(call prog_dir,$(1))/%.o: CPPFLAGS += -I$(call prog_dir,$(1))
+endef
+$(foreach p,$(PROGRAMS),$(eval $(call PROGRAM_RULE,$(word 1,$(subst :, ,$(p))))))
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB_A)
 	@mkdir -p $(@D)
@@ -155,7 +150,7 @@ fuzz: $(FUZZ_TARGETS:%=build/fuzz/%)
 		grep -E '^stat::number_of_executed_units' build/fuzz/$$t.log || true; \
 	done
 
-FORMAT_FILES = $(wildcard lib/*.[ch] cli/*.[ch] ingest/*.[ch] workers/*/*.[ch] bench/*.c tests/unit/*.[ch] \
+FORMAT_FILES = $(wildcard lib/*.[ch] cli/*.[ch] ingest/*.[ch] workers/*/*.[ch] query-api/*.[ch] bench/*.c tests/unit/*.[ch] \
 		 tests/tools/*.c tests/fuzz/*.c)
 format:
 	$(CLANG_FORMAT) -i $(FORMAT_FILES)

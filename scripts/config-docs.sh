@@ -13,7 +13,8 @@ build=${AIMEM_BUILD:-$repo/build}
 	echo "\`AIMEM_CONFIG\`) and \`AIMEM_*\` environment variables (the environment wins). Secrets can"
 	echo "come from a file named by \`<key>_file\` / \`AIMEM_<KEY>_FILE\`; never from argv."
 	echo "\`--print-config\` shows the effective values and where each came from, secrets redacted."
-	for prog in aimem aimem-ingest aimem-memories; do
+	for prog in aimem aimem-ingest aimem-memories aimem-summarizer aimem-personality aimem-query; do
+		[ -x "$build/bin/$prog" ] || continue # a program whose folder has not landed yet
 		echo
 		echo "## $prog"
 		echo
