@@ -30,12 +30,19 @@ struct wpart {
 struct wmsg {
 	rd_kafka_message_t *rkm;
 	struct event ev;
-	int status;    /* EVENT_OK, an event status, or WMSG_* below */
-	char code[32]; /* dead-letter code */
-	char err[200]; /* dead-letter reason (never the payload) */
+	struct worker_job job; /* ev, rkm and the program's prep, for valid accepted events */
+	int status;            /* EVENT_OK, an event status, or WMSG_* below */
+	char code[32];         /* dead-letter code */
+	char err[200];         /* dead-letter reason (never the payload) */
 };
 
-enum { WMSG_WRONG_TYPE = -100, WMSG_STORE = -101, WMSG_EMPTY = -102, WMSG_STALE = -103 };
+enum {
+	WMSG_WRONG_TYPE = -100,
+	WMSG_STORE = -101,
+	WMSG_EMPTY = -102,
+	WMSG_STALE = -103,
+	WMSG_REJECTED = -104, /* refused by the program's prepare step */
+};
 
 struct worker {
 	unsigned magic;
@@ -45,6 +52,7 @@ struct worker {
 	rd_kafka_t *rk;
 	PGconn *conn;
 	struct wpart *parts;
+	struct metrics_gauge **lag; /* per partition, indexed like parts (NULL until seen) */
 	size_t nparts;
 	struct wmsg *batch;
 	size_t nbatch;
@@ -61,8 +69,11 @@ static struct wpart *worker_part(struct worker *w, int32_t p)
 	if ((size_t)p >= w->nparts) {
 		size_t n = (size_t)p + 1;
 		w->parts = xreallocarray(w->parts, n, sizeof(*w->parts));
-		for (size_t i = w->nparts; i < n; i++)
+		w->lag = xreallocarray(w->lag, n, sizeof(*w->lag));
+		for (size_t i = w->nparts; i < n; i++) {
 			w->parts[i].next = -1;
+			w->lag[i] = NULL;
+		}
 		w->nparts = n;
 	}
 	return &w->parts[p];
@@ -145,6 +156,8 @@ static int worker_load_offsets(struct worker *w, rd_kafka_topic_partition_list_t
 static void worker_drop_batch(struct worker *w)
 {
 	for (size_t i = 0; i < w->nbatch; i++) {
+		if (w->batch[i].job.prep != NULL && w->ops.release != NULL)
+			w->ops.release(w->ops.ctx, w->batch[i].job.prep);
 		event_release(&w->batch[i].ev);
 		rd_kafka_message_destroy(w->batch[i].rkm);
 	}
@@ -250,6 +263,8 @@ static void worker_take(struct worker *w, rd_kafka_message_t *rkm)
 	else if (!(w->ops.accept_types & (1u << m->ev.type)))
 		worker_mark(m, WMSG_WRONG_TYPE, "unexpected_type",
 		            "this topic's worker does not take this event type");
+	else
+		m->job = (struct worker_job){ .ev = &m->ev, .rkm = rkm };
 }
 
 /* Polls until the batch is full or batch_ms passed since its first message. */
@@ -322,7 +337,7 @@ static int worker_apply_one(struct worker *w, struct wmsg *m, bool isolate)
 	if (rc == DB_OK && isolate)
 		rc = db_exec(w->conn, "SAVEPOINT aimem_event", 0, NULL, NULL, err, sizeof(err));
 	if (rc == DB_OK)
-		rc = w->ops.apply(w->ops.ctx, w->conn, &m->ev, m->rkm, err, sizeof(err));
+		rc = w->ops.apply(w->ops.ctx, w->conn, &m->job, err, sizeof(err));
 	if (rc == DB_OK && isolate) /* never pile up hundreds of open subtransactions */
 		rc = db_exec(w->conn, "RELEASE SAVEPOINT aimem_event", 0, NULL, NULL, err,
 		             sizeof(err));
@@ -520,6 +535,26 @@ static int worker_transaction(struct worker *w, bool isolate)
 	return rc;
 }
 
+/* Lag of one partition: the high watermark librdkafka last saw (no broker round trip) minus
+ * the next offset to process. */
+static void worker_observe_lag(struct worker *w, int32_t p)
+{
+	int64_t lo, hi;
+	if (rd_kafka_get_watermark_offsets(w->rk, w->topic, p, &lo, &hi) !=
+	        RD_KAFKA_RESP_ERR_NO_ERROR ||
+	    hi < 0)
+		return;
+	if (w->lag[p] == NULL) {
+		char labels[320];
+		snprintf(labels, sizeof(labels), "group=\"%s\",partition=\"%d\"", w->group, (int)p);
+		w->lag[p] =
+		    metrics_gauge(w->m, "aimem_worker_lag_messages",
+		                  "High watermark minus the next offset to process", labels);
+	}
+	long long lag = hi - w->parts[p].next;
+	metrics_gauge_set(w->lag[p], lag > 0 ? (double)lag : 0);
+}
+
 /* After COMMIT: remember the new positions, advise Kafka (for lag tooling), count. */
 static void worker_committed(struct worker *w, long long started_ms)
 {
@@ -545,9 +580,11 @@ static void worker_committed(struct worker *w, long long started_ms)
 			                                  1000.0);
 	}
 	for (size_t p = 0; p < w->nparts; p++)
-		if (w->parts[p].next >= 0)
+		if (w->parts[p].next >= 0) {
 			rd_kafka_topic_partition_list_add(advice, w->topic, (int32_t)p)->offset =
 			    w->parts[p].next;
+			worker_observe_lag(w, (int32_t)p);
+		}
 	if (advice->cnt > 0)
 		rd_kafka_commit(w->rk, advice, 1); /* advice only: the database is the truth */
 	rd_kafka_topic_partition_list_destroy(advice);
@@ -556,10 +593,44 @@ static void worker_committed(struct worker *w, long long started_ms)
 	backoff_reset(&w->bo);
 }
 
+/* The program's prepare step over the batch's valid events, retried while it asks to (the
+ * batch does not advance meanwhile). False when a stop request left it unfinished. */
+static bool worker_prepare(struct worker *w)
+{
+	if (w->ops.prepare == NULL || w->nbatch == 0)
+		return true;
+	struct worker_job **jobs = xcalloc(w->nbatch, sizeof(*jobs));
+	size_t n = 0;
+	for (size_t i = 0; i < w->nbatch; i++)
+		if (w->batch[i].status == EVENT_OK)
+			jobs[n++] = &w->batch[i].job;
+	struct backoff bo;
+	backoff_init(&bo, w->wc.retry_base_ms, w->wc.retry_cap_ms);
+	bool done = n == 0;
+	while (!done && !sig_stop_requested()) {
+		done = w->ops.prepare(w->ops.ctx, jobs, n) == WORKER_PREPARED;
+		if (!done) {
+			metrics_counter_add(w->retries, 1);
+			sig_wait((int)backoff_next_ms(&bo));
+		}
+	}
+	free(jobs);
+	for (size_t i = 0; done && i < w->nbatch; i++) {
+		struct wmsg *m = &w->batch[i];
+		if (m->status == EVENT_OK && m->job.reject_code != NULL)
+			worker_mark(m, WMSG_REJECTED, m->job.reject_code, m->job.reject_err);
+	}
+	if (!done)
+		log_warn("stop requested while preparing a batch: it stays uncommitted");
+	return done;
+}
+
 /* Commits the current batch, retrying transient failures; never advances on failure. */
 static void worker_commit_batch(struct worker *w)
 {
 	long long started = backoff_now_ms();
+	if (!worker_prepare(w))
+		return;
 	while (w->nbatch > 0) {
 		worker_connect(w);
 		if (w->conn == NULL) /* stopped while the database was down: nothing committed */
@@ -686,6 +757,7 @@ void worker_free(struct worker **wp)
 	PQfinish(w->conn);
 	free(w->batch);
 	free(w->parts);
+	free(w->lag);
 	free(w->group);
 	free(w->topic);
 	free(w->db_url);

@@ -20,7 +20,10 @@
  * a savepoint per event and that event dead-lettered; other database errors roll back and
  * retry with capped jittered backoff, never advancing; a connection lost (COMMIT outcome
  * unknown) reconnects and restarts from the stored offsets. SIGTERM finishes the batch,
- * commits, leaves the group and returns. Threads: everything runs on the caller's thread
+ * commits, leaves the group and returns. Metrics (label group): aimem_worker_processed_total,
+ * _dead_lettered_total, _skipped_total, _erased_dropped_total, _batch_retries_total,
+ * _batch_seconds, _freshness_seconds (message timestamp to COMMIT) and
+ * aimem_worker_lag_messages{partition}. Threads: everything runs on the caller's thread
  * (librdkafka's callbacks are served from rd_kafka_consumer_poll there).
  */
 #ifndef AIMEM_WORKER_H
@@ -44,16 +47,44 @@ struct worker_config {
 	struct event_limits limits;
 };
 
+/* One valid event of a batch, as the program sees it. */
+struct worker_job {
+	const struct event *ev;        /* decoded and validated; tenant = ev->customer_id */
+	const rd_kafka_message_t *rkm; /* its message (topic, partition, offset, timestamp) */
+	void *prep; /* the program's prepared result: set by prepare, freed by release */
+	/* prepare may refuse the event: a static code (e.g. "llm_failed") and a reason without
+	 * content; the event then goes to dead_letters with the batch, like a malformed one */
+	const char *reject_code;
+	char reject_err[200];
+};
+
+/*
+ * Optional, per batch: work done before the transaction and outside the database (e.g. LLM
+ * calls, all of the batch's in flight at once), on the worker's thread. jobs are the batch's
+ * valid, accepted events in arrival order. Returns WORKER_PREPARED, or WORKER_RETRY when it
+ * cannot finish now (an LLM outage under the "wait" policy): the worker waits a capped,
+ * jittered backoff and calls it again with the same jobs (prep values kept, so only what is
+ * missing needs redoing); the batch never advances meanwhile, and a stop request drops it
+ * uncommitted. Runs once per batch: database retries of the transaction reuse the results.
+ */
+enum { WORKER_PREPARED = 0, WORKER_RETRY = 1 };
+typedef int (*worker_prepare_fn)(void *ctx, struct worker_job *const *jobs, size_t n);
+/* Frees one job's prep (called once for every non-NULL prep when the batch is dropped). */
+typedef void (*worker_release_fn)(void *ctx, void *prep);
+
 /* What a worker program does with one valid event, inside the batch transaction with the
  * event's tenant set. Returns DB_OK, DB_DATA (this event cannot be stored: dead-letter it),
- * DB_ERROR (transient: the batch is retried) or DB_CONN_LOST; err for logs. */
-typedef int (*worker_apply_fn)(void *ctx, PGconn *conn, const struct event *ev,
-                               const rd_kafka_message_t *rkm, char *err, size_t errlen);
+ * DB_ERROR (transient: the batch is retried) or DB_CONN_LOST; err for logs. May run more than
+ * once for the same job (the transaction is retried), so it must only write through conn. */
+typedef int (*worker_apply_fn)(void *ctx, PGconn *conn, const struct worker_job *job, char *err,
+                               size_t errlen);
 
 struct worker_ops {
 	unsigned accept_types; /* bit (1 << enum event_type) of the types this worker applies */
 	worker_apply_fn apply;
 	void *ctx;
+	worker_prepare_fn prepare; /* NULL: nothing to prepare */
+	worker_release_fn release; /* NULL: prep is not owned */
 };
 
 struct worker;

@@ -29,11 +29,10 @@ static const char apply_put_sql[] =
 static const char apply_delete_sql[] =
     "DELETE FROM memories WHERE customer_id = $1 AND memory_id = $2";
 
-int memories_apply(void *ctx, PGconn *conn, const struct event *ev, const rd_kafka_message_t *rkm,
-                   char *err, size_t errlen)
+int memories_apply(void *ctx, PGconn *conn, const struct worker_job *job, char *err, size_t errlen)
 {
 	(void)ctx;
-	(void)rkm;
+	const struct event *ev = job->ev;
 	char tenant[24], ttl[24];
 	snprintf(tenant, sizeof(tenant), "%lld", ev->customer_id);
 	if (ev->type == EVENT_MEMORY_DELETE) {

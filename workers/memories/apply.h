@@ -9,9 +9,9 @@
 
 #include "db.h"
 #include "event.h"
+#include "worker.h"
 
 /* A worker_apply_fn: upsert (latest wins) or delete; DB_* status. */
-int memories_apply(void *ctx, PGconn *conn, const struct event *ev, const rd_kafka_message_t *rkm,
-                   char *err, size_t errlen);
+int memories_apply(void *ctx, PGconn *conn, const struct worker_job *job, char *err, size_t errlen);
 
 #endif
