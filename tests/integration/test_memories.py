@@ -1,12 +1,12 @@
 """aimem-memories against the real broker and PostgreSQL: exactly-once effects of memory events."""
 import json
-import time
 import uuid
 
 import pytest
 from confluent_kafka import Producer
 
 from conftest import BUILD, Daemon, make_topic
+from pipeline import produce, query, stored_total, wait_for
 
 
 def put(customer, key, value, occurred="2026-11-20T15:00:00Z", user=None, memory_id=None, mtype="fact"):
@@ -20,38 +20,6 @@ def put(customer, key, value, occurred="2026-11-20T15:00:00Z", user=None, memory
 def delete(customer, memory_id):
     return {"type": "memory.delete", "version": 1, "event_id": str(uuid.uuid4()),
             "customer_id": customer, "occurred_at": "2026-11-20T16:00:00Z", "memory_id": memory_id}
-
-
-def produce(bootstrap, topic, messages):
-    """messages: (key, value bytes or dict) pairs, produced in order, all acknowledged."""
-    p = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
-    failures = []
-    for key, value in messages:
-        data = value if isinstance(value, (bytes, str)) else json.dumps(value)
-        p.produce(topic, key=str(key), value=data, headers={"aimem-type": "memory.put"},
-                  on_delivery=lambda err, msg: failures.append(err) if err else None)
-    p.flush(30)
-    assert not failures
-
-
-def wait_for(predicate, timeout=60.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def query(db, sql, *args):
-    with db.connect(autocommit=True) as conn, conn.cursor() as cur:
-        cur.execute(sql, args or None)
-        return cur.fetchall()
-
-
-def stored_total(db, group):
-    rows = query(db, "SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets WHERE consumer_group = %s", group)
-    return rows[0][0]
 
 
 @pytest.fixture
