@@ -22,6 +22,7 @@
 #include "proc_resolution.h"
 #include "proc_sentiment.h"
 #include "proc_summary.h"
+#include "proc_tok.h"
 #include "proc_topics.h"
 #include "text.h"
 #include "xalloc.h"
@@ -31,11 +32,9 @@ struct proc_ctx {
 	char agent[64]; /* the agent's name, never taken for the caller's */
 	size_t turn;
 	bool caller;
-	struct proc_tok *toks; /* this turn's words */
-	size_t ntoks, tcap;
-	struct text_span *sents; /* this turn's sentences */
-	struct proc_summ_feat *feats;
-	size_t nsents, scap;
+	struct proc_turn_toks tt;     /* this turn's words and sentences */
+	struct proc_summ_feat *feats; /* per sentence of tt */
+	size_t fcap;
 	struct proc_topics topics;
 	struct proc_sentiment sentiment;
 	struct proc_resolution resolution;
@@ -87,7 +86,7 @@ static void proc_on_match(void *arg, struct proc_tok *toks, size_t i, size_t n,
 	case PROC_KIND_SENTIMENT:
 	case PROC_KIND_FRUSTRATION:
 		if (c->caller)
-			proc_sentiment_on_tag(&c->sentiment, toks, c->ntoks, i, tag, c->turn);
+			proc_sentiment_on_tag(&c->sentiment, toks, c->tt.ntoks, i, tag, c->turn);
 		break;
 	case PROC_KIND_NEGATOR:
 		if (tag->weight >= 1) { /* "no idea = 0" shadows "no" */
@@ -126,72 +125,35 @@ static void proc_on_match(void *arg, struct proc_tok *toks, size_t i, size_t n,
 		toks[i].wclass = tag->cat;
 		toks[i].wval = (uint16_t)tag->weight;
 		break;
+	case PROC_KIND_PERSONALITY: /* lib/personality.c's business */
 	case PROC_KIND_COUNT:
 		break;
 	}
 }
 
-static struct proc_tok *proc_tok_new(struct proc_ctx *c)
+/* Splits one turn into sentences and words; one summary feature record per sentence. */
+static void proc_tokenise_turn(struct proc_ctx *c, const char *text, size_t len)
 {
-	if (c->ntoks == c->tcap) {
-		c->tcap = c->tcap ? c->tcap * 2 : 256;
-		c->toks = xreallocarray(c->toks, c->tcap, sizeof(*c->toks));
+	proc_tokenise(&c->tt, text, len);
+	if (c->tt.nsents > c->fcap) {
+		c->fcap = c->tt.scap;
+		c->feats = xreallocarray(c->feats, c->fcap, sizeof(*c->feats));
 	}
-	return &c->toks[c->ntoks++];
+	if (c->tt.nsents > 0)
+		memset(c->feats, 0, c->tt.nsents * sizeof(*c->feats));
 }
 
-static void proc_sent_new(struct proc_ctx *c, const struct text_span *sp)
-{
-	if (c->nsents == c->scap) {
-		c->scap = c->scap ? c->scap * 2 : 32;
-		c->sents = xreallocarray(c->sents, c->scap, sizeof(*c->sents));
-		c->feats = xreallocarray(c->feats, c->scap, sizeof(*c->feats));
-	}
-	c->sents[c->nsents] = *sp;
-	memset(&c->feats[c->nsents], 0, sizeof(c->feats[0]));
-	c->nsents++;
-}
-
-/* Splits one turn into sentences and words; every sentence's first word gets a break. */
-static void proc_tokenise(struct proc_ctx *c, const char *text, size_t len)
-{
-	size_t pos = 0;
-	struct text_span sp;
-	c->ntoks = c->nsents = 0;
-	while (text_next_sentence(text, len, &pos, &sp)) {
-		size_t wp = 0;
-		struct text_word w;
-		bool first = true;
-		proc_sent_new(c, &sp);
-		while (text_next_word(text + sp.off, sp.len, &wp, &w)) {
-			struct proc_tok *t = proc_tok_new(c);
-			t->h = text_word_hash(text + sp.off + w.off, w.len, &t->hs);
-			t->off = (uint32_t)(sp.off + w.off);
-			t->len = (uint32_t)w.len;
-			t->sent = (uint32_t)(c->nsents - 1);
-			t->flags = (uint16_t)(w.flags | (first ? TEXT_W_BREAK : 0u));
-			t->mark = first ? PROC_MARK_SENT0 : 0;
-			t->mlen = 0;
-			t->nwin = 0;
-			t->wclass = 0;
-			t->wval = 0;
-			t->w = 1.0f;
-			first = false;
-		}
-	}
-}
-
-/* Sentence picking for the summary: each sentence's words are a run of c->toks. */
+/* Sentence picking for the summary: each sentence's words are a run of c->tt.toks. */
 static void proc_turn_sentences(struct proc_ctx *c, const char *text)
 {
 	size_t t = 0;
-	for (size_t s = 0; s < c->nsents; s++) {
+	for (size_t s = 0; s < c->tt.nsents; s++) {
 		size_t a = t;
-		while (t < c->ntoks && c->toks[t].sent == s)
+		while (t < c->tt.ntoks && c->tt.toks[t].sent == s)
 			t++;
 		if (t > a)
 			proc_summary_sentence(&c->summary, c->caller, c->turn, s, text,
-			                      &c->sents[s], &c->toks[a], t - a, &c->feats[s]);
+			                      &c->tt.sents[s], &c->tt.toks[a], t - a, &c->feats[s]);
 	}
 }
 
@@ -201,16 +163,17 @@ static void proc_turn(struct proc_ctx *c, const struct event_turn *turn)
 	size_t len = turn->text ? turn->text_len : 0;
 	if (len > UINT32_MAX)
 		len = UINT32_MAX; /* offsets are 32-bit; events are far smaller */
-	proc_tokenise(c, text, len);
-	proc_lex_match(c->lx, c->toks, c->ntoks, proc_on_match, c);
+	proc_tokenise_turn(c, text, len);
+	proc_lex_match(c->lx, c->tt.toks, c->tt.ntoks, proc_on_match, c);
 	if (c->caller) {
-		proc_sentiment_turn(&c->sentiment, text, len, c->toks, c->ntoks, (uint32_t)c->turn);
-		proc_name_caller_turn(&c->name, text, c->toks, c->ntoks);
+		proc_sentiment_turn(&c->sentiment, text, len, c->tt.toks, c->tt.ntoks,
+		                    (uint32_t)c->turn);
+		proc_name_caller_turn(&c->name, text, c->tt.toks, c->tt.ntoks);
 	} else {
 		proc_name_agent_turn(&c->name);
 	}
 	proc_turn_sentences(c, text);
-	proc_extract_turn(&c->vars, text, len, c->toks, c->ntoks);
+	proc_extract_turn(&c->vars, text, len, c->tt.toks, c->tt.ntoks);
 }
 
 /* The agent's name from the event's "agent" object text, into out ("" when none). */
@@ -286,8 +249,7 @@ int proc_run(const struct proc_lexicons *lx, const struct event_call *call, stru
 	}
 	proc_finish(c, out);
 	proc_extract_release(&c->vars);
-	free(c->toks);
-	free(c->sents);
+	proc_turn_toks_free(&c->tt);
 	free(c->feats);
 	free(c);
 	return 0;

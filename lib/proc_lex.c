@@ -64,6 +64,13 @@ static const char *const lex_res_sections[] = { "agent:escalated",   "agent:foll
 	                                        "caller:unresolved", NULL };
 static const char *const lex_summ_sections[] = { "request", "action", NULL };
 static const char *const lex_name_sections[] = { "intro", "strong", "question", "not_name", NULL };
+/* in enum proc_pers_cat order */
+static const char *const lex_pers_sections[] = {
+	"polite",  "formal",    "informal",  "hedge",        "certain",   "gratitude",
+	"urgency", "calm",      "impatient", "tech",         "low_tech",  "domain",
+	"detail",  "social",    "curious",   "closed",       "organized", "disorganized",
+	"worry",   "agreeable", "hostile",   "dissatisfied", NULL
+};
 
 static const struct lex_file lex_files[] = {
 	{ "topics.txt", PROC_KIND_TOPIC, NULL, true, 1, 0.0f, 5.0f, 1.0f },
@@ -75,6 +82,7 @@ static const struct lex_file lex_files[] = {
 	{ "summary.txt", PROC_KIND_SUMMARY, lex_summ_sections, false, 1, 0.0f, 5.0f, 1.0f },
 	{ "vehicles.txt", PROC_KIND_MAKE, NULL, false, 0, 0.0f, 0.0f, 1.0f },
 	{ "names.txt", PROC_KIND_NAME, lex_name_sections, false, 0, 0.0f, 0.0f, 1.0f },
+	{ "personality.txt", PROC_KIND_PERSONALITY, lex_pers_sections, false, 1, 0.0f, 5.0f, 1.0f },
 };
 #define LEX_NFILES (sizeof(lex_files) / sizeof(lex_files[0]))
 

@@ -34,6 +34,7 @@ enum proc_kind {
 	PROC_KIND_MAKE,        /* vehicles.txt: vehicle makes */
 	PROC_KIND_NAME,        /* names.txt: cat = enum proc_name_cat */
 	PROC_KIND_WORD,        /* built in (proc_words.c): cat = enum proc_word, weight = value */
+	PROC_KIND_PERSONALITY, /* personality.txt: cat = enum proc_pers_cat */
 	PROC_KIND_COUNT
 };
 
@@ -60,6 +61,33 @@ enum proc_name_cat {
 	PROC_NAME_QUESTION, /* [question] the agent asks the caller's name */
 	PROC_NAME_NOT,      /* [not_name] words that are never (part of) a name */
 	PROC_NAME_COUNT
+};
+
+/* personality.txt sections, in file-header order (lib/personality.c gives their meaning) */
+enum proc_pers_cat {
+	PROC_PERS_POLITE,
+	PROC_PERS_FORMAL,
+	PROC_PERS_INFORMAL,
+	PROC_PERS_HEDGE,
+	PROC_PERS_CERTAIN,
+	PROC_PERS_GRATITUDE,
+	PROC_PERS_URGENCY,
+	PROC_PERS_CALM,
+	PROC_PERS_IMPATIENT,
+	PROC_PERS_TECH,
+	PROC_PERS_LOW_TECH,
+	PROC_PERS_DOMAIN,
+	PROC_PERS_DETAIL,
+	PROC_PERS_SOCIAL,
+	PROC_PERS_CURIOUS,
+	PROC_PERS_CLOSED,
+	PROC_PERS_ORGANIZED,
+	PROC_PERS_DISORGANIZED,
+	PROC_PERS_WORRY,
+	PROC_PERS_AGREEABLE,
+	PROC_PERS_HOSTILE,
+	PROC_PERS_DISSATISFIED,
+	PROC_PERS_COUNT
 };
 
 struct proc_tag {

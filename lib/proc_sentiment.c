@@ -23,8 +23,7 @@ void proc_sentiment_init(struct proc_sentiment *s, size_t nturns)
 	s->nturns = nturns;
 }
 
-/* The multiplier from negators and intensifiers in the few words before toks[i]. */
-static double sent_modifier(const struct proc_tok *toks, size_t i)
+double proc_sentiment_modifier(const struct proc_tok *toks, size_t i)
 {
 	double m = 1.0;
 	bool negated = false;
@@ -65,7 +64,8 @@ void proc_sentiment_on_tag(struct proc_sentiment *s, const struct proc_tok *toks
 	if (tag->kind != PROC_KIND_SENTIMENT)
 		return;
 	double recency = s->nturns > 1 ? 0.5 + (double)turn / (double)(s->nturns - 1) : 1.0;
-	double v = tag->weight * sent_modifier(toks, i) * sent_contrast(toks, ntoks, i) * recency;
+	double v = tag->weight * proc_sentiment_modifier(toks, i) * sent_contrast(toks, ntoks, i) *
+	           recency;
 	if (v > 0)
 		s->pos += v;
 	else

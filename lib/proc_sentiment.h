@@ -49,6 +49,10 @@ void proc_sentiment_init(struct proc_sentiment *s, size_t nturns);
  * of the words before toks[i] must already be set. */
 void proc_sentiment_on_tag(struct proc_sentiment *s, const struct proc_tok *toks, size_t ntoks,
                            size_t i, const struct proc_tag *tag, size_t turn);
+/* The multiplier of the cue at toks[i] from the negators and intensifiers in the few words
+ * before it (marks must be set): negative when negated (x -0.75), intensifiers multiply.
+ * Also used by the personality scorer for its own cues. */
+double proc_sentiment_modifier(const struct proc_tok *toks, size_t i);
 /* Turn-level signals of one caller turn (exclamations, capitals, repetition). */
 void proc_sentiment_turn(struct proc_sentiment *s, const char *text, size_t len,
                          const struct proc_tok *toks, size_t ntoks, uint32_t turn);

@@ -554,7 +554,7 @@ UNIT_TEST(proc_text_list_load)
 
 static const char *const proc_lex_files[] = {
 	"topics.txt",     "sentiment.txt", "negators.txt", "intensifiers.txt", "frustration.txt",
-	"resolution.txt", "summary.txt",   "vehicles.txt", "names.txt"
+	"resolution.txt", "summary.txt",   "vehicles.txt", "names.txt",        "personality.txt"
 };
 
 /* A copy of the real lexicons in a temporary folder (dir: 64 bytes), with append added to
@@ -598,6 +598,8 @@ UNIT_TEST(proc_lexicons_load_errors)
 		{ "negators.txt", "\n= 1\n", "no words in the entry" },
 		{ "frustration.txt", "\n[frustration]\n",
 		  "unknown section (frustration.txt has no sections)" },
+		{ "personality.txt", "\n[charisma]\n", "unknown section" },
+		{ "personality.txt", "\n[polite]\nkindly = 2\n", "duplicate of line" },
 	};
 	char dir[64], err[512];
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
