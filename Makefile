@@ -72,7 +72,7 @@ UNIT_BIN := $(BUILD)/tests/run-unit
 ALL_OBJ  := $(LIB_OBJ) $(foreach p,$(PROGRAMS),$(call prog_obj,$(word 1,$(subst :, ,$(p))))) $(UNIT_OBJ) $(TOOL_SRC:%.c=$(BUILD)/%.o) \
 	    $(BENCH_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all test unit integration bench valgrind fuzz format format-check lint demo demo-down deps docs clean
+.PHONY: all test unit integration bench chaos valgrind fuzz format format-check lint demo demo-down deps docs clean
 .DEFAULT_GOAL := all
 
 all: $(BINS) $(UNIT_BIN) $(TOOLS) $(BENCH)
@@ -121,6 +121,11 @@ test: all
 # Benchmarks print figures next to limits measured in the same run (never part of `make test`).
 bench: all
 	AIMEM_BUILD=$(abspath $(BUILD)) bench/ingest.sh
+
+# The long kill run: 50 SIGKILLs of the summarizer over 10,000 events (make test runs 20 over 3,000).
+chaos: all
+	AIMEM_BUILD=$(abspath $(BUILD)) AIMEM_CHAOS_KILLS=50 AIMEM_CHAOS_EVENTS=10000 $(PYTHON) -m pytest -q -s \
+		tests/integration/test_summarizer.py -k sigkill
 
 valgrind: $(UNIT_BIN)
 	AIMEM_UNIT_NOFORK=0 valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
