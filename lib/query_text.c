@@ -1,0 +1,225 @@
+/*
+ * query_text: the compat context text (see query_text.h). Every line is built from the
+ * parsed native document; nothing here touches the database.
+ */
+#include "query_text.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define QUERY_TEXT_NAME_MAX 64
+
+void query_text_label(double score, const char *low, const char *high, char out[64])
+{
+	if (score < 35)
+		snprintf(out, 64, "very %s", low);
+	else if (score < 45)
+		snprintf(out, 64, "%s", low);
+	else if (score < 55)
+		snprintf(out, 64, "neutral");
+	else if (score < 65)
+		snprintf(out, 64, "%s", high);
+	else
+		snprintf(out, 64, "very %s", high);
+}
+
+void query_text_time(const char *s, char out[20])
+{
+	size_t n = strnlen(s, 19);
+	memcpy(out, s, n);
+	out[n] = '\0';
+	if (n == 19 && s[10] == 'T')
+		out[10] = ' ';
+}
+
+/* Appends s on one line: control characters (newlines included) become one space. */
+static void query_text_flat(struct buf *out, const char *s)
+{
+	bool space = false;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f) {
+			space = true;
+			continue;
+		}
+		if (space)
+			buf_putc(out, ' ');
+		space = false;
+		buf_putc(out, (char)*p);
+	}
+}
+
+/* The name as letters (any UTF-8 letter byte), single spaces, '-', '\'' and '.', trimmed and
+ * capped; returns its length (0: nothing usable). */
+static size_t query_text_name(const char *s, char out[QUERY_TEXT_NAME_MAX + 1])
+{
+	size_t n = 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p && n < QUERY_TEXT_NAME_MAX;
+	     p++) {
+		unsigned char ch = *p;
+		bool letter = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || ch >= 0x80;
+		if (letter || ch == '-' || ch == '\'' || ch == '.')
+			out[n++] = (char)ch;
+		else if ((ch == ' ' || ch == '\t') && n > 0 && out[n - 1] != ' ')
+			out[n++] = ' ';
+	}
+	/* a cut may split a UTF-8 sequence: drop a trailing partial one */
+	size_t i = n;
+	while (i > 0 && ((unsigned char)out[i - 1] & 0xc0) == 0x80)
+		i--;
+	if (i > 0 && (unsigned char)out[i - 1] >= 0xc0) {
+		unsigned char lead = (unsigned char)out[i - 1];
+		size_t need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
+		if (n - (i - 1) < need)
+			n = i - 1;
+	}
+	while (n > 0 && out[n - 1] == ' ')
+		n--;
+	out[n] = '\0';
+	return n;
+}
+
+static const char *query_text_str(const json_t *obj, const char *key)
+{
+	return json_string_value(json_object_get(obj, key));
+}
+
+static bool query_text_num(const json_t *obj, const char *key, double *v)
+{
+	json_t *j = json_object_get(obj, key);
+	if (!json_is_number(j))
+		return false;
+	*v = json_number_value(j);
+	return true;
+}
+
+static bool query_text_profile(const json_t *p, struct buf *out)
+{
+	bool named = false;
+	const char *name = query_text_str(p, "preferred_name");
+	char clean[QUERY_TEXT_NAME_MAX + 1];
+	if (name != NULL && query_text_name(name, clean) > 0) {
+		buf_appendf(out, "Name: %s (preferred name)\n", clean);
+		named = true;
+	}
+	double total;
+	if (query_text_num(p, "total_calls", &total))
+		buf_appendf(out, "Total Calls: %.0f\n", total);
+	char t[20];
+	const char *first = query_text_str(p, "first_call_at");
+	const char *last = query_text_str(p, "last_call_at");
+	if (first != NULL) {
+		query_text_time(first, t);
+		buf_appendf(out, "First Call: %s\n", t);
+	}
+	if (last != NULL) {
+		query_text_time(last, t);
+		buf_appendf(out, "Last Call: %s\n", t);
+	}
+	return named;
+}
+
+static const struct {
+	const char *group, *key, *line, *low, *high;
+} query_text_traits[] = {
+	{ "communication_style", "formality", "Communication Style", "casual", "formal" },
+	{ "communication_style", "directness", "Directness", "indirect", "direct" },
+	{ "communication_style", "technical_comfort", "Technical Level", "non-technical",
+	  "technical" },
+	{ "communication_style", "detail_orientation", "Detail Preference", "high-level",
+	  "detailed" },
+	{ "communication_style", "patience", "Patience", "impatient", "patient" },
+	{ "emotional_state", "satisfaction_level", "Recent Satisfaction", "low", "high" },
+};
+
+static void query_text_personality(const json_t *pers, struct buf *out)
+{
+	buf_append_str(out, "\nCALLER PERSONALITY PROFILE:\n");
+	for (size_t i = 0; i < sizeof(query_text_traits) / sizeof(query_text_traits[0]); i++) {
+		double v;
+		json_t *group = json_object_get(pers, query_text_traits[i].group);
+		if (!query_text_num(group, query_text_traits[i].key, &v))
+			continue;
+		char label[64];
+		query_text_label(v, query_text_traits[i].low, query_text_traits[i].high, label);
+		buf_appendf(out, "%s: %s\n", query_text_traits[i].line, label);
+	}
+	const char *trend = query_text_str(json_object_get(pers, "trends"), "satisfaction_trend");
+	if (trend != NULL) {
+		buf_append_str(out, "Trend: Satisfaction is ");
+		query_text_flat(out, trend);
+		buf_putc(out, '\n');
+	}
+}
+
+static void query_text_summary(const json_t *s, int n, struct buf *out)
+{
+	char t[20] = "unknown date";
+	const char *ended = query_text_str(s, "ended_at");
+	if (ended != NULL)
+		query_text_time(ended, t);
+	buf_appendf(out, "\nCall %d (%s):\n  Summary: ", n, t);
+	const char *summary = query_text_str(s, "summary");
+	query_text_flat(out, summary ? summary : "");
+	buf_putc(out, '\n');
+	json_t *topics = json_object_get(s, "key_topics");
+	if (json_is_array(topics) && json_array_size(topics) > 0) {
+		buf_append_str(out, "  Topics: ");
+		size_t i;
+		json_t *topic;
+		bool first = true;
+		json_array_foreach(topics, i, topic)
+		{
+			if (!json_is_string(topic))
+				continue;
+			if (!first)
+				buf_append_str(out, ", ");
+			query_text_flat(out, json_string_value(topic));
+			first = false;
+		}
+		buf_putc(out, '\n');
+	}
+	json_t *vars = json_object_get(s, "key_variables");
+	if (json_is_object(vars) && json_object_size(vars) > 0) {
+		char *text = json_dumps(vars, JSON_COMPACT | JSON_SORT_KEYS);
+		if (text != NULL) {
+			buf_append_str(out, "  Key Info: ");
+			query_text_flat(out,
+			                text); /* JSON escapes newlines itself; belt and braces */
+			buf_putc(out, '\n');
+			free(text);
+		}
+	}
+	const char *sentiment = query_text_str(s, "sentiment");
+	if (sentiment != NULL) {
+		buf_append_str(out, "  Sentiment: ");
+		query_text_flat(out, sentiment);
+		buf_putc(out, '\n');
+	}
+}
+
+void query_text_render(const json_t *ctx, struct buf *out, struct query_text_info *info)
+{
+	struct query_text_info local = { 0 };
+	buf_append_str(out, "=== CALLER PROFILE ===\n");
+	const json_t *profile = json_object_get(ctx, "profile");
+	const json_t *pers = json_object_get(ctx, "personality");
+	const json_t *sums = json_object_get(ctx, "summaries");
+	bool known = json_is_true(json_object_get(ctx, "known"));
+	if (json_is_object(profile))
+		local.has_name = query_text_profile(profile, out);
+	else if (!known)
+		buf_append_str(out, "New caller: no previous calls on record.\n");
+	if (json_is_object(pers)) {
+		query_text_personality(pers, out);
+		local.has_personality = true;
+	}
+	if (json_is_array(sums) && json_array_size(sums) > 0) {
+		buf_append_str(out, "\n=== RECENT CALL SUMMARIES ===\n");
+		size_t i;
+		json_t *s;
+		json_array_foreach(sums, i, s) query_text_summary(s, ++local.summary_count, out);
+	}
+	if (info != NULL)
+		*info = local;
+}

@@ -1,0 +1,61 @@
+/*
+ * query_text: the prompt-ready caller context text (the previous service's layout, which
+ * ChatStack pastes into the agent's instructions and regexes the caller's name out of).
+ *
+ * Input is aimem-query's native context document (GET /v3/callers/{id}/context), parsed:
+ *   {"known", "profile": {...}|null, "personality": {...}|null, "summaries": [...]}
+ * Output, sections present only when there is data for them:
+ *
+ *   === CALLER PROFILE ===
+ *   Name: Kelly Nguyen (preferred name)      <- only when a name is known
+ *   Total Calls: 4
+ *   First Call: 2026-10-02 14:03:11
+ *   Last Call: 2026-11-20 15:09:41
+ *
+ *   CALLER PERSONALITY PROFILE:
+ *   Communication Style: formal              <- 0-100 scores as labels (query_text_label)
+ *   ...
+ *   Trend: Satisfaction is improving
+ *
+ *   === RECENT CALL SUMMARIES ===
+ *
+ *   Call 1 (2026-11-20 15:09:41):
+ *     Summary: ...
+ *     Topics: billing, auto_policy
+ *     Key Info: {"policy_number":"AP-449120"}
+ *     Sentiment: frustrated
+ *
+ * The name is followed by " (preferred name)" so ChatStack's regex, whose \s+ crosses line
+ * breaks, stops at the '(' instead of swallowing the next line's first word. Text that came
+ * from calls (names, summaries, topics) is flattened to one line each (control characters
+ * become spaces) so a caller cannot forge a header or a line of the layout; names keep only
+ * letters, spaces, '-', '\'' and '.'.
+ *
+ * Pure; thread-safe; allocates only in out.
+ */
+#ifndef AIMEM_QUERY_TEXT_H
+#define AIMEM_QUERY_TEXT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "buf.h"
+
+struct query_text_info {
+	int summary_count;    /* summaries written */
+	bool has_personality; /* the personality block is present */
+	bool has_name;        /* a Name: line is present */
+};
+
+/* Appends the text for ctx (borrowed) to out; info may be NULL. */
+void query_text_render(const json_t *ctx, struct buf *out, struct query_text_info *info);
+
+/* The label of a 0..100 score: <35 "very <low>", <45 low, <55 "neutral", <65 high, else
+ * "very <high>". Writes into out (64 bytes). */
+void query_text_label(double score, const char *low, const char *high, char out[64]);
+
+/* "2026-11-20T15:09:41Z" (or with fractions / an offset) -> "2026-11-20 15:09:41" into out
+ * (20 bytes); other text is copied as it is, cut to fit. */
+void query_text_time(const char *rfc3339, char out[20]);
+
+#endif

@@ -1,0 +1,445 @@
+/*
+ * compat: the previous service's read routes, with its JSON shapes (PREVIOUS_SERVICE.md),
+ * so ChatStack keeps working unchanged. Every route needs a token with memory:read (the
+ * previous service left several open: that was a bug, not a contract) and answers 200 on
+ * success, as ChatStack treats any other status as a failure.
+ *
+ * Memory reads (documented choice): a caller's reads return that caller's rows only; the
+ * previous service mixed every shared row into them, which made every caller look like a
+ * returning one. Shared rows come with user_id=admin (ChatStack reads its admin settings
+ * that way, and saves them as shared rows) or with no user_id at all, and from
+ * /v1/memories/shared. memory_type (or types) filters when given; expired rows are left
+ * out; newest first.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "buf.h"
+#include "query_text.h"
+
+static const struct qdb_stmt compat_stmt_health = { QS_HEALTH, "q_health", "SELECT 1", 0 };
+
+static enum http_outcome route_health(struct http_exchange *ex, void *ctx)
+{
+	const struct query_api *api = ctx;
+	struct auth_claims c;
+	if (!api_auth(ex, api, &c))
+		return HTTP_DONE;
+	PGresult *res = NULL;
+	char err[256];
+	int rc =
+	    qdb_query(api->db, c.customer_id, &compat_stmt_health, NULL, &res, err, sizeof(err));
+	PQclear(res);
+	static const char up[] =
+	    "{\"status\":\"healthy\",\"memory_store\":\"connected\","
+	    "\"db\":true,\"service\":\"aimem-query\",\"version\":\"" AIMEM_VERSION "\"}";
+	static const char down[] =
+	    "{\"status\":\"unhealthy\",\"memory_store\":\"disconnected\","
+	    "\"db\":false,\"service\":\"aimem-query\",\"version\":\"" AIMEM_VERSION "\"}";
+	if (rc == QDB_OK)
+		http_reply_json(ex, 200, up, sizeof(up) - 1);
+	else
+		http_reply_json(ex, 503, down, sizeof(down) - 1);
+	return HTTP_DONE;
+}
+
+#define QSQL_MEMORY(m)                                                                             \
+	"json_build_object('id', " m ".memory_id, 'type', " m ".mtype, 'key', " m ".key, "         \
+	"'value', " m ".value, 'user_id', " m ".user_id, 'scope', " m ".scope, 'source', " m       \
+	".source, 'created_at', " QSQL_TS(m ".created_at") ", 'updated_at', " QSQL_TS(             \
+	    m ".updated_at") ")"
+
+/* $1 user_id or NULL (shared rows), $2 JSON array of types or NULL, $3 limit. */
+static const struct qdb_stmt compat_stmt_memories = {
+	QS_MEMORIES, "q_memories",
+	"WITH r AS (SELECT * FROM memories m "
+	"  WHERE (m.expires_at IS NULL OR m.expires_at > now()) "
+	"  AND ($2::jsonb IS NULL OR m.mtype IN (SELECT jsonb_array_elements_text($2::jsonb))) "
+	"  AND CASE WHEN $1::text IS NULL THEN m.scope = 'shared' "
+	"           WHEN $1::text = 'admin' THEN m.scope = 'shared' OR m.user_id = $1::text "
+	"           ELSE m.scope = 'user' AND m.user_id = $1::text END "
+	"  ORDER BY m.updated_at DESC, m.memory_id LIMIT $3) "
+	"SELECT coalesce(json_agg(" QSQL_MEMORY(
+	    "r") " ORDER BY r.updated_at DESC, r.memory_id), "
+	         "'[]'::json)::text, count(*), count(*) FILTER (WHERE r.scope = 'user'), "
+	         "count(*) FILTER (WHERE r.scope = 'shared'), "
+	         "coalesce(string_agg(" QSQL_MEMORY(
+	             "r") "::text, E'\\n' ORDER BY r.updated_at DESC, "
+	                  "r.memory_id), '') FROM r",
+	3
+};
+
+/* Runs the memories statement; NULL after replying. types: a JSON array text or NULL. */
+static PGresult *compat_memories(struct http_exchange *ex, const struct query_api *api,
+                                 long long tenant, const char *user_id, const char *types,
+                                 long long limit)
+{
+	char ls[24];
+	snprintf(ls, sizeof(ls), "%lld", limit);
+	const char *params[] = { user_id, types, ls };
+	return api_query(ex, api, tenant, &compat_stmt_memories, params);
+}
+
+/* {"memories":[...],"count":n,"stats":{"user":n,"shared":n}} */
+static void compat_memories_reply(struct http_exchange *ex, PGresult *res)
+{
+	struct buf out = BUF_INIT;
+	buf_append_str(&out, "{\"memories\":");
+	buf_append(&out, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+	buf_appendf(&out, ",\"count\":%s,\"stats\":{\"user\":%s,\"shared\":%s}}",
+	            PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3));
+	http_reply_json(ex, 200, out.data, out.len);
+	buf_free(&out);
+}
+
+/* memory_type as a one-element JSON array (owned) or NULL. */
+static char *compat_type_array(const char *type)
+{
+	if (type == NULL || *type == '\0')
+		return NULL;
+	json_t *a = json_pack("[s]", type);
+	char *text = a ? json_dumps(a, JSON_COMPACT) : NULL;
+	json_decref(a);
+	return text;
+}
+
+static enum http_outcome compat_memories_route(struct http_exchange *ex,
+                                               const struct query_api *api, const char *user_id)
+{
+	struct auth_claims c;
+	long long limit;
+	if (!api_auth(ex, api, &c) || (user_id != NULL && !api_user_id(ex, user_id)) ||
+	    !api_int_arg(ex, "limit", 100, 1, api->max_limit, &limit))
+		return HTTP_DONE;
+	char *types = compat_type_array(http_query(ex, "memory_type"));
+	PGresult *res = compat_memories(ex, api, c.customer_id, user_id, types, limit);
+	free(types);
+	if (res != NULL)
+		compat_memories_reply(ex, res);
+	PQclear(res);
+	return HTTP_DONE;
+}
+
+static enum http_outcome route_v1_memories(struct http_exchange *ex, void *ctx)
+{
+	const char *user_id = http_query(ex, "user_id");
+	return compat_memories_route(ex, ctx, user_id && *user_id ? user_id : NULL);
+}
+
+static enum http_outcome route_v1_memories_user(struct http_exchange *ex, void *ctx)
+{
+	return compat_memories_route(ex, ctx, http_param(ex, 0));
+}
+
+static enum http_outcome route_v1_memories_shared(struct http_exchange *ex, void *ctx)
+{
+	return compat_memories_route(ex, ctx, NULL);
+}
+
+/* The body's user_id as a checked string; NULL after replying 400 (or 422 when absent). */
+static const char *compat_body_user(struct http_exchange *ex, json_t *body, bool required)
+{
+	json_t *u = json_object_get(body, "user_id");
+	if (u == NULL || json_is_null(u)) {
+		if (required)
+			http_reply_error(ex, 422, "missing_field", "user_id: required");
+		return NULL;
+	}
+	if (!json_is_string(u)) {
+		http_reply_error(ex, 422, "bad_value", "user_id: must be a string");
+		return NULL;
+	}
+	return api_user_id(ex, json_string_value(u)) ? json_string_value(u) : NULL;
+}
+
+/* body[name] as an integer in [min, max] (def when absent); false after 422. */
+static bool compat_body_int(struct http_exchange *ex, json_t *body, const char *name, long long def,
+                            long long min, long long max, long long *out)
+{
+	json_t *v = json_object_get(body, name);
+	if (v == NULL || json_is_null(v)) {
+		*out = def;
+		return true;
+	}
+	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
+		char msg[128];
+		snprintf(msg, sizeof(msg), "%s: an integer from %lld to %lld", name, min, max);
+		http_reply_error(ex, 422, "bad_value", msg);
+		return false;
+	}
+	*out = json_integer_value(v);
+	return true;
+}
+
+static enum http_outcome route_memory_retrieve(struct http_exchange *ex, void *ctx)
+{
+	const struct query_api *api = ctx;
+	struct auth_claims c;
+	long long limit;
+	if (!api_auth(ex, api, &c))
+		return HTTP_DONE;
+	json_t *body = api_body(ex);
+	if (body == NULL)
+		return HTTP_DONE;
+	const char *user_id = compat_body_user(ex, body, false);
+	json_t *types = json_object_get(body, "types");
+	char *types_text = NULL;
+	if (json_object_get(body, "user_id") != NULL &&
+	    !json_is_null(json_object_get(body, "user_id")) && user_id == NULL)
+		goto out; /* replied */
+	if (!compat_body_int(ex, body, "limit", 100, 1, api->max_limit, &limit))
+		goto out;
+	if (types != NULL && !json_is_null(types)) {
+		bool ok = json_is_array(types);
+		size_t i;
+		json_t *t;
+		json_array_foreach(types, i, t) ok = ok && json_is_string(t);
+		if (!ok) {
+			http_reply_error(ex, 422, "bad_value", "types: an array of strings");
+			goto out;
+		}
+		if (json_array_size(types) > 0)
+			types_text = json_dumps(types, JSON_COMPACT);
+	}
+	PGresult *res = compat_memories(ex, api, c.customer_id, user_id, types_text, limit);
+	if (res != NULL) {
+		json_t *memory =
+		    json_stringn(PQgetvalue(res, 0, 4), (size_t)PQgetlength(res, 0, 4));
+		char *ndjson = json_dumps(memory, JSON_ENCODE_ANY);
+		json_decref(memory);
+		struct buf out = BUF_INIT;
+		buf_append_str(&out, "{\"success\":true,\"memories\":");
+		buf_append(&out, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+		buf_appendf(&out, ",\"count\":%s,\"memory\":%s}", PQgetvalue(res, 0, 1),
+		            ndjson ? ndjson : "\"\"");
+		http_reply_json(ex, 200, out.data, out.len);
+		buf_free(&out);
+		free(ndjson);
+		PQclear(res);
+	}
+out:
+	free(types_text);
+	json_decref(body);
+	return HTTP_DONE;
+}
+
+static enum http_outcome route_v2_context(struct http_exchange *ex, void *ctx)
+{
+	const struct query_api *api = ctx;
+	struct auth_claims c;
+	long long n;
+	if (!api_auth(ex, api, &c))
+		return HTTP_DONE;
+	json_t *body = api_body(ex);
+	if (body == NULL)
+		return HTTP_DONE;
+	const char *user_id = compat_body_user(ex, body, true);
+	if (user_id == NULL ||
+	    !compat_body_int(ex, body, "num_summaries", 5, 0, api->max_limit, &n)) {
+		json_decref(body);
+		return HTTP_DONE;
+	}
+	char ns[24];
+	snprintf(ns, sizeof(ns), "%lld", n);
+	const char *params[] = { user_id, ns };
+	PGresult *res = api_query(ex, api, c.customer_id, &query_stmt_context, params);
+	json_decref(body);
+	if (res == NULL)
+		return HTTP_DONE;
+	json_t *doc = json_loadb(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0), 0, NULL);
+	PQclear(res);
+	if (doc == NULL) {
+		http_reply_error(ex, 500, "internal", "the read failed");
+		return HTTP_DONE;
+	}
+	struct buf text = BUF_INIT;
+	struct query_text_info info;
+	query_text_render(doc, &text, &info);
+	json_decref(doc);
+	json_t *out = json_pack("{s:b, s:s%, s:i, s:b}", "success", 1, "context",
+	                        text.data ? text.data : "", text.len, "summary_count",
+	                        info.summary_count, "has_personality_data", info.has_personality);
+	buf_free(&text);
+	char *reply = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(out);
+	http_reply_json(ex, 200, reply, strlen(reply));
+	free(reply);
+	return HTTP_DONE;
+}
+
+#define QSQL_V2_DATE(x) "to_char((" x ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS')"
+
+static const struct qdb_stmt compat_stmt_summaries = {
+	QS_V2_SUMMARIES, "q_v2_summaries",
+	"WITH s AS (SELECT * FROM call_summaries WHERE user_id = $1 "
+	"           ORDER BY call_ended_at DESC, call_id DESC LIMIT $2) "
+	"SELECT json_build_object('success', true, 'user_id', $1::text, 'summaries', "
+	"  coalesce((SELECT json_agg(json_build_object('call_id', s.call_id, 'call_date', " QSQL_V2_DATE(
+	    "s.call_ended_at") ", 'summary', s.summary, 'key_topics', s.key_topics, "
+	                       "  'key_variables', s.key_variables, 'sentiment', s.sentiment, 'resolution_status', "
+	                       "  s.resolution_status, 'duration_seconds', s.duration_seconds) "
+	                       "  ORDER BY s.call_ended_at DESC, s.call_id DESC) FROM s), '[]'::json), "
+	                       "  'total', (SELECT count(*) FROM s))::text",
+	2
+};
+
+static enum http_outcome route_v2_summaries(struct http_exchange *ex, void *ctx)
+{
+	const struct query_api *api = ctx;
+	struct auth_claims c;
+	long long limit;
+	if (!api_auth(ex, api, &c) || !api_user_id(ex, http_param(ex, 0)) ||
+	    !api_int_arg(ex, "limit", 10, 1, api->max_limit, &limit))
+		return HTTP_DONE;
+	char ls[24];
+	snprintf(ls, sizeof(ls), "%lld", limit);
+	const char *params[] = { http_param(ex, 0), ls };
+	PGresult *res = api_query(ex, api, c.customer_id, &compat_stmt_summaries, params);
+	if (res != NULL)
+		http_reply_json(ex, 200, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+	PQclear(res);
+	return HTTP_DONE;
+}
+
+#define QSQL_V2_PROFILE(p)                                                                                        \
+	"json_build_object('user_id', " p ".user_id, 'preferred_name', " p                                        \
+	".preferred_name, 'total_calls', " p                                                                      \
+	".total_calls, 'first_call_date', " QSQL_V2_DATE(p ".first_call_at") ", 'last_call_date', " QSQL_V2_DATE( \
+	    p                                                                                                     \
+	    ".last_call_at") ", "                                                                                 \
+	                     "'preferences', " p ".preferences, 'context', " p                                    \
+	                     ".context, 'created_at', " QSQL_V2_DATE(                                             \
+	                         p                                                                                \
+	                         ".created_at") ", 'updated_at', " QSQL_V2_DATE(p                                 \
+	                                                                        ".updated_at") ")"
+
+static const struct qdb_stmt compat_stmt_profiles = {
+	QS_V2_PROFILES, "q_v2_profiles",
+	"WITH p AS (SELECT * FROM caller_profiles "
+	"           ORDER BY last_call_at DESC NULLS LAST, user_id LIMIT $1) "
+	"SELECT json_build_object('success', true, 'customer_id', "
+	"  NULLIF(current_setting('app.current_tenant', true), '')::int, 'profiles', "
+	"  coalesce((SELECT json_agg(" QSQL_V2_PROFILE(
+	    "p") " ORDER BY p.last_call_at DESC NULLS "
+	         "LAST, p.user_id) FROM p), '[]'::json), 'total', (SELECT count(*) FROM p))::text",
+	1
+};
+
+static enum http_outcome route_v2_profiles(struct http_exchange *ex, void *ctx)
+{
+	const struct query_api *api = ctx;
+	struct auth_claims c;
+	long long limit;
+	if (!api_auth(ex, api, &c) || !api_int_arg(ex, "limit", 100, 1, api->max_limit, &limit))
+		return HTTP_DONE;
+	char ls[24];
+	snprintf(ls, sizeof(ls), "%lld", limit);
+	const char *params[] = { ls };
+	PGresult *res = api_query(ex, api, c.customer_id, &compat_stmt_profiles, params);
+	if (res != NULL)
+		http_reply_json(ex, 200, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+	PQclear(res);
+	return HTTP_DONE;
+}
+
+static const struct qdb_stmt compat_stmt_profile = {
+	QS_V2_PROFILE, "q_v2_profile",
+	"SELECT json_build_object('success', true, 'profile', " QSQL_V2_PROFILE(
+	    "p") ")::text "
+	         "FROM caller_profiles p WHERE p.user_id = $1",
+	1
+};
+
+static enum http_outcome route_v2_profile(struct http_exchange *ex, void *ctx)
+{
+	const struct query_api *api = ctx;
+	struct auth_claims c;
+	if (!api_auth(ex, api, &c) || !api_user_id(ex, http_param(ex, 0)))
+		return HTTP_DONE;
+	const char *params[] = { http_param(ex, 0) };
+	PGresult *res = api_query(ex, api, c.customer_id, &compat_stmt_profile, params);
+	if (res == NULL)
+		return HTTP_DONE;
+	if (PQntuples(res) == 0)
+		http_reply_error(ex, 404, "not_found", "no such caller");
+	else
+		http_reply_json(ex, 200, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+	PQclear(res);
+	return HTTP_DONE;
+}
+
+static const struct qdb_stmt compat_stmt_personality = {
+	QS_V2_PERSONALITY, "q_v2_personality",
+	"SELECT CASE WHEN a.user_id IS NULL THEN json_build_object('success', true, 'user_id', "
+	"  $1::text, 'personality', NULL, 'message', 'No personality data available yet') "
+	"ELSE json_build_object('success', true, 'user_id', $1::text, 'personality', " QSQL_PERSONALITY(
+	    "a") ") END::text "
+	         "FROM (SELECT 1) one LEFT JOIN personality_averages a ON a.user_id = $1",
+	1
+};
+
+static enum http_outcome route_v2_personality(struct http_exchange *ex, void *ctx)
+{
+	const struct query_api *api = ctx;
+	struct auth_claims c;
+	if (!api_auth(ex, api, &c) || !api_user_id(ex, http_param(ex, 0)))
+		return HTTP_DONE;
+	const char *params[] = { http_param(ex, 0) };
+	PGresult *res = api_query(ex, api, c.customer_id, &compat_stmt_personality, params);
+	if (res != NULL)
+		http_reply_json(ex, 200, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+	PQclear(res);
+	return HTTP_DONE;
+}
+
+static enum http_outcome route_v2_search(struct http_exchange *ex, void *ctx)
+{
+	const struct query_api *api = ctx;
+	struct auth_claims c;
+	long long limit;
+	if (!api_auth(ex, api, &c))
+		return HTTP_DONE;
+	json_t *body = api_body(ex);
+	if (body == NULL)
+		return HTTP_DONE;
+	json_t *q = json_object_get(body, "query");
+	const char *user_id = NULL;
+	bool has_user = json_object_get(body, "user_id") != NULL &&
+	                !json_is_null(json_object_get(body, "user_id"));
+	if (has_user && (user_id = compat_body_user(ex, body, false)) == NULL)
+		goto out;
+	if (!json_is_string(q) || json_string_length(q) == 0 || json_string_length(q) > 1000) {
+		http_reply_error(ex, 422, "bad_value", "query: a string of 1..1000 bytes");
+		goto out;
+	}
+	if (!compat_body_int(ex, body, "limit", 5, 1, api->max_limit, &limit))
+		goto out;
+	struct buf reply = BUF_INIT;
+	buf_append_str(&reply, "{\"success\":true,\"results\":");
+	if (query_search(ex, api, c.customer_id, json_string_value(q), user_id, limit, "semantic",
+	                 true, &reply)) {
+		buf_putc(&reply, '}');
+		http_reply_json(ex, 200, reply.data, reply.len);
+	}
+	buf_free(&reply);
+out:
+	json_decref(body);
+	return HTTP_DONE;
+}
+
+const struct http_route query_compat_routes[] = {
+	{ "GET", "/health", "health", route_health },
+	{ "GET", "/v1/memories", "v1_memories", route_v1_memories },
+	{ "GET", "/v1/memories/user/{}", "v1_memories_user", route_v1_memories_user },
+	{ "GET", "/v1/memories/shared", "v1_memories_shared", route_v1_memories_shared },
+	{ "POST", "/v2/context/enriched", "v2_context_enriched", route_v2_context },
+	{ "GET", "/v2/summaries/{}", "v2_summaries", route_v2_summaries },
+	{ "GET", "/v2/profiles", "v2_profiles", route_v2_profiles },
+	{ "GET", "/v2/profile/{}", "v2_profile", route_v2_profile },
+	{ "GET", "/v2/personality/{}", "v2_personality", route_v2_personality },
+	{ "POST", "/v2/summaries/search", "v2_summaries_search", route_v2_search },
+	{ "POST", "/memory/retrieve", "memory_retrieve", route_memory_retrieve },
+};
+const size_t query_compat_nroutes = sizeof(query_compat_routes) / sizeof(query_compat_routes[0]);

@@ -1,0 +1,227 @@
+/*
+ * aimem-query: the read-only HTTP API (native /v3 routes and the previous service's read
+ * routes) over PostgreSQL as aimem_reader. This file is the start-up and shutdown story; the
+ * routes are in native.c, compat.c and search.c, the connections in qdb.c.
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "auth.h"
+#include "cfg.h"
+#include "file.h"
+#include "http.h"
+#include "log.h"
+#include "metrics.h"
+#include "prog.h"
+#include "qdb.h"
+#include "sig.h"
+#include "xalloc.h"
+
+struct query_settings {
+	char *db_url;
+	long long db_pool, db_stmt_timeout_ms, db_wait_ms, db_reconnect_ms;
+	char *http_bind;
+	long long http_port, http_threads, http_conn_timeout_ms, http_max_conns;
+	long long http_max_conns_per_ip, http_max_body, http_max_header;
+	char *auth_alg, *auth_secret, *auth_public_key_file, *auth_issuer, *auth_audience;
+	long long auth_leeway_ms, auth_max_lifetime_ms, auth_max_token;
+	long long max_limit, drain_ms;
+	char *log_level;
+};
+
+#define S(field) offsetof(struct query_settings, field)
+static const struct cfg_item query_items[] = {
+	{ "db.url", CFG_STRING, NULL, 0, 0, NULL, CFG_SECRET | CFG_REQUIRED, S(db_url),
+	  "libpq connection string as aimem_reader" },
+	{ "db.pool_size", CFG_INT, "0", 0, 256, NULL, 0, S(db_pool),
+	  "database connections (0: one per HTTP thread, so a request never waits for one)" },
+	{ "db.statement_timeout", CFG_DURATION, "2s", 10, 600000, NULL, 0, S(db_stmt_timeout_ms),
+	  "longest read; beyond it the request gets 503" },
+	{ "db.pool_wait", CFG_DURATION, "1s", 0, 60000, NULL, 0, S(db_wait_ms),
+	  "longest wait for a free connection before 503" },
+	{ "db.reconnect_interval", CFG_DURATION, "250ms", 10, 60000, NULL, 0, S(db_reconnect_ms),
+	  "least time between two connection attempts of one pool slot while the database is "
+	  "down (requests in between get 503 at once)" },
+	{ "http.bind", CFG_STRING, "127.0.0.1", 0, 0, NULL, 0, S(http_bind),
+	  "address to listen on" },
+	{ "http.port", CFG_INT, "8102", 0, 65535, NULL, 0, S(http_port),
+	  "TCP port (0: any free port)" },
+	{ "http.threads", CFG_INT, "4", 2, 256, NULL, 0, S(http_threads), "HTTP worker threads" },
+	{ "http.connection_timeout", CFG_DURATION, "30s", 1000, 3600000, NULL, 0,
+	  S(http_conn_timeout_ms), "idle connection timeout" },
+	{ "http.max_connections", CFG_INT, "1024", 1, 100000, NULL, 0, S(http_max_conns),
+	  "open connections at most" },
+	{ "http.max_connections_per_ip", CFG_INT, "0", 0, 100000, NULL, 0, S(http_max_conns_per_ip),
+	  "open connections per client address (0: no limit)" },
+	{ "http.max_body", CFG_SIZE, "64KiB", 1024, 16LL << 20, NULL, 0, S(http_max_body),
+	  "largest request body (413 beyond); only the compat POST reads have one" },
+	{ "http.max_header", CFG_SIZE, "32KiB", 4096, 1LL << 20, NULL, 0, S(http_max_header),
+	  "memory for the request line and headers" },
+	{ "auth.algorithm", CFG_ENUM, "HS256", 0, 0, "HS256|RS256|ES256", 0, S(auth_alg),
+	  "the only JWT algorithm accepted" },
+	{ "auth.jwt_secret", CFG_STRING, NULL, 0, 0, NULL, CFG_SECRET, S(auth_secret),
+	  "HS256 shared secret, at least 32 bytes (ChatStack's JWT_SECRET_KEY)" },
+	{ "auth.public_key_file", CFG_STRING, NULL, 0, 0, NULL, 0, S(auth_public_key_file),
+	  "RS256/ES256 public key (PEM file)" },
+	{ "auth.issuer", CFG_STRING, NULL, 0, 0, NULL, 0, S(auth_issuer),
+	  "required iss claim, if set" },
+	{ "auth.audience", CFG_STRING, NULL, 0, 0, NULL, 0, S(auth_audience),
+	  "required aud claim, if set" },
+	{ "auth.leeway", CFG_DURATION, "60s", 0, 600000, NULL, 0, S(auth_leeway_ms),
+	  "clock skew allowed on exp, nbf and iat" },
+	{ "auth.max_lifetime", CFG_DURATION, "24h", 60000, 30LL * 86400000, NULL, 0,
+	  S(auth_max_lifetime_ms), "longest token lifetime accepted (exp - iat)" },
+	{ "auth.max_token_bytes", CFG_SIZE, "8KiB", 256, 64 << 10, NULL, 0, S(auth_max_token),
+	  "longest bearer token accepted" },
+	{ "query.max_limit", CFG_INT, "500", 1, 10000, NULL, 0, S(max_limit),
+	  "largest limit=, summaries= or num_summaries= accepted (400 beyond)" },
+	{ "shutdown.drain", CFG_DURATION, "10s", 0, 300000, NULL, 0, S(drain_ms),
+	  "how long SIGTERM waits for in-flight requests" },
+	{ "log.level", CFG_ENUM, "info", 0, 0, "debug|info|warn|error", 0, S(log_level),
+	  "lowest level logged" },
+};
+#undef S
+
+static const char query_usage[] =
+    "Usage: aimem-query [options]\n"
+    "\n"
+    "The ai-memory read API: caller context, summaries, profiles, personality and search\n"
+    "from PostgreSQL as aimem_reader, each request one read-only transaction of the token's\n"
+    "tenant in one database round trip.\n"
+    "Native routes: GET /v3/callers/{user_id}/context|summaries|profile|personality,\n"
+    "  GET /v3/callers, GET /v3/calls/{call_id}, GET /v3/search\n"
+    "ChatStack-compatible reads: GET /health, GET /v1/memories, GET /v1/memories/user/{id},\n"
+    "  GET /v1/memories/shared, POST /v2/context/enriched, GET /v2/summaries/{id},\n"
+    "  GET /v2/profiles, GET /v2/profile/{id}, GET /v2/personality/{id},\n"
+    "  POST /v2/summaries/search, POST /memory/retrieve\n"
+    "Also GET /healthz, /readyz (database reachable), /metrics.\n"
+    "Signals: SIGTERM/SIGINT stop accepting, finish in-flight requests, exit 0;\n"
+    "a second one exits at once.\n";
+
+static struct auth_verifier *query_auth_new(const struct query_settings *s, char *err,
+                                            size_t errlen)
+{
+	struct auth_config ac = { 0 };
+	ac.alg = strcmp(s->auth_alg, "RS256") == 0   ? AUTH_RS256
+	         : strcmp(s->auth_alg, "ES256") == 0 ? AUTH_ES256
+	                                             : AUTH_HS256;
+	char *pem = NULL;
+	if (ac.alg == AUTH_HS256) {
+		ac.key = s->auth_secret ? s->auth_secret : "";
+		ac.key_len = strlen(ac.key);
+	} else {
+		if (s->auth_public_key_file == NULL) {
+			snprintf(err, errlen, "auth.public_key_file is required for %s",
+			         s->auth_alg);
+			return NULL;
+		}
+		pem = file_read(s->auth_public_key_file, 1 << 20, &ac.key_len, err, errlen);
+		if (pem == NULL)
+			return NULL;
+		ac.key = pem;
+	}
+	ac.issuer = s->auth_issuer;
+	ac.audience = s->auth_audience;
+	ac.leeway_s = s->auth_leeway_ms / 1000;
+	ac.max_lifetime_s = s->auth_max_lifetime_ms / 1000;
+	ac.max_token_len = (size_t)s->auth_max_token;
+	struct auth_verifier *v = auth_verifier_new(&ac, err, errlen);
+	free(pem);
+	return v;
+}
+
+static bool query_ready(void *ctx, char *why, size_t whylen)
+{
+	const struct query_api *api = ctx;
+	return qdb_ready(api->db, why, whylen);
+}
+
+/* Native and compat routes in one table (lib/http copies it). */
+static struct http_route *query_routes(size_t *n)
+{
+	*n = query_native_nroutes + query_compat_nroutes;
+	struct http_route *r = xmallocarray(*n, sizeof(*r));
+	memcpy(r, query_native_routes, query_native_nroutes * sizeof(*r));
+	memcpy(r + query_native_nroutes, query_compat_routes, query_compat_nroutes * sizeof(*r));
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	struct query_settings s = { 0 };
+	const struct prog_info info = { "aimem-query",
+		                        query_usage,
+		                        query_items,
+		                        sizeof(query_items) / sizeof(query_items[0]),
+		                        &s,
+		                        NULL };
+	struct cfg *cfg = NULL;
+	int argi = 0;
+	sig_setup(); /* before MHD starts threads */
+	enum prog_action action = prog_start(&info, argc, argv, &cfg, &argi);
+	if (action != PROG_RUN)
+		return action == PROG_EXIT_OK ? 0 : 2;
+	if (argi < argc) {
+		fprintf(stderr, "aimem-query: unexpected argument \"%s\"\n", argv[argi]);
+		cfg_free(&cfg);
+		return 2;
+	}
+
+	char err[512];
+	int rc = 1;
+	struct metrics *m = metrics_new();
+	struct query_api api = { .max_limit = s.max_limit };
+	struct http_server *srv = NULL;
+	struct auth_verifier *auth = query_auth_new(&s, err, sizeof(err));
+	if (auth == NULL) {
+		fprintf(stderr, "aimem-query: %s\n", err);
+		rc = 2; /* bad configuration: refuse to start */
+		goto out;
+	}
+	api.auth = auth;
+	const struct qdb_config qc = { s.db_url, (unsigned)(s.db_pool ? s.db_pool : s.http_threads),
+		                       s.db_stmt_timeout_ms, s.db_wait_ms, s.db_reconnect_ms };
+	api.db = qdb_new(&qc, m);
+	char why[256];
+	if (!qdb_ready(api.db, why, sizeof(why))) /* not fatal: /readyz says so until it is */
+		log_warn("database not reachable at start-up; serving 503 until it is");
+	const struct http_config hc = { s.http_bind,
+		                        (int)s.http_port,
+		                        (unsigned)s.http_threads,
+		                        s.http_conn_timeout_ms / 1000,
+		                        (unsigned)s.http_max_conns,
+		                        (unsigned)s.http_max_conns_per_ip,
+		                        (size_t)s.http_max_body,
+		                        (size_t)s.http_max_header,
+		                        "aimem-query" };
+	size_t nroutes;
+	struct http_route *routes = query_routes(&nroutes);
+	srv = http_server_start(&hc, routes, nroutes, &api, query_ready, m, err, sizeof(err));
+	free(routes);
+	if (srv == NULL) {
+		log_error("cannot start the HTTP server: %s", err);
+		goto out;
+	}
+	log_info("ready bind=%s port=%d threads=%lld pool=%u", s.http_bind, http_server_port(srv),
+	         s.http_threads, qc.size);
+
+	while (!sig_stop_requested())
+		sig_wait(1000);
+
+	log_info("stopping: no new connections, draining in-flight requests drain_ms=%lld",
+	         s.drain_ms);
+	http_server_stop(&srv, s.drain_ms);
+	rc = 0;
+out:
+	http_server_stop(&srv, 0);
+	qdb_free(&api.db);
+	auth_verifier_free(&auth);
+	metrics_free(&m);
+	cfg_free(&cfg);
+	if (rc == 0)
+		log_info("stopped");
+	return rc;
+}

@@ -1,0 +1,370 @@
+/*
+ * native: the /v3 read routes (DESIGN §6). Each runs one statement that returns the JSON
+ * document (or its rows) built by PostgreSQL, which is sent as it is: no parse and
+ * re-serialise on the hot path. Tenant isolation is row-level security: no statement names
+ * a tenant; qdb sets it from the token inside the transaction.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "buf.h"
+#include "num.h"
+#include "query_cursor.h"
+#include "query_text.h"
+
+/* The summary-first context: profile, personality, the newest $2 summaries. One statement,
+ * one round trip; every part is an index lookup on (customer_id, user_id, ...). */
+const struct qdb_stmt query_stmt_context = {
+	QS_CONTEXT, "q_context",
+	"WITH p AS (SELECT user_id, preferred_name, total_calls, first_call_at, last_call_at, "
+	"                  preferences, context, created_at, updated_at "
+	"           FROM caller_profiles WHERE user_id = $1), "
+	"a AS (SELECT * FROM personality_averages WHERE user_id = $1), "
+	"s AS (SELECT call_id, user_id, thread_id, call_started_at, call_ended_at, "
+	"             duration_seconds, summary, key_topics, key_variables, sentiment, "
+	"             resolution_status, processor, needs_reprocess "
+	"      FROM call_summaries WHERE user_id = $1 "
+	"      ORDER BY call_ended_at DESC, call_id DESC LIMIT $2) "
+	"SELECT json_build_object('user_id', $1::text, "
+	"  'known', EXISTS (SELECT 1 FROM p) OR EXISTS (SELECT 1 FROM s), "
+	"  'profile', (SELECT " QSQL_PROFILE(
+	    "p") " FROM p), "
+	         "  'personality', (SELECT " QSQL_PERSONALITY(
+	             "a") " FROM a), "
+	                  "  'summaries', coalesce((SELECT json_agg(" QSQL_SUMMARY(
+	                      "s") " ORDER BY s.call_ended_at "
+	                           "DESC, s.call_id DESC) FROM s), '[]'::json))::text",
+	2
+};
+
+static const char *native_json_escape(const char *s, struct buf *out)
+{
+	json_t *j = json_string(s);
+	char *text = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+	buf_append_str(out, text ? text : "null");
+	free(text);
+	json_decref(j);
+	return buf_str(out);
+}
+
+static enum http_outcome route_context(struct http_exchange *ex, void *ctx)
+{
+	const struct query_api *api = ctx;
+	struct auth_claims c;
+	long long n;
+	if (!api_auth(ex, api, &c) || !api_user_id(ex, http_param(ex, 0)) ||
+	    !api_int_arg(ex, "summaries", 5, 0, api->max_limit, &n))
+		return HTTP_DONE;
+	const char *format = http_query(ex, "format");
+	if (format != NULL && strcmp(format, "json") != 0 && strcmp(format, "text") != 0) {
+		http_reply_error(ex, 400, "bad_value", "format: json or text");
+		return HTTP_DONE;
+	}
+	char ns[24];
+	snprintf(ns, sizeof(ns), "%lld", n);
+	const char *params[] = { http_param(ex, 0), ns };
+	PGresult *res = api_query(ex, api, c.customer_id, &query_stmt_context, params);
+	if (res == NULL)
+		return HTTP_DONE;
+	const char *doc = PQgetvalue(res, 0, 0);
+	size_t len = (size_t)PQgetlength(res, 0, 0);
+	if (format == NULL || strcmp(format, "json") == 0) {
+		api_reply(ex, doc, len, true);
+		PQclear(res);
+		return HTTP_DONE;
+	}
+	/* format=text: the document plus "text", the compat layout */
+	json_t *root = json_loadb(doc, len, 0, NULL);
+	PQclear(res);
+	if (root == NULL) {
+		http_reply_error(ex, 500, "internal", "the read failed");
+		return HTTP_DONE;
+	}
+	struct buf text = BUF_INIT;
+	query_text_render(root, &text, NULL);
+	json_object_set_new(root, "text", json_stringn(text.data ? text.data : "", text.len));
+	buf_free(&text);
+	char *body = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(root);
+	api_reply(ex, body, strlen(body), true);
+	free(body);
+	return HTTP_DONE;
+}
+
+/* Rows (item json, cursor micros, cursor key) -> {"<field>":[...],"next_cursor":...}; the
+ * statement fetched limit + 1 rows to know whether there is a next page. */
+static void native_page(struct http_exchange *ex, PGresult *res, long long limit, const char *field)
+{
+	struct buf out = BUF_INIT;
+	buf_appendf(&out, "{\"%s\":[", field);
+	int rows = PQntuples(res);
+	int shown = rows > limit ? (int)limit : rows;
+	for (int i = 0; i < shown; i++) {
+		if (i > 0)
+			buf_putc(&out, ',');
+		buf_append(&out, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0));
+	}
+	buf_append_str(&out, "],\"next_cursor\":");
+	char cursor[QUERY_CURSOR_MAX];
+	struct query_cursor qc = { 0 };
+	if (rows > limit && shown > 0) {
+		qc.has_ts = !PQgetisnull(res, shown - 1, 1);
+		long long ts = 0;
+		if (qc.has_ts &&
+		    num_parse_int(PQgetvalue(res, shown - 1, 1), LLONG_MIN, LLONG_MAX, &ts) != 0)
+			qc.has_ts = false; /* cannot happen: PostgreSQL wrote a bigint */
+		qc.ts = ts;
+		snprintf(qc.key, sizeof(qc.key), "%s", PQgetvalue(res, shown - 1, 2));
+	}
+	if (rows > limit && shown > 0 && query_cursor_encode(&qc, cursor) == 0)
+		buf_appendf(&out, "\"%s\"}", cursor);
+	else
+		buf_append_str(&out, "null}");
+	api_reply(ex, out.data, out.len, true);
+	buf_free(&out);
+}
+
+/* The cursor argument (name) decoded into params; false after a 400. */
+static bool native_cursor(struct http_exchange *ex, const char *name, char ts[24],
+                          struct query_cursor *qc, const char **pts, const char **pkey)
+{
+	const char *text = http_query(ex, name);
+	*pts = *pkey = NULL;
+	if (text == NULL || *text == '\0')
+		return true;
+	if (query_cursor_decode(text, qc) != 0) {
+		http_reply_error(ex, 400, "bad_cursor", "the cursor is not one this API returned");
+		return false;
+	}
+	if (qc->has_ts) {
+		snprintf(ts, 24, "%lld", qc->ts);
+		*pts = ts;
+	}
+	*pkey = qc->key;
+	return true;
+}
+
+static const struct qdb_stmt native_stmt_summaries = {
+	QS_SUMMARIES, "q_summaries",
+	"SELECT " QSQL_SUMMARY("s") "::text, " QSQL_MICROS(
+	    "s.call_ended_at") ", s.call_id "
+	                       "FROM call_summaries s WHERE s.user_id = $1 AND ($4::text IS NULL OR "
+	                       "(s.call_ended_at, s.call_id) < (" QSQL_FROM_MICROS(
+	                           "$3") ", $4::text)) "
+	                                 "ORDER BY s.call_ended_at DESC, s.call_id DESC LIMIT $2",
+	4
+};
+
+static enum http_outcome route_summaries(struct http_exchange *ex, void *ctx)
+{
+	const struct query_api *api = ctx;
+	struct auth_claims c;
+	long long limit;
+	struct query_cursor qc;
+	char ts[24], ls[24];
+	const char *pts, *pkey;
+	if (!api_auth(ex, api, &c) || !api_user_id(ex, http_param(ex, 0)) ||
+	    !api_int_arg(ex, "limit", 20, 1, api->max_limit, &limit) ||
+	    !native_cursor(ex, "before", ts, &qc, &pts, &pkey))
+		return HTTP_DONE;
+	if (pkey != NULL && pts == NULL) {
+		http_reply_error(ex, 400, "bad_cursor", "the cursor is not one this API returned");
+		return HTTP_DONE;
+	}
+	snprintf(ls, sizeof(ls), "%lld", limit + 1);
+	const char *params[] = { http_param(ex, 0), ls, pts, pkey };
+	PGresult *res = api_query(ex, api, c.customer_id, &native_stmt_summaries, params);
+	if (res == NULL)
+		return HTTP_DONE;
+	native_page(ex, res, limit, "summaries");
+	PQclear(res);
+	return HTTP_DONE;
+}
+
+static const struct qdb_stmt native_stmt_callers = {
+	QS_CALLERS, "q_callers",
+	"SELECT " QSQL_PROFILE("p") "::text, " QSQL_MICROS(
+	    "p.last_call_at") ", p.user_id "
+	                      "FROM caller_profiles p WHERE $3::text IS NULL OR "
+	                      "(coalesce(p.last_call_at, '-infinity'), p.user_id) < "
+	                      "(coalesce(" QSQL_FROM_MICROS(
+	                          "$2") ", '-infinity'), $3::text) "
+	                                "ORDER BY coalesce(p.last_call_at, '-infinity') DESC, p.user_id DESC LIMIT $1",
+	3
+};
+
+static enum http_outcome route_callers(struct http_exchange *ex, void *ctx)
+{
+	const struct query_api *api = ctx;
+	struct auth_claims c;
+	long long limit;
+	struct query_cursor qc;
+	char ts[24], ls[24];
+	const char *pts, *pkey;
+	if (!api_auth(ex, api, &c) || !api_int_arg(ex, "limit", 50, 1, api->max_limit, &limit) ||
+	    !native_cursor(ex, "cursor", ts, &qc, &pts, &pkey))
+		return HTTP_DONE;
+	snprintf(ls, sizeof(ls), "%lld", limit + 1);
+	const char *params[] = { ls, pts, pkey };
+	PGresult *res = api_query(ex, api, c.customer_id, &native_stmt_callers, params);
+	if (res == NULL)
+		return HTTP_DONE;
+	native_page(ex, res, limit, "callers");
+	PQclear(res);
+	return HTTP_DONE;
+}
+
+/* Replies the first column of the first row, or 404 when there is no row or the second
+ * column (if any) is false. */
+static void native_one(struct http_exchange *ex, PGresult *res, const char *what)
+{
+	bool found = PQntuples(res) > 0 && !PQgetisnull(res, 0, 0) &&
+	             (PQnfields(res) < 2 || strcmp(PQgetvalue(res, 0, 1), "t") == 0);
+	if (!found) {
+		char msg[64];
+		snprintf(msg, sizeof(msg), "no such %s", what);
+		http_reply_error(ex, 404, "not_found", msg);
+	} else {
+		api_reply(ex, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0), true);
+	}
+}
+
+static const struct qdb_stmt native_stmt_profile = {
+	QS_PROFILE, "q_profile",
+	"SELECT " QSQL_PROFILE("p") "::text FROM caller_profiles p WHERE p.user_id = $1", 1
+};
+
+static enum http_outcome route_profile(struct http_exchange *ex, void *ctx)
+{
+	const struct query_api *api = ctx;
+	struct auth_claims c;
+	if (!api_auth(ex, api, &c) || !api_user_id(ex, http_param(ex, 0)))
+		return HTTP_DONE;
+	const char *params[] = { http_param(ex, 0) };
+	PGresult *res = api_query(ex, api, c.customer_id, &native_stmt_profile, params);
+	if (res != NULL)
+		native_one(ex, res, "caller");
+	PQclear(res);
+	return HTTP_DONE;
+}
+
+static const struct qdb_stmt native_stmt_personality = {
+	QS_PERSONALITY, "q_personality",
+	"WITH a AS (SELECT * FROM personality_averages WHERE user_id = $1), "
+	"m AS (SELECT * FROM personality_metrics WHERE user_id = $1 "
+	"      ORDER BY measured_at DESC, call_id DESC LIMIT $2) "
+	"SELECT json_build_object('user_id', $1::text, "
+	"  'averages', (SELECT " QSQL_PERSONALITY(
+	    "a") " FROM a), "
+	         "  'recent_calls', coalesce((SELECT json_agg(" QSQL_METRIC(
+	             "m") " ORDER BY m.measured_at "
+	                  "DESC, m.call_id DESC) FROM m), '[]'::json))::text, "
+	                  "EXISTS (SELECT 1 FROM a) OR EXISTS (SELECT 1 FROM m)",
+	2
+};
+
+static enum http_outcome route_personality(struct http_exchange *ex, void *ctx)
+{
+	const struct query_api *api = ctx;
+	struct auth_claims c;
+	long long n;
+	if (!api_auth(ex, api, &c) || !api_user_id(ex, http_param(ex, 0)) ||
+	    !api_int_arg(ex, "recent", 5, 0, api->max_limit, &n))
+		return HTTP_DONE;
+	char ns[24];
+	snprintf(ns, sizeof(ns), "%lld", n);
+	const char *params[] = { http_param(ex, 0), ns };
+	PGresult *res = api_query(ex, api, c.customer_id, &native_stmt_personality, params);
+	if (res != NULL)
+		native_one(ex, res, "caller personality");
+	PQclear(res);
+	return HTTP_DONE;
+}
+
+static const struct qdb_stmt native_stmt_call = {
+	QS_CALL, "q_call",
+	"SELECT json_build_object('call_id', $1::text, "
+	"  'summary', (SELECT " QSQL_SUMMARY(
+	    "s") " FROM call_summaries s WHERE s.call_id = $1), "
+	         "  'personality', (SELECT " QSQL_METRIC(
+	             "m") " FROM personality_metrics m "
+	                  "                  WHERE m.call_id = $1))::text, "
+	                  "EXISTS (SELECT 1 FROM call_summaries WHERE call_id = $1) OR "
+	                  "EXISTS (SELECT 1 FROM personality_metrics WHERE call_id = $1)",
+	1
+};
+
+static bool native_call_id(const char *id)
+{
+	size_t n = id ? strlen(id) : 0;
+	if (n < 1 || n > 128)
+		return false;
+	return strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-") ==
+	       n;
+}
+
+static enum http_outcome route_call(struct http_exchange *ex, void *ctx)
+{
+	const struct query_api *api = ctx;
+	struct auth_claims c;
+	if (!api_auth(ex, api, &c))
+		return HTTP_DONE;
+	if (!native_call_id(http_param(ex, 0))) {
+		http_reply_error(ex, 400, "bad_value", "call_id: 1..128 of [A-Za-z0-9._:-]");
+		return HTTP_DONE;
+	}
+	const char *params[] = { http_param(ex, 0) };
+	PGresult *res = api_query(ex, api, c.customer_id, &native_stmt_call, params);
+	if (res != NULL)
+		native_one(ex, res, "call");
+	PQclear(res);
+	return HTTP_DONE;
+}
+
+static enum http_outcome route_search(struct http_exchange *ex, void *ctx)
+{
+	const struct query_api *api = ctx;
+	struct auth_claims c;
+	long long limit;
+	if (!api_auth(ex, api, &c) || !api_int_arg(ex, "limit", 10, 1, api->max_limit, &limit))
+		return HTTP_DONE;
+	const char *q = http_query(ex, "q"), *user_id = http_query(ex, "user_id");
+	const char *mode = http_query(ex, "mode");
+	if (mode == NULL)
+		mode = "hybrid";
+	if (strcmp(mode, "hybrid") != 0 && strcmp(mode, "semantic") != 0 &&
+	    strcmp(mode, "text") != 0) {
+		http_reply_error(ex, 400, "bad_value", "mode: hybrid, semantic or text");
+		return HTTP_DONE;
+	}
+	if (q == NULL || *q == '\0' || strlen(q) > 1000) {
+		http_reply_error(ex, 400, "bad_value", "q: 1..1000 bytes required");
+		return HTTP_DONE;
+	}
+	if (user_id != NULL && !api_user_id(ex, user_id))
+		return HTTP_DONE;
+	struct buf out = BUF_INIT;
+	buf_append_str(&out, "{\"query\":");
+	native_json_escape(q, &out);
+	buf_appendf(&out, ",\"mode\":\"%s\",\"results\":", mode);
+	if (query_search(ex, api, c.customer_id, q, user_id, limit, mode, false, &out)) {
+		buf_putc(&out, '}');
+		http_reply_json(ex, 200, out.data, out.len);
+	}
+	buf_free(&out);
+	return HTTP_DONE;
+}
+
+const struct http_route query_native_routes[] = {
+	{ "GET", "/v3/callers/{}/context", "v3_context", route_context },
+	{ "GET", "/v3/callers/{}/summaries", "v3_summaries", route_summaries },
+	{ "GET", "/v3/callers/{}/profile", "v3_profile", route_profile },
+	{ "GET", "/v3/callers/{}/personality", "v3_personality", route_personality },
+	{ "GET", "/v3/callers", "v3_callers", route_callers },
+	{ "GET", "/v3/calls/{}", "v3_call", route_call },
+	{ "GET", "/v3/search", "v3_search", route_search },
+};
+const size_t query_native_nroutes = sizeof(query_native_routes) / sizeof(query_native_routes[0]);

@@ -1,0 +1,282 @@
+"""aimem-query over real HTTP against the real PostgreSQL, as aimem_reader.
+
+One database per module, seeded as aimem_worker (query_data.py), one aimem-query on it.
+"""
+import re
+import threading
+import random
+import uuid
+
+import psycopg2
+import pytest
+
+from conftest import BUILD, Daemon, connected, create_database, mint
+from query_data import (KELLY, MARKER, PAGER, SHARED_CALLER, TENANTS, Client, marker,
+                        seed_all)
+
+SECRET = "query-test-secret-0123456789abcdef-0123"  # test only
+NAME_RE = re.compile(r"(?:Name|caller[_\s]name|identity[_\s]name):\s*([A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)",
+                     re.I)
+
+
+class Api:
+    pass
+
+
+def start_query(db, log, **extra):
+    env = {"AIMEM_HTTP_PORT": "0", "AIMEM_AUTH_JWT_SECRET": SECRET, "AIMEM_DB_URL": db.reader_url,
+           "AIMEM_HTTP_THREADS": "4"}
+    env.update(extra)
+    return Daemon([str(BUILD / "bin/aimem-query")], env, log).wait_ready()
+
+
+@pytest.fixture(scope="module")
+def api(services, template_db, tmp_path_factory):
+    from conftest import Database
+    name = "q_" + uuid.uuid4().hex[:12]
+    create_database(services, name, template=template_db)
+    db = Database(services, name)
+    seed_all(db)
+    d = start_query(db, tmp_path_factory.mktemp("query") / "query.log")
+    a = Api()
+    a.db, a.daemon, a.port = db, d, d.port
+    a.client = Client(d.port)
+    yield a
+    a.client.close()
+    assert d.stop() == 0, d.output()
+    from conftest import admin_connect
+    with admin_connect(services) as conn, conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def tok(tenant=1, scope="memory:read"):
+    return mint(SECRET, customer_id=tenant, scope=scope)
+
+
+# (method, path, body): every read route, with a known caller / call of tenant 1
+ROUTES = [
+    ("GET", f"/v3/callers/{KELLY}/context", None),
+    ("GET", f"/v3/callers/{KELLY}/context?format=text", None),
+    ("GET", f"/v3/callers/{KELLY}/summaries", None),
+    ("GET", f"/v3/callers/{KELLY}/profile", None),
+    ("GET", f"/v3/callers/{KELLY}/personality", None),
+    ("GET", "/v3/callers", None),
+    ("GET", "/v3/calls/CA-kelly-4", None),
+    ("GET", "/v3/search?q=auto+bill", None),
+    ("GET", "/health", None),
+    ("GET", f"/v1/memories?user_id={SHARED_CALLER}", None),
+    ("GET", f"/v1/memories/user/{SHARED_CALLER}", None),
+    ("GET", "/v1/memories/shared", None),
+    ("POST", "/v2/context/enriched", {"user_id": KELLY}),
+    ("GET", f"/v2/summaries/{KELLY}", None),
+    ("GET", "/v2/profiles", None),
+    ("GET", f"/v2/profile/{KELLY}", None),
+    ("GET", f"/v2/personality/{KELLY}", None),
+    ("POST", "/v2/summaries/search", {"user_id": KELLY, "query": "auto bill"}),
+    ("POST", "/memory/retrieve", {"user_id": SHARED_CALLER, "limit": 10}),
+]
+
+
+@pytest.mark.parametrize("method,path,body", ROUTES, ids=[f"{m} {p}" for m, p, _ in ROUTES])
+def test_every_route_needs_a_read_token(api, method, path, body):
+    c = api.client
+    status, h, _ = c.request(method, path, body=body)
+    assert status == 401 and h["www-authenticate"].startswith("Bearer")
+    status, h, _ = c.request(method, path, token=mint("x" * 40, customer_id=1), body=body)
+    assert status == 401
+    status, h, payload = c.json(method, path, token=tok(scope="memory:write"), body=body)
+    assert status == 403 and payload["error"]["code"] == "forbidden"
+    status, h, _ = c.request(method, path, token=tok(), body=body)
+    assert status == 200, (status, _)
+    status, h, _ = c.request(method, path, token=tok(scope="memory:read:write"), body=body)
+    assert status == 200
+
+
+def test_context_known_caller(api):
+    status, h, ctx = api.client.json("GET", f"/v3/callers/{KELLY}/context?summaries=2", tok())
+    assert status == 200
+    assert ctx["known"] is True and ctx["user_id"] == KELLY
+    assert ctx["profile"]["preferred_name"] == "Kelly" and ctx["profile"]["total_calls"] == 4
+    assert ctx["profile"]["first_call_at"] == "2026-10-02T14:03:11Z"
+    assert ctx["personality"]["communication_style"]["formality"] == 80
+    assert ctx["personality"]["trends"]["satisfaction_trend"] == "improving"
+    assert [s["call_id"] for s in ctx["summaries"]] == ["CA-kelly-4", "CA-kelly-3"]
+    s = ctx["summaries"][0]
+    assert s["key_topics"] == ["billing", "auto_policy"]
+    assert s["key_variables"] == {"policy_number": "AP-449120"}
+    assert s["ended_at"] == "2026-11-20T15:09:41Z"
+    assert "text" not in ctx
+
+
+def test_context_unknown_caller_is_200_known_false(api):
+    status, _, ctx = api.client.json("GET", "/v3/callers/0000000000/context", tok())
+    assert status == 200
+    assert ctx == {"user_id": "0000000000", "known": False, "profile": None,
+                   "personality": None, "summaries": []}
+    status, _, ctx = api.client.json("GET", "/v3/callers/0000000000/context?format=text", tok())
+    assert ctx["text"] == "=== CALLER PROFILE ===\nNew caller: no previous calls on record.\n"
+
+
+def test_context_bad_arguments(api):
+    c = api.client
+    assert c.json("GET", f"/v3/callers/{KELLY}/context?summaries=-1", tok())[0] == 400
+    assert c.json("GET", f"/v3/callers/{KELLY}/context?summaries=x", tok())[0] == 400
+    assert c.json("GET", f"/v3/callers/{KELLY}/context?format=xml", tok())[0] == 400
+    assert c.json("GET", f"/v3/callers/{'9' * 129}/context", tok())[0] == 400
+    status, _, ctx = c.json("GET", f"/v3/callers/{KELLY}/context?summaries=0", tok())
+    assert status == 200 and ctx["summaries"] == [] and ctx["known"] is True
+
+
+EXPECTED_TEXT = """=== CALLER PROFILE ===
+Name: Kelly (preferred name)
+Total Calls: 4
+First Call: 2026-10-02 14:03:11
+Last Call: 2026-11-20 15:09:41
+
+CALLER PERSONALITY PROFILE:
+Communication Style: very formal
+Directness: very direct
+Technical Level: very non-technical
+Detail Preference: detailed
+Patience: patient
+Recent Satisfaction: very high
+Trend: Satisfaction is improving
+
+=== RECENT CALL SUMMARIES ===
+
+Call 1 (2026-11-20 15:09:41):
+  Summary: Caller disputed a charge on the auto bill
+  Topics: billing, auto_policy
+  Key Info: {"policy_number":"AP-449120"}
+  Sentiment: frustrated
+
+Call 2 (2026-11-10 15:09:41):
+  Summary: Caller added a driver
+  Sentiment: positive
+"""
+
+
+def test_compat_context_text_layout_line_by_line(api):
+    status, _, out = api.client.json("POST", "/v2/context/enriched", tok(),
+                                     {"user_id": KELLY, "num_summaries": 2})
+    assert status == 200
+    assert set(out) == {"success", "context", "summary_count", "has_personality_data"}
+    assert out["success"] is True and out["summary_count"] == 2
+    assert out["has_personality_data"] is True
+    assert out["context"].splitlines() == EXPECTED_TEXT.splitlines()
+    assert NAME_RE.search(out["context"]).group(1) == "Kelly"
+    # the native text form is the same text
+    _, _, ctx = api.client.json("GET", f"/v3/callers/{KELLY}/context?summaries=2&format=text", tok())
+    assert ctx["text"] == out["context"]
+    # num_summaries honoured; default 5 (Kelly has 4)
+    _, _, out = api.client.json("POST", "/v2/context/enriched", tok(), {"user_id": KELLY})
+    assert out["summary_count"] == 4 and out["context"].count("\nCall ") == 4
+    _, _, out = api.client.json("POST", "/v2/context/enriched", tok(),
+                                {"user_id": KELLY, "num_summaries": 1})
+    assert out["summary_count"] == 1
+
+
+def test_compat_context_unknown_caller_creates_nothing(api):
+    status, _, out = api.client.json("POST", "/v2/context/enriched", tok(),
+                                     {"user_id": "4440009999"})
+    assert status == 200 and out["success"] is True and out["summary_count"] == 0
+    assert out["has_personality_data"] is False and "Name:" not in out["context"]
+    with connected(api.db.admin_url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM caller_profiles WHERE user_id = '4440009999'")
+        assert cur.fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("name,expect", [("Kelly", "Kelly"), ("Kelly Nguyen", "Kelly Nguyen"),
+                                         ("Mary Ann Smith", "Mary Ann"),
+                                         ("José", "Jos")])
+def test_chatstack_name_regex_never_reaches_the_next_line(api, name, expect):
+    user = "name-" + uuid.uuid4().hex[:8]
+    with connected(api.db.worker_url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT set_config('app.current_tenant', '1', true)")
+        cur.execute("""INSERT INTO caller_profiles (customer_id, user_id, preferred_name, total_calls,
+            first_call_at, last_call_at) VALUES (1, %s, %s, 1, now(), now())""", (user, name))
+    _, _, out = api.client.json("POST", "/v2/context/enriched", tok(), {"user_id": user})
+    got = NAME_RE.search(out["context"]).group(1)
+    assert got == expect and "\n" not in got and "Total" not in got
+
+
+def walk(client, first, key, token):
+    seen, path, pages = [], first, 0
+    while True:
+        status, _, page = client.json("GET", path, token)
+        assert status == 200, page
+        seen += page[key]
+        pages += 1
+        if page["next_cursor"] is None:
+            return seen, pages
+        sep = "&" if "?" in first else "?"
+        arg = "before" if key == "summaries" else "cursor"
+        path = f"{first}{sep}{arg}={page['next_cursor']}"
+
+
+def test_summaries_pagination_walks_every_row_exactly_once(api):
+    for limit in (1, 7, 53, 100):
+        rows, pages = walk(api.client, f"/v3/callers/{PAGER}/summaries?limit={limit}",
+                           "summaries", tok())
+        ids = [r["call_id"] for r in rows]
+        assert len(ids) == 53 and len(set(ids)) == 53, limit
+        assert pages == -(-53 // limit)
+        keys = [(r["ended_at"], r["call_id"]) for r in rows]
+        assert keys == sorted(keys, reverse=True)
+
+
+def test_callers_pagination_walks_every_profile_once(api):
+    with connected(api.db.admin_url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT user_id FROM caller_profiles WHERE customer_id = 1")
+        expected = {r[0] for r in cur.fetchall()}
+    rows, _ = walk(api.client, "/v3/callers?limit=4", "callers", tok())
+    ids = [r["user_id"] for r in rows]
+    assert len(ids) == len(set(ids)) and set(ids) == expected
+    nulls = [r for r in rows if r["last_call_at"] is None]
+    assert nulls and rows[-len(nulls):] == nulls  # callers without calls come last
+
+
+def test_bad_cursor_is_400(api):
+    for path in (f"/v3/callers/{PAGER}/summaries?before=zz", "/v3/callers?cursor=7631",
+                 f"/v3/callers/{PAGER}/summaries?before=76317c6e7c41"):
+        status, _, out = api.client.json("GET", path, tok())
+        assert status == 400 and out["error"]["code"] == "bad_cursor"
+
+
+def test_profile_personality_call_and_404s(api):
+    c = api.client
+    status, _, p = c.json("GET", f"/v3/callers/{KELLY}/profile", tok())
+    assert status == 200 and p["user_id"] == KELLY and p["total_calls"] == 4
+    status, _, p = c.json("GET", f"/v3/callers/{KELLY}/personality", tok())
+    assert status == 200 and p["averages"]["call_count"] == 4 and p["recent_calls"] == []
+    status, _, p = c.json("GET", f"/v3/callers/{SHARED_CALLER}/personality", tok())
+    assert p["recent_calls"][0]["call_id"] == "CA-shared-1"
+    assert p["recent_calls"][0]["scores"]["openness"] == 11
+    status, _, call = c.json("GET", "/v3/calls/CA-shared-1", tok())
+    assert status == 200 and call["summary"]["user_id"] == SHARED_CALLER
+    assert call["personality"]["scores"]["urgency_level"] == 11
+    for path in ("/v3/callers/nobody/profile", "/v3/callers/nobody/personality",
+                 "/v3/calls/CA-none"):
+        status, _, err = c.json("GET", path, tok())
+        assert status == 404 and err["error"]["code"] == "not_found"
+    status, _, s = c.json("GET", "/v3/callers/nobody/summaries", tok())
+    assert status == 200 and s == {"summaries": [], "next_cursor": None}
+    assert c.json("GET", "/v3/calls/bad%20id", tok())[0] == 400
+
+
+def test_etag_and_304(api):
+    c = api.client
+    status, h, body = c.request("GET", f"/v3/callers/{KELLY}/context", tok())
+    etag = h["etag"]
+    assert status == 200 and re.fullmatch(r'"[0-9a-f]{16}"', etag)
+    status, h2, body2 = c.request("GET", f"/v3/callers/{KELLY}/context", tok(),
+                                  headers={"If-None-Match": etag})
+    assert status == 304 and body2 == b"" and h2["etag"] == etag
+    status, _, _ = c.request("GET", f"/v3/callers/{KELLY}/context", tok(),
+                             headers={"If-None-Match": '"0000000000000000"'})
+    assert status == 200
+    for path in (f"/v3/callers/{KELLY}/summaries", f"/v3/callers/{KELLY}/profile",
+                 f"/v3/callers/{KELLY}/personality"):
+        status, h, _ = c.request("GET", path, tok())
+        assert status == 200 and "etag" in h
+        assert c.request("GET", path, tok(), headers={"If-None-Match": h["etag"]})[0] == 304
