@@ -1,8 +1,9 @@
 /*
  * fuzz_llm_json: libFuzzer target for the parsers that read what an LLM endpoint sends:
  * llm_parse_json (the model's answer, with its fence and repair paths), the response
- * envelope, the error hint and Retry-After. The whole input goes to each; an object from
- * llm_parse_json must be an object, and a content from the envelope must lie within it.
+ * envelope, the error hint, Retry-After and the summarizer's answer parser. The whole input
+ * goes to each; an object from llm_parse_json must be an object, a content from the envelope
+ * must lie within it, and a parsed summary must be within its limits.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -10,6 +11,8 @@
 
 #include "llm.h"
 #include "llm_json.h"
+#include "summary_model.h"
+#include "text.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -26,6 +29,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (obj == NULL && err[0] == '\0')
 		abort();
 	json_decref(obj);
+
+	struct proc_result r;
+	if (summary_model_parse(text, size, &r, err, sizeof(err)) == 0) {
+		size_t n = strlen(r.summary);
+		if (n == 0 || n > SUMMARY_MODEL_MAX_SUMMARY || !text_utf8_valid(r.summary, n) ||
+		    json_array_size(r.key_topics) > SUMMARY_MODEL_MAX_TOPICS ||
+		    !json_is_object(r.key_variables) || r.sentiment == NULL || r.resolution == NULL)
+			abort();
+		proc_result_release(&r);
+	}
 
 	json_t *root = NULL;
 	const char *content = NULL;
