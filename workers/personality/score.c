@@ -1,0 +1,411 @@
+/*
+ * score: aimem-personality's prepare/apply callbacks (see score.h).
+ */
+#include "score.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+#include "db.h"
+#include "log.h"
+#include "personality.h"
+#include "personality_model.h"
+#include "summary_model.h"
+#include "xalloc.h"
+
+struct scorer {
+	struct scorer_config cfg;
+	struct metrics_counter *builtin, *model, *fallback, *llm_failed;
+};
+
+enum pscore_state { PSCORE_PENDING, PSCORE_DONE, PSCORE_FAILED };
+
+/* A job's prep: the scores of one call, ready for apply. */
+struct pscore {
+	struct scorer *s;
+	struct worker_job *job;
+	enum pscore_state state;
+	struct personality_result r;
+	char rationale[PERSONALITY_MODEL_RATIONALE_MAX + 1]; /* the model's; "" built in */
+	const char *processor; /* PERSONALITY_BUILTIN_NAME or s->cfg.llm_processor */
+	bool needs_reprocess;  /* the built-in fallback stood in for the model */
+	bool model_done;       /* the model answered (kept across WORKER_RETRY rounds) */
+	char err[200];         /* why the model failed (no content) */
+};
+
+struct scorer *scorer_new(const struct scorer_config *cfg, struct metrics *m)
+{
+	struct scorer *s = xcalloc(1, sizeof(*s));
+	s->cfg = *cfg;
+	static const char help[] = "Calls scored, by path (builtin, llm, or the built-in "
+	                           "fallback when the model failed)";
+	s->builtin = metrics_counter(m, "aimem_personality_calls_total", help, "path=\"builtin\"");
+	s->model = metrics_counter(m, "aimem_personality_calls_total", help, "path=\"llm\"");
+	s->fallback =
+	    metrics_counter(m, "aimem_personality_calls_total", help, "path=\"fallback\"");
+	s->llm_failed = metrics_counter(m, "aimem_personality_llm_failures_total",
+	                                "Calls the model could not score (each attempt round)", "");
+	return s;
+}
+
+void scorer_free(struct scorer **s)
+{
+	free(*s);
+	*s = NULL;
+}
+
+/* ---- prepare ---------------------------------------------------------------------------- */
+
+/* The built-in scores: the result when there is no model, the fallback when it fails, and
+ * the default confidence of a model answer without one. */
+static int pscore_builtin(struct pscore *ps)
+{
+	char err[200];
+	if (personality_score(ps->s->cfg.lexicons, &ps->job->ev->call, &ps->r, err, sizeof(err)) !=
+	    0) {
+		/* only for a call without turns, which the event codec never lets through */
+		ps->job->reject_code = "processing_failed";
+		snprintf(ps->job->reject_err, sizeof(ps->job->reject_err), "%s", err);
+		ps->state = PSCORE_FAILED;
+		return -1;
+	}
+	ps->rationale[0] = '\0';
+	ps->processor = PERSONALITY_BUILTIN_NAME;
+	ps->needs_reprocess = false;
+	ps->state = PSCORE_DONE;
+	return 0;
+}
+
+static void pscore_model_done(void *opaque, int status, const char *content, size_t len,
+                              const char *err)
+{
+	struct pscore *ps = opaque;
+	if (status == LLM_OK) {
+		char perr[160];
+		struct personality_result mr;
+		if (personality_model_parse(content, len, ps->r.confidence, &mr, ps->rationale,
+		                            sizeof(ps->rationale), perr, sizeof(perr)) == 0) {
+			mr.caller_words = ps->r.caller_words;
+			ps->r = mr;
+			ps->processor = ps->s->cfg.llm_processor;
+			ps->needs_reprocess = false;
+			ps->model_done = true;
+			ps->state = PSCORE_DONE;
+			metrics_counter_add(ps->s->model, 1);
+			return;
+		}
+		snprintf(ps->err, sizeof(ps->err), "unusable answer: %s", perr);
+	} else {
+		snprintf(ps->err, sizeof(ps->err), "%s: %s", llm_status_name(status),
+		         err ? err : "");
+	}
+	ps->state = PSCORE_FAILED;
+}
+
+/* Every call of the batch the model has not scored yet goes to it at once (the client
+ * bounds what is in flight); returns when all have answered or failed for good. A caller
+ * who said nothing is not worth a request: the built-in 50s stand. */
+static void scorer_ask_model(struct scorer *s, struct worker_job *const *jobs, size_t n)
+{
+	struct buf prompt = BUF_INIT;
+	for (size_t i = 0; i < n; i++) {
+		struct pscore *ps = jobs[i]->prep;
+		if (ps->model_done || jobs[i]->reject_code != NULL || ps->r.caller_words == 0)
+			continue;
+		ps->state = PSCORE_PENDING;
+		buf_reset(&prompt);
+		summary_model_prompt(&jobs[i]->ev->call, s->cfg.max_prompt_bytes, &prompt);
+		if (llm_submit(s->cfg.llm, s->cfg.system_prompt, buf_str(&prompt),
+		               pscore_model_done, ps) != 0) {
+			ps->state = PSCORE_FAILED;
+			snprintf(ps->err, sizeof(ps->err), "cannot submit the request");
+		}
+	}
+	buf_free(&prompt);
+	while (llm_pending(s->cfg.llm) > 0)
+		if (llm_poll(s->cfg.llm, 1000) < 0)
+			break; /* curl's multi interface failed: what is still pending failed */
+	for (size_t i = 0; i < n; i++) {
+		struct pscore *ps = jobs[i]->prep;
+		if (ps->state == PSCORE_PENDING) {
+			ps->state = PSCORE_FAILED;
+			snprintf(ps->err, sizeof(ps->err), "the LLM client failed");
+		}
+	}
+}
+
+/* The policy for one call the model failed; true when the batch must wait and retry. */
+static bool scorer_failed(struct scorer *s, struct worker_job *job)
+{
+	struct pscore *ps = job->prep;
+	const rd_kafka_message_t *rkm = job->rkm;
+	metrics_counter_add(s->llm_failed, 1);
+	log_warn("llm failed partition=%d offset=%lld policy=%s error=\"%s\"", (int)rkm->partition,
+	         (long long)rkm->offset, llm_policy_name(s->cfg.policy), ps->err);
+	switch (s->cfg.policy) {
+	case LLM_POLICY_FALLBACK:
+		if (pscore_builtin(ps) == 0) {
+			ps->needs_reprocess = true;
+			metrics_counter_add(s->fallback, 1);
+		}
+		return false;
+	case LLM_POLICY_DEAD_LETTER:
+		job->reject_code = "llm_failed";
+		snprintf(job->reject_err, sizeof(job->reject_err), "%s", ps->err);
+		return false;
+	case LLM_POLICY_WAIT:
+		return true;
+	}
+	return false;
+}
+
+int scorer_prepare(void *ctx, struct worker_job *const *jobs, size_t n)
+{
+	struct scorer *s = ctx;
+	for (size_t i = 0; i < n; i++) {
+		if (jobs[i]->prep != NULL)
+			continue; /* a WORKER_RETRY round: keep what the model already answered */
+		struct pscore *ps = xcalloc(1, sizeof(*ps));
+		ps->s = s;
+		ps->job = jobs[i];
+		jobs[i]->prep = ps;
+		if (pscore_builtin(ps) == 0 && s->cfg.llm == NULL)
+			metrics_counter_add(s->builtin, 1);
+	}
+	if (s->cfg.llm == NULL)
+		return WORKER_PREPARED;
+	scorer_ask_model(s, jobs, n);
+	bool retry = false;
+	for (size_t i = 0; i < n; i++) {
+		struct pscore *ps = jobs[i]->prep;
+		if (ps->state == PSCORE_FAILED && jobs[i]->reject_code == NULL)
+			retry = scorer_failed(s, jobs[i]) || retry;
+		else if (ps->state == PSCORE_DONE && !ps->model_done)
+			metrics_counter_add(s->builtin, 1); /* no caller words: nothing to ask */
+	}
+	return retry ? WORKER_RETRY : WORKER_PREPARED;
+}
+
+void scorer_release(void *ctx, void *prep)
+{
+	(void)ctx;
+	free(prep);
+}
+
+/* ---- apply ------------------------------------------------------------------------------ */
+
+/*
+ * One upsert per call, keyed (customer_id, call_id). A row is rewritten only when something
+ * it says changed (a duplicate event or a replay of the same result writes nothing, so the
+ * row stays byte-identical), and a built-in fallback result never replaces a model result of
+ * the same event. Returns how many rows were written (0/1) and the caller the row had
+ * before, so a call that moved to another caller recomputes both.
+ */
+static const char score_upsert_sql[] =
+    "WITH old AS (SELECT user_id FROM personality_metrics"
+    " WHERE customer_id = $1 AND call_id = $2),"
+    " up AS (INSERT INTO personality_metrics AS m (customer_id, call_id, user_id, measured_at,"
+    " openness, conscientiousness, extraversion, agreeableness, neuroticism, formality,"
+    " directness, detail_orientation, patience, technical_comfort, frustration_level,"
+    " satisfaction_level, urgency_level, confidence, rationale, processor, needs_reprocess,"
+    " event_id, source_topic, source_partition, source_offset)"
+    " VALUES ($1, $2, $3, $4::timestamptz, $5::real, $6::real, $7::real, $8::real, $9::real,"
+    " $10::real, $11::real, $12::real, $13::real, $14::real, $15::real, $16::real, $17::real,"
+    " $18::real, $19, $20, $21::boolean, $22::uuid, $23, $24::int, $25::bigint)"
+    " ON CONFLICT (customer_id, call_id) DO UPDATE SET user_id = excluded.user_id,"
+    " measured_at = excluded.measured_at, openness = excluded.openness,"
+    " conscientiousness = excluded.conscientiousness, extraversion = excluded.extraversion,"
+    " agreeableness = excluded.agreeableness, neuroticism = excluded.neuroticism,"
+    " formality = excluded.formality, directness = excluded.directness,"
+    " detail_orientation = excluded.detail_orientation, patience = excluded.patience,"
+    " technical_comfort = excluded.technical_comfort,"
+    " frustration_level = excluded.frustration_level,"
+    " satisfaction_level = excluded.satisfaction_level, urgency_level = excluded.urgency_level,"
+    " confidence = excluded.confidence, rationale = excluded.rationale,"
+    " processor = excluded.processor, needs_reprocess = excluded.needs_reprocess,"
+    " event_id = excluded.event_id, source_topic = excluded.source_topic,"
+    " source_partition = excluded.source_partition, source_offset = excluded.source_offset,"
+    " updated_at = now()"
+    " WHERE (m.user_id, m.measured_at, m.openness, m.conscientiousness, m.extraversion,"
+    " m.agreeableness, m.neuroticism, m.formality, m.directness, m.detail_orientation,"
+    " m.patience, m.technical_comfort, m.frustration_level, m.satisfaction_level,"
+    " m.urgency_level, m.confidence, m.rationale, m.processor, m.needs_reprocess, m.event_id)"
+    " IS DISTINCT FROM (excluded.user_id, excluded.measured_at, excluded.openness,"
+    " excluded.conscientiousness, excluded.extraversion, excluded.agreeableness,"
+    " excluded.neuroticism, excluded.formality, excluded.directness,"
+    " excluded.detail_orientation, excluded.patience, excluded.technical_comfort,"
+    " excluded.frustration_level, excluded.satisfaction_level, excluded.urgency_level,"
+    " excluded.confidence, excluded.rationale, excluded.processor, excluded.needs_reprocess,"
+    " excluded.event_id)"
+    " AND NOT (excluded.needs_reprocess AND NOT m.needs_reprocess"
+    " AND excluded.event_id = m.event_id)"
+    " RETURNING 1)"
+    " SELECT (SELECT count(*) FROM up), (SELECT user_id FROM old)";
+
+/* A confidence-weighted mean over the rows the filter keeps, exact (numeric), to 0.1. */
+#define PERS_WAVG(col, filter) "round(sum(w * " col "::numeric)" filter " / sum(w)" filter ", 1)"
+#define PERS_ALL ""
+#define PERS_RECENT " FILTER (WHERE rn <= 3)"
+#define PERS_BEFORE " FILTER (WHERE rn > 3)"
+
+/*
+ * The caller's averages, recomputed from all of their personality_metrics rows:
+ * - weights: each call counts with its confidence (at least 0.01), so a hang-up with two
+ *   words barely moves a caller described by long calls;
+ * - avg_*: the weighted mean of the 10 trait and style scores over every call;
+ * - recent_*: the weighted mean of frustration/satisfaction/urgency over the last 3 calls by
+ *   measured_at (call end), ties by call_id;
+ * - trends: the recent mean against the weighted mean of the calls before those 3; at least 5
+ *   calls (2 before) or the trend is 'stable'; a difference of 10 points or more is
+ *   'improving' (satisfaction up, frustration down) or 'declining'.
+ * Exact numeric sums make the result independent of row order, so recomputing the same rows
+ * always stores the same values; the row is rewritten only when a value changed.
+ */
+static const char score_averages_sql[] =
+    "INSERT INTO personality_averages AS a (customer_id, user_id, call_count, avg_openness,"
+    " avg_conscientiousness, avg_extraversion, avg_agreeableness, avg_neuroticism,"
+    " avg_formality, avg_directness, avg_detail_orientation, avg_patience,"
+    " avg_technical_comfort, recent_frustration, recent_satisfaction, recent_urgency,"
+    " satisfaction_trend, frustration_trend)"
+    " SELECT $1, $2, n, o, c, e, ag, ne, fo, di, de, pa, te, rf, rs, ru,"
+    " CASE WHEN n < 5 THEN 'stable' WHEN rs - bs >= 10 THEN 'improving'"
+    " WHEN rs - bs <= -10 THEN 'declining' ELSE 'stable' END,"
+    " CASE WHEN n < 5 THEN 'stable' WHEN rf - bf <= -10 THEN 'improving'"
+    " WHEN rf - bf >= 10 THEN 'declining' ELSE 'stable' END"
+    " FROM (SELECT count(*) AS n,"
+    " " PERS_WAVG("openness",
+                  PERS_ALL) " AS o,"
+                            " " PERS_WAVG(
+                                "conscientiousness",
+                                PERS_ALL) " AS c,"
+                                          " " PERS_WAVG(
+                                              "extraversion",
+                                              PERS_ALL) " AS e,"
+                                                        " " PERS_WAVG(
+                                                            "agreeableness",
+                                                            PERS_ALL) " AS ag,"
+                                                                      " " PERS_WAVG(
+                                                                          "neuroticism",
+                                                                          PERS_ALL) " AS ne,"
+                                                                                    " " PERS_WAVG("formality",
+                                                                                                  PERS_ALL) " AS fo,"
+                                                                                                            " " PERS_WAVG("directness", PERS_ALL) " AS di,"
+                                                                                                                                                  " " PERS_WAVG("detail_orientation", PERS_ALL) " AS de,"
+                                                                                                                                                                                                " " PERS_WAVG("patience", PERS_ALL) " AS pa,"
+                                                                                                                                                                                                                                    " " PERS_WAVG("technical_comfort", PERS_ALL) " AS te,"
+                                                                                                                                                                                                                                                                                 " " PERS_WAVG("frustration_level", PERS_RECENT) " AS rf,"
+                                                                                                                                                                                                                                                                                                                                 " " PERS_WAVG("satisfaction_level",
+                                                                                                                                                                                                                                                                                                                                               PERS_RECENT) " AS rs,"
+                                                                                                                                                                                                                                                                                                                                                            " " PERS_WAVG("urgency_level", PERS_RECENT) " AS ru,"
+                                                                                                                                                                                                                                                                                                                                                                                                        " " PERS_WAVG("frustration_level", PERS_BEFORE) " AS bf,"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                        " " PERS_WAVG("satisfaction_level",
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                      PERS_BEFORE) " AS bs"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " FROM (SELECT *, greatest(confidence::numeric, 0.01) AS w,"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " row_number() OVER (ORDER BY measured_at DESC, call_id DESC) AS rn"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " FROM personality_metrics WHERE customer_id = $1 AND user_id = $2) m) g"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " WHERE n > 0"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " ON CONFLICT (customer_id, user_id) DO UPDATE SET call_count = excluded.call_count,"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " avg_openness = excluded.avg_openness,"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " avg_conscientiousness = excluded.avg_conscientiousness,"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " avg_extraversion = excluded.avg_extraversion,"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " avg_agreeableness = excluded.avg_agreeableness,"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " avg_neuroticism = excluded.avg_neuroticism, avg_formality = excluded.avg_formality,"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " avg_directness = excluded.avg_directness,"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " avg_detail_orientation = excluded.avg_detail_orientation,"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " avg_patience = excluded.avg_patience,"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " avg_technical_comfort = excluded.avg_technical_comfort,"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " recent_frustration = excluded.recent_frustration,"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " recent_satisfaction = excluded.recent_satisfaction,"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " recent_urgency = excluded.recent_urgency,"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " satisfaction_trend = excluded.satisfaction_trend,"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " frustration_trend = excluded.frustration_trend, updated_at = now()"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " WHERE (a.call_count, a.avg_openness, a.avg_conscientiousness, a.avg_extraversion,"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " a.avg_agreeableness, a.avg_neuroticism, a.avg_formality, a.avg_directness,"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " a.avg_detail_orientation, a.avg_patience, a.avg_technical_comfort,"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " a.recent_frustration, a.recent_satisfaction, a.recent_urgency, a.satisfaction_trend,"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " a.frustration_trend)"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " IS DISTINCT FROM (excluded.call_count, excluded.avg_openness,"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " excluded.avg_conscientiousness, excluded.avg_extraversion, excluded.avg_agreeableness,"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " excluded.avg_neuroticism, excluded.avg_formality, excluded.avg_directness,"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " excluded.avg_detail_orientation, excluded.avg_patience, excluded.avg_technical_comfort,"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " excluded.recent_frustration, excluded.recent_satisfaction, excluded.recent_urgency,"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " excluded.satisfaction_trend, excluded.frustration_trend)";
+
+/* A caller whose only call moved to another caller has no metrics left: no averages. */
+static const char score_averages_gone_sql[] =
+    "DELETE FROM personality_averages WHERE customer_id = $1 AND user_id = $2"
+    " AND NOT EXISTS (SELECT 1 FROM personality_metrics WHERE customer_id = $1"
+    " AND user_id = $2)";
+
+/* ended_at, or the message timestamp when the event has none, as RFC 3339 text. */
+static void score_measured_at(const struct worker_job *job, char *out, size_t outlen)
+{
+	if (job->ev->call.ended_at != NULL) {
+		snprintf(out, outlen, "%s", job->ev->call.ended_at);
+		return;
+	}
+	rd_kafka_timestamp_type_t type;
+	int64_t ms = rd_kafka_message_timestamp(job->rkm, &type);
+	if (ms < 0)
+		ms = 0;
+	time_t secs = (time_t)(ms / 1000);
+	struct tm tm;
+	gmtime_r(&secs, &tm);
+	char day[32];
+	strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, outlen, "%s.%03dZ", day, (int)(ms % 1000));
+}
+
+/* Recomputes user's averages; moved_away: the call just left user, who may have none left. */
+static int score_averages(PGconn *conn, const char *tenant, const char *user, bool moved_away,
+                          char *err, size_t errlen)
+{
+	const char *params[] = { tenant, user };
+	int rc = db_exec(conn, score_averages_sql, 2, params, NULL, err, errlen);
+	if (rc == DB_OK && moved_away)
+		rc = db_exec(conn, score_averages_gone_sql, 2, params, NULL, err, errlen);
+	return rc;
+}
+
+int scorer_apply(void *ctx, PGconn *conn, const struct worker_job *job, char *err, size_t errlen)
+{
+	(void)ctx;
+	const struct pscore *ps = job->prep;
+	const struct event *ev = job->ev;
+	char tenant[24], measured[64], part[16], off[24], conf[16];
+	char scores[PERSONALITY_NSCORES][16];
+	snprintf(tenant, sizeof(tenant), "%lld", ev->customer_id);
+	score_measured_at(job, measured, sizeof(measured));
+	snprintf(part, sizeof(part), "%d", (int)job->rkm->partition);
+	snprintf(off, sizeof(off), "%lld", (long long)job->rkm->offset);
+	snprintf(conf, sizeof(conf), "%.3f", ps->r.confidence);
+	const char *params[25] = { tenant, ev->call.call_id, ev->call.user_id, measured };
+	for (int s = 0; s < PERSONALITY_NSCORES; s++) {
+		snprintf(scores[s], sizeof(scores[s]), "%.1f", ps->r.score[s]);
+		params[4 + s] = scores[s];
+	}
+	params[17] = conf;
+	params[18] = ps->rationale[0] ? ps->rationale : NULL;
+	params[19] = ps->processor;
+	params[20] = ps->needs_reprocess ? "true" : "false";
+	params[21] = ev->event_id;
+	params[22] = rd_kafka_topic_name(job->rkm->rkt);
+	params[23] = part;
+	params[24] = off;
+	PGresult *res = NULL;
+	int rc = db_exec(conn, score_upsert_sql, 25, params, &res, err, errlen);
+	if (rc != DB_OK)
+		return rc;
+	bool written = strcmp(PQgetvalue(res, 0, 0), "0") != 0;
+	char *old_user = PQgetisnull(res, 0, 1) ? NULL : xstrdup(PQgetvalue(res, 0, 1));
+	PQclear(res);
+	if (written)
+		rc = score_averages(conn, tenant, ev->call.user_id, false, err, errlen);
+	if (rc == DB_OK && written && old_user != NULL && strcmp(old_user, ev->call.user_id) != 0)
+		rc = score_averages(conn, tenant, old_user, true, err, errlen);
+	free(old_user);
+	return rc;
+}
