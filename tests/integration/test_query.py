@@ -280,3 +280,180 @@ def test_etag_and_304(api):
         status, h, _ = c.request("GET", path, tok())
         assert status == 200 and "etag" in h
         assert c.request("GET", path, tok(), headers={"If-None-Match": h["etag"]})[0] == 304
+
+
+def id_routes(user, call, words="renewal policy"):
+    """Every route that takes a caller or call id, for that id."""
+    q = words.replace(" ", "+")
+    return [
+        ("GET", f"/v3/callers/{user}/context", None),
+        ("GET", f"/v3/callers/{user}/context?format=text", None),
+        ("GET", f"/v3/callers/{user}/summaries", None),
+        ("GET", f"/v3/callers/{user}/profile", None),
+        ("GET", f"/v3/callers/{user}/personality", None),
+        ("GET", f"/v3/calls/{call}", None),
+        ("GET", f"/v3/search?q={q}&user_id={user}", None),
+        ("GET", f"/v1/memories?user_id={user}", None),
+        ("GET", f"/v1/memories/user/{user}", None),
+        ("POST", "/v2/context/enriched", {"user_id": user}),
+        ("GET", f"/v2/summaries/{user}", None),
+        ("GET", f"/v2/profile/{user}", None),
+        ("GET", f"/v2/personality/{user}", None),
+        ("POST", "/v2/summaries/search", {"user_id": user, "query": words}),
+        ("POST", "/memory/retrieve", {"user_id": user}),
+    ]
+
+
+TENANT_WIDE = ["/v3/callers?limit=500", "/v2/profiles?limit=500", "/v1/memories/shared",
+               "/v1/memories?user_id=admin&memory_type=admin_setting", "/v1/memories",
+               "/v3/search?q=renewal+policy+billing&limit=50", "/health"]
+
+
+def foreign(raw, tenant):
+    return {int(m) for m in MARKER.findall(raw.decode())} - {tenant}
+
+
+def test_isolation_other_tenant_is_byte_identical_to_not_found(api):
+    c = api.client
+    rid = {"X-Request-Id": "isolation-check"}
+    for a in TENANTS:
+        token = tok(a)
+        absent = [c.request(m, p, token, b, rid) for m, p, b in id_routes("only-0", "CA-0-1")]
+        own = [c.request(m, p, token, b, rid) for m, p, b in id_routes(f"only-{a}", f"CA-{a}-1")]
+        assert all(s == 200 or s == 404 for s, _, _ in absent)
+        assert sum(marker(a).encode() in r for _, _, r in own) >= 10  # own rows are visible
+        for b in TENANTS:
+            if b == a:
+                continue
+            got = [c.request(m, p, token, body, rid)
+                   for m, p, body in id_routes(f"only-{b}", f"CA-{b}-1", f"renewal {marker(b)}")]
+            absent_q = [c.request(m, p, token, body, rid)
+                        for m, p, body in id_routes("only-0", "CA-0-1", f"renewal {marker(b)}")]
+            for (s1, h1, r1), (s2, h2, r2), route in zip(got, absent_q, id_routes("", "")):
+                norm = r1.replace(f"only-{b}".encode(), b"only-0").replace(
+                    f"CA-{b}-1".encode(), b"CA-0-1")
+                assert (s1, norm) == (s2, r2), (a, b, route)
+                echo = f"renewal {marker(b)}".encode()  # /v3/search echoes its query
+                assert not foreign(r1.replace(echo, b""), a), (a, b, route)
+        for m, p, body in id_routes(SHARED_CALLER, "CA-shared-1", "shared caller billing"):
+            status, _, raw = c.request(m, p, token, body)
+            assert status == 200 and not foreign(raw, a), (a, p)
+        for p in TENANT_WIDE:
+            status, _, raw = c.request("GET", p, token)
+            assert status == 200 and not foreign(raw, a), (a, p)
+        # the shared id shows this tenant's own row
+        _, _, ctx = c.json("GET", f"/v3/callers/{SHARED_CALLER}/context", token)
+        assert ctx["summaries"][0]["key_variables"]["marker"] == marker(a)
+
+
+def test_concurrency_many_requests_small_pool_no_foreign_rows(services, api, tmp_path):
+    # a second instance with a two-connection pool shared by four HTTP threads
+    d = start_query(api.db, tmp_path / "q.log", AIMEM_DB_POOL_SIZE="2")
+    routes = id_routes(SHARED_CALLER, "CA-shared-1", "shared caller billing")
+    errors, counts = [], {"requests": 0, "foreign": 0}
+    lock = threading.Lock()
+
+    def worker(seed):
+        rnd = random.Random(seed)
+        client = Client(d.port)
+        tokens = {t: tok(t) for t in TENANTS}
+        try:
+            for _ in range(150):
+                t = rnd.choice(TENANTS)
+                m, p, body = rnd.choice(routes)
+                status, _, raw = client.request(m, p, tokens[t], body)
+                bad = foreign(raw, t)
+                with lock:
+                    counts["requests"] += 1
+                    counts["foreign"] += len(bad)
+                    if status != 200:
+                        errors.append((status, p, raw[:200]))
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(16)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert d.stop() == 0, d.output()
+    assert counts == {"requests": 2400, "foreign": 0} and not errors, errors[:5]
+
+
+def test_reader_role_cannot_write(api):
+    with connected(api.db.reader_url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT set_config('app.current_tenant', '1', true)")
+        with pytest.raises(psycopg2.errors.ReadOnlySqlTransaction):
+            cur.execute("INSERT INTO erasures (customer_id, user_id) VALUES (1, 'x')")
+        conn.rollback()
+        cur.execute("BEGIN READ WRITE")
+        cur.execute("SELECT set_config('app.current_tenant', '1', true)")
+        with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+            cur.execute("UPDATE caller_profiles SET total_calls = 99")
+        conn.rollback()
+        with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+            cur.execute("SELECT * FROM consumer_offsets")
+        conn.rollback()
+
+
+def test_readyz_healthz_metrics(api):
+    c = api.client
+    assert c.json("GET", "/healthz")[0] == 200
+    assert c.json("GET", "/readyz")[0] == 200
+    status, _, raw = c.request("GET", "/metrics")
+    text = raw.decode()
+    assert status == 200 and 'aimem_http_requests_total{route="v3_context"' in text
+    assert "aimem_query_db_seconds_bucket" in text
+    # no caller id or transcript text in the access log
+    assert KELLY not in api.daemon.output() and "disputed" not in api.daemon.output()
+
+
+def test_postgres_restart_gives_503_then_recovers_without_restart(services, api, tmp_path):
+    """PostgreSQL stopped and started under load: the API answers 503 (never 500, never
+    hangs) while it is down and 200 again once it is back, with the same process."""
+    import subprocess
+    import time
+    from conftest import REPO
+    d = start_query(api.db, tmp_path / "q.log")
+    stop = threading.Event()
+    seen = []
+
+    def load():
+        client = Client(d.port)
+        token = tok(1)
+        while not stop.is_set():
+            status, h, raw = client.request("GET", f"/v3/callers/{KELLY}/context", token)
+            seen.append((time.monotonic(), status, h.get("retry-after")))
+            time.sleep(0.01)
+        client.close()
+
+    th = threading.Thread(target=load)
+    th.start()
+    try:
+        time.sleep(0.3)
+        dev = [str(REPO / "scripts/dev")]
+        subprocess.run(dev + ["down", "--dir", services.dir, "pg"], check=True,
+                       capture_output=True, timeout=120)
+        down_at = time.monotonic()
+        deadline = down_at + 20
+        while time.monotonic() < deadline and not any(s == 503 and t > down_at for t, s, _ in seen):
+            time.sleep(0.05)
+        assert Client(d.port).json("GET", "/readyz")[0] == 503
+        subprocess.run(dev + ["up", "--dir", services.dir, "pg"], check=True,
+                       capture_output=True, timeout=120)
+        up_at = time.monotonic()
+        deadline = up_at + 20
+        while time.monotonic() < deadline and not any(s == 200 and t > up_at for t, s, _ in seen):
+            time.sleep(0.05)
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        th.join()
+    statuses = {s for _, s, _ in seen}
+    outage = [(s, ra) for t, s, ra in seen if down_at < t < up_at]
+    assert statuses <= {200, 503}, statuses
+    assert outage and {s for s, _ in outage} == {503} and all(ra == "1" for _, ra in outage)
+    assert seen[-1][1] == 200  # recovered, same process
+    assert Client(d.port).json("GET", "/readyz")[0] == 200
+    assert d.proc.poll() is None
+    assert d.stop() == 0, d.output()
