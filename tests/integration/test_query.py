@@ -2,6 +2,7 @@
 
 One database per module, seeded as aimem_worker (query_data.py), one aimem-query on it.
 """
+import json
 import re
 import threading
 import random
@@ -457,3 +458,143 @@ def test_postgres_restart_gives_503_then_recovers_without_restart(services, api,
     assert Client(d.port).json("GET", "/readyz")[0] == 200
     assert d.proc.poll() is None
     assert d.stop() == 0, d.output()
+
+
+MEMORY_KEYS = {"id", "type", "key", "value", "user_id", "scope", "source", "created_at",
+               "updated_at"}
+
+
+def test_compat_memory_reads(api):
+    c = api.client
+    status, _, out = c.json("GET", f"/v1/memories?user_id={SHARED_CALLER}&limit=3", tok())
+    assert status == 200 and set(out) == {"memories", "count", "stats"}
+    assert out["count"] == 1 and out["stats"] == {"user": 1, "shared": 0}
+    m = out["memories"][0]
+    assert set(m) == MEMORY_KEYS and m["value"] == {"canary": marker(1)} and m["scope"] == "user"
+    # a caller that is not there has no memories (shared rows are not mixed in)
+    _, _, out = c.json("GET", "/v1/memories?user_id=customer_1_0000000000&limit=3", tok())
+    assert out["count"] == 0 and out["memories"] == []
+    # ChatStack's admin settings: user_id=admin reads the shared rows, memory_type filters
+    _, _, out = c.json("GET", "/v1/memories?user_id=admin&memory_type=admin_setting&limit=50", tok())
+    assert [m["key"] for m in out["memories"]] == ["greeting"] and out["memories"][0]["user_id"] is None
+    _, _, out = c.json("GET", f"/v1/memories?user_id={SHARED_CALLER}&memory_type=fact", tok())
+    assert out["count"] == 0
+    _, _, out = c.json("GET", "/v1/memories/shared", tok())
+    assert out["count"] == 1 and out["memories"][0]["scope"] == "shared"
+    _, _, out = c.json("GET", "/v1/memories/user/only-1", tok())
+    assert out["memories"][0]["key"] == "marker"
+    status, _, out = c.json("POST", "/memory/retrieve", tok(),
+                            {"user_id": SHARED_CALLER, "limit": 500, "types": ["person"]})
+    assert status == 200 and out["success"] is True and out["count"] == 1
+    assert [json.loads(line) for line in out["memory"].splitlines()] == out["memories"]
+    _, _, out = c.json("POST", "/memory/retrieve", tok(),
+                       {"user_id": SHARED_CALLER, "types": ["thread_recap"]})
+    assert out["count"] == 0 and out["memory"] == ""
+    assert c.json("POST", "/memory/retrieve", tok(), {"user_id": 5})[0] == 422
+    assert c.json("POST", "/memory/retrieve", tok(), {"types": "x"})[0] == 422
+    assert c.json("POST", "/memory/retrieve", tok(), None)[0] == 400
+
+
+def test_compat_summaries_profiles_personality(api):
+    c = api.client
+    status, _, out = c.json("GET", f"/v2/summaries/{KELLY}?limit=2", tok())
+    assert status == 200 and out["success"] is True and out["user_id"] == KELLY
+    assert out["total"] == 2 and len(out["summaries"]) == 2
+    s = out["summaries"][0]
+    assert {"call_id", "call_date", "summary", "key_topics", "key_variables", "sentiment",
+            "resolution_status"} <= set(s)
+    assert s["call_date"] == "2026-11-20T15:09:41"
+    status, _, out = c.json("GET", "/v2/profiles?limit=100", tok(3))
+    assert status == 200 and out["success"] is True and out["customer_id"] == 3
+    assert out["total"] == 2 and {p["user_id"] for p in out["profiles"]} == {SHARED_CALLER, "only-3"}
+    assert set(out["profiles"][0]) == {"user_id", "preferred_name", "total_calls",
+                                       "first_call_date", "last_call_date", "preferences",
+                                       "context", "created_at", "updated_at"}
+    status, _, out = c.json("GET", f"/v2/profile/{KELLY}", tok())
+    assert status == 200 and out["success"] is True and out["profile"]["preferred_name"] == "Kelly"
+    assert c.json("GET", "/v2/profile/nobody", tok())[0] == 404
+    status, _, out = c.json("GET", f"/v2/personality/{KELLY}", tok())
+    p = out["personality"]
+    assert status == 200 and p["call_count"] == 4
+    assert set(p["big_five"]) == {"openness", "conscientiousness", "extraversion",
+                                  "agreeableness", "neuroticism"}
+    assert set(p["communication_style"]) == {"formality", "directness", "detail_orientation",
+                                             "patience", "technical_comfort"}
+    assert set(p["emotional_state"]) == {"frustration_level", "satisfaction_level",
+                                         "urgency_level"}
+    assert p["trends"] == {"satisfaction_trend": "improving", "frustration_trend": "stable"}
+    status, _, out = c.json("GET", "/v2/personality/nobody", tok())
+    assert status == 200 and out == {"success": True, "user_id": "nobody", "personality": None,
+                                     "message": "No personality data available yet"}
+    status, _, out = c.json("GET", "/health", tok())
+    assert status == 200 and out["status"] == "healthy" and out["db"] is True
+    assert out["memory_store"] == "connected"
+
+
+def test_search_hybrid_semantic_text(api):
+    c = api.client
+    status, _, out = c.json("GET", "/v3/search?q=disputed+charge+auto+bill", tok())
+    assert status == 200 and out["mode"] == "hybrid"
+    assert out["results"][0]["call"]["call_id"] == "CA-kelly-4"
+    top = out["results"][0]
+    assert top["distance"] is not None and top["text_rank"] is not None and top["score"] > 0
+    _, _, out = c.json("GET", "/v3/search?q=disputed+charge&mode=text", tok())
+    assert [r["call"]["call_id"] for r in out["results"]] == ["CA-kelly-4"]
+    assert out["results"][0]["distance"] is None
+    _, _, out = c.json("GET", f"/v3/search?q=roadside+cover&mode=semantic&user_id={KELLY}&limit=2",
+                       tok())
+    assert out["results"][0]["call"]["call_id"] == "CA-kelly-2" and len(out["results"]) == 2
+    assert all(r["call"]["user_id"] == KELLY for r in out["results"])
+    assert c.json("GET", "/v3/search?q=x&mode=fuzzy", tok())[0] == 400
+    assert c.json("GET", "/v3/search", tok())[0] == 400
+    status, _, out = c.json("POST", "/v2/summaries/search", tok(),
+                            {"user_id": KELLY, "query": "roadside cover", "limit": 5})
+    assert status == 200 and out["success"] is True and len(out["results"]) == 4
+    r = out["results"][0]
+    assert r["call_id"] == "CA-kelly-2" and isinstance(r["distance"], float)
+    assert {"call_id", "call_date", "summary", "key_topics", "key_variables", "sentiment",
+            "resolution_status", "distance"} <= set(r)
+    assert c.json("POST", "/v2/summaries/search", tok(), {"user_id": KELLY})[0] == 422
+
+
+def test_search_small_tenant_share_uses_the_index_and_finds_its_rows(db, tmp_path):
+    """3000 rows of a big tenant, 3 of a small one: the tenant-wide search runs on the HNSW
+    index (checked with EXPLAIN as the reader) and still returns the small tenant's rows,
+    which a plain HNSW scan (ef_search 40, RLS filtering after) would mostly miss."""
+    from query_data import put_calls, embed, T0
+    # the big tenant's rows sit closer to the query than the small tenant's own rows
+    base = [float(x) for x in embed(["small tenant"])[0].strip("[]").split(",")]
+    with connected(db.worker_url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT set_config('app.current_tenant', '2', true)")
+        cur.execute("""INSERT INTO call_summaries (customer_id, call_id, user_id, call_ended_at,
+            summary, embedding, processor, event_id)
+            SELECT 2, 'big-' || g, 'u' || (g %% 100), now(), 'bulk',
+                   (SELECT array_agg(v + (random() - 0.5) * 0.02 ORDER BY i)
+                    FROM unnest(%s::real[]) WITH ORDINALITY AS u(v, i) WHERE g > 0)::vector,
+                   'x', gen_random_uuid() FROM generate_series(1, 3000) g""", (base,))
+    with connected(db.worker_url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT set_config('app.current_tenant', '1', true)")
+        put_calls(cur, [(f"small-{i}", "s", T0, f"small tenant call about topic {i}", [], {}, None)
+                        for i in range(3)])
+    with connected(db.admin_url, autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute("ANALYZE call_summaries")
+    d = start_query(db, tmp_path / "q.log")
+    try:
+        status, _, out = Client(d.port).json("GET", "/v3/search?q=small+tenant&mode=semantic&limit=3",
+                                             tok(1))
+        assert status == 200
+        assert sorted(r["call"]["call_id"] for r in out["results"]) == ["small-0", "small-1", "small-2"]
+    finally:
+        assert d.stop() == 0, d.output()
+    with connected(db.reader_url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT set_config('app.current_tenant', '1', true)")
+        vec = str(base)
+        cur.execute("EXPLAIN SELECT call_id FROM call_summaries ORDER BY embedding <=> %s::vector "
+                    "LIMIT 6", (vec,))
+        plan = "\n".join(r[0] for r in cur.fetchall())
+        assert "call_summaries_embedding" in plan, plan
+        cur.execute("SET LOCAL hnsw.iterative_scan = off")
+        cur.execute("SELECT count(*) FROM (SELECT call_id FROM call_summaries "
+                    "ORDER BY embedding <=> %s::vector LIMIT 3) x", (vec,))
+        without = cur.fetchone()[0]
+    assert without < 3  # what the iterative scan fixes
