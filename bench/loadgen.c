@@ -3,6 +3,11 @@
  *
  *   loadgen --port P [--host 127.0.0.1] [--method POST] [--path /v3/calls] [--body FILE]
  *           [--header "Name: value"]... [--connections 64] [--seconds 10] [--rate R]
+ *           [--requests FILE]
+ *
+ * --requests FILE: complete raw HTTP requests separated by NUL bytes, sent in turn (each
+ * new request takes the next one), e.g. random callers of many tenants with their tokens;
+ * --method/--path/--body/--header are then ignored.
  *
  * Every connection sends one request at a time. With --rate 0 (default) it sends the next
  * request as soon as the answer arrived (closed loop: the maximum rate). With --rate R the
@@ -33,10 +38,11 @@
 
 struct lg_conn {
 	int fd;
-	size_t sent;    /* bytes of the request written */
-	struct buf in;  /* response bytes so far */
-	double started; /* when the current request was (scheduled to be) sent */
-	double next;    /* rate mode: when to send the next one */
+	const struct buf *req; /* the request being sent */
+	size_t sent;           /* bytes of the request written */
+	struct buf in;         /* response bytes so far */
+	double started;        /* when the current request was (scheduled to be) sent */
+	double next;           /* rate mode: when to send the next one */
 	bool busy;
 };
 
@@ -46,6 +52,8 @@ struct lg {
 	int conns;
 	double seconds, rate;
 	struct buf req;
+	struct buf *reqs; /* --requests: the requests, used in turn */
+	size_t nreqs, next_req;
 	long long done, errors, status[6];
 	double *lat;
 	size_t nlat;
@@ -110,8 +118,10 @@ static void lg_record(struct lg *g, struct lg_conn *c, int status, double now)
 /* Sends what is left of the current request; returns -1 on a dead connection. */
 static int lg_send(struct lg *g, struct lg_conn *c)
 {
-	while (c->sent < g->req.len) {
-		ssize_t n = send(c->fd, g->req.data + c->sent, g->req.len - c->sent, MSG_NOSIGNAL);
+	(void)g;
+	while (c->sent < c->req->len) {
+		ssize_t n =
+		    send(c->fd, c->req->data + c->sent, c->req->len - c->sent, MSG_NOSIGNAL);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return 0;
 		if (n <= 0)
@@ -125,6 +135,7 @@ static void lg_start(struct lg *g, struct lg_conn *c, double when)
 {
 	c->busy = true;
 	c->sent = 0;
+	c->req = g->nreqs ? &g->reqs[g->next_req++ % g->nreqs] : &g->req;
 	c->started = when;
 	buf_reset(&c->in);
 	if (lg_send(g, c) < 0)
@@ -229,7 +240,7 @@ static void lg_run(struct lg *g)
 int main(int argc, char **argv)
 {
 	struct lg g = { .host = "127.0.0.1", .conns = 64, .seconds = 10 };
-	const char *method = "POST", *path = "/", *body_file = NULL;
+	const char *method = "POST", *path = "/", *body_file = NULL, *reqs_file = NULL;
 	struct buf headers = BUF_INIT;
 	long long v;
 	for (int i = 1; i + 1 < argc; i += 2) {
@@ -244,6 +255,8 @@ int main(int argc, char **argv)
 			path = val;
 		else if (strcmp(k, "--body") == 0)
 			body_file = val;
+		else if (strcmp(k, "--requests") == 0)
+			reqs_file = val;
 		else if (strcmp(k, "--header") == 0)
 			buf_appendf(&headers, "%s\r\n", val);
 		else if (strcmp(k, "--connections") == 0 &&
@@ -278,8 +291,27 @@ int main(int argc, char **argv)
 	buf_append_str(&g.req, "\r\n");
 	if (body)
 		buf_append(&g.req, body, blen);
+	char *all = NULL;
+	size_t alen = 0;
+	if (reqs_file && (all = file_read(reqs_file, 1 << 30, &alen, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "loadgen: %s\n", err);
+		return 2;
+	}
+	for (size_t off = 0; all && off < alen;) {
+		size_t n = strnlen(all + off, alen - off);
+		if (n > 0) {
+			g.reqs = xreallocarray(g.reqs, g.nreqs + 1, sizeof(*g.reqs));
+			g.reqs[g.nreqs] = (struct buf)BUF_INIT;
+			buf_append(&g.reqs[g.nreqs++], all + off, n);
+		}
+		off += n + 1;
+	}
+	free(all);
 	g.lat = xmallocarray(LG_MAX_LAT, sizeof(double));
 	lg_run(&g);
+	for (size_t i = 0; i < g.nreqs; i++)
+		buf_free(&g.reqs[i]);
+	free(g.reqs);
 	free(g.lat);
 	free(body);
 	buf_free(&headers);

@@ -17,28 +17,7 @@
 
 /* The summary-first context: profile, personality, the newest $2 summaries. One statement,
  * one round trip; every part is an index lookup on (customer_id, user_id, ...). */
-const struct qdb_stmt query_stmt_context = {
-	QS_CONTEXT, "q_context",
-	"WITH p AS (SELECT user_id, preferred_name, total_calls, first_call_at, last_call_at, "
-	"                  preferences, context, created_at, updated_at "
-	"           FROM caller_profiles WHERE user_id = $1), "
-	"a AS (SELECT * FROM personality_averages WHERE user_id = $1), "
-	"s AS (SELECT call_id, user_id, thread_id, call_started_at, call_ended_at, "
-	"             duration_seconds, summary, key_topics, key_variables, sentiment, "
-	"             resolution_status, processor, needs_reprocess "
-	"      FROM call_summaries WHERE user_id = $1 "
-	"      ORDER BY call_ended_at DESC, call_id DESC LIMIT $2) "
-	"SELECT json_build_object('user_id', $1::text, "
-	"  'known', EXISTS (SELECT 1 FROM p) OR EXISTS (SELECT 1 FROM s), "
-	"  'profile', (SELECT " QSQL_PROFILE(
-	    "p") " FROM p), "
-	         "  'personality', (SELECT " QSQL_PERSONALITY(
-	             "a") " FROM a), "
-	                  "  'summaries', coalesce((SELECT json_agg(" QSQL_SUMMARY(
-	                      "s") " ORDER BY s.call_ended_at "
-	                           "DESC, s.call_id DESC) FROM s), '[]'::json))::text",
-	2
-};
+const struct qdb_stmt query_stmt_context = { QS_CONTEXT, "q_context", QUERY_SQL_CONTEXT, 2 };
 
 static const char *native_json_escape(const char *s, struct buf *out)
 {

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# The query benchmark (part of `make bench`): the live-call context read of aimem-query,
+# GET /v3/callers/{id}/context?summaries=5 and POST /v2/context/enriched, for random callers
+# of random tenants with valid tokens over 64 keep-alive connections, next to the limits
+# measured in the same run on the same machine and database: pgbench running the very same
+# statement (bench/query_sql prints it) as aimem_reader in the same one-round-trip
+# transaction, and the HTTP ceiling of the same server and load tool (GET /healthz).
+#
+# Dataset (default 100 tenants x 1,000 callers x 10 calls = 1M summaries, with profiles and
+# personality averages; AIMEM_BENCH_TENANTS / _CALLERS / _CALLS change it) in its own
+# PostgreSQL in .run/bench-query, kept between runs (seeding takes minutes; a dataset of the
+# right size is reused), stopped at the end. Summaries carry no embeddings: the context read
+# does not use them.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+build=${AIMEM_BUILD:-$repo/build}
+dir=$repo/.run/bench-query
+py=/usr/bin/python3
+psql=/usr/lib/postgresql/15/bin/psql
+seconds=${AIMEM_BENCH_SECONDS:-10}
+tenants=${AIMEM_BENCH_TENANTS:-100}
+callers=${AIMEM_BENCH_CALLERS:-1000}
+calls=${AIMEM_BENCH_CALLS:-10}
+threads=${AIMEM_BENCH_THREADS:-4}
+secret="bench-secret-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+
+cleanup() {
+	[ -n "${query_pid:-}" ] && kill "$query_pid" 2>/dev/null && wait "$query_pid" 2>/dev/null
+	"$repo/scripts/dev" down --dir "$dir" pg >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+mkdir -p "$dir"
+chmod 755 "$dir"
+"$repo/scripts/dev" up --dir "$dir" pg >/dev/null
+port=$(sed -n 's/^AIMEM_PG_PORT=//p' "$dir/env")
+admin="postgresql://postgres@127.0.0.1:$port/aimem_bench"
+reader="postgresql://aimem_reader@127.0.0.1:$port/aimem_bench"
+want=$((tenants * callers * calls))
+have=$($psql -XAtq "postgresql://postgres@127.0.0.1:$port/postgres" -c \
+	"SELECT count(*) FROM pg_database WHERE datname = 'aimem_bench'")
+if [ "$have" = 1 ]; then
+	have=$($psql -XAtq "$admin" -c "SELECT count(*) FROM call_summaries" 2>/dev/null || echo 0)
+fi
+if [ "$have" != "$want" ]; then
+	echo "bench: seeding $tenants tenants x $callers callers x $calls calls (once; kept in $dir)"
+	$psql -XAtq "postgresql://postgres@127.0.0.1:$port/postgres" \
+		-c "DROP DATABASE IF EXISTS aimem_bench" -c "CREATE DATABASE aimem_bench"
+	AIMEM_DB_URL=$admin "$build/bin/aimem" migrate --dir "$repo/migrations" >/dev/null
+	t0=$(date +%s)
+	$py "$repo/bench/query_fixtures.py" seed-sql "$tenants" "$callers" "$calls" |
+		$psql -XAq -v ON_ERROR_STOP=1 "$admin" >/dev/null
+	echo "bench: seeded in $(($(date +%s) - t0)) s"
+fi
+echo "bench: machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(free -g | awk '/Mem:/{print $2}') GiB, kernel $(uname -r)"
+echo "bench: dataset: $($psql -XAtq "$admin" -c "SELECT count(DISTINCT customer_id) || ' tenants, ' || count(*) || ' summaries, ' || pg_size_pretty(pg_total_relation_size('call_summaries')) FROM call_summaries")"
+
+# the limit: pgbench, the same statement in the same pipelined transaction, as aimem_reader
+"$build/bench/query_sql" >"$dir/context.sql"
+$py "$repo/bench/query_fixtures.py" pgbench-script "$dir/context.sql" "$tenants" "$callers" >"$dir/context.pgb"
+pgb() { pgbench -n -M prepared -c "$1" -j 2 -T "$seconds" -f "$dir/context.pgb" "$reader" 2>&1; }
+pgb 4 >/dev/null # warm the cache
+pg4=$(pgb "$threads")
+pg_tps=$(echo "$pg4" | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | cut -d. -f1)
+pg_lat=$(echo "$pg4" | sed -n 's/^latency average = \([0-9.]*\) ms/\1/p')
+echo "bench: pgbench, the same context SQL, $threads connections: $pg_tps tx/s, latency average $pg_lat ms"
+
+AIMEM_HTTP_PORT=0 AIMEM_AUTH_JWT_SECRET=$secret AIMEM_DB_URL=$reader AIMEM_HTTP_THREADS=$threads \
+	"$build/bin/aimem-query" 2>"$dir/query.log" &
+query_pid=$!
+hport=
+for _ in $(seq 400); do # poll for the ready line (20 s at most)
+	hport=$(sed -n 's/.* ready .*port=\([0-9]*\).*/\1/p' "$dir/query.log" 2>/dev/null | head -1)
+	[ -n "$hport" ] && break
+	kill -0 "$query_pid" 2>/dev/null || break
+	sleep 0.05
+done
+[ -n "$hport" ] || { echo "bench: aimem-query did not start"; cat "$dir/query.log"; exit 1; }
+
+$py "$repo/bench/query_fixtures.py" requests "$secret" "$hport" "$tenants" "$callers" 20000 context >"$dir/context.req"
+$py "$repo/bench/query_fixtures.py" requests "$secret" "$hport" "$tenants" "$callers" 20000 enriched >"$dir/enriched.req"
+lg="$build/bench/loadgen --port $hport --connections 64"
+$lg --requests "$dir/context.req" --seconds 3 >/dev/null # warm up: connections and plans
+echo "bench: HTTP ceiling, GET /healthz: $($lg --method GET --path /healthz --seconds 5)"
+ctx=$($lg --requests "$dir/context.req" --seconds "$seconds")
+echo "bench: GET /v3/callers/{id}/context?summaries=5, closed loop: $ctx"
+enr=$($lg --requests "$dir/enriched.req" --seconds "$seconds")
+echo "bench: POST /v2/context/enriched, closed loop: $enr"
+rate() { sed -n "s|.*= \([0-9]*\) req/s.*|\1|p"; }
+ctx_rate=$(echo "$ctx" | rate)
+paced_at=$((ctx_rate / 2))
+paced=$($lg --requests "$dir/context.req" --seconds "$seconds" --rate "$paced_at")
+echo "bench: GET /v3/callers/{id}/context, $paced_at/s offered (half the closed-loop rate): $paced"
+penr=$($lg --requests "$dir/enriched.req" --seconds "$seconds" --rate "$paced_at")
+echo "bench: POST /v2/context/enriched, $paced_at/s offered: $penr"
+rss=$(awk '/VmHWM/{print $2}' "/proc/$query_pid/status")
+echo "bench: aimem-query peak RSS $((rss / 1024)) MiB (target <= 64 MiB)"
+p99() { sed -n 's/.* p99 \([0-9.]*\).*/\1/p'; }
+echo "bench: context/pgbench = $ctx_rate/$pg_tps = $(awk -v a="$ctx_rate" -v b="$pg_tps" 'BEGIN{printf "%.0f%%", 100*a/b}') (target >= 50%); p99 at $paced_at/s = $(echo "$paced" | p99) ms, closed loop (64 in flight) = $(echo "$ctx" | p99) ms (target <= 5 ms)"
