@@ -99,6 +99,29 @@ int db_exec(PGconn *conn, const char *sql, int nparams, const char *const *param
 	return rc;
 }
 
+int db_exec_stmt(PGconn *conn, struct db_stmt *st, const char *const *params, PGresult **resp,
+                 char *err, size_t errlen)
+{
+	int pid = PQbackendPID(conn);
+	if (st->conn != conn || st->backend_pid != pid || pid == 0) {
+		PGresult *res = PQprepare(conn, st->name, st->sql, st->nparams, NULL);
+		int rc = db_check(conn, res, err, errlen);
+		PQclear(res);
+		if (rc != DB_OK)
+			return rc;
+		st->conn = conn;
+		st->backend_pid = pid;
+	}
+	PGresult *res = PQexecPrepared(conn, st->name, st->nparams, params, NULL, NULL, 0);
+	int rc = db_check(conn, res, err, errlen);
+	if (rc == DB_OK && resp != NULL) {
+		*resp = res;
+		return DB_OK;
+	}
+	PQclear(res);
+	return rc;
+}
+
 int db_begin(PGconn *conn, char *err, size_t errlen)
 {
 	return db_exec(conn, "BEGIN", 0, NULL, NULL, err, errlen);

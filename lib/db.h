@@ -48,6 +48,25 @@ PGconn *db_connect(const char *conninfo, long long timeout_ms, char *err, size_t
 int db_exec(PGconn *conn, const char *sql, int nparams, const char *const *params, PGresult **resp,
             char *err, size_t errlen) DB_WUR;
 
+/*
+ * A statement prepared once per connection and then run by name (PQexecPrepared): no parse
+ * and plan per call, which for a statement with many expressions costs more than running it.
+ * Declare one static struct per statement with name (unique in the program), sql and nparams;
+ * the fields after them are db_exec_stmt's bookkeeping (start zeroed). A new connection (a
+ * different PGconn or backend PID) is prepared again on first use; prepared statements live
+ * in the session, so a rolled-back transaction does not lose them. One thread per struct.
+ */
+struct db_stmt {
+	const char *name;
+	const char *sql;
+	int nparams;
+	const PGconn *conn; /* where it was prepared */
+	int backend_pid;
+};
+/* As db_exec, for a prepared statement (prepared first when needed). */
+int db_exec_stmt(PGconn *conn, struct db_stmt *st, const char *const *params, PGresult **resp,
+                 char *err, size_t errlen) DB_WUR;
+
 /* BEGIN; and in the same round trip (pipeline) set the tenant for this transaction only. */
 int db_begin_tenant(PGconn *conn, long long customer_id, char *err, size_t errlen) DB_WUR;
 /* Changes the tenant inside an open transaction (a worker batch spans several tenants). */

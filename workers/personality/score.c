@@ -360,11 +360,15 @@ static void score_measured_at(const struct worker_job *job, char *out, size_t ou
 }
 
 /* Recomputes user's averages; moved_away: the call just left user, who may have none left. */
+/* Prepared once per connection (this worker's one thread uses them). */
+static struct db_stmt score_upsert_stmt = { "pers_upsert", score_upsert_sql, 25, NULL, 0 };
+static struct db_stmt score_averages_stmt = { "pers_averages", score_averages_sql, 2, NULL, 0 };
+
 static int score_averages(PGconn *conn, const char *tenant, const char *user, bool moved_away,
                           char *err, size_t errlen)
 {
 	const char *params[] = { tenant, user };
-	int rc = db_exec(conn, score_averages_sql, 2, params, NULL, err, errlen);
+	int rc = db_exec_stmt(conn, &score_averages_stmt, params, NULL, err, errlen);
 	if (rc == DB_OK && moved_away)
 		rc = db_exec(conn, score_averages_gone_sql, 2, params, NULL, err, errlen);
 	return rc;
@@ -396,7 +400,7 @@ int scorer_apply(void *ctx, PGconn *conn, const struct worker_job *job, char *er
 	params[23] = part;
 	params[24] = off;
 	PGresult *res = NULL;
-	int rc = db_exec(conn, score_upsert_sql, 25, params, &res, err, errlen);
+	int rc = db_exec_stmt(conn, &score_upsert_stmt, params, &res, err, errlen);
 	if (rc != DB_OK)
 		return rc;
 	bool written = strcmp(PQgetvalue(res, 0, 0), "0") != 0;
