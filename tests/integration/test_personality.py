@@ -321,3 +321,35 @@ def test_erased_callers_events_are_dropped(services, db, worker_env, tmp_path):
         assert query(db, "SELECT user_id FROM personality_averages") == [("5550000001",)]
     finally:
         assert d.stop() == 0, d.output()
+
+
+def test_postgres_restart_reprepares_statements(services, db, worker_env, tmp_path):
+    """The worker's statements are prepared per connection: after PostgreSQL comes back on a
+    new connection they are prepared again, and nothing is lost or counted twice."""
+    import time
+
+    from pipeline import pg_start, pg_stop
+    topic, group, env = worker_env
+    base = [fixture("01_"), fixture("11_"), fixture("13_")]
+    first = [call(base[i % 3], 7, f"55500{i % 7:05d}", i, ended=f"2026-10-{1 + i % 28:02d}T12:00:00Z")
+             for i in range(40)]
+    second = [call(base[i % 3], 7, f"55500{i % 7:05d}", 100 + i, ended=f"2026-11-{1 + i % 28:02d}T12:00:00Z")
+              for i in range(40)]
+    d = start(dict(env, AIMEM_BATCH_MAX_EVENTS="10", AIMEM_RETRY_CAP="1s"), tmp_path)
+    try:
+        produce(services.bootstrap, topic, [(7, ev) for ev in first])
+        wait_for(lambda: stored_total(db, group) == len(first), what="first calls")
+        pg_stop(services)
+        try:
+            time.sleep(2)
+            assert d.proc.poll() is None, d.output()
+        finally:
+            pg_start(services)
+        produce(services.bootstrap, topic, [(7, ev) for ev in second])
+        wait_for(lambda: stored_total(db, group) == len(first) + len(second), timeout=120,
+                 what="all after the restart")
+        assert query(db, "SELECT count(*) FROM personality_metrics") == [(80,)]
+        assert sorted(query(db, "SELECT user_id, call_count FROM personality_averages")) == \
+            sorted((f"55500{u:05d}", sum(1 for i in range(40) if i % 7 == u) * 2) for u in range(7))
+    finally:
+        assert d.stop() == 0, d.output()
