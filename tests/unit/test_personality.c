@@ -18,6 +18,7 @@
 #include "buf.h"
 #include "file.h"
 #include "personality.h"
+#include "personality_model.h"
 #include "proc.h"
 #include "unit.h"
 
@@ -355,6 +356,47 @@ UNIT_TEST(personality_clamp_and_arguments)
 	CHECK_INT(personality_score(NULL, &empty, &r, err, sizeof(err)), -1);
 	CHECK_CONTAINS(err, "no turns");
 	proc_lexicons_free(&lx);
+}
+
+UNIT_TEST(personality_model_answers)
+{
+	static const struct {
+		const char *answer;
+		int rc;
+		double openness, formality, confidence;
+		const char *rationale;
+	} cases[] = {
+		{ "{\"openness\": 70, \"conscientiousness\": 1, \"extraversion\": 2, "
+		  "\"agreeableness\": 3, \"neuroticism\": 4, \"formality\": 80.26, "
+		  "\"directness\": 5, \"detail_orientation\": 6, \"patience\": 7, "
+		  "\"technical_comfort\": 8, \"frustration_level\": 9, \"satisfaction_level\": 10, "
+		  "\"urgency_level\": 11, \"confidence\": 0.8, \"rationale\": \" ok\\nfine \"}",
+		  0, 70, 80.3, 0.8, "ok fine" },
+		/* clamped, numeric strings, missing confidence takes the default, a few missing */
+		{ "```json\n{\"scores\": {\"openness\": 170, \"formality\": \"-3\", "
+		  "\"conscientiousness\": 1, \"extraversion\": 2, \"agreeableness\": 3, "
+		  "\"neuroticism\": 4, \"directness\": 5, \"detail_orientation\": 6, "
+		  "\"patience\": 7, \"technical_comfort\": 8}}\n```",
+		  0, 100, 0, 0.25, "" },
+		{ "{\"openness\": 70, \"formality\": 60}", -1, 0, 0, 0, "" }, /* 11 missing */
+		{ "I can't do that.", -1, 0, 0, 0, "" },
+		{ "[1, 2, 3]", -1, 0, 0, 0, "" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct personality_result r;
+		char rationale[64], err[200];
+		int rc = personality_model_parse(cases[i].answer, strlen(cases[i].answer), 0.25, &r,
+		                                 rationale, sizeof(rationale), err, sizeof(err));
+		CHECK_INT(rc, cases[i].rc);
+		if (rc != 0)
+			continue;
+		CHECK(fabs(r.score[PERSONALITY_OPENNESS] - cases[i].openness) < 1e-9);
+		CHECK(fabs(r.score[PERSONALITY_FORMALITY] - cases[i].formality) < 1e-9);
+		CHECK(fabs(r.confidence - cases[i].confidence) < 1e-9);
+		CHECK_STR(rationale, cases[i].rationale);
+		if (i == 1) /* frustration/satisfaction/urgency were missing: 50 */
+			CHECK(r.score[PERSONALITY_URGENCY_LEVEL] == 50);
+	}
 }
 
 static double pers_now_us(void)
