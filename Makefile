@@ -121,6 +121,7 @@ test: all
 # Benchmarks print figures next to limits measured in the same run (never part of `make test`).
 bench: all
 	AIMEM_BUILD=$(abspath $(BUILD)) bench/ingest.sh
+	AIMEM_BUILD=$(abspath $(BUILD)) bench/summarizer.sh
 	AIMEM_BUILD=$(abspath $(BUILD)) bench/personality.sh
 	AIMEM_BUILD=$(abspath $(BUILD)) bench/query.sh
 

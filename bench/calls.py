@@ -7,6 +7,15 @@
       at R events/s; --ended-now stamps ended_at with the time of production (freshness).
   calls.py wait --db URL --group G --count N [--timeout S]
       waits until the group's stored offsets add up to N; prints the seconds it took.
+  calls.py ceiling --db ADMIN_URL [--batch 500]
+      the database write ceiling: the call_summaries rows the worker wrote, upserted again by
+      a plain loop (one transaction per batch: the multi-row upsert, then the profile recount
+      of the batch's callers, both statements server-side); prints rows/s.
+  calls.py freshness --db ADMIN_URL
+      p50/p99 seconds from ended_at (stamped at production) to the row's commit timestamp
+      (track_commit_timestamp must be on).
+  calls.py fakellm --delay S
+      an OpenAI-compatible server answering every request after S seconds; prints its base URL.
 """
 import argparse
 import glob
@@ -81,6 +90,66 @@ def wait(args):
     print(f"{time.monotonic() - start:.2f}")
 
 
+SUMMARY_COLS = ("customer_id, call_id, user_id, thread_id, call_started_at, call_ended_at, summary,"
+                " key_topics, key_variables, sentiment, resolution_status, duration_seconds, embedding,"
+                " search_tsv, processor, needs_reprocess, event_id, source_topic, source_partition,"
+                " source_offset")
+
+
+def ceiling(args):
+    import psycopg2
+    conn = psycopg2.connect(args.db)
+    with conn.cursor() as cur:
+        cur.execute("CREATE TEMP TABLE staging AS SELECT row_number() OVER (ORDER BY source_partition,"
+                    f" source_offset) AS rn, {SUMMARY_COLS} FROM call_summaries")
+        cur.execute("SELECT count(*) FROM staging")
+        total = cur.fetchone()[0]
+        cur.execute("TRUNCATE call_summaries, caller_profiles")
+        conn.commit()
+        start = time.monotonic()
+        for lo in range(1, total + 1, args.batch):
+            hi = lo + args.batch - 1
+            cur.execute(f"INSERT INTO call_summaries ({SUMMARY_COLS}) SELECT {SUMMARY_COLS} FROM staging"
+                        " WHERE rn BETWEEN %s AND %s ON CONFLICT (customer_id, call_id) DO UPDATE SET"
+                        " summary = excluded.summary, updated_at = now()", (lo, hi))
+            cur.execute("INSERT INTO caller_profiles (customer_id, user_id, first_call_at, last_call_at,"
+                        " total_calls, preferred_name)"
+                        " SELECT u.customer_id, u.user_id, a.f, a.l, a.n, NULL FROM"
+                        " (SELECT DISTINCT customer_id, user_id FROM staging WHERE rn BETWEEN %s AND %s) u"
+                        " CROSS JOIN LATERAL (SELECT min(coalesce(call_started_at, call_ended_at)) f,"
+                        " max(call_ended_at) l, count(*) n FROM call_summaries c"
+                        " WHERE c.customer_id = u.customer_id AND c.user_id = u.user_id) a"
+                        " ON CONFLICT (customer_id, user_id) DO UPDATE SET total_calls = excluded.total_calls,"
+                        " first_call_at = excluded.first_call_at, last_call_at = excluded.last_call_at",
+                        (lo, hi))
+            conn.commit()
+        elapsed = time.monotonic() - start
+    print(f"{total / elapsed:.0f} rows/s ({total} rows in {elapsed:.1f} s, batches of {args.batch})")
+
+
+def freshness(args):
+    import psycopg2
+    conn = psycopg2.connect(args.db)
+    with conn.cursor() as cur:
+        cur.execute("SELECT percentile_cont(ARRAY[0.5, 0.99]) WITHIN GROUP (ORDER BY extract(epoch FROM"
+                    " pg_xact_commit_timestamp(xmin) - call_ended_at)), count(*) FROM call_summaries")
+        (p50, p99), n = cur.fetchone()
+    print(f"p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms over {n} calls")
+
+
+def fakellm(args):
+    sys.path.insert(0, os.path.join(REPO, "tests/integration"))
+    from pipeline import FakeLLM
+    answer = {"summary": "The caller asked about a bill; the agent explained the change.",
+              "key_topics": ["billing"], "caller_name": "", "key_variables": {},
+              "sentiment": "neutral", "resolution_status": "resolved"}
+    f = FakeLLM()
+    f.answer_with(answer, delay=args.delay)
+    print(f.base_url, flush=True)
+    while True:
+        time.sleep(3600)
+
+
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -96,8 +165,16 @@ def main():
     b.add_argument("--group", required=True)
     b.add_argument("--count", type=int, required=True)
     b.add_argument("--timeout", type=float, default=900)
+    c = sub.add_parser("ceiling")
+    c.add_argument("--db", required=True)
+    c.add_argument("--batch", type=int, default=500)
+    f = sub.add_parser("freshness")
+    f.add_argument("--db", required=True)
+    g = sub.add_parser("fakellm")
+    g.add_argument("--delay", type=float, default=1.0)
     args = ap.parse_args()
-    produce(args) if args.cmd == "produce" else wait(args)
+    {"produce": produce, "wait": wait, "ceiling": ceiling, "freshness": freshness,
+     "fakellm": fakellm}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
  */
 #include "worker.h"
 
+#include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,7 @@ struct wmsg {
 	struct event ev;
 	struct worker_job job; /* ev, rkm and the program's prep, for valid accepted events */
 	int status;            /* EVENT_OK, an event status, or WMSG_* below */
+	bool erased;           /* the caller was erased: dropped, not applied */
 	char code[32];         /* dead-letter code */
 	char err[200];         /* dead-letter reason (never the payload) */
 };
@@ -57,6 +59,7 @@ struct worker {
 	struct wmsg *batch;
 	size_t nbatch;
 	struct backoff bo;
+	struct db_stmt erased_stmt;
 	struct metrics_counter *processed, *dead, *skipped, *erased, *retries;
 	struct metrics_histogram *batch_seconds, *freshness;
 	struct metrics *m;
@@ -302,46 +305,63 @@ static const char *worker_user(const struct event *ev)
 	return ev->type == EVENT_CALL_ENDED ? ev->call.user_id : ev->mem.user_id;
 }
 
-/* True when the event's caller was erased (the tenant is set). */
-static int worker_erased(struct worker *w, const struct event *ev, bool *erased, char *err,
+/* Marks the messages of g (one tenant, set) whose caller was erased: one query. */
+static int worker_erased(struct worker *w, struct wmsg *const *g, size_t n, char *err,
                          size_t errlen)
 {
-	const char *user = worker_user(ev);
-	*erased = false;
-	if (user == NULL)
-		return DB_OK;
-	char tenant[24];
-	snprintf(tenant, sizeof(tenant), "%lld", ev->customer_id);
-	const char *params[] = { tenant, user };
-	PGresult *res = NULL;
-	int rc = db_exec(w->conn, "SELECT 1 FROM erasures WHERE customer_id = $1 AND user_id = $2",
-	                 2, params, &res, err, errlen);
-	if (rc == DB_OK) {
-		*erased = PQntuples(res) > 0;
-		PQclear(res);
+	json_t *users = json_array();
+	for (size_t i = 0; i < n; i++) {
+		g[i]->erased = false;
+		const char *user = worker_user(&g[i]->ev);
+		if (user != NULL)
+			json_array_append_new(users, json_string(user));
 	}
+	int rc = DB_OK;
+	if (json_array_size(users) > 0) {
+		char tenant[24];
+		snprintf(tenant, sizeof(tenant), "%lld", g[0]->ev.customer_id);
+		char *list = json_dumps(users, JSON_COMPACT);
+		const char *params[] = { tenant, list };
+		PGresult *res = NULL;
+		rc = db_exec_stmt(w->conn, &w->erased_stmt, params, &res, err, errlen);
+		for (int r = 0; rc == DB_OK && r < PQntuples(res); r++)
+			for (size_t i = 0; i < n; i++) {
+				const char *user = worker_user(&g[i]->ev);
+				if (user != NULL && strcmp(user, PQgetvalue(res, r, 0)) == 0)
+					g[i]->erased = true;
+			}
+		PQclear(res);
+		free(list);
+	}
+	json_decref(users);
 	return rc;
 }
 
-/* Applies one valid event; with isolate, a data error rolls back to a savepoint and marks
- * the message for the dead letters instead of failing the batch. */
-static int worker_apply_one(struct worker *w, struct wmsg *m, bool isolate)
+/* The program's apply for jobs (one tenant, set). */
+static int worker_apply_jobs(struct worker *w, struct worker_job *const *jobs, size_t n, char *err,
+                             size_t errlen)
+{
+	if (w->ops.apply_batch != NULL)
+		return w->ops.apply_batch(w->ops.ctx, w->conn, jobs, n, err, errlen);
+	int rc = DB_OK;
+	for (size_t i = 0; i < n && rc == DB_OK; i++)
+		rc = w->ops.apply(w->ops.ctx, w->conn, jobs[i], err, errlen);
+	return rc;
+}
+
+/* Applies one valid event under a savepoint: a data error rolls back to it and marks the
+ * message for the dead letters instead of failing the batch. */
+static int worker_apply_isolated(struct worker *w, struct wmsg *m)
 {
 	char err[512];
-	bool erased;
-	int rc = worker_erased(w, &m->ev, &erased, err, sizeof(err));
-	if (rc == DB_OK && erased) {
-		metrics_counter_add(w->erased, 1);
-		return DB_OK;
-	}
-	if (rc == DB_OK && isolate)
-		rc = db_exec(w->conn, "SAVEPOINT aimem_event", 0, NULL, NULL, err, sizeof(err));
+	struct worker_job *job = &m->job;
+	int rc = db_exec(w->conn, "SAVEPOINT aimem_event", 0, NULL, NULL, err, sizeof(err));
 	if (rc == DB_OK)
-		rc = w->ops.apply(w->ops.ctx, w->conn, &m->job, err, sizeof(err));
-	if (rc == DB_OK && isolate) /* never pile up hundreds of open subtransactions */
+		rc = worker_apply_jobs(w, &job, 1, err, sizeof(err));
+	if (rc == DB_OK) /* never pile up hundreds of open subtransactions */
 		rc = db_exec(w->conn, "RELEASE SAVEPOINT aimem_event", 0, NULL, NULL, err,
 		             sizeof(err));
-	if (rc == DB_DATA && isolate) {
+	if (rc == DB_DATA) {
 		worker_mark(m, WMSG_STORE, "store_failed", err);
 		return db_exec(w->conn, "ROLLBACK TO SAVEPOINT aimem_event", 0, NULL, NULL, err,
 		               sizeof(err));
@@ -349,6 +369,39 @@ static int worker_apply_one(struct worker *w, struct wmsg *m, bool isolate)
 	if (rc != DB_OK)
 		log_warn("applying event failed topic=%s partition=%d offset=%lld error=\"%s\"",
 		         w->topic, (int)m->rkm->partition, (long long)m->rkm->offset, err);
+	return rc;
+}
+
+/* One tenant's messages g[0..n), in arrival order: set the tenant, drop erased callers'
+ * events, apply the rest (all at once, or one by one under savepoints with isolate). */
+static int worker_apply_tenant(struct worker *w, struct wmsg *const *g, size_t n, bool isolate)
+{
+	char err[512];
+	int rc = db_set_tenant(w->conn, g[0]->ev.customer_id, err, sizeof(err));
+	if (rc == DB_OK)
+		rc = worker_erased(w, g, n, err, sizeof(err));
+	if (rc != DB_OK) {
+		log_warn("cannot prepare a tenant's events error=\"%s\"", err);
+		return rc;
+	}
+	struct worker_job **jobs = xcalloc(n, sizeof(*jobs));
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (g[i]->erased)
+			metrics_counter_add(w->erased, 1);
+		else
+			jobs[k++] = &g[i]->job;
+	if (isolate) {
+		for (size_t i = 0; i < n && rc == DB_OK; i++)
+			if (!g[i]->erased)
+				rc = worker_apply_isolated(w, g[i]);
+	} else if (k > 0) {
+		rc = worker_apply_jobs(w, jobs, k, err, sizeof(err));
+		if (rc != DB_OK && rc != DB_DATA)
+			log_warn("applying events failed topic=%s events=%zu error=\"%s\"",
+			         w->topic, k, err);
+	}
+	free(jobs);
 	return rc;
 }
 
@@ -370,12 +423,10 @@ static int worker_apply_all(struct worker *w, bool isolate)
 			order[n++] = &w->batch[i];
 	qsort(order, n, sizeof(*order), worker_cmp_tenant);
 	int rc = DB_OK;
-	char err[512];
-	for (size_t i = 0; i < n && rc == DB_OK; i++) {
-		if (i == 0 || order[i]->ev.customer_id != order[i - 1]->ev.customer_id)
-			rc = db_set_tenant(w->conn, order[i]->ev.customer_id, err, sizeof(err));
-		if (rc == DB_OK)
-			rc = worker_apply_one(w, order[i], isolate);
+	for (size_t i = 0, j; i < n && rc == DB_OK; i = j) {
+		for (j = i + 1; j < n && order[j]->ev.customer_id == order[i]->ev.customer_id; j++)
+			;
+		rc = worker_apply_tenant(w, order + i, j - i, isolate);
 	}
 	free(order);
 	return rc;
@@ -720,6 +771,10 @@ struct worker *worker_new(const struct worker_config *wc, const struct worker_op
 	w->db_url = xstrdup(wc->db_url);
 	w->ops = *ops;
 	w->m = m;
+	w->erased_stmt = (struct db_stmt){ "aimem_worker_erased",
+		                           "SELECT user_id FROM erasures WHERE customer_id = $1"
+		                           " AND user_id IN (SELECT jsonb_array_elements_text($2))",
+		                           2, NULL, 0 };
 	backoff_init(&w->bo, wc->retry_base_ms, wc->retry_cap_ms);
 	char labels[256];
 	snprintf(labels, sizeof(labels), "group=\"%s\"", w->group);

@@ -79,12 +79,22 @@ typedef void (*worker_release_fn)(void *ctx, void *prep);
 typedef int (*worker_apply_fn)(void *ctx, PGconn *conn, const struct worker_job *job, char *err,
                                size_t errlen);
 
+/*
+ * Optional, and faster: applies several valid events of one tenant at once (the tenant is set,
+ * erased callers already removed), e.g. as one multi-row upsert. Same statuses as apply; on
+ * DB_DATA the batch runs again event by event (n = 1, each under a savepoint) to find and
+ * dead-letter the bad one, so a program with apply_batch needs no apply.
+ */
+typedef int (*worker_apply_batch_fn)(void *ctx, PGconn *conn, struct worker_job *const *jobs,
+                                     size_t n, char *err, size_t errlen);
+
 struct worker_ops {
 	unsigned accept_types; /* bit (1 << enum event_type) of the types this worker applies */
-	worker_apply_fn apply;
+	worker_apply_fn apply; /* one of apply and apply_batch */
 	void *ctx;
 	worker_prepare_fn prepare; /* NULL: nothing to prepare */
 	worker_release_fn release; /* NULL: prep is not owned */
+	worker_apply_batch_fn apply_batch;
 };
 
 struct worker;

@@ -85,7 +85,11 @@ int main(int argc, char **argv)
 		s.retry_cap_ms, { (size_t)s.event_max_bytes, 5000, 32 << 10 }
 	};
 	const struct worker_ops ops = { (1u << EVENT_MEMORY_PUT) | (1u << EVENT_MEMORY_DELETE),
-		                        memories_apply, NULL, NULL, NULL };
+		                        memories_apply,
+		                        NULL,
+		                        NULL,
+		                        NULL,
+		                        NULL };
 	struct worker *w = worker_new(&wc, &ops, cfg, m, err, sizeof(err));
 	if (w == NULL) {
 		fprintf(stderr, "aimem-memories: %s\n", err);

@@ -220,8 +220,10 @@ int main(int argc, char **argv)
 		s.batch_ms,     s.retry_base_ms,
 		s.retry_cap_ms, { (size_t)s.event_max_bytes, 5000, 32 << 10 }
 	};
-	const struct worker_ops ops = { 1u << EVENT_CALL_ENDED, summarizer_apply, sz,
-		                        summarizer_prepare, summarizer_release };
+	const struct worker_ops ops = {
+		1u << EVENT_CALL_ENDED, NULL, sz, summarizer_prepare, summarizer_release,
+		summarizer_apply_batch
+	};
 	w = worker_new(&wc, &ops, cfg, m, err, sizeof(err));
 	if (w == NULL) {
 		fprintf(stderr, "aimem-summarizer: %s\n", err);

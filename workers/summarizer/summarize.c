@@ -178,67 +178,87 @@ void summarizer_release(void *ctx, void *prep)
 /* ---- apply ------------------------------------------------------------------------------ */
 
 /*
- * One upsert per call, keyed (customer_id, call_id). A row is rewritten only when something
- * it says changed (a duplicate event or a replay of the same result writes nothing), and a
- * built-in fallback result never replaces a model result of the same event (a replay during
- * an LLM outage must not degrade what is stored). Returns how many rows were written (0/1)
- * and the caller the row had before, so a call that moved to another caller recounts both.
+ * One statement upserts all of a tenant's calls in the batch, keyed (customer_id, call_id),
+ * from a JSON array of rows. A row is rewritten only when something it says changed (a
+ * duplicate event or a replay of the same result writes nothing), and a built-in fallback
+ * result never replaces a model result of the same event (a replay during an LLM outage must
+ * not degrade what is stored). The same call twice in one batch: a model result beats a
+ * fallback, then the later event wins. Returns the callers whose profile must be recounted:
+ * those of the rows written, and a row's previous caller when the call moved to another.
  */
-static const char summarize_upsert_sql[] =
-    "WITH old AS (SELECT user_id FROM call_summaries WHERE customer_id = $1 AND call_id = $2),"
-    " up AS (INSERT INTO call_summaries (customer_id, call_id, user_id, thread_id,"
-    " call_started_at, call_ended_at, summary, key_topics, key_variables, sentiment,"
-    " resolution_status, duration_seconds, embedding, search_tsv, processor, needs_reprocess,"
-    " event_id, source_topic, source_partition, source_offset)"
-    " VALUES ($1, $2, $3, $4, $5::timestamptz, $6::timestamptz, $7, $8::jsonb, $9::jsonb, $10,"
-    " $11, CASE WHEN $5::timestamptz IS NULL THEN NULL ELSE least(greatest(round(extract(epoch"
-    " FROM $6::timestamptz - $5::timestamptz)), 0), 2147483647)::int END, $12::vector,"
-    " to_tsvector('english', $7 || ' ' || $13), $14, $15::boolean, $16::uuid, $17, $18::int,"
-    " $19::bigint)"
-    " ON CONFLICT (customer_id, call_id) DO UPDATE SET user_id = excluded.user_id,"
-    " thread_id = excluded.thread_id, call_started_at = excluded.call_started_at,"
-    " call_ended_at = excluded.call_ended_at, summary = excluded.summary,"
-    " key_topics = excluded.key_topics, key_variables = excluded.key_variables,"
-    " sentiment = excluded.sentiment, resolution_status = excluded.resolution_status,"
-    " duration_seconds = excluded.duration_seconds, embedding = excluded.embedding,"
-    " search_tsv = excluded.search_tsv, processor = excluded.processor,"
-    " needs_reprocess = excluded.needs_reprocess, event_id = excluded.event_id,"
-    " source_topic = excluded.source_topic, source_partition = excluded.source_partition,"
-    " source_offset = excluded.source_offset, updated_at = now()"
-    " WHERE (call_summaries.user_id, call_summaries.thread_id, call_summaries.call_started_at,"
-    " call_summaries.call_ended_at, call_summaries.summary, call_summaries.key_topics,"
-    " call_summaries.key_variables, call_summaries.sentiment,"
-    " call_summaries.resolution_status, call_summaries.processor,"
-    " call_summaries.needs_reprocess, call_summaries.event_id)"
-    " IS DISTINCT FROM (excluded.user_id, excluded.thread_id, excluded.call_started_at,"
-    " excluded.call_ended_at, excluded.summary, excluded.key_topics, excluded.key_variables,"
-    " excluded.sentiment, excluded.resolution_status, excluded.processor,"
-    " excluded.needs_reprocess, excluded.event_id)"
-    " AND NOT (excluded.needs_reprocess AND NOT call_summaries.needs_reprocess"
-    " AND excluded.event_id = call_summaries.event_id)"
-    " RETURNING 1)"
-    " SELECT (SELECT count(*) FROM up), (SELECT user_id FROM old)";
+static struct db_stmt summarize_upsert = {
+	"aimem_summarize_upsert",
+	"WITH src AS (SELECT DISTINCT ON (r.call_id) r.* FROM jsonb_to_recordset($2::jsonb) AS"
+	" r(ord int, call_id text, user_id text, thread_id text, started_at timestamptz,"
+	" ended_at timestamptz, summary text, key_topics jsonb, key_variables jsonb,"
+	" sentiment text, resolution_status text, embedding text, words text, processor text,"
+	" needs_reprocess boolean, event_id uuid, source_topic text, source_partition int,"
+	" source_offset bigint)"
+	" ORDER BY r.call_id, r.needs_reprocess, r.ord DESC),"
+	" old AS (SELECT c.call_id, c.user_id FROM call_summaries c JOIN src USING (call_id)"
+	" WHERE c.customer_id = $1::int),"
+	" up AS (INSERT INTO call_summaries (customer_id, call_id, user_id, thread_id,"
+	" call_started_at, call_ended_at, summary, key_topics, key_variables, sentiment,"
+	" resolution_status, duration_seconds, embedding, search_tsv, processor, needs_reprocess,"
+	" event_id, source_topic, source_partition, source_offset)"
+	" SELECT $1::int, call_id, user_id, thread_id, started_at, ended_at, summary, key_topics,"
+	" key_variables, sentiment, resolution_status, CASE WHEN started_at IS NULL THEN NULL"
+	" ELSE least(greatest(round(extract(epoch FROM ended_at - started_at)), 0),"
+	" 2147483647)::int END, embedding::vector, to_tsvector('english', summary || ' ' || words),"
+	" processor, needs_reprocess, event_id, source_topic, source_partition, source_offset"
+	" FROM src"
+	" ON CONFLICT (customer_id, call_id) DO UPDATE SET user_id = excluded.user_id,"
+	" thread_id = excluded.thread_id, call_started_at = excluded.call_started_at,"
+	" call_ended_at = excluded.call_ended_at, summary = excluded.summary,"
+	" key_topics = excluded.key_topics, key_variables = excluded.key_variables,"
+	" sentiment = excluded.sentiment, resolution_status = excluded.resolution_status,"
+	" duration_seconds = excluded.duration_seconds, embedding = excluded.embedding,"
+	" search_tsv = excluded.search_tsv, processor = excluded.processor,"
+	" needs_reprocess = excluded.needs_reprocess, event_id = excluded.event_id,"
+	" source_topic = excluded.source_topic, source_partition = excluded.source_partition,"
+	" source_offset = excluded.source_offset, updated_at = now()"
+	" WHERE (call_summaries.user_id, call_summaries.thread_id, call_summaries.call_started_at,"
+	" call_summaries.call_ended_at, call_summaries.summary, call_summaries.key_topics,"
+	" call_summaries.key_variables, call_summaries.sentiment,"
+	" call_summaries.resolution_status, call_summaries.processor,"
+	" call_summaries.needs_reprocess, call_summaries.event_id)"
+	" IS DISTINCT FROM (excluded.user_id, excluded.thread_id, excluded.call_started_at,"
+	" excluded.call_ended_at, excluded.summary, excluded.key_topics, excluded.key_variables,"
+	" excluded.sentiment, excluded.resolution_status, excluded.processor,"
+	" excluded.needs_reprocess, excluded.event_id)"
+	" AND NOT (excluded.needs_reprocess AND NOT call_summaries.needs_reprocess"
+	" AND excluded.event_id = call_summaries.event_id)"
+	" RETURNING call_id, user_id)"
+	" SELECT user_id FROM up UNION SELECT old.user_id FROM old JOIN up USING (call_id)",
+	2, NULL, 0
+};
 
 /*
- * The caller's profile, recounted from their summaries (never incremented, so replays and
+ * The callers' profiles, recounted from their summaries (never incremented, so replays and
  * duplicates are harmless): first and last call, total calls, and the preferred name from the
  * newest call that had one; no name found keeps the stored one (never overwritten by empty).
  */
-static const char summarize_profile_sql[] =
-    "INSERT INTO caller_profiles AS p (customer_id, user_id, first_call_at, last_call_at,"
-    " total_calls, preferred_name)"
-    " SELECT $1, $2, min(coalesce(call_started_at, call_ended_at)), max(call_ended_at),"
-    " count(*), (SELECT key_variables->>'caller_name' FROM call_summaries"
-    " WHERE customer_id = $1 AND user_id = $2"
-    " AND btrim(coalesce(key_variables->>'caller_name', '')) <> ''"
-    " ORDER BY call_ended_at DESC, call_id DESC LIMIT 1)"
-    " FROM call_summaries WHERE customer_id = $1 AND user_id = $2"
-    " ON CONFLICT (customer_id, user_id) DO UPDATE SET first_call_at = excluded.first_call_at,"
-    " last_call_at = excluded.last_call_at, total_calls = excluded.total_calls,"
-    " preferred_name = coalesce(excluded.preferred_name, p.preferred_name), updated_at = now()"
-    " WHERE (p.first_call_at, p.last_call_at, p.total_calls, p.preferred_name)"
-    " IS DISTINCT FROM (excluded.first_call_at, excluded.last_call_at, excluded.total_calls,"
-    " coalesce(excluded.preferred_name, p.preferred_name))";
+static struct db_stmt summarize_profiles = {
+	"aimem_summarize_profiles",
+	"INSERT INTO caller_profiles AS p (customer_id, user_id, first_call_at, last_call_at,"
+	" total_calls, preferred_name)"
+	" SELECT $1::int, u.user_id, a.first_at, a.last_at, a.n, nm.name"
+	" FROM (SELECT DISTINCT jsonb_array_elements_text($2::jsonb) AS user_id) u"
+	" CROSS JOIN LATERAL (SELECT min(coalesce(c.call_started_at, c.call_ended_at)) AS"
+	" first_at, max(c.call_ended_at) AS last_at, count(*)::int AS n FROM call_summaries c"
+	" WHERE c.customer_id = $1::int AND c.user_id = u.user_id) a"
+	" LEFT JOIN LATERAL (SELECT c.key_variables->>'caller_name' AS name FROM call_summaries c"
+	" WHERE c.customer_id = $1::int AND c.user_id = u.user_id"
+	" AND btrim(coalesce(c.key_variables->>'caller_name', '')) <> ''"
+	" ORDER BY c.call_ended_at DESC, c.call_id DESC LIMIT 1) nm ON true"
+	" ON CONFLICT (customer_id, user_id) DO UPDATE SET first_call_at = excluded.first_call_at,"
+	" last_call_at = excluded.last_call_at, total_calls = excluded.total_calls,"
+	" preferred_name = coalesce(excluded.preferred_name, p.preferred_name), updated_at = now()"
+	" WHERE (p.first_call_at, p.last_call_at, p.total_calls, p.preferred_name)"
+	" IS DISTINCT FROM (excluded.first_call_at, excluded.last_call_at, excluded.total_calls,"
+	" coalesce(excluded.preferred_name, p.preferred_name))",
+	2, NULL, 0
+};
 
 /* ended_at, or the message timestamp when the event has none, as RFC 3339 text. */
 static void summarize_ended_at(const struct worker_job *job, char *out, size_t outlen)
@@ -259,77 +279,88 @@ static void summarize_ended_at(const struct worker_job *job, char *out, size_t o
 	snprintf(out, outlen, "%s.%03dZ", day, (int)(ms % 1000));
 }
 
-static int summarize_profile(PGconn *conn, const char *tenant, const char *user, char *err,
-                             size_t errlen)
+/* Full-text words beyond the summary: topic names and the key variables' values. */
+static void summarize_words(const struct proc_result *r, struct buf *out)
 {
-	const char *params[] = { tenant, user };
-	return db_exec(conn, summarize_profile_sql, 2, params, NULL, err, errlen);
-}
-
-int summarizer_apply(void *ctx, PGconn *conn, const struct worker_job *job, char *err,
-                     size_t errlen)
-{
-	(void)ctx;
-	const struct summary *sum = job->prep;
-	const struct event *ev = job->ev;
-	const struct proc_result *r = &sum->r;
-	char tenant[24], ended[64], part[16], off[24];
-	snprintf(tenant, sizeof(tenant), "%lld", ev->customer_id);
-	summarize_ended_at(job, ended, sizeof(ended));
-	snprintf(part, sizeof(part), "%d", (int)job->rkm->partition);
-	snprintf(off, sizeof(off), "%lld", (long long)job->rkm->offset);
-	char *topics = json_dumps(r->key_topics, JSON_COMPACT);
-	char *vars = json_dumps(r->key_variables, JSON_COMPACT | JSON_SORT_KEYS);
-	struct buf vec = BUF_INIT, words = BUF_INIT;
-	proc_embedding_text(r->embedding, &vec);
-	/* full-text words beyond the summary: topic names and the key variables' values */
 	for (size_t i = 0; i < json_array_size(r->key_topics); i++)
-		buf_appendf(&words, "%s ", json_string_value(json_array_get(r->key_topics, i)));
+		buf_appendf(out, "%s ", json_string_value(json_array_get(r->key_topics, i)));
 	const char *key;
 	json_t *val;
 	json_object_foreach(r->key_variables, key, val)
 	{
 		if (json_is_string(val))
-			buf_appendf(&words, "%s ", json_string_value(val));
+			buf_appendf(out, "%s ", json_string_value(val));
 		for (size_t i = 0; json_is_array(val) && i < json_array_size(val); i++)
 			if (json_is_string(json_array_get(val, i)))
-				buf_appendf(&words, "%s ",
-				            json_string_value(json_array_get(val, i)));
+				buf_appendf(out, "%s ", json_string_value(json_array_get(val, i)));
 	}
-	const char *params[] = { tenant,
-		                 ev->call.call_id,
-		                 ev->call.user_id,
-		                 ev->call.thread_id,
-		                 ev->call.started_at,
-		                 ended,
-		                 r->summary,
-		                 topics ? topics : "[]",
-		                 vars ? vars : "{}",
-		                 r->sentiment,
-		                 r->resolution,
-		                 buf_str(&vec),
-		                 buf_str(&words),
-		                 sum->processor,
-		                 sum->needs_reprocess ? "true" : "false",
-		                 ev->event_id,
-		                 job->rkm ? rd_kafka_topic_name(job->rkm->rkt) : NULL,
-		                 part,
-		                 off };
-	PGresult *res = NULL;
-	int rc = db_exec(conn, summarize_upsert_sql, 19, params, &res, err, errlen);
-	free(topics);
-	free(vars);
+}
+
+/* One job as a row object of the upsert's JSON array; ids always from the event. */
+static json_t *summarize_row(const struct worker_job *job, size_t ord)
+{
+	const struct summary *sum = job->prep;
+	const struct event_call *c = &job->ev->call;
+	const struct proc_result *r = &sum->r;
+	char ended[64];
+	summarize_ended_at(job, ended, sizeof(ended));
+	struct buf vec = BUF_INIT, words = BUF_INIT;
+	proc_embedding_text(r->embedding, &vec);
+	summarize_words(r, &words);
+	json_t *row = json_object();
+	json_object_set_new(row, "ord", json_integer((json_int_t)ord));
+	json_object_set_new(row, "call_id", json_string(c->call_id));
+	json_object_set_new(row, "user_id", json_string(c->user_id));
+	json_object_set_new(row, "thread_id",
+	                    c->thread_id ? json_string(c->thread_id) : json_null());
+	json_object_set_new(row, "started_at",
+	                    c->started_at ? json_string(c->started_at) : json_null());
+	json_object_set_new(row, "ended_at", json_string(ended));
+	json_object_set_new(row, "summary", json_string(r->summary));
+	json_object_set(row, "key_topics", r->key_topics);
+	json_object_set(row, "key_variables", r->key_variables);
+	json_object_set_new(row, "sentiment", json_string(r->sentiment));
+	json_object_set_new(row, "resolution_status", json_string(r->resolution));
+	json_object_set_new(row, "embedding", json_stringn(vec.data, vec.len));
+	json_object_set_new(row, "words", json_stringn(words.data ? words.data : "", words.len));
+	json_object_set_new(row, "processor", json_string(sum->processor));
+	json_object_set_new(row, "needs_reprocess", json_boolean(sum->needs_reprocess));
+	json_object_set_new(row, "event_id", json_string(job->ev->event_id));
+	json_object_set_new(row, "source_topic", json_string(rd_kafka_topic_name(job->rkm->rkt)));
+	json_object_set_new(row, "source_partition", json_integer(job->rkm->partition));
+	json_object_set_new(row, "source_offset", json_integer(job->rkm->offset));
 	buf_free(&vec);
 	buf_free(&words);
+	return row;
+}
+
+int summarizer_apply_batch(void *ctx, PGconn *conn, struct worker_job *const *jobs, size_t n,
+                           char *err, size_t errlen)
+{
+	(void)ctx;
+	char tenant[24];
+	snprintf(tenant, sizeof(tenant), "%lld", jobs[0]->ev->customer_id);
+	json_t *rows = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(rows, summarize_row(jobs[i], i));
+	char *text = json_dumps(rows, JSON_COMPACT);
+	json_decref(rows);
+	const char *params[] = { tenant, text };
+	PGresult *res = NULL;
+	int rc = db_exec_stmt(conn, &summarize_upsert, params, &res, err, errlen);
+	free(text);
 	if (rc != DB_OK)
 		return rc;
-	bool written = strcmp(PQgetvalue(res, 0, 0), "0") != 0;
-	char *old_user = PQgetisnull(res, 0, 1) ? NULL : xstrdup(PQgetvalue(res, 0, 1));
+	json_t *users = json_array();
+	for (int r = 0; r < PQntuples(res); r++)
+		json_array_append_new(users, json_string(PQgetvalue(res, r, 0)));
 	PQclear(res);
-	if (written)
-		rc = summarize_profile(conn, tenant, ev->call.user_id, err, errlen);
-	if (rc == DB_OK && written && old_user != NULL && strcmp(old_user, ev->call.user_id) != 0)
-		rc = summarize_profile(conn, tenant, old_user, err, errlen);
-	free(old_user);
+	if (json_array_size(users) > 0) {
+		char *list = json_dumps(users, JSON_COMPACT);
+		const char *pparams[] = { tenant, list };
+		rc = db_exec_stmt(conn, &summarize_profiles, pparams, NULL, err, errlen);
+		free(list);
+	}
+	json_decref(users);
 	return rc;
 }

@@ -33,7 +33,8 @@ void summarizer_free(struct summarizer **s);
 /* worker_ops callbacks; ctx is the struct summarizer. */
 int summarizer_prepare(void *ctx, struct worker_job *const *jobs, size_t n);
 void summarizer_release(void *ctx, void *prep);
-int summarizer_apply(void *ctx, PGconn *conn, const struct worker_job *job, char *err,
-                     size_t errlen);
+/* All of one tenant's calls of a batch: one upsert, then one recount of the callers' profiles. */
+int summarizer_apply_batch(void *ctx, PGconn *conn, struct worker_job *const *jobs, size_t n,
+                           char *err, size_t errlen);
 
 #endif
