@@ -172,7 +172,11 @@ static struct MHD_Daemon *http_daemon_start(struct http_server *srv, const struc
 	size_t max_header = cfg->max_header ? cfg->max_header : HTTP_DEFAULT_MAX_HEADER;
 	if (max_header < HTTP_MIN_MAX_HEADER)
 		max_header = HTTP_MIN_MAX_HEADER;
-	flags |= MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+	/* poll(), not epoll: MHD 0.9.75's MHD_quiesce_daemon races its own epoll threads over
+	 * removing the listen socket from their sets and aborts the process ("Failed to remove
+	 * listen FD from epoll set", an open MHD defect; it killed a CI run at shutdown). With
+	 * poll() each thread rebuilds its set and quiescing goes through the ITC. */
+	flags |= MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC |
 	         MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	return MHD_start_daemon(
 	    flags, (uint16_t)cfg->port, NULL, NULL, http_exchange_access_cb, srv,
