@@ -224,8 +224,11 @@ int main(int argc, char **argv)
 		s.batch_ms,     s.retry_base_ms,
 		s.retry_cap_ms, { (size_t)s.event_max_bytes, 5000, 32 << 10 }
 	};
-	const struct worker_ops ops = { 1u << EVENT_CALL_ENDED, scorer_apply,   sc,
-		                        scorer_prepare,         scorer_release, NULL };
+	const struct worker_ops ops = { .accept_types = 1u << EVENT_CALL_ENDED,
+		                        .ctx = sc,
+		                        .prepare = scorer_prepare,
+		                        .release = scorer_release,
+		                        .apply_batch = scorer_apply_batch };
 	w = worker_new(&wc, &ops, cfg, m, err, sizeof(err));
 	if (w == NULL) {
 		fprintf(stderr, "aimem-personality: %s\n", err);

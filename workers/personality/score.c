@@ -1,5 +1,5 @@
 /*
- * score: aimem-personality's prepare/apply callbacks (see score.h).
+ * score: aimem-personality's prepare/apply_batch callbacks (see score.h).
  */
 #include "score.h"
 
@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <jansson.h>
 
 #include "buf.h"
 #include "db.h"
@@ -198,52 +200,68 @@ void scorer_release(void *ctx, void *prep)
 /* ---- apply ------------------------------------------------------------------------------ */
 
 /*
- * One upsert per call, keyed (customer_id, call_id). A row is rewritten only when something
- * it says changed (a duplicate event or a replay of the same result writes nothing, so the
- * row stays byte-identical), and a built-in fallback result never replaces a model result of
- * the same event. Returns how many rows were written (0/1) and the caller the row had
- * before, so a call that moved to another caller recomputes both.
+ * One statement upserts all of a tenant's calls in the batch, keyed (customer_id, call_id),
+ * from a JSON array of rows. A row is rewritten only when something it says changed (a
+ * duplicate event or a replay of the same result writes nothing, so the row stays
+ * byte-identical, source offsets included), and a built-in fallback result never replaces a
+ * model result of the same event. The same call twice in one batch: a model result beats a
+ * fallback, then the later event wins. Returns the callers whose averages must be recomputed:
+ * those of the rows written, and a row's previous caller when the call moved to another.
  */
-static const char score_upsert_sql[] =
-    "WITH old AS (SELECT user_id FROM personality_metrics"
-    " WHERE customer_id = $1 AND call_id = $2),"
-    " up AS (INSERT INTO personality_metrics AS m (customer_id, call_id, user_id, measured_at,"
-    " openness, conscientiousness, extraversion, agreeableness, neuroticism, formality,"
-    " directness, detail_orientation, patience, technical_comfort, frustration_level,"
-    " satisfaction_level, urgency_level, confidence, rationale, processor, needs_reprocess,"
-    " event_id, source_topic, source_partition, source_offset)"
-    " VALUES ($1, $2, $3, $4::timestamptz, $5::real, $6::real, $7::real, $8::real, $9::real,"
-    " $10::real, $11::real, $12::real, $13::real, $14::real, $15::real, $16::real, $17::real,"
-    " $18::real, $19, $20, $21::boolean, $22::uuid, $23, $24::int, $25::bigint)"
-    " ON CONFLICT (customer_id, call_id) DO UPDATE SET user_id = excluded.user_id,"
-    " measured_at = excluded.measured_at, openness = excluded.openness,"
-    " conscientiousness = excluded.conscientiousness, extraversion = excluded.extraversion,"
-    " agreeableness = excluded.agreeableness, neuroticism = excluded.neuroticism,"
-    " formality = excluded.formality, directness = excluded.directness,"
-    " detail_orientation = excluded.detail_orientation, patience = excluded.patience,"
-    " technical_comfort = excluded.technical_comfort,"
-    " frustration_level = excluded.frustration_level,"
-    " satisfaction_level = excluded.satisfaction_level, urgency_level = excluded.urgency_level,"
-    " confidence = excluded.confidence, rationale = excluded.rationale,"
-    " processor = excluded.processor, needs_reprocess = excluded.needs_reprocess,"
-    " event_id = excluded.event_id, source_topic = excluded.source_topic,"
-    " source_partition = excluded.source_partition, source_offset = excluded.source_offset,"
-    " updated_at = now()"
-    " WHERE (m.user_id, m.measured_at, m.openness, m.conscientiousness, m.extraversion,"
-    " m.agreeableness, m.neuroticism, m.formality, m.directness, m.detail_orientation,"
-    " m.patience, m.technical_comfort, m.frustration_level, m.satisfaction_level,"
-    " m.urgency_level, m.confidence, m.rationale, m.processor, m.needs_reprocess, m.event_id)"
-    " IS DISTINCT FROM (excluded.user_id, excluded.measured_at, excluded.openness,"
-    " excluded.conscientiousness, excluded.extraversion, excluded.agreeableness,"
-    " excluded.neuroticism, excluded.formality, excluded.directness,"
-    " excluded.detail_orientation, excluded.patience, excluded.technical_comfort,"
-    " excluded.frustration_level, excluded.satisfaction_level, excluded.urgency_level,"
-    " excluded.confidence, excluded.rationale, excluded.processor, excluded.needs_reprocess,"
-    " excluded.event_id)"
-    " AND NOT (excluded.needs_reprocess AND NOT m.needs_reprocess"
-    " AND excluded.event_id = m.event_id)"
-    " RETURNING 1)"
-    " SELECT (SELECT count(*) FROM up), (SELECT user_id FROM old)";
+static struct db_stmt score_upsert_stmt = {
+	"pers_upsert",
+	"WITH src AS (SELECT DISTINCT ON (r.call_id) r.* FROM jsonb_to_recordset($2::jsonb) AS"
+	" r(ord int, call_id text, user_id text, measured_at timestamptz, openness real,"
+	" conscientiousness real, extraversion real, agreeableness real, neuroticism real,"
+	" formality real, directness real, detail_orientation real, patience real,"
+	" technical_comfort real, frustration_level real, satisfaction_level real,"
+	" urgency_level real, confidence real, rationale text, processor text,"
+	" needs_reprocess boolean, event_id uuid, source_topic text, source_partition int,"
+	" source_offset bigint)"
+	" ORDER BY r.call_id, r.needs_reprocess, r.ord DESC),"
+	" old AS (SELECT m.call_id, m.user_id FROM personality_metrics m JOIN src USING (call_id)"
+	" WHERE m.customer_id = $1::int),"
+	" up AS (INSERT INTO personality_metrics AS m (customer_id, call_id, user_id, measured_at,"
+	" openness, conscientiousness, extraversion, agreeableness, neuroticism, formality,"
+	" directness, detail_orientation, patience, technical_comfort, frustration_level,"
+	" satisfaction_level, urgency_level, confidence, rationale, processor, needs_reprocess,"
+	" event_id, source_topic, source_partition, source_offset)"
+	" SELECT $1::int, call_id, user_id, measured_at, openness, conscientiousness,"
+	" extraversion, agreeableness, neuroticism, formality, directness, detail_orientation,"
+	" patience, technical_comfort, frustration_level, satisfaction_level, urgency_level,"
+	" confidence, rationale, processor, needs_reprocess, event_id, source_topic,"
+	" source_partition, source_offset FROM src"
+	" ON CONFLICT (customer_id, call_id) DO UPDATE SET user_id = excluded.user_id,"
+	" measured_at = excluded.measured_at, openness = excluded.openness,"
+	" conscientiousness = excluded.conscientiousness, extraversion = excluded.extraversion,"
+	" agreeableness = excluded.agreeableness, neuroticism = excluded.neuroticism,"
+	" formality = excluded.formality, directness = excluded.directness,"
+	" detail_orientation = excluded.detail_orientation, patience = excluded.patience,"
+	" technical_comfort = excluded.technical_comfort,"
+	" frustration_level = excluded.frustration_level,"
+	" satisfaction_level = excluded.satisfaction_level, urgency_level = excluded.urgency_level,"
+	" confidence = excluded.confidence, rationale = excluded.rationale,"
+	" processor = excluded.processor, needs_reprocess = excluded.needs_reprocess,"
+	" event_id = excluded.event_id, source_topic = excluded.source_topic,"
+	" source_partition = excluded.source_partition, source_offset = excluded.source_offset,"
+	" updated_at = now()"
+	" WHERE (m.user_id, m.measured_at, m.openness, m.conscientiousness, m.extraversion,"
+	" m.agreeableness, m.neuroticism, m.formality, m.directness, m.detail_orientation,"
+	" m.patience, m.technical_comfort, m.frustration_level, m.satisfaction_level,"
+	" m.urgency_level, m.confidence, m.rationale, m.processor, m.needs_reprocess, m.event_id)"
+	" IS DISTINCT FROM (excluded.user_id, excluded.measured_at, excluded.openness,"
+	" excluded.conscientiousness, excluded.extraversion, excluded.agreeableness,"
+	" excluded.neuroticism, excluded.formality, excluded.directness,"
+	" excluded.detail_orientation, excluded.patience, excluded.technical_comfort,"
+	" excluded.frustration_level, excluded.satisfaction_level, excluded.urgency_level,"
+	" excluded.confidence, excluded.rationale, excluded.processor, excluded.needs_reprocess,"
+	" excluded.event_id)"
+	" AND NOT (excluded.needs_reprocess AND NOT m.needs_reprocess"
+	" AND excluded.event_id = m.event_id)"
+	" RETURNING call_id, user_id)"
+	" SELECT user_id FROM up UNION SELECT old.user_id FROM old JOIN up USING (call_id)",
+	2, NULL, 0
+};
 
 /* A confidence-weighted mean over the rows the filter keeps, exact (numeric), to 0.1. */
 #define PERS_WAVG(col, filter) "round(sum(w * " col "::numeric)" filter " / sum(w)" filter ", 1)"
@@ -265,17 +283,22 @@ static const char score_upsert_sql[] =
  * always stores the same values; the row is rewritten only when a value changed.
  */
 static const char score_averages_sql[] =
-    "INSERT INTO personality_averages AS a (customer_id, user_id, call_count, avg_openness,"
+    "WITH gone AS (DELETE FROM personality_averages d WHERE d.customer_id = $1::int"
+    " AND d.user_id IN (SELECT jsonb_array_elements_text($2::jsonb))"
+    " AND NOT EXISTS (SELECT 1 FROM personality_metrics p WHERE p.customer_id = $1::int"
+    " AND p.user_id = d.user_id))"
+    " INSERT INTO personality_averages AS a (customer_id, user_id, call_count, avg_openness,"
     " avg_conscientiousness, avg_extraversion, avg_agreeableness, avg_neuroticism,"
     " avg_formality, avg_directness, avg_detail_orientation, avg_patience,"
     " avg_technical_comfort, recent_frustration, recent_satisfaction, recent_urgency,"
     " satisfaction_trend, frustration_trend)"
-    " SELECT $1, $2, n, o, c, e, ag, ne, fo, di, de, pa, te, rf, rs, ru,"
+    " SELECT $1::int, u.user_id, n, o, c, e, ag, ne, fo, di, de, pa, te, rf, rs, ru,"
     " CASE WHEN n < 5 THEN 'stable' WHEN rs - bs >= 10 THEN 'improving'"
     " WHEN rs - bs <= -10 THEN 'declining' ELSE 'stable' END,"
     " CASE WHEN n < 5 THEN 'stable' WHEN rf - bf <= -10 THEN 'improving'"
     " WHEN rf - bf >= 10 THEN 'declining' ELSE 'stable' END"
-    " FROM (SELECT count(*) AS n,"
+    " FROM (SELECT DISTINCT jsonb_array_elements_text($2::jsonb) AS user_id) u"
+    " CROSS JOIN LATERAL (SELECT count(*) AS n,"
     " " PERS_WAVG("openness",
                   PERS_ALL) " AS o,"
                             " " PERS_WAVG(
@@ -305,7 +328,8 @@ static const char score_averages_sql[] =
                                                                                                                                                                                                                                                                                                                                                                                                                                                                       PERS_BEFORE) " AS bs"
                                                                                                                                                                                                                                                                                                                                                                                                                                                                                    " FROM (SELECT *, greatest(confidence::numeric, 0.01) AS w,"
                                                                                                                                                                                                                                                                                                                                                                                                                                                                                    " row_number() OVER (ORDER BY measured_at DESC, call_id DESC) AS rn"
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " FROM personality_metrics WHERE customer_id = $1 AND user_id = $2) m) g"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " FROM personality_metrics p WHERE p.customer_id = $1::int"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " AND p.user_id = u.user_id) m) g"
                                                                                                                                                                                                                                                                                                                                                                                                                                                                                    " WHERE n > 0"
                                                                                                                                                                                                                                                                                                                                                                                                                                                                                    " ON CONFLICT (customer_id, user_id) DO UPDATE SET call_count = excluded.call_count,"
                                                                                                                                                                                                                                                                                                                                                                                                                                                                                    " avg_openness = excluded.avg_openness,"
@@ -334,12 +358,6 @@ static const char score_averages_sql[] =
                                                                                                                                                                                                                                                                                                                                                                                                                                                                                    " excluded.recent_frustration, excluded.recent_satisfaction, excluded.recent_urgency,"
                                                                                                                                                                                                                                                                                                                                                                                                                                                                                    " excluded.satisfaction_trend, excluded.frustration_trend)";
 
-/* A caller whose only call moved to another caller has no metrics left: no averages. */
-static const char score_averages_gone_sql[] =
-    "DELETE FROM personality_averages WHERE customer_id = $1 AND user_id = $2"
-    " AND NOT EXISTS (SELECT 1 FROM personality_metrics WHERE customer_id = $1"
-    " AND user_id = $2)";
-
 /* ended_at, or the message timestamp when the event has none, as RFC 3339 text. */
 static void score_measured_at(const struct worker_job *job, char *out, size_t outlen)
 {
@@ -359,57 +377,75 @@ static void score_measured_at(const struct worker_job *job, char *out, size_t ou
 	snprintf(out, outlen, "%s.%03dZ", day, (int)(ms % 1000));
 }
 
-/* Recomputes user's averages; moved_away: the call just left user, who may have none left. */
-/* Prepared once per connection (this worker's one thread uses them). */
-static struct db_stmt score_upsert_stmt = { "pers_upsert", score_upsert_sql, 25, NULL, 0 };
+/* Prepared once per connection (this worker's one thread uses it). */
 static struct db_stmt score_averages_stmt = { "pers_averages", score_averages_sql, 2, NULL, 0 };
 
-static int score_averages(PGconn *conn, const char *tenant, const char *user, bool moved_away,
-                          char *err, size_t errlen)
-{
-	const char *params[] = { tenant, user };
-	int rc = db_exec_stmt(conn, &score_averages_stmt, params, NULL, err, errlen);
-	if (rc == DB_OK && moved_away)
-		rc = db_exec(conn, score_averages_gone_sql, 2, params, NULL, err, errlen);
-	return rc;
-}
+/* The upsert's columns of the scores, in the order of struct personality_result's score[]. */
+static const char *const score_columns[PERSONALITY_NSCORES] = {
+	"openness",      "conscientiousness", "extraversion",      "agreeableness",
+	"neuroticism",   "formality",         "directness",        "detail_orientation",
+	"patience",      "technical_comfort", "frustration_level", "satisfaction_level",
+	"urgency_level",
+};
 
-int scorer_apply(void *ctx, PGconn *conn, const struct worker_job *job, char *err, size_t errlen)
+/* One job as a row object of the upsert's JSON array. Numbers go as the text the database
+ * parses (one decimal, confidence three), exactly as before, so replays store the same
+ * values; ids always from the event. */
+static json_t *score_row(const struct worker_job *job, size_t ord)
 {
-	(void)ctx;
 	const struct pscore *ps = job->prep;
 	const struct event *ev = job->ev;
-	char tenant[24], measured[64], part[16], off[24], conf[16];
-	char scores[PERSONALITY_NSCORES][16];
-	snprintf(tenant, sizeof(tenant), "%lld", ev->customer_id);
+	char measured[64], num[32];
 	score_measured_at(job, measured, sizeof(measured));
-	snprintf(part, sizeof(part), "%d", (int)job->rkm->partition);
-	snprintf(off, sizeof(off), "%lld", (long long)job->rkm->offset);
-	snprintf(conf, sizeof(conf), "%.3f", ps->r.confidence);
-	const char *params[25] = { tenant, ev->call.call_id, ev->call.user_id, measured };
+	json_t *row = json_object();
+	json_object_set_new(row, "ord", json_integer((json_int_t)ord));
+	json_object_set_new(row, "call_id", json_string(ev->call.call_id));
+	json_object_set_new(row, "user_id", json_string(ev->call.user_id));
+	json_object_set_new(row, "measured_at", json_string(measured));
 	for (int s = 0; s < PERSONALITY_NSCORES; s++) {
-		snprintf(scores[s], sizeof(scores[s]), "%.1f", ps->r.score[s]);
-		params[4 + s] = scores[s];
+		snprintf(num, sizeof(num), "%.1f", ps->r.score[s]);
+		json_object_set_new(row, score_columns[s], json_string(num));
 	}
-	params[17] = conf;
-	params[18] = ps->rationale[0] ? ps->rationale : NULL;
-	params[19] = ps->processor;
-	params[20] = ps->needs_reprocess ? "true" : "false";
-	params[21] = ev->event_id;
-	params[22] = rd_kafka_topic_name(job->rkm->rkt);
-	params[23] = part;
-	params[24] = off;
+	snprintf(num, sizeof(num), "%.3f", ps->r.confidence);
+	json_object_set_new(row, "confidence", json_string(num));
+	json_object_set_new(row, "rationale",
+	                    ps->rationale[0] ? json_string(ps->rationale) : json_null());
+	json_object_set_new(row, "processor", json_string(ps->processor));
+	json_object_set_new(row, "needs_reprocess", json_boolean(ps->needs_reprocess));
+	json_object_set_new(row, "event_id", json_string(ev->event_id));
+	json_object_set_new(row, "source_topic", json_string(rd_kafka_topic_name(job->rkm->rkt)));
+	json_object_set_new(row, "source_partition", json_integer(job->rkm->partition));
+	json_object_set_new(row, "source_offset", json_integer(job->rkm->offset));
+	return row;
+}
+
+int scorer_apply_batch(void *ctx, PGconn *conn, struct worker_job *const *jobs, size_t n, char *err,
+                       size_t errlen)
+{
+	(void)ctx;
+	char tenant[24];
+	snprintf(tenant, sizeof(tenant), "%lld", jobs[0]->ev->customer_id);
+	json_t *rows = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(rows, score_row(jobs[i], i));
+	char *text = json_dumps(rows, JSON_COMPACT);
+	json_decref(rows);
+	const char *params[] = { tenant, text };
 	PGresult *res = NULL;
 	int rc = db_exec_stmt(conn, &score_upsert_stmt, params, &res, err, errlen);
+	free(text);
 	if (rc != DB_OK)
 		return rc;
-	bool written = strcmp(PQgetvalue(res, 0, 0), "0") != 0;
-	char *old_user = PQgetisnull(res, 0, 1) ? NULL : xstrdup(PQgetvalue(res, 0, 1));
+	json_t *users = json_array();
+	for (int r = 0; r < PQntuples(res); r++)
+		json_array_append_new(users, json_string(PQgetvalue(res, r, 0)));
 	PQclear(res);
-	if (written)
-		rc = score_averages(conn, tenant, ev->call.user_id, false, err, errlen);
-	if (rc == DB_OK && written && old_user != NULL && strcmp(old_user, ev->call.user_id) != 0)
-		rc = score_averages(conn, tenant, old_user, true, err, errlen);
-	free(old_user);
+	if (json_array_size(users) > 0) {
+		char *list = json_dumps(users, JSON_COMPACT);
+		const char *aparams[] = { tenant, list };
+		rc = db_exec_stmt(conn, &score_averages_stmt, aparams, NULL, err, errlen);
+		free(list);
+	}
+	json_decref(users);
 	return rc;
 }

@@ -34,6 +34,8 @@ void scorer_free(struct scorer **s);
 /* worker_ops callbacks; ctx is the struct scorer. */
 int scorer_prepare(void *ctx, struct worker_job *const *jobs, size_t n);
 void scorer_release(void *ctx, void *prep);
-int scorer_apply(void *ctx, PGconn *conn, const struct worker_job *job, char *err, size_t errlen);
+/* One statement upserts a tenant group's rows, one recomputes their callers' averages. */
+int scorer_apply_batch(void *ctx, PGconn *conn, struct worker_job *const *jobs, size_t n, char *err,
+                       size_t errlen);
 
 #endif
