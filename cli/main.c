@@ -6,13 +6,19 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <stdlib.h>
+#include <time.h>
+
 #include "cfg.h"
 #include "db.h"
+#include "erase.h"
 #include "log.h"
 #include "migrate.h"
+#include "num.h"
 #include "prog.h"
 #include "publish.h"
 #include "sig.h"
+#include "token.h"
 
 struct cli_settings {
 	char *db_url;
@@ -21,6 +27,7 @@ struct cli_settings {
 	char *log_level;
 	char *topic_calls, *topic_memories;
 	long long produce_timeout_ms;
+	char *jwt_secret;
 };
 
 static const struct cfg_item cli_items[] = {
@@ -40,6 +47,10 @@ static const struct cfg_item cli_items[] = {
 	{ "produce.timeout", CFG_DURATION, "30s", 100, 600000, NULL, 0,
 	  offsetof(struct cli_settings, produce_timeout_ms),
 	  "how long publish waits for the broker to acknowledge an event" },
+	{ "auth.jwt_secret", CFG_STRING, NULL, 0, 0, NULL, CFG_SECRET,
+	  offsetof(struct cli_settings, jwt_secret),
+	  "HS256 secret (>= 32 bytes, ChatStack's JWT_SECRET_KEY) that token signs with; the same "
+	  "value as aimem-ingest's and aimem-query's auth.jwt_secret" },
 };
 
 static const char cli_usage[] =
@@ -50,7 +61,15 @@ static const char cli_usage[] =
     "Commands:\n"
     "  migrate [--dir DIR] [--status]   apply the schema migrations in order (or list them)\n"
     "  publish [--dry-run] FILE|-        produce JSON Lines events (backfill); needs\n"
-    "                                   kafka.bootstrap.servers (AIMEM_KAFKA_BOOTSTRAP_SERVERS)\n";
+    "                                   kafka.bootstrap.servers (AIMEM_KAFKA_BOOTSTRAP_SERVERS)\n"
+    "  erase --customer N --user U [--json]\n"
+    "                                   delete a caller from every tenant table in one\n"
+    "                                   transaction and record the erasure (workers and replays\n"
+    "                                   then drop the caller's events); idempotent\n"
+    "  token --customer N [--scope S] [--ttl D]\n"
+    "                                   print a development HS256 token signed with\n"
+    "                                   auth.jwt_secret (scope default \"memory:read\n"
+    "                                   memory:write\", ttl default 1h)\n";
 
 static PGconn *cli_connect(const struct cli_settings *s)
 {
@@ -117,6 +136,102 @@ static int cli_publish(const struct cli_settings *s, const struct cfg *cfg, int 
 	return rc;
 }
 
+/* "--name value" at argv[*i]: the value (borrowed), advancing *i; NULL when not that option. */
+static const char *cli_opt(int argc, char **argv, int *i, const char *name)
+{
+	if (strcmp(argv[*i], name) != 0 || *i + 1 >= argc)
+		return NULL;
+	return argv[++*i];
+}
+
+static int cli_customer(const char *text, long long *out)
+{
+	if (text == NULL || num_parse_int(text, 1, 2147483647, out) != NUM_OK) {
+		fprintf(stderr, "aimem: --customer must be an integer 1..2147483647\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int cli_erase(const struct cli_settings *s, const struct cfg *cfg, int argc, char **argv)
+{
+	(void)cfg;
+	const char *customer = NULL, *user = NULL, *v;
+	int json = 0;
+	for (int i = 1; i < argc; i++) {
+		if ((v = cli_opt(argc, argv, &i, "--customer")) != NULL) {
+			customer = v;
+		} else if ((v = cli_opt(argc, argv, &i, "--user")) != NULL) {
+			user = v;
+		} else if (strcmp(argv[i], "--json") == 0) {
+			json = 1;
+		} else {
+			customer = NULL;
+			break;
+		}
+	}
+	long long cid;
+	if (customer == NULL || user == NULL || *user == '\0' || strlen(user) > 128) {
+		fprintf(stderr, "usage: aimem erase --customer N --user U [--json]\n");
+		return 2;
+	}
+	if (cli_customer(customer, &cid) != 0)
+		return 2;
+	PGconn *conn = cli_connect(s);
+	if (conn == NULL)
+		return 1;
+	struct erase_report r;
+	char err[1024];
+	int rc = erase_run(conn, cid, user, &r, err, sizeof(err));
+	if (rc == 0)
+		erase_print(stdout, cid, user, &r, json);
+	else
+		fprintf(stderr, "aimem erase: nothing changed: %s\n", err);
+	PQfinish(conn);
+	return rc == 0 ? 0 : 1;
+}
+
+static int cli_token(const struct cli_settings *s, const struct cfg *cfg, int argc, char **argv)
+{
+	(void)cfg;
+	const char *customer = NULL, *scope = TOKEN_SCOPE_DEFAULT, *ttl = NULL, *v;
+	for (int i = 1; i < argc; i++) {
+		if ((v = cli_opt(argc, argv, &i, "--customer")) != NULL) {
+			customer = v;
+		} else if ((v = cli_opt(argc, argv, &i, "--scope")) != NULL) {
+			scope = v;
+		} else if ((v = cli_opt(argc, argv, &i, "--ttl")) != NULL) {
+			ttl = v;
+		} else {
+			customer = NULL;
+			break;
+		}
+	}
+	long long cid, ttl_ms = TOKEN_TTL_DEFAULT_MS;
+	if (customer == NULL) {
+		fprintf(stderr, "usage: aimem token --customer N [--scope S] [--ttl D]\n"
+		                "(the secret comes from auth.jwt_secret, AIMEM_AUTH_JWT_SECRET or "
+		                "AIMEM_AUTH_JWT_SECRET_FILE)\n");
+		return 2;
+	}
+	if (cli_customer(customer, &cid) != 0)
+		return 2;
+	if (ttl != NULL && num_parse_duration_ms(ttl, &ttl_ms) != NUM_OK) {
+		fprintf(stderr, "aimem token: --ttl takes a duration with a unit (30m, 1h, 1d)\n");
+		return 2;
+	}
+	char err[512];
+	char *token =
+	    token_mint(s->jwt_secret, cid, scope, ttl_ms, (long long)time(NULL), err, sizeof(err));
+	if (token == NULL) {
+		fprintf(stderr, "aimem token: %s\n", err);
+		return 1;
+	}
+	printf("%s\n", token);
+	free(token);
+	return 0;
+}
+
 struct cli_command {
 	const char *name;
 	int (*run)(const struct cli_settings *s, const struct cfg *cfg, int argc, char **argv);
@@ -125,6 +240,8 @@ struct cli_command {
 static const struct cli_command cli_commands[] = {
 	{ "migrate", cli_migrate },
 	{ "publish", cli_publish },
+	{ "erase", cli_erase },
+	{ "token", cli_token },
 };
 
 int main(int argc, char **argv)

@@ -1,0 +1,167 @@
+"""The operator commands of `aimem` against the real PostgreSQL and Kafka: erase (end to end
+through a running aimem-summarizer), token (accepted by aimem-ingest and aimem-query), lag and
+import-previous."""
+import json
+import urllib.request
+import uuid
+
+import pytest
+
+from conftest import BUILD, REPO, Daemon, aimem, make_topic
+from pipeline import produce, query, stored_total, wait_for
+from test_summarizer import call, fixture
+
+SECRET = "cli-ops-test-secret-" + "x" * 24
+
+
+def summarizer(services, db, tmp_path, topic, group):
+    env = {"AIMEM_DB_URL": db.worker_url, "AIMEM_KAFKA_BOOTSTRAP_SERVERS": services.bootstrap,
+           "AIMEM_TOPICS_CALLS": topic, "AIMEM_CONSUMER_GROUP": group, "AIMEM_HTTP_PORT": "0",
+           "AIMEM_LEXICONS_DIR": str(REPO / "workers/lexicons"),
+           "AIMEM_LLM_PROMPT": str(REPO / "workers/summarizer/prompts/summarize.v1.txt"),
+           "AIMEM_KAFKA_SESSION_TIMEOUT_MS": "6000"}
+    return Daemon([str(BUILD / "bin/aimem-summarizer")], env, tmp_path / "summarizer.log").wait_ready(
+        pattern=r"\bready group=")
+
+
+def seed_other_tables(db, customer, user):
+    """A memory, a personality metric and an average for the caller (the summarizer wrote the
+    summaries and the profile)."""
+    scores = ", ".join(["50"] * 13)
+    with db.connect() as conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO memories (customer_id, memory_id, user_id, scope, mtype, key, value)"
+                    " VALUES (%s, %s, %s, 'user', 'fact', 'car', '\"blue\"')",
+                    (customer, str(uuid.uuid4()), user))
+        cur.execute("INSERT INTO personality_metrics (customer_id, call_id, user_id, measured_at,"
+                    " openness, conscientiousness, extraversion, agreeableness, neuroticism, formality,"
+                    " directness, detail_orientation, patience, technical_comfort, frustration_level,"
+                    " satisfaction_level, urgency_level, confidence, processor, event_id)"
+                    f" VALUES (%s, %s, %s, now(), {scores}, 0.5, 'test', %s)",
+                    (customer, "PM" + uuid.uuid4().hex[:8], user, str(uuid.uuid4())))
+        cur.execute("INSERT INTO personality_averages (customer_id, user_id, call_count)"
+                    " VALUES (%s, %s, 1)", (customer, user))
+
+
+def caller_rows(db, customer, user):
+    out = {}
+    for t in ("call_summaries", "caller_profiles", "personality_metrics", "personality_averages",
+              "memories"):
+        out[t] = query(db, f"SELECT count(*) FROM {t} WHERE customer_id = %s AND user_id = %s",
+                       customer, user)[0][0]
+    return out
+
+
+def test_erase_removes_the_caller_everywhere_and_workers_drop_later_events(services, db, tmp_path):
+    topic = make_topic(services)
+    group = "s-" + uuid.uuid4().hex[:8]
+    gone, kept = "9495550101", "9495550102"
+    base = fixture("01_")
+    first = [(7, call(base, 7, gone, 1)), (7, call(base, 7, gone, 2)), (7, call(base, 7, kept, 3)),
+             (8, call(base, 8, gone, 4))]  # the same number at another tenant is another caller
+    produce(services.bootstrap, topic, first)
+    d = summarizer(services, db, tmp_path, topic, group)
+    try:
+        wait_for(lambda: stored_total(db, group) == len(first), what="first calls stored")
+        for c, u in ((7, gone), (7, kept), (8, gone)):
+            seed_other_tables(db, c, u)
+        before_kept = caller_rows(db, 7, kept)
+        before_other_tenant = caller_rows(db, 8, gone)
+
+        env = {"AIMEM_DB_URL": db.worker_url}
+        out = aimem("erase", "--customer", "7", "--user", gone, "--json", env=env).stdout
+        report = json.loads(out)
+        assert report["deleted"] == {"call_summaries": 2, "caller_profiles": 1,
+                                     "personality_metrics": 1, "personality_averages": 1,
+                                     "memories": 1}
+        assert report["total"] == 6
+        assert set(caller_rows(db, 7, gone).values()) == {0}
+        assert caller_rows(db, 7, kept) == before_kept
+        assert caller_rows(db, 8, gone) == before_other_tenant
+        erasure = query(db, "SELECT customer_id, user_id, rows_deleted FROM erasures")
+        assert erasure == [(7, gone, report["deleted"])]
+
+        # idempotent: nothing left to delete, the erasure stays recorded once
+        out = aimem("erase", "--customer", "7", "--user", gone, env=env).stdout
+        assert "total                  0" in out and "call_summaries         0" in out
+        assert query(db, "SELECT count(*), min(rows_deleted->>'call_summaries') FROM erasures") == [(1, "2")]
+
+        # a later call of the erased caller goes through Kafka and the running worker: dropped
+        later = [(7, call(base, 7, gone, 5)), (7, call(base, 7, kept, 6))]
+        produce(services.bootstrap, topic, later)
+        wait_for(lambda: stored_total(db, group) == len(first) + len(later), what="later calls handled")
+        assert set(caller_rows(db, 7, gone).values()) == {0}
+        assert caller_rows(db, 7, kept)["call_summaries"] == before_kept["call_summaries"] + 1
+    finally:
+        assert d.stop() == 0, d.output()
+
+
+def test_erase_usage_errors(db):
+    env = {"AIMEM_DB_URL": db.worker_url}
+    assert aimem("erase", "--customer", "7", env=env, check=False).returncode == 2
+    p = aimem("erase", "--customer", "0", "--user", "1", env=env, check=False)
+    assert p.returncode == 2 and "--customer" in p.stderr
+
+
+# ---- token --------------------------------------------------------------------------------
+
+def http(port, method, path, token, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method,
+                                 headers={"Authorization": f"Bearer {token}",
+                                          "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+def token(*args, **env):
+    return aimem("token", *args, env=env).stdout.strip()
+
+
+def test_token_is_accepted_by_ingest_and_query(services, db, tmp_path):
+    calls, memories = make_topic(services), make_topic(services)
+    ingest = Daemon([str(BUILD / "bin/aimem-ingest")],
+                    {"AIMEM_HTTP_PORT": "0", "AIMEM_AUTH_JWT_SECRET": SECRET,
+                     "AIMEM_KAFKA_BOOTSTRAP_SERVERS": services.bootstrap,
+                     "AIMEM_TOPICS_CALLS": calls, "AIMEM_TOPICS_MEMORIES": memories},
+                    tmp_path / "ingest.log").wait_ready()
+    q = Daemon([str(BUILD / "bin/aimem-query")],
+               {"AIMEM_HTTP_PORT": "0", "AIMEM_AUTH_JWT_SECRET": SECRET,
+                "AIMEM_DB_URL": db.reader_url, "AIMEM_HTTP_THREADS": "2"},
+               tmp_path / "query.log").wait_ready()
+    try:
+        secret_file = tmp_path / "jwt"
+        secret_file.write_text(SECRET + "\n")
+        rw = token("--customer", "7", AIMEM_AUTH_JWT_SECRET_FILE=str(secret_file))
+        body = {"scope": "user", "user_id": "9495550199", "mtype": "fact", "key": "car",
+                "value": "blue"}
+        st, out = http(ingest.port, "POST", "/v3/memories", rw,
+                       body)
+        assert st == 202, out
+        st, out = http(q.port, "GET", "/v3/callers/9495550199/context", rw)
+        assert st == 200 and out["known"] is False, out
+
+        ro = token("--customer", "7", "--scope", "memory:read", "--ttl", "5m",
+                   AIMEM_AUTH_JWT_SECRET=SECRET)
+        assert http(q.port, "GET", "/v3/callers/9495550199/context", ro)[0] == 200
+        assert http(ingest.port, "POST", "/v3/memories", ro,
+                    body)[0] == 403
+        other = token("--customer", "7", AIMEM_AUTH_JWT_SECRET="another-secret-" + "y" * 32)
+        assert http(q.port, "GET", "/v3/callers/9495550199/context", other)[0] == 401
+    finally:
+        assert ingest.stop() == 0, ingest.output()
+        assert q.stop() == 0, q.output()
+
+
+def test_token_refuses_without_a_secret_and_never_from_argv():
+    p = aimem("token", "--customer", "7", env={"AIMEM_AUTH_JWT_SECRET": ""}, check=False)
+    assert p.returncode == 1 and "auth.jwt_secret is not set" in p.stderr and p.stdout == ""
+    p = aimem("token", "--customer", "7", "--secret", SECRET, check=False)
+    assert p.returncode == 2 and p.stdout == ""
+    p = aimem("token", "--customer", "7", env={"AIMEM_AUTH_JWT_SECRET": "short"}, check=False)
+    assert p.returncode == 1 and "32" in p.stderr
+    p = aimem("token", "--customer", "7", "--ttl", "1", env={"AIMEM_AUTH_JWT_SECRET": SECRET},
+              check=False)
+    assert p.returncode == 2
