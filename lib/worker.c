@@ -14,6 +14,7 @@
 #include "backoff.h"
 #include "buf.h"
 #include "db.h"
+#include "http.h"
 #include "kafka.h"
 #include "log.h"
 #include "num.h"
@@ -26,6 +27,8 @@
 
 struct wpart {
 	long long next; /* next offset to process; -1 when not assigned */
+	long long end;  /* replay: the first offset past the range */
+	long long seen; /* replay: the next offset the consumer will hand us */
 };
 
 struct wmsg {
@@ -63,6 +66,9 @@ struct worker {
 	struct metrics_counter *processed, *dead, *skipped, *erased, *retries;
 	struct metrics_histogram *batch_seconds, *freshness;
 	struct metrics *m;
+	bool replaying; /* wc.replay was given: see worker_replay in worker.h */
+	struct worker_replay replay;
+	struct worker_replay_stats rs;
 };
 
 /* ---- partitions and stored offsets ------------------------------------------------------ */
@@ -74,7 +80,7 @@ static struct wpart *worker_part(struct worker *w, int32_t p)
 		w->parts = xreallocarray(w->parts, n, sizeof(*w->parts));
 		w->lag = xreallocarray(w->lag, n, sizeof(*w->lag));
 		for (size_t i = w->nparts; i < n; i++) {
-			w->parts[i].next = -1;
+			w->parts[i] = (struct wpart){ -1, -1, -1 };
 			w->lag[i] = NULL;
 		}
 		w->nparts = n;
@@ -239,10 +245,36 @@ static void worker_mark(struct wmsg *m, int status, const char *code, const char
 	m->err[n] = '\0';
 }
 
+/* Replay: keeps only messages inside the range and of the tenant asked for; false when rkm
+ * was dropped. */
+static bool worker_replay_take(struct worker *w, struct wpart *p, rd_kafka_message_t *rkm)
+{
+	if (rkm->offset >= p->end) { /* past the end captured at start */
+		rd_kafka_message_destroy(rkm);
+		return false;
+	}
+	if (rkm->offset + 1 > p->seen)
+		p->seen = rkm->offset + 1;
+	w->rs.read++;
+	if (w->replay.customer > 0) {
+		long long key;
+		if (rkm->key == NULL ||
+		    num_parse_intn(rkm->key, rkm->key_len, 1, INT32_MAX, &key) != NUM_OK ||
+		    key != w->replay.customer) {
+			w->rs.other_tenants++;
+			rd_kafka_message_destroy(rkm);
+			return false;
+		}
+	}
+	return true;
+}
+
 /* Decodes one message into the batch (or skips it). Takes rkm. */
 static void worker_take(struct worker *w, rd_kafka_message_t *rkm)
 {
 	struct wpart *p = worker_part(w, rkm->partition);
+	if (w->replaying && !worker_replay_take(w, p, rkm))
+		return;
 	if (p->next < 0 || rkm->offset < p->next) {
 		/* below the stored offset (a replayed fetch, or a zombie's stale partition) */
 		metrics_counter_add(w->skipped, 1);
@@ -562,20 +594,45 @@ static int worker_fence(struct worker *w)
 	return DB_OK;
 }
 
+/* Replay: the rows this transaction changed in the tenant tables (its own statistics). */
+static int worker_replay_count(struct worker *w)
+{
+	char err[512];
+	PGresult *res = NULL;
+	int rc = db_exec(w->conn,
+	                 "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0)"
+	                 " FROM pg_stat_xact_user_tables WHERE relname IN ('call_summaries',"
+	                 " 'caller_profiles', 'personality_metrics', 'personality_averages',"
+	                 " 'memories')",
+	                 0, NULL, &res, err, sizeof(err));
+	long long n = 0;
+	if (rc == DB_OK && num_parse_int(PQgetvalue(res, 0, 0), 0, INT64_MAX, &n) == NUM_OK)
+		w->rs.rows_changed += (unsigned long long)n;
+	PQclear(res);
+	return rc;
+}
+
 /* One attempt at the batch's transaction. */
 static int worker_transaction(struct worker *w, bool isolate)
 {
 	char err[512];
 	int rc = db_begin(w->conn, err, sizeof(err));
-	if (rc == DB_OK)
+	if (rc == DB_OK && !w->replaying) /* a replay has no positions to fence */
 		rc = worker_fence(w);
 	if (rc == DB_OK)
 		rc = worker_apply_all(w, isolate);
 	for (size_t i = 0; i < w->nbatch && rc == DB_OK; i++)
 		if (w->batch[i].status != EVENT_OK && w->batch[i].status != WMSG_STALE)
 			rc = worker_dead_letter(w, &w->batch[i]);
-	if (rc == DB_OK)
+	if (rc == DB_OK && !w->replaying)
 		rc = worker_store_offsets(w);
+	if (rc == DB_OK && w->replaying) {
+		rc = worker_replay_count(w);
+		if (rc == DB_OK && w->replay.dry_run) {
+			db_rollback(w->conn);
+			return PQstatus(w->conn) == CONNECTION_OK ? DB_OK : DB_CONN_LOST;
+		}
+	}
 	if (rc == DB_OK) {
 		rc = db_commit(w->conn, err, sizeof(err));
 		if (rc != DB_OK)
@@ -617,6 +674,14 @@ static void worker_committed(struct worker *w, long long started_ms)
 		if (rkm->offset + 1 > p->next)
 			p->next = rkm->offset + 1;
 		int st = w->batch[i].status;
+		if (w->replaying) {
+			if (st == EVENT_OK && w->batch[i].erased)
+				w->rs.erased++;
+			else if (st == EVENT_OK)
+				w->rs.applied++;
+			else if (st != WMSG_STALE)
+				w->rs.dead_letters++;
+		}
 		metrics_counter_add(st == EVENT_OK     ? w->processed
 		                    : st == WMSG_STALE ? w->skipped
 		                                       : w->dead,
@@ -636,7 +701,7 @@ static void worker_committed(struct worker *w, long long started_ms)
 			    w->parts[p].next;
 			worker_observe_lag(w, (int32_t)p);
 		}
-	if (advice->cnt > 0)
+	if (advice->cnt > 0 && !w->replaying)
 		rd_kafka_commit(w->rk, advice, 1); /* advice only: the database is the truth */
 	rd_kafka_topic_partition_list_destroy(advice);
 	metrics_observe(w->batch_seconds, (double)(now_ms - started_ms) / 1000.0);
@@ -695,6 +760,14 @@ static void worker_commit_batch(struct worker *w)
 			return;
 		}
 		metrics_counter_add(w->retries, 1);
+		if (w->replaying && (rc == DB_CONN_LOST || PQstatus(w->conn) != CONNECTION_OK)) {
+			log_warn("database connection lost: the replay retries the batch");
+			PQfinish(
+			    w->conn); /* upserts: applying a committed batch again changes nothing */
+			w->conn = NULL;
+			sig_wait((int)backoff_next_ms(&w->bo));
+			continue;
+		}
 		if (rc == DB_CONN_LOST || PQstatus(w->conn) != CONNECTION_OK) {
 			log_warn("database connection lost: restarting from the stored offsets");
 			worker_restart_from_stored(w);
@@ -708,8 +781,131 @@ static void worker_commit_batch(struct worker *w)
 	}
 }
 
+/* Replay: every partition of the topic, from from_ms (or the earliest) to the end offsets now
+ * (or to_ms); assigned directly, no group. -1 when the broker cannot say. */
+static int worker_replay_assign(struct worker *w)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(w->rk, w->topic, NULL);
+	rd_kafka_resp_err_t e = rd_kafka_metadata(w->rk, 0, rkt, &md, 10000);
+	rd_kafka_topic_destroy(rkt);
+	if (e || md->topic_cnt != 1 || md->topics[0].err || md->topics[0].partition_cnt == 0) {
+		log_error("replay: no partitions for topic=%s error=\"%s\"", w->topic,
+		          rd_kafka_err2str(e ? e : md->topics[0].err));
+		if (md)
+			rd_kafka_metadata_destroy(md);
+		return -1;
+	}
+	int nparts = md->topics[0].partition_cnt;
+	rd_kafka_metadata_destroy(md);
+	rd_kafka_topic_partition_list_t *from = rd_kafka_topic_partition_list_new(nparts);
+	rd_kafka_topic_partition_list_t *to = rd_kafka_topic_partition_list_new(nparts);
+	for (int p = 0; p < nparts; p++) {
+		rd_kafka_topic_partition_list_add(from, w->topic, p)->offset = w->replay.from_ms;
+		rd_kafka_topic_partition_list_add(to, w->topic, p)->offset = w->replay.to_ms;
+	}
+	e = w->replay.from_ms >= 0 ? rd_kafka_offsets_for_times(w->rk, from, 10000) : 0;
+	if (!e && w->replay.to_ms >= 0)
+		e = rd_kafka_offsets_for_times(w->rk, to, 10000);
+	long long total = 0;
+	for (int p = 0; !e && p < nparts; p++) {
+		int64_t lo, hi;
+		e = rd_kafka_query_watermark_offsets(w->rk, w->topic, p, &lo, &hi, 10000);
+		if (e)
+			break;
+		struct wpart *wp = worker_part(w, p);
+		long long start = w->replay.from_ms >= 0 ? from->elems[p].offset : lo;
+		long long end = hi;
+		if (w->replay.to_ms >= 0 && to->elems[p].offset >= 0 && to->elems[p].offset < end)
+			end = to->elems[p].offset;
+		if (start < 0 || start > end) /* no message at or after from_ms */
+			start = end;
+		from->elems[p].offset = start;
+		*wp = (struct wpart){ start, end, start };
+		total += end - start;
+		log_info("replay partition=%d from_offset=%lld end_offset=%lld", p, start, end);
+	}
+	if (!e)
+		e = rd_kafka_assign(w->rk, from);
+	rd_kafka_topic_partition_list_destroy(from);
+	rd_kafka_topic_partition_list_destroy(to);
+	if (e) {
+		log_error("replay: cannot resolve the range error=\"%s\"", rd_kafka_err2str(e));
+		return -1;
+	}
+	log_info("replay range messages=%lld group=%s dry_run=%s", total, w->group,
+	         w->replay.dry_run ? "true" : "false");
+	return 0;
+}
+
+static bool worker_replay_done(const struct worker *w)
+{
+	for (size_t p = 0; p < w->nparts; p++)
+		if (w->parts[p].end >= 0 && w->parts[p].seen < w->parts[p].end)
+			return false;
+	return true;
+}
+
+static int worker_run_replay(struct worker *w)
+{
+	long long started = backoff_now_ms(), last_log = started;
+	if (worker_replay_assign(w) != 0)
+		return -1;
+	while (!sig_stop_requested() && !(worker_replay_done(w) && w->nbatch == 0)) {
+		worker_fill(w);
+		worker_commit_batch(w);
+		if (backoff_now_ms() - last_log >= 5000) {
+			last_log = backoff_now_ms();
+			log_info("replay progress read=%llu applied=%llu dead_letters=%llu",
+			         w->rs.read, w->rs.applied, w->rs.dead_letters);
+		}
+	}
+	worker_drop_batch(w);
+	w->rs.seconds = (double)(backoff_now_ms() - started) / 1000.0;
+	rd_kafka_assign(w->rk, NULL);
+	return 0;
+}
+
+void worker_replay_report(const struct worker *w, struct worker_replay_stats *out)
+{
+	*out = w->rs;
+}
+
+int worker_serve(struct worker *w, const char *name, const char *http_bind, int http_port)
+{
+	struct http_server *srv = NULL;
+	if (!w->replaying) { /* a replay runs beside the live worker: no port of its own */
+		char err[256];
+		const struct http_config hc = { http_bind, http_port, 2, 30, 64, 0, 4096, 0, name };
+		srv = http_server_start(&hc, NULL, 0, NULL, NULL, w->m, err, sizeof(err));
+		if (srv == NULL)
+			log_warn("no metrics endpoint: %s", err);
+		else
+			log_info("metrics port=%d", http_server_port(srv));
+	}
+	int rc = worker_run(w);
+	http_server_stop(&srv, 1000);
+	if (w->replaying && rc == 0)
+		worker_replay_print(w, stdout);
+	return rc;
+}
+
+void worker_replay_print(const struct worker *w, FILE *out)
+{
+	const struct worker_replay_stats *r = &w->rs;
+	fprintf(out,
+	        "replay: group=%s topic=%s customer=%lld dry_run=%s\n"
+	        "replay: messages_read=%llu other_tenants_skipped=%llu applied=%llu"
+	        " erased_dropped=%llu dead_letters=%llu rows_changed=%llu seconds=%.1f\n",
+	        w->group, w->topic, w->replay.customer, w->replay.dry_run ? "true" : "false",
+	        r->read, r->other_tenants, r->applied, r->erased, r->dead_letters, r->rows_changed,
+	        r->seconds);
+}
+
 int worker_run(struct worker *w)
 {
+	if (w->replaying)
+		return worker_run_replay(w);
 	rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
 	rd_kafka_topic_partition_list_add(topics, w->topic, RD_KAFKA_PARTITION_UA);
 	rd_kafka_resp_err_t e = rd_kafka_subscribe(w->rk, topics);
@@ -739,7 +935,9 @@ static rd_kafka_t *worker_consumer(struct worker *w, const struct cfg *cfg, char
 	if (conf == NULL)
 		return NULL;
 	/* ours win over kafka.*: exactly-once depends on them (DESIGN §5) */
-	if (kafka_conf_set(conf, "group.id", w->group, err, errlen) ||
+	char group_id[256]; /* a replay never joins the live group */
+	snprintf(group_id, sizeof(group_id), "%s%s", w->group, w->replaying ? "-replay" : "");
+	if (kafka_conf_set(conf, "group.id", group_id, err, errlen) ||
 	    kafka_conf_set(conf, "partition.assignment.strategy", "range", err, errlen) ||
 	    kafka_conf_set(conf, "enable.auto.commit", "false", err, errlen) ||
 	    kafka_conf_set(conf, "enable.auto.offset.store", "false", err, errlen) ||
@@ -749,7 +947,8 @@ static rd_kafka_t *worker_consumer(struct worker *w, const struct cfg *cfg, char
 		rd_kafka_conf_destroy(conf);
 		return NULL;
 	}
-	rd_kafka_conf_set_rebalance_cb(conf, worker_rebalance);
+	if (!w->replaying) /* a replay assigns its partitions itself */
+		rd_kafka_conf_set_rebalance_cb(conf, worker_rebalance);
 	rd_kafka_conf_set_opaque(conf, w);
 	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
 	if (rk == NULL) {
@@ -771,6 +970,10 @@ struct worker *worker_new(const struct worker_config *wc, const struct worker_op
 	w->db_url = xstrdup(wc->db_url);
 	w->ops = *ops;
 	w->m = m;
+	w->replaying = wc->replay != NULL;
+	if (w->replaying)
+		w->replay = *wc->replay;
+	w->wc.replay = NULL; /* borrowed: copied above */
 	w->erased_stmt = (struct db_stmt){ "aimem_worker_erased",
 		                           "SELECT user_id FROM erasures WHERE customer_id = $1"
 		                           " AND user_id IN (SELECT jsonb_array_elements_text($2))",
@@ -819,4 +1022,56 @@ void worker_free(struct worker **wp)
 	w->magic = 0;
 	free(w);
 	*wp = NULL;
+}
+
+int worker_replay_args(int argc, char **argv, int argi, struct worker_replay *out, char *err,
+                       size_t errlen)
+{
+	*out = (struct worker_replay){ -1, -1, 0, false };
+	if (argi >= argc)
+		return 0;
+	if (strcmp(argv[argi], "replay") != 0) {
+		snprintf(err, errlen, "unexpected argument \"%s\"", argv[argi]);
+		return -1;
+	}
+	bool have_from = false;
+	for (int i = argi + 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (strcmp(a, "--dry-run") == 0) {
+			out->dry_run = true;
+			continue;
+		}
+		if (v == NULL || (strcmp(a, "--from") != 0 && strcmp(a, "--to") != 0 &&
+		                  strcmp(a, "--customer") != 0)) {
+			snprintf(err, errlen, "replay: unknown or incomplete option \"%s\"", a);
+			return -1;
+		}
+		i++;
+		if (strcmp(a, "--customer") == 0) {
+			if (num_parse_int(v, 1, INT32_MAX, &out->customer) != NUM_OK) {
+				snprintf(err, errlen,
+				         "replay: --customer needs a tenant id (1..2147483647)");
+				return -1;
+			}
+		} else if (strcmp(a, "--from") == 0 && strcmp(v, "earliest") == 0) {
+			have_from = true;
+		} else if (event_parse_time(v, strcmp(a, "--from") == 0 ? &out->from_ms
+		                                                        : &out->to_ms) != 0) {
+			snprintf(err, errlen,
+			         "replay: %s needs an RFC 3339 time (2026-11-20T15:04:05Z)%s", a,
+			         strcmp(a, "--from") == 0 ? " or earliest" : "");
+			return -1;
+		} else {
+			have_from = have_from || strcmp(a, "--from") == 0;
+		}
+	}
+	if (!have_from) {
+		snprintf(err, errlen, "replay: --from <RFC 3339|earliest> is required");
+		return -1;
+	}
+	if (out->to_ms >= 0 && out->from_ms >= 0 && out->to_ms <= out->from_ms) {
+		snprintf(err, errlen, "replay: --to must be after --from");
+		return -1;
+	}
+	return 1;
 }

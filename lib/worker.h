@@ -32,10 +32,38 @@
 #include <librdkafka/rdkafka.h>
 #include <libpq-fe.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "cfg.h"
 #include "event.h"
 #include "metrics.h"
+
+/*
+ * Replay (DESIGN §5, `aimem replay`): instead of joining the group, a temporary consumer
+ * assigns every partition of the topic itself, from the first message at or after from_ms
+ * (offsets-for-times; or the earliest kept) up to the end offsets captured when it starts
+ * (or the first message at or after to_ms), runs the same prepare/apply code and upserts, and
+ * stops. It never reads or writes consumer_offsets (the live group's positions are untouched)
+ * and commits nothing to Kafka; dead letters are written as the live group would. A lost
+ * connection retries the batch (upserts make that harmless). dry_run rolls every batch back.
+ */
+struct worker_replay {
+	long long from_ms;  /* Unix ms; -1: the earliest message kept */
+	long long to_ms;    /* Unix ms; -1: up to the end offsets at start */
+	long long customer; /* 0: every tenant; else only messages keyed with this tenant */
+	bool dry_run;       /* roll each batch back: count, change nothing */
+};
+
+/* What a replay did (worker_replay_report). */
+struct worker_replay_stats {
+	unsigned long long read;          /* messages consumed in the range */
+	unsigned long long other_tenants; /* skipped by the customer filter */
+	unsigned long long applied;       /* valid events applied */
+	unsigned long long erased;        /* dropped: the caller was erased */
+	unsigned long long dead_letters;  /* written (or, dry run, that would be) */
+	unsigned long long rows_changed;  /* rows inserted, updated or deleted in tenant tables */
+	double seconds;
+};
 
 struct worker_config {
 	const char *group; /* consumer group, also the consumer_offsets key */
@@ -45,6 +73,7 @@ struct worker_config {
 	long long batch_ms; /* longest wait to fill a batch */
 	long long retry_base_ms, retry_cap_ms;
 	struct event_limits limits;
+	const struct worker_replay *replay; /* NULL: the live consumer group */
 };
 
 /* One valid event of a batch, as the program sees it. */
@@ -102,8 +131,25 @@ struct worker;
 /* cfg supplies kafka.* (bootstrap.servers is required). NULL with err on bad settings. */
 struct worker *worker_new(const struct worker_config *wc, const struct worker_ops *ops,
                           const struct cfg *cfg, struct metrics *m, char *err, size_t errlen);
-/* Runs until sig_stop_requested(); returns 0 after a clean shutdown. Blocks. */
+/* Runs until sig_stop_requested(); returns 0 after a clean shutdown. Blocks. In replay mode
+ * it returns 0 when the range is done (or after a stop request), -1 when it could not start. */
 int worker_run(struct worker *w);
+/* worker_run with the program's /healthz, /readyz and /metrics server on bind:port around it
+ * (none in replay mode, which also prints its report to stdout at the end). name labels the
+ * server. Returns worker_run's result. */
+int worker_serve(struct worker *w, const char *name, const char *http_bind, int http_port);
+
+/* The replay's figures so far. */
+void worker_replay_report(const struct worker *w, struct worker_replay_stats *out);
+/* Prints them as "replay: key=value ..." lines (the report `aimem replay` shows). */
+void worker_replay_print(const struct worker *w, FILE *out);
+/*
+ * Parses a worker program's replay arguments: "replay --from <RFC 3339|earliest>
+ * [--to <RFC 3339>] [--customer N] [--dry-run]" from argv[argi..]. Returns 1 and fills *out
+ * when argv[argi] is "replay", 0 when there are no arguments left, -1 with err otherwise.
+ */
+int worker_replay_args(int argc, char **argv, int argi, struct worker_replay *out, char *err,
+                       size_t errlen);
 void worker_free(struct worker **w);
 
 #endif

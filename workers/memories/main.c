@@ -53,7 +53,12 @@ static const char memories_usage[] =
     "\n"
     "Applies memory.put / memory.delete events to the memories table, exactly once:\n"
     "offsets are stored with the rows in one transaction; bad events go to dead_letters.\n"
-    "Signals: SIGTERM/SIGINT finish the batch, commit, leave the group, exit 0.\n";
+    "Signals: SIGTERM/SIGINT finish the batch, commit, leave the group, exit 0.\n"
+    "\n"
+    "  replay --from <RFC 3339|earliest> [--to <RFC 3339>] [--customer N] [--dry-run]\n"
+    "      reprocess a time range of the topic with a temporary consumer beside the live\n"
+    "      group (its stored offsets untouched), up to the end offsets at start; prints a\n"
+    "      report (aimem replay --group ... runs this)\n";
 
 int main(int argc, char **argv)
 {
@@ -70,20 +75,25 @@ int main(int argc, char **argv)
 	enum prog_action action = prog_start(&info, argc, argv, &cfg, &argi);
 	if (action != PROG_RUN)
 		return action == PROG_EXIT_OK ? 0 : 2;
-	if (argi < argc) {
-		fprintf(stderr, "aimem-memories: unexpected argument \"%s\"\n", argv[argi]);
+	char err[512];
+	struct worker_replay replay;
+	int replaying = worker_replay_args(argc, argv, argi, &replay, err, sizeof(err));
+	if (replaying < 0) {
+		fprintf(stderr, "aimem-memories: %s\n", err);
 		cfg_free(&cfg);
 		return 2;
 	}
 
-	char err[512];
 	struct metrics *m = metrics_new();
-	const struct worker_config wc = {
-		s.group,        s.topic,
-		s.db_url,       (size_t)s.batch_max,
-		s.batch_ms,     s.retry_base_ms,
-		s.retry_cap_ms, { (size_t)s.event_max_bytes, 5000, 32 << 10 }
-	};
+	const struct worker_config wc = { s.group,
+		                          s.topic,
+		                          s.db_url,
+		                          (size_t)s.batch_max,
+		                          s.batch_ms,
+		                          s.retry_base_ms,
+		                          s.retry_cap_ms,
+		                          { (size_t)s.event_max_bytes, 5000, 32 << 10 },
+		                          replaying ? &replay : NULL };
 	const struct worker_ops ops = { (1u << EVENT_MEMORY_PUT) | (1u << EVENT_MEMORY_DELETE),
 		                        memories_apply,
 		                        NULL,
@@ -97,15 +107,7 @@ int main(int argc, char **argv)
 		cfg_free(&cfg);
 		return 2;
 	}
-	const struct http_config hc = { s.http_bind, (int)s.http_port, 2, 30, 64, 0, 4096,
-		                        0,           "aimem-memories" };
-	struct http_server *srv = http_server_start(&hc, NULL, 0, NULL, NULL, m, err, sizeof(err));
-	if (srv == NULL)
-		log_warn("no metrics endpoint: %s", err);
-	else
-		log_info("metrics port=%d", http_server_port(srv));
-	int rc = worker_run(w);
-	http_server_stop(&srv, 1000);
+	int rc = worker_serve(w, "aimem-memories", s.http_bind, (int)s.http_port);
 	worker_free(&w);
 	metrics_free(&m);
 	cfg_free(&cfg);

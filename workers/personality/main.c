@@ -109,7 +109,12 @@ static const char personality_usage[] =
     "and a confidence) into personality_metrics and recomputes the caller's\n"
     "personality_averages, exactly once: offsets are stored with the rows in one\n"
     "transaction; bad events go to dead_letters.\n"
-    "Signals: SIGTERM/SIGINT finish the batch, commit, leave the group, exit 0.\n";
+    "Signals: SIGTERM/SIGINT finish the batch, commit, leave the group, exit 0.\n"
+    "\n"
+    "  replay --from <RFC 3339|earliest> [--to <RFC 3339>] [--customer N] [--dry-run]\n"
+    "      reprocess a time range of the topic with a temporary consumer beside the live\n"
+    "      group (its stored offsets untouched), up to the end offsets at start; prints a\n"
+    "      report (aimem replay --group ... runs this)\n";
 
 /* The model side: client, prompt and the processor name rows carry. */
 struct personality_llm {
@@ -197,13 +202,15 @@ int main(int argc, char **argv)
 	enum prog_action action = prog_start(&info, argc, argv, &cfg, &argi);
 	if (action != PROG_RUN)
 		return action == PROG_EXIT_OK ? 0 : 2;
-	if (argi < argc) {
-		fprintf(stderr, "aimem-personality: unexpected argument \"%s\"\n", argv[argi]);
+	char err[512];
+	struct worker_replay replay;
+	int replaying = worker_replay_args(argc, argv, argi, &replay, err, sizeof(err));
+	if (replaying < 0) {
+		fprintf(stderr, "aimem-personality: %s\n", err);
 		cfg_free(&cfg);
 		return 2;
 	}
 
-	char err[512];
 	int exit_code = 2;
 	struct metrics *m = metrics_new();
 	struct personality_llm llm = { 0 };
@@ -218,12 +225,15 @@ int main(int argc, char **argv)
 		                            llm.prompt, llm.processor,
 		                            llm.policy, (size_t)s.llm_max_prompt };
 	sc = scorer_new(&scfg, m);
-	const struct worker_config wc = {
-		s.group,        s.topic,
-		s.db_url,       (size_t)s.batch_max,
-		s.batch_ms,     s.retry_base_ms,
-		s.retry_cap_ms, { (size_t)s.event_max_bytes, 5000, 32 << 10 }
-	};
+	const struct worker_config wc = { s.group,
+		                          s.topic,
+		                          s.db_url,
+		                          (size_t)s.batch_max,
+		                          s.batch_ms,
+		                          s.retry_base_ms,
+		                          s.retry_cap_ms,
+		                          { (size_t)s.event_max_bytes, 5000, 32 << 10 },
+		                          replaying ? &replay : NULL };
 	const struct worker_ops ops = { .accept_types = 1u << EVENT_CALL_ENDED,
 		                        .ctx = sc,
 		                        .prepare = scorer_prepare,
@@ -236,15 +246,8 @@ int main(int argc, char **argv)
 	}
 	log_info("processor=%s policy=%s", llm.client ? llm.processor : PERSONALITY_BUILTIN_NAME,
 	         llm_policy_name(llm.policy));
-	const struct http_config hc = { s.http_bind, (int)s.http_port,   2, 30, 64, 0, 4096,
-		                        0,           "aimem-personality" };
-	struct http_server *srv = http_server_start(&hc, NULL, 0, NULL, NULL, m, err, sizeof(err));
-	if (srv == NULL)
-		log_warn("no metrics endpoint: %s", err);
-	else
-		log_info("metrics port=%d", http_server_port(srv));
-	exit_code = worker_run(w) == 0 ? 0 : 1;
-	http_server_stop(&srv, 1000);
+	exit_code =
+	    worker_serve(w, "aimem-personality", s.http_bind, (int)s.http_port) == 0 ? 0 : 1;
 	log_info("stopped");
 out:
 	worker_free(&w); /* before the scorer: dropping a batch releases its scores */
