@@ -12,6 +12,7 @@
 #include "cfg.h"
 #include "db.h"
 #include "erase.h"
+#include "lag.h"
 #include "log.h"
 #include "migrate.h"
 #include "num.h"
@@ -28,6 +29,7 @@ struct cli_settings {
 	char *topic_calls, *topic_memories;
 	long long produce_timeout_ms;
 	char *jwt_secret;
+	long long lag_timeout_ms;
 };
 
 static const struct cfg_item cli_items[] = {
@@ -51,6 +53,9 @@ static const struct cfg_item cli_items[] = {
 	  offsetof(struct cli_settings, jwt_secret),
 	  "HS256 secret (>= 32 bytes, ChatStack's JWT_SECRET_KEY) that token signs with; the same "
 	  "value as aimem-ingest's and aimem-query's auth.jwt_secret" },
+	{ "lag.timeout", CFG_DURATION, "5s", 100, 600000, NULL, 0,
+	  offsetof(struct cli_settings, lag_timeout_ms),
+	  "lag: how long each broker request (watermarks, the oldest event's fetch) may take" },
 };
 
 static const char cli_usage[] =
@@ -69,7 +74,10 @@ static const char cli_usage[] =
     "  token --customer N [--scope S] [--ttl D]\n"
     "                                   print a development HS256 token signed with\n"
     "                                   auth.jwt_secret (scope default \"memory:read\n"
-    "                                   memory:write\", ttl default 1h)\n";
+    "                                   memory:write\", ttl default 1h)\n"
+    "  lag [--group G] [--json]         per group and partition: stored next offset, high\n"
+    "                                   watermark, lag and the age of the oldest unprocessed\n"
+    "                                   event; needs db.url and kafka.bootstrap.servers\n";
 
 static PGconn *cli_connect(const struct cli_settings *s)
 {
@@ -232,16 +240,39 @@ static int cli_token(const struct cli_settings *s, const struct cfg *cfg, int ar
 	return 0;
 }
 
+static int cli_lag(const struct cli_settings *s, const struct cfg *cfg, int argc, char **argv)
+{
+	struct lag_opts o = { NULL, s->lag_timeout_ms, false, stdout };
+	const char *v;
+	for (int i = 1; i < argc; i++) {
+		if ((v = cli_opt(argc, argv, &i, "--group")) != NULL) {
+			o.group = v;
+		} else if (strcmp(argv[i], "--json") == 0) {
+			o.json = true;
+		} else {
+			fprintf(stderr, "usage: aimem lag [--group G] [--json]\n");
+			return 2;
+		}
+	}
+	PGconn *conn = cli_connect(s);
+	if (conn == NULL)
+		return 1;
+	char err[1024];
+	int rc = lag_run(conn, cfg, &o, err, sizeof(err));
+	if (rc < 0)
+		fprintf(stderr, "aimem lag: %s\n", err);
+	PQfinish(conn);
+	return rc == 0 ? 0 : 1;
+}
+
 struct cli_command {
 	const char *name;
 	int (*run)(const struct cli_settings *s, const struct cfg *cfg, int argc, char **argv);
 };
 
 static const struct cli_command cli_commands[] = {
-	{ "migrate", cli_migrate },
-	{ "publish", cli_publish },
-	{ "erase", cli_erase },
-	{ "token", cli_token },
+	{ "migrate", cli_migrate }, { "publish", cli_publish }, { "erase", cli_erase },
+	{ "token", cli_token },     { "lag", cli_lag },
 };
 
 int main(int argc, char **argv)

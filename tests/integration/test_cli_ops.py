@@ -165,3 +165,47 @@ def test_token_refuses_without_a_secret_and_never_from_argv():
     p = aimem("token", "--customer", "7", "--ttl", "1", env={"AIMEM_AUTH_JWT_SECRET": SECRET},
               check=False)
     assert p.returncode == 2
+
+
+# ---- lag ----------------------------------------------------------------------------------
+
+def test_lag_per_partition_with_the_age_of_the_oldest_unprocessed_event(services, db):
+    import time
+
+    from confluent_kafka import Producer
+    topic = make_topic(services, partitions=2)
+    group = "g-" + uuid.uuid4().hex[:8]
+    p = Producer({"bootstrap.servers": services.bootstrap})
+    t0 = int(time.time() * 1000) - 120_000  # produced "two minutes ago" (CreateTime)
+    for i in range(5):
+        p.produce(topic, partition=0, key="7", value=b"{}", timestamp=t0 + i * 1000)
+    p.produce(topic, partition=1, key="7", value=b"{}", timestamp=t0)
+    p.flush(30)
+    with db.connect() as conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO consumer_offsets (consumer_group, topic, partition, next_offset)"
+                    " VALUES (%s, %s, 0, 2), (%s, %s, 1, 1), ('other', %s, 0, 0)",
+                    (group, topic, group, topic, topic))
+    env = {"AIMEM_DB_URL": db.worker_url, "AIMEM_KAFKA_BOOTSTRAP_SERVERS": services.bootstrap}
+    rows = json.loads(aimem("lag", "--group", group, "--json", env=env).stdout)["partitions"]
+    assert [(r["group"], r["partition"], r["next_offset"], r["high_watermark"], r["lag"])
+            for r in rows] == [(group, 0, 2, 5, 3), (group, 1, 1, 1, 0)]
+    p0, p1 = rows
+    assert 110 < p0["oldest_unprocessed_age_seconds"] < 300  # the message at offset 2: t0 + 2 s
+    assert p0["oldest_unprocessed_at"].endswith("Z") and p0["error"] is None
+    assert p1["oldest_unprocessed_age_seconds"] is None and p1["error"] is None
+
+    table = aimem("lag", env=env).stdout.splitlines()  # every group
+    assert table[0].split() == ["GROUP", "TOPIC", "PART", "NEXT_OFFSET", "HIGH_WATER", "LAG",
+                                "OLDEST_AGE"]
+    assert any(line.split()[:6] == ["other", topic, "0", "0", "5", "5"] for line in table[1:])
+    assert len(table) == 4
+
+
+def test_lag_reports_an_unreachable_broker(db):
+    env = {"AIMEM_DB_URL": db.worker_url, "AIMEM_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
+           "AIMEM_LAG_TIMEOUT": "1s"}
+    with db.connect() as conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO consumer_offsets (consumer_group, topic, partition, next_offset)"
+                    " VALUES ('g', 't', 0, 0)")
+    p = aimem("lag", env=env, check=False)
+    assert p.returncode == 1 and "error: watermarks" in p.stdout
