@@ -947,6 +947,19 @@ static rd_kafka_t *worker_consumer(struct worker *w, const struct cfg *cfg, char
 		rd_kafka_conf_destroy(conf);
 		return NULL;
 	}
+	/* librdkafka prefetches up to 64 MiB by default, most of a worker's RSS while the database
+	 * sets the pace; 16 MiB is still many batches ahead. kafka.* settings win. */
+	bool prefetch_set = false;
+	for (size_t i = 0; cfg != NULL && i < cfg_passthrough_count(cfg); i++) {
+		const char *key, *value;
+		cfg_passthrough_get(cfg, i, &key, &value);
+		prefetch_set = prefetch_set || strcmp(key, "kafka.queued.max.messages.kbytes") == 0;
+	}
+	if (!prefetch_set &&
+	    kafka_conf_set(conf, "queued.max.messages.kbytes", "16384", err, errlen) != 0) {
+		rd_kafka_conf_destroy(conf);
+		return NULL;
+	}
 	if (!w->replaying) /* a replay assigns its partitions itself */
 		rd_kafka_conf_set_rebalance_cb(conf, worker_rebalance);
 	rd_kafka_conf_set_opaque(conf, w);
