@@ -8,7 +8,8 @@
 #   make valgrind        unit tests under valgrind
 #   make fuzz FUZZ_SECONDS=60   libFuzzer targets (clang)
 #   make format / format-check / lint
-#   make demo            start local services, apply migrations (see README)
+#   make demo            the whole pipeline on local services with a sample, until Ctrl-C (README)
+#   make demo-check      the same, non-interactive: exits 0 when the sample's context came back right
 #   make deps            install what the project needs (scripts/deps.sh)
 
 CC       ?= cc
@@ -72,7 +73,7 @@ UNIT_BIN := $(BUILD)/tests/run-unit
 ALL_OBJ  := $(LIB_OBJ) $(foreach p,$(PROGRAMS),$(call prog_obj,$(word 1,$(subst :, ,$(p))))) $(UNIT_OBJ) $(TOOL_SRC:%.c=$(BUILD)/%.o) \
 	    $(BENCH_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all test unit integration bench chaos valgrind fuzz format format-check lint demo demo-down deps docs clean
+.PHONY: all test unit integration bench chaos valgrind fuzz format format-check lint demo demo-check demo-down deps docs clean
 .DEFAULT_GOAL := all
 
 all: $(BINS) $(UNIT_BIN) $(TOOLS) $(BENCH)
@@ -180,11 +181,16 @@ deps:
 docs: all
 	AIMEM_BUILD=$(abspath $(BUILD)) scripts/config-docs.sh
 
-demo: all
+# No `all` prerequisite: on a fresh machine scripts/demo.sh installs the libraries first, then builds.
+demo:
 	scripts/demo.sh
 
+demo-check:
+	scripts/demo.sh --check
+
+# Only needed when a demo was killed hard (Ctrl-C stops everything itself).
 demo-down:
-	scripts/dev down
+	scripts/dev down --dir .run/demo
 
 clean:
 	rm -rf build
