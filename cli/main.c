@@ -12,12 +12,14 @@
 #include "cfg.h"
 #include "db.h"
 #include "erase.h"
+#include "import_previous.h"
 #include "lag.h"
 #include "log.h"
 #include "migrate.h"
 #include "num.h"
 #include "prog.h"
 #include "publish.h"
+#include "replay.h"
 #include "sig.h"
 #include "token.h"
 
@@ -30,6 +32,7 @@ struct cli_settings {
 	long long produce_timeout_ms;
 	char *jwt_secret;
 	long long lag_timeout_ms;
+	char *import_from_url;
 };
 
 static const struct cfg_item cli_items[] = {
@@ -56,6 +59,10 @@ static const struct cfg_item cli_items[] = {
 	{ "lag.timeout", CFG_DURATION, "5s", 100, 600000, NULL, 0,
 	  offsetof(struct cli_settings, lag_timeout_ms),
 	  "lag: how long each broker request (watermarks, the oldest event's fetch) may take" },
+	{ "import.from_url", CFG_STRING, NULL, 0, 0, NULL, CFG_SECRET,
+	  offsetof(struct cli_settings, import_from_url),
+	  "import-previous: libpq connection string of the previous service's database (instead "
+	  "of --from, which shows in ps)" },
 };
 
 static const char cli_usage[] =
@@ -77,7 +84,16 @@ static const char cli_usage[] =
     "                                   memory:write\", ttl default 1h)\n"
     "  lag [--group G] [--json]         per group and partition: stored next offset, high\n"
     "                                   watermark, lag and the age of the oldest unprocessed\n"
-    "                                   event; needs db.url and kafka.bootstrap.servers\n";
+    "                                   event; needs db.url and kafka.bootstrap.servers\n"
+    "  replay --group summarizer|personality|memories --from <RFC 3339|earliest>\n"
+    "         [--to <RFC 3339>] [--customer N] [--dry-run] [--worker-config FILE]\n"
+    "                                   reprocess a range with that worker's code (its replay\n"
+    "                                   mode) beside the live group\n"
+    "  import-previous [--from CONNINFO]\n"
+    "                                   copy the previous Python service's database into ours,\n"
+    "                                   per tenant, recomputing embeddings, profile counts and\n"
+    "                                   personality averages; idempotent (import.from_url keeps\n"
+    "                                   a password out of argv)\n";
 
 static PGconn *cli_connect(const struct cli_settings *s)
 {
@@ -265,14 +281,62 @@ static int cli_lag(const struct cli_settings *s, const struct cfg *cfg, int argc
 	return rc == 0 ? 0 : 1;
 }
 
+static int cli_import_previous(const struct cli_settings *s, const struct cfg *cfg, int argc,
+                               char **argv)
+{
+	(void)cfg;
+	const char *from = s->import_from_url, *v;
+	for (int i = 1; i < argc; i++) {
+		if ((v = cli_opt(argc, argv, &i, "--from")) != NULL) {
+			from = v;
+		} else {
+			from = NULL;
+			break;
+		}
+	}
+	if (from == NULL || *from == '\0') {
+		fprintf(stderr,
+		        "usage: aimem import-previous --from CONNINFO (or import.from_url)\n");
+		return 2;
+	}
+	char err[1024];
+	PGconn *src = db_connect(from, s->db_connect_timeout_ms, err, sizeof(err));
+	if (src == NULL) {
+		fprintf(stderr, "aimem import-previous: previous database: %s\n", err);
+		return 1;
+	}
+	PGconn *dst = cli_connect(s);
+	int rc = 1;
+	if (dst != NULL) {
+		rc = import_previous_run(src, dst, stdout, err, sizeof(err));
+		if (rc < 0)
+			fprintf(stderr, "aimem import-previous: %s\n", err);
+		PQfinish(dst);
+	}
+	PQfinish(src);
+	return rc == 0 ? 0 : 1;
+}
+
+static int cli_replay(const struct cli_settings *s, const struct cfg *cfg, int argc, char **argv)
+{
+	(void)s;
+	(void)cfg;
+	return replay_exec(argc, argv); /* execs the worker; returns only on error */
+}
+
 struct cli_command {
 	const char *name;
 	int (*run)(const struct cli_settings *s, const struct cfg *cfg, int argc, char **argv);
 };
 
 static const struct cli_command cli_commands[] = {
-	{ "migrate", cli_migrate }, { "publish", cli_publish }, { "erase", cli_erase },
-	{ "token", cli_token },     { "lag", cli_lag },
+	{ "migrate", cli_migrate },
+	{ "publish", cli_publish },
+	{ "erase", cli_erase },
+	{ "token", cli_token },
+	{ "lag", cli_lag },
+	{ "replay", cli_replay },
+	{ "import-previous", cli_import_previous },
 };
 
 int main(int argc, char **argv)

@@ -209,3 +209,108 @@ def test_lag_reports_an_unreachable_broker(db):
                     " VALUES ('g', 't', 0, 0)")
     p = aimem("lag", env=env, check=False)
     assert p.returncode == 1 and "error: watermarks" in p.stdout
+
+
+# ---- import-previous ----------------------------------------------------------------------
+
+@pytest.fixture
+def previous_db(services):
+    from conftest import admin_connect, create_database
+    name = "prev_" + uuid.uuid4().hex[:10]
+    create_database(services, name)
+    with admin_connect(services, name) as conn, conn.cursor() as cur:
+        cur.execute((REPO / "tests/fixtures/previous_schema.sql").read_text())
+    yield services.url(name)
+    with admin_connect(services) as conn, conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def snapshot(db):
+    out = {}
+    for t, key in (("memories", "customer_id, memory_id"), ("call_summaries", "customer_id, call_id"),
+                   ("caller_profiles", "customer_id, user_id"),
+                   ("personality_metrics", "customer_id, call_id"),
+                   ("personality_averages", "customer_id, user_id")):
+        out[t] = query(db, f"SELECT to_jsonb(x)::text FROM {t} x ORDER BY {key}")
+    return out
+
+
+def embed(text):
+    import subprocess
+    return subprocess.run([str(BUILD / "tests/embed_text")], input=text + "\n", text=True,
+                          capture_output=True, check=True).stdout.strip()
+
+
+def test_import_previous_copies_recomputes_and_is_idempotent(db, previous_db):
+    env = {"AIMEM_DB_URL": db.worker_url}
+    first = aimem("import-previous", "--from", previous_db, env=env).stdout
+    assert "3 tenants imported, 0 failed" in first, first
+    assert "call_summaries 7 read 6 written 1 skipped" in first, first
+    once = snapshot(db)
+    second = aimem("import-previous", env=dict(env, AIMEM_IMPORT_FROM_URL=previous_db)).stdout
+    assert snapshot(db) == once  # nothing rewritten, no duplicates
+    total = [line for line in second.splitlines() if line.startswith("total:")][0]
+    assert total.count(" 0 written") == 5, second
+
+    # memories: the newest save per slot, shared rows kept shared, refused rows skipped
+    mem = query(db, "SELECT customer_id, user_id, scope, mtype, key, value, expires_at IS NOT NULL"
+                    " FROM memories ORDER BY 1, 4, 5")
+    assert mem == [(1, None, "shared", "admin_setting", "greeting",
+                    {"setting_key": "greeting", "value": "Hi"}, True),
+                   (1, "9495551234", "user", "person", "name", "Kelly", True),
+                   (1, "9495551234", "user", "thread_recap", "thread_history:CA1", {"turns": 4}, False),
+                   (2, "9495551234", "user", "person", "name", "Sam", True)]
+
+    # summaries: UTC times, our embedding of summary + topics, processor recorded
+    rows = query(db, "SELECT customer_id, call_id, call_ended_at::text, processor, key_topics,"
+                     " key_variables, embedding::text, vector_dims(embedding), search_tsv @@ 'windshield'::tsquery,"
+                     " duration_seconds, call_started_at::text FROM call_summaries ORDER BY 1, 2")
+    assert [(r[0], r[1]) for r in rows] == [(1, "CAprev0001"), (1, "CAprev0002"), (1, "CAprev0003"),
+                                            (1, "CAprev0004"), (2, "CAprev0005"), (3, "CAprev0006")]
+    r1 = rows[0]
+    assert r1[2] == "2026-10-01 15:00:00+00" and r1[3] == "import:previous" and r1[7] == 384
+    assert r1[6] == embed("Caller asked about a billing charge on the auto policy. billing auto policy")
+    assert r1[9] == 240 and r1[10] == "2026-10-01 14:56:00+00"
+    assert rows[2][4] == [] and rows[2][5] == {} and rows[2][8] is True  # bad jsonb → defaults
+
+    # profiles: recounted, the name from the newest named call, preferences kept
+    prof = query(db, "SELECT customer_id, user_id, total_calls, preferred_name, preferences,"
+                     " first_call_at::text, last_call_at::text FROM caller_profiles ORDER BY 1, 2")
+    assert prof == [(1, "5550009999", 0, "Old", {}, "2026-08-01 10:00:00+00", "2026-08-02 10:00:00+00"),
+                    (1, "9495550000", 1, None, {}, "2026-10-02 07:59:00+00", "2026-10-02 08:00:00+00"),
+                    (1, "9495551234", 3, "Kelly Nguyen", {"language": "en"}, "2026-10-01 14:56:00+00",
+                     "2026-10-09 12:00:00+00"),
+                    (2, "9495551234", 1, "Sam Ortiz", {"contact": "sms"}, "2026-10-03 10:55:00+00",
+                     "2026-10-03 11:00:00+00"),
+                    (3, "7145550100", 1, None, {}, "2026-10-04 10:58:00+00", "2026-10-04 11:00:00+00")]
+
+    # metrics clamped, defaulted; averages recomputed (the stale row replaced), trends
+    assert query(db, "SELECT openness, conscientiousness, confidence FROM personality_metrics"
+                     " WHERE customer_id = 2") == [(100.0, 50.0, 0.3)]
+    avg = query(db, "SELECT customer_id, call_count, avg_openness, recent_satisfaction,"
+                    " satisfaction_trend, frustration_trend FROM personality_averages ORDER BY 1")
+    assert avg == [(1, 6, 60.0, 80.0, "improving", "improving"), (2, 1, 100.0, 90.0, "stable", "stable")]
+
+
+def test_imported_rows_are_tenant_isolated(db, previous_db):
+    aimem("import-previous", "--from", previous_db, env={"AIMEM_DB_URL": db.worker_url})
+    import psycopg2
+    conn = psycopg2.connect(db.reader_url)
+    try:
+        with conn.cursor() as cur:
+            for tenant, calls in ((1, 4), (2, 1), (3, 1), (4, 0)):
+                cur.execute("SELECT set_config('app.current_tenant', %s, true)", (str(tenant),))
+                cur.execute("SELECT DISTINCT customer_id FROM call_summaries UNION"
+                            " SELECT customer_id FROM memories UNION SELECT customer_id FROM caller_profiles"
+                            " UNION SELECT customer_id FROM personality_metrics")
+                assert {r[0] for r in cur.fetchall()} <= {tenant}
+                cur.execute("SELECT count(*) FROM call_summaries")
+                assert cur.fetchone()[0] == calls
+                conn.rollback()
+    finally:
+        conn.close()
+
+
+def test_import_previous_needs_a_source(db):
+    p = aimem("import-previous", env={"AIMEM_DB_URL": db.worker_url}, check=False)
+    assert p.returncode == 2 and "--from" in p.stderr
