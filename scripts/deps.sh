@@ -6,7 +6,8 @@
 #
 # What it installs:
 #   - Debian packages by name (compiler, the six C libraries, PostgreSQL 15 and its server
-#     headers, clang 14 tools, Java 17, Maven, pytest and the Python clients used by tests);
+#     headers, clang 14 tools, Java 17, Maven, pytest and the Python clients used by tests,
+#     nginx for the deploy/ config test);
 #   - pgvector 0.8.x built from Debian's source package (trixie source suite, added as a
 #     deb-src entry on the same mirror the machine already uses) against PostgreSQL 15;
 #   - Apache Kafka 3.9.x jars from Maven Central through scripts/kafka/pom.xml, copied into
@@ -34,7 +35,8 @@ packages=(
 	postgresql-15 postgresql-client-15 postgresql-server-dev-15
 	clang-14 clang-format-14 libclang-rt-14-dev valgrind
 	openjdk-17-jre-headless maven
-	python3 python3-pytest python3-psycopg2 python3-confluent-kafka python3-jsonschema
+	python3 python3-pytest python3-psycopg2 python3-confluent-kafka python3-jsonschema python3-yaml
+	nginx
 )
 
 missing_packages() {
