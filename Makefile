@@ -177,9 +177,10 @@ lint:
 deps:
 	scripts/deps.sh
 
-# docs/configuration.md is generated from the programs' settings tables
+# docs/configuration.md and deploy/config/*.conf are generated from the programs' settings tables
 docs: all
 	AIMEM_BUILD=$(abspath $(BUILD)) scripts/config-docs.sh
+	AIMEM_BUILD=$(abspath $(BUILD)) scripts/example-configs.sh
 
 # No `all` prerequisite: on a fresh machine scripts/demo.sh installs the libraries first, then builds.
 demo:

@@ -195,3 +195,64 @@ def test_chatstack_call_flow_through_nginx(nginx_in_front):
             ("POST", "memory_store"), ("DELETE", "v1_memories_delete")} == seen["aimem-ingest.log"], seen
     assert {("GET", "health"), ("GET", "v1_memories_shared"), ("GET", "v1_memories_user"),
             ("POST", "v2_context_enriched"), ("GET", "v2_summaries")} == seen["aimem-query.log"], seen
+
+
+PROGRAMS = ("aimem-ingest", "aimem-query", "aimem-summarizer", "aimem-personality", "aimem-memories")
+
+
+def test_example_configs_are_current(tmp_path):
+    run([str(REPO / "scripts/example-configs.sh"), str(tmp_path)], env={"AIMEM_BUILD": str(BUILD)})
+    for prog in PROGRAMS:
+        committed = (REPO / "deploy/config" / f"{prog}.conf").read_text()
+        assert (tmp_path / f"{prog}.conf").read_text() == committed, \
+            f"run scripts/example-configs.sh (make docs) and commit deploy/config/{prog}.conf"
+
+
+@pytest.mark.parametrize("prog", PROGRAMS)
+def test_example_config_defaults_load(prog, tmp_path):
+    """Every key of the example, uncommented at its default, is accepted by the program."""
+    text = (REPO / "deploy/config" / f"{prog}.conf").read_text()
+    keys = re.findall(r"^#([a-z][a-z0-9_.]*) = (\S.*)$", text, re.M)
+    assert len(keys) >= 10
+    conf = tmp_path / f"{prog}.conf"
+    conf.write_text("".join(f"{k} = {v}\n" for k, v in keys if not k.startswith("kafka.")))
+    secret = tmp_path / "secret"
+    secret.write_text(SECRET)
+    env = {"AIMEM_DB_URL": "postgresql://aimem_worker@127.0.0.1:1/aimem",
+           "AIMEM_AUTH_JWT_SECRET_FILE": str(secret), "AIMEM_CONFIG": str(conf)}
+    proc = run([str(BUILD / "bin" / prog), "--check-config"], env=env, check=False, cwd=REPO)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_yaml_files_parse():
+    yaml = pytest.importorskip("yaml")
+    files = sorted((REPO / "deploy").rglob("*.yml")) + sorted((REPO / "deploy").rglob("*.yaml"))
+    assert files
+    kinds = set()
+    for path in files:
+        docs = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
+        assert docs, path
+        for d in docs:
+            assert isinstance(d, dict), path
+            if "kind" in d:
+                assert d.get("apiVersion") and d.get("metadata", {}).get("name"), (path, d.get("kind"))
+                kinds.add(d["kind"])
+    compose = yaml.safe_load((REPO / "deploy/docker-compose.yml").read_text())
+    assert {"kafka", "postgres", "migrate", "ingest", "query", "summarizer", "personality", "memories",
+            "nginx"} <= set(compose["services"])
+    assert "8100:8100" in compose["services"]["nginx"]["ports"]
+    assert {"Deployment", "Service", "ConfigMap", "ScaledObject", "PodDisruptionBudget"} <= kinds
+
+
+def test_systemd_units_are_well_formed():
+    units = sorted((REPO / "deploy/systemd").glob("*.service"))
+    assert len(units) >= 5
+    for unit in units:
+        text = unit.read_text()
+        for needed in ("[Unit]", "[Service]", "[Install]", "Restart=on-failure", "NoNewPrivileges=yes",
+                       "ProtectSystem=strict", "ExecStart="):
+            assert needed in text, (unit.name, needed)
+    verify = shutil.which("systemd-analyze")
+    if verify:
+        proc = run([verify, "verify", *map(str, units)], check=False)
+        assert "Unknown key" not in proc.stderr and "Unknown section" not in proc.stderr, proc.stderr
