@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "db.h"
 #include "num.h"
+#include "worker.h"
 
 /* The tenant is also set (db_begin_tenant), so RLS confines every statement; the explicit
  * customer_id keeps the statements correct for an administrator role that bypasses RLS. */
@@ -23,6 +24,12 @@ static const char *const erase_sql[ERASE_NTABLES][2] = {
 	  "DELETE FROM personality_averages WHERE customer_id = $1::int AND user_id = $2" },
 	{ "memories", "DELETE FROM memories WHERE customer_id = $1::int AND user_id = $2" },
 };
+
+/* The caller's erasure lock, exclusive: waits for worker batches holding it shared (they may
+ * be writing this caller's rows) to commit, so the deletes below see their rows; batches that
+ * start later see the erasure and drop the caller's events (lib/worker). */
+static const char erase_lock_sql[] = "SELECT pg_advisory_xact_lock(" WORKER_ERASE_LOCK_KEY ")"
+                                     " FROM (SELECT $2::text AS user_id) u";
 
 /* erased_at is refreshed on a re-run; rows_deleted adds this run's counts per table. */
 static const char erase_record_sql[] =
@@ -41,6 +48,10 @@ int erase_run(PGconn *conn, long long customer_id, const char *user_id, struct e
 	const char *params[3] = { cid, user_id, NULL };
 	if (db_begin_tenant(conn, customer_id, err, errlen) != DB_OK)
 		return -1;
+	if (db_exec(conn, erase_lock_sql, 2, params, NULL, err, errlen) != DB_OK) {
+		db_rollback(conn);
+		return -1;
+	}
 	struct buf counts = BUF_INIT;
 	buf_putc(&counts, '{');
 	for (int i = 0; i < ERASE_NTABLES; i++) {

@@ -62,7 +62,7 @@ struct worker {
 	struct wmsg *batch;
 	size_t nbatch;
 	struct backoff bo;
-	struct db_stmt erased_stmt;
+	struct db_stmt erased_stmt, erase_lock_stmt;
 	struct metrics_counter *processed, *dead, *skipped, *erased, *retries;
 	struct metrics_histogram *batch_seconds, *freshness;
 	struct metrics *m;
@@ -355,7 +355,12 @@ static int worker_erased(struct worker *w, struct wmsg *const *g, size_t n, char
 		char *list = json_dumps(users, JSON_COMPACT);
 		const char *params[] = { tenant, list };
 		PGresult *res = NULL;
-		rc = db_exec_stmt(w->conn, &w->erased_stmt, params, &res, err, errlen);
+		/* the callers' erasure locks first, shared (aimem erase takes one exclusively):
+		 * an erase committing after this point waits for our COMMIT and then deletes what
+		 * we wrote; one that committed before is seen by the next statement's snapshot */
+		rc = db_exec_stmt(w->conn, &w->erase_lock_stmt, params, NULL, err, errlen);
+		if (rc == DB_OK)
+			rc = db_exec_stmt(w->conn, &w->erased_stmt, params, &res, err, errlen);
 		for (int r = 0; rc == DB_OK && r < PQntuples(res); r++)
 			for (size_t i = 0; i < n; i++) {
 				const char *user = worker_user(&g[i]->ev);
@@ -991,6 +996,12 @@ struct worker *worker_new(const struct worker_config *wc, const struct worker_op
 		                           "SELECT user_id FROM erasures WHERE customer_id = $1"
 		                           " AND user_id IN (SELECT jsonb_array_elements_text($2))",
 		                           2, NULL, 0 };
+	w->erase_lock_stmt =
+	    (struct db_stmt){ "aimem_worker_erase_lock",
+		              "SELECT count(pg_advisory_xact_lock_shared(" WORKER_ERASE_LOCK_KEY
+		              "))"
+		              " FROM (SELECT DISTINCT jsonb_array_elements_text($2) AS user_id) u",
+		              2, NULL, 0 };
 	backoff_init(&w->bo, wc->retry_base_ms, wc->retry_cap_ms);
 	char labels[256];
 	snprintf(labels, sizeof(labels), "group=\"%s\"", w->group);

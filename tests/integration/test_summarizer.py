@@ -469,3 +469,28 @@ def test_replay_reprocesses_a_range_beside_the_live_group(services, db, worker_e
 def query_exec(db, sql):
     with db.connect(autocommit=True) as conn, conn.cursor() as cur:
         cur.execute(sql)
+
+
+def test_an_erasure_in_progress_holds_the_callers_events_back(services, db, worker_env, tmp_path):
+    """aimem erase takes the caller's erasure lock exclusively; a batch holding one of that
+    caller's events waits for it, then sees the erasure and drops the event (without the lock
+    it would write the row between the erase's deletes and its commit)."""
+    import psycopg2
+    topic, group, env = worker_env
+    d = start(env, tmp_path)
+    erase = psycopg2.connect(db.services.url(db.name))
+    try:
+        with erase.cursor() as cur:  # what aimem erase does, held open
+            cur.execute("SELECT pg_advisory_xact_lock(hashtextextended('7' || ':' || '5559990000', 0))")
+            cur.execute("INSERT INTO erasures (customer_id, user_id) VALUES (7, '5559990000')")
+        ev = call(fixture("01_"), 7, "5559990000", 1)
+        produce(services.bootstrap, topic, [(7, ev)])
+        time.sleep(2)
+        assert stored_total(db, group) == 0  # the batch waits for the erase
+        erase.commit()
+        wait_for(lambda: stored_total(db, group) == 1, what="the batch after the erase")
+        assert query(db, "SELECT count(*) FROM call_summaries") == [(0,)]
+        assert query(db, "SELECT count(*) FROM caller_profiles") == [(0,)]
+    finally:
+        erase.close()
+        assert d.stop() == 0, d.output()
