@@ -69,6 +69,8 @@ struct worker {
 	bool replaying; /* wc.replay was given: see worker_replay in worker.h */
 	struct worker_replay replay;
 	struct worker_replay_stats rs;
+	unsigned long long rows_pending; /* replay: rows changed by the batch in progress */
+	bool replay_complete;            /* replay: the whole range was processed */
 };
 
 /* ---- partitions and stored offsets ------------------------------------------------------ */
@@ -249,7 +251,14 @@ static void worker_mark(struct wmsg *m, int status, const char *code, const char
  * was dropped. */
 static bool worker_replay_take(struct worker *w, struct wpart *p, rd_kafka_message_t *rkm)
 {
-	if (rkm->offset >= p->end) { /* past the end captured at start */
+	if (rkm->offset >= p->end) { /* past the end captured at start: this partition is done */
+		if (p->seen < p->end) {
+			p->seen = p->end;
+			rd_kafka_topic_partition_list_t *one = rd_kafka_topic_partition_list_new(1);
+			rd_kafka_topic_partition_list_add(one, w->topic, rkm->partition);
+			rd_kafka_pause_partitions(w->rk, one); /* stop fetching the live stream */
+			rd_kafka_topic_partition_list_destroy(one);
+		}
 		rd_kafka_message_destroy(rkm);
 		return false;
 	}
@@ -302,6 +311,8 @@ static void worker_take(struct worker *w, rd_kafka_message_t *rkm)
 		m->job = (struct worker_job){ .ev = &m->ev, .rkm = rkm };
 }
 
+static bool worker_replay_done(const struct worker *w);
+
 /* Polls until the batch is full or batch_ms passed since its first message. */
 static void worker_fill(struct worker *w)
 {
@@ -327,6 +338,8 @@ static void worker_fill(struct worker *w)
 		worker_take(w, rkm);
 		if (first < 0 && w->nbatch > 0)
 			first = now;
+		if (w->replaying && worker_replay_done(w))
+			break; /* the range is read: never wait on (or spin over) live traffic */
 	}
 }
 
@@ -338,12 +351,11 @@ static const char *worker_user(const struct event *ev)
 }
 
 /* Marks the messages of g (one tenant, set) whose caller was erased: one query. */
-static int worker_erased(struct worker *w, struct wmsg *const *g, size_t n, char *err,
+static int worker_erased(struct worker *w, struct wmsg *const *g, size_t n, bool lock, char *err,
                          size_t errlen)
 {
 	json_t *users = json_array();
 	for (size_t i = 0; i < n; i++) {
-		g[i]->erased = false;
 		const char *user = worker_user(&g[i]->ev);
 		if (user != NULL)
 			json_array_append_new(users, json_string(user));
@@ -358,7 +370,8 @@ static int worker_erased(struct worker *w, struct wmsg *const *g, size_t n, char
 		/* the callers' erasure locks first, shared (aimem erase takes one exclusively):
 		 * an erase committing after this point waits for our COMMIT and then deletes what
 		 * we wrote; one that committed before is seen by the next statement's snapshot */
-		rc = db_exec_stmt(w->conn, &w->erase_lock_stmt, params, NULL, err, errlen);
+		if (lock)
+			rc = db_exec_stmt(w->conn, &w->erase_lock_stmt, params, NULL, err, errlen);
 		if (rc == DB_OK)
 			rc = db_exec_stmt(w->conn, &w->erased_stmt, params, &res, err, errlen);
 		for (int r = 0; rc == DB_OK && r < PQntuples(res); r++)
@@ -416,7 +429,7 @@ static int worker_apply_tenant(struct worker *w, struct wmsg *const *g, size_t n
 	char err[512];
 	int rc = db_set_tenant(w->conn, g[0]->ev.customer_id, err, sizeof(err));
 	if (rc == DB_OK)
-		rc = worker_erased(w, g, n, err, sizeof(err));
+		rc = worker_erased(w, g, n, true, err, sizeof(err));
 	if (rc != DB_OK) {
 		log_warn("cannot prepare a tenant's events error=\"%s\"", err);
 		return rc;
@@ -451,14 +464,22 @@ static int worker_cmp_tenant(const void *a, const void *b)
 	return *x < *y ? -1 : *x > *y; /* arrival order within a tenant */
 }
 
-static int worker_apply_all(struct worker *w, bool isolate)
+/* The batch's valid messages grouped by tenant, arrival order within a tenant (owned). */
+static struct wmsg **worker_by_tenant(struct worker *w, size_t *n)
 {
 	struct wmsg **order = xcalloc(w->nbatch ? w->nbatch : 1, sizeof(*order));
-	size_t n = 0;
+	*n = 0;
 	for (size_t i = 0; i < w->nbatch; i++)
 		if (w->batch[i].status == EVENT_OK)
-			order[n++] = &w->batch[i];
-	qsort(order, n, sizeof(*order), worker_cmp_tenant);
+			order[(*n)++] = &w->batch[i];
+	qsort(order, *n, sizeof(*order), worker_cmp_tenant);
+	return order;
+}
+
+static int worker_apply_all(struct worker *w, bool isolate)
+{
+	size_t n;
+	struct wmsg **order = worker_by_tenant(w, &n);
 	int rc = DB_OK;
 	for (size_t i = 0, j; i < n && rc == DB_OK; i = j) {
 		for (j = i + 1; j < n && order[j]->ev.customer_id == order[i]->ev.customer_id; j++)
@@ -612,7 +633,7 @@ static int worker_replay_count(struct worker *w)
 	                 0, NULL, &res, err, sizeof(err));
 	long long n = 0;
 	if (rc == DB_OK && num_parse_int(PQgetvalue(res, 0, 0), 0, INT64_MAX, &n) == NUM_OK)
-		w->rs.rows_changed += (unsigned long long)n;
+		w->rows_pending = (unsigned long long)n; /* counted once the batch is done */
 	PQclear(res);
 	return rc;
 }
@@ -700,6 +721,8 @@ static void worker_committed(struct worker *w, long long started_ms)
 			                               wall.tv_nsec / 1e6 - (double)ts) /
 			                                  1000.0);
 	}
+	w->rs.rows_changed += w->rows_pending;
+	w->rows_pending = 0;
 	for (size_t p = 0; p < w->nparts; p++)
 		if (w->parts[p].next >= 0) {
 			rd_kafka_topic_partition_list_add(advice, w->topic, (int32_t)p)->offset =
@@ -714,16 +737,45 @@ static void worker_committed(struct worker *w, long long started_ms)
 	backoff_reset(&w->bo);
 }
 
+/* Before prepare: marks the events of callers already erased, in a short read-only
+ * transaction, so their transcripts never reach a model (the check inside the batch's
+ * transaction stays the authority; an erasure never goes away, so a mark here holds).
+ * Best effort: on a database error prepare simply sees every event. */
+static void worker_precheck_erasures(struct worker *w)
+{
+	char err[512];
+	worker_connect(w);
+	if (w->conn == NULL || db_begin(w->conn, err, sizeof(err)) != DB_OK)
+		return;
+	size_t n;
+	struct wmsg **order = worker_by_tenant(w, &n);
+	int rc = DB_OK;
+	for (size_t i = 0, j; i < n && rc == DB_OK; i = j) {
+		for (j = i + 1; j < n && order[j]->ev.customer_id == order[i]->ev.customer_id; j++)
+			;
+		rc = db_set_tenant(w->conn, order[i]->ev.customer_id, err, sizeof(err));
+		if (rc == DB_OK)
+			rc = worker_erased(w, order + i, j - i, false, err, sizeof(err));
+	}
+	free(order);
+	db_rollback(w->conn);                     /* read only */
+	if (PQstatus(w->conn) != CONNECTION_OK) { /* the batch's transaction reconnects */
+		PQfinish(w->conn);
+		w->conn = NULL;
+	}
+}
+
 /* The program's prepare step over the batch's valid events, retried while it asks to (the
  * batch does not advance meanwhile). False when a stop request left it unfinished. */
 static bool worker_prepare(struct worker *w)
 {
 	if (w->ops.prepare == NULL || w->nbatch == 0)
 		return true;
+	worker_precheck_erasures(w);
 	struct worker_job **jobs = xcalloc(w->nbatch, sizeof(*jobs));
 	size_t n = 0;
 	for (size_t i = 0; i < w->nbatch; i++)
-		if (w->batch[i].status == EVENT_OK)
+		if (w->batch[i].status == EVENT_OK && !w->batch[i].erased)
 			jobs[n++] = &w->batch[i].job;
 	struct backoff bo;
 	backoff_init(&bo, w->wc.retry_base_ms, w->wc.retry_cap_ms);
@@ -796,7 +848,9 @@ static int worker_replay_assign(struct worker *w)
 	rd_kafka_topic_destroy(rkt);
 	if (e || md->topic_cnt != 1 || md->topics[0].err || md->topics[0].partition_cnt == 0) {
 		log_error("replay: no partitions for topic=%s error=\"%s\"", w->topic,
-		          rd_kafka_err2str(e ? e : md->topics[0].err));
+		          e                    ? rd_kafka_err2str(e)
+		          : md->topic_cnt == 1 ? rd_kafka_err2str(md->topics[0].err)
+		                               : "no such topic");
 		if (md)
 			rd_kafka_metadata_destroy(md);
 		return -1;
@@ -819,13 +873,25 @@ static int worker_replay_assign(struct worker *w)
 		if (e)
 			break;
 		struct wpart *wp = worker_part(w, p);
-		long long start = w->replay.from_ms >= 0 ? from->elems[p].offset : lo;
+		rd_kafka_topic_partition_t *f =
+		    rd_kafka_topic_partition_list_find(from, w->topic, p);
+		rd_kafka_topic_partition_t *t = rd_kafka_topic_partition_list_find(to, w->topic, p);
+		if (f == NULL || t == NULL || f->err ||
+		    t->err) { /* never skip a partition silently */
+			e = f == NULL || t == NULL ? RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION
+			    : f->err               ? f->err
+			                           : t->err;
+			break;
+		}
+		long long start = w->replay.from_ms >= 0 ? f->offset : lo;
 		long long end = hi;
-		if (w->replay.to_ms >= 0 && to->elems[p].offset >= 0 && to->elems[p].offset < end)
-			end = to->elems[p].offset;
+		if (w->replay.to_ms >= 0 && t->offset >= 0 && t->offset < end)
+			end = t->offset;
 		if (start < 0 || start > end) /* no message at or after from_ms */
 			start = end;
-		from->elems[p].offset = start;
+		if (start < lo) /* retention deleted the beginning of the range */
+			start = lo < end ? lo : end;
+		f->offset = start;
 		*wp = (struct wpart){ start, end, start };
 		total += end - start;
 		log_info("replay partition=%d from_offset=%lld end_offset=%lld", p, start, end);
@@ -865,10 +931,13 @@ static int worker_run_replay(struct worker *w)
 			         w->rs.read, w->rs.applied, w->rs.dead_letters);
 		}
 	}
+	w->replay_complete = worker_replay_done(w) && w->nbatch == 0;
 	worker_drop_batch(w);
 	w->rs.seconds = (double)(backoff_now_ms() - started) / 1000.0;
 	rd_kafka_assign(w->rk, NULL);
-	return 0;
+	if (!w->replay_complete)
+		log_warn("replay stopped before the end of the range");
+	return w->replay_complete ? 0 : 1;
 }
 
 void worker_replay_report(const struct worker *w, struct worker_replay_stats *out)
@@ -890,7 +959,7 @@ int worker_serve(struct worker *w, const char *name, const char *http_bind, int 
 	}
 	int rc = worker_run(w);
 	http_server_stop(&srv, 1000);
-	if (w->replaying && rc == 0)
+	if (w->replaying && rc >= 0)
 		worker_replay_print(w, stdout);
 	return rc;
 }
@@ -899,12 +968,12 @@ void worker_replay_print(const struct worker *w, FILE *out)
 {
 	const struct worker_replay_stats *r = &w->rs;
 	fprintf(out,
-	        "replay: group=%s topic=%s customer=%lld dry_run=%s\n"
+	        "replay: group=%s topic=%s customer=%lld dry_run=%s complete=%s\n"
 	        "replay: messages_read=%llu other_tenants_skipped=%llu applied=%llu"
 	        " erased_dropped=%llu dead_letters=%llu rows_changed=%llu seconds=%.1f\n",
 	        w->group, w->topic, w->replay.customer, w->replay.dry_run ? "true" : "false",
-	        r->read, r->other_tenants, r->applied, r->erased, r->dead_letters, r->rows_changed,
-	        r->seconds);
+	        w->replay_complete ? "true" : "false", r->read, r->other_tenants, r->applied,
+	        r->erased, r->dead_letters, r->rows_changed, r->seconds);
 }
 
 int worker_run(struct worker *w)

@@ -288,8 +288,9 @@ def test_a_fallback_never_replaces_a_model_summary_of_the_same_event(services, d
     try:
         wait_for(lambda: stored_total(db, group) == 1, what="first")
         state["up"] = False
-        produce(services.bootstrap, topic, [(7, ev)])  # a replay during an outage
-        wait_for(lambda: stored_total(db, group) == 2, what="replay")
+        retry = dict(ev, event_id=str(uuid.uuid4()))  # a client's retry: same call, new event
+        produce(services.bootstrap, topic, [(7, ev), (7, retry)])  # during an outage
+        wait_for(lambda: stored_total(db, group) == 3, what="replay and retry")
         assert one_call(db, 7, ev["call_id"])[3:5] == ("llm:test-model/v1", False)
     finally:
         assert d.stop() == 0, d.output()
@@ -452,18 +453,45 @@ def test_replay_reprocesses_a_range_beside_the_live_group(services, db, worker_e
         assert rep["applied"] == "60" and int(rep["rows_changed"]) >= 60
         assert query(db, "SELECT count(*) FROM call_summaries WHERE summary <> 'stale'") == [(0,)]
 
+        # live traffic during a replay: it stops at the end offsets captured at its start
+        import threading
+        stop = threading.Event()
+
+        def traffic():
+            while not stop.is_set():
+                produce(services.bootstrap, topic, [(e["customer_id"], e) for e in many_calls(20, tenants=3)])
+                time.sleep(0.05)
+
+        feeder = threading.Thread(target=traffic, daemon=True)
+        feeder.start()
+        try:
+            time.sleep(0.5)
+            rep = replay(env, "--from", "earliest", "--customer", "2", "--dry-run")
+            assert rep["complete"] == "true" and int(rep["messages_read"]) >= 60
+        finally:
+            stop.set()
+            feeder.join(30)
+        wait_for(lambda: query(db, "SELECT sum(next_offset) FROM consumer_offsets WHERE consumer_group = %s",
+                               group)[0][0] == end_total(services, topic), what="live group caught up")
+        query_exec(db, stale)
+        base = stored_total(db, group)
+
         # a time range: only what arrived after --from
         time.sleep(1.1)
         since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         time.sleep(1.1)
         later = many_calls(10, tenants=3)
         produce(services.bootstrap, topic, [(e["customer_id"], e) for e in later])
-        wait_for(lambda: stored_total(db, group) == 70, what="live group got the later calls")
+        wait_for(lambda: stored_total(db, group) == base + 10, what="live group got the later calls")
         rep = replay(env, "--from", since)
-        assert rep["messages_read"] == "10" and rep["applied"] == "10"
-        assert query(db, "SELECT count(*) FROM call_summaries WHERE summary = 'stale'") == [(60,)]
+        assert rep["messages_read"] == "10" and rep["applied"] == "10" and rep["complete"] == "true"
+        assert query(db, "SELECT count(*) FROM call_summaries WHERE summary <> 'stale'") == [(10,)]
     finally:
         assert live.stop() == 0, live.output()
+
+
+def end_total(services, topic):
+    return sum(end_offsets(services, topic).values())
 
 
 def query_exec(db, sql):

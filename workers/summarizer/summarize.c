@@ -12,6 +12,7 @@
 #include "db.h"
 #include "log.h"
 #include "proc_embed.h"
+#include "sig.h"
 #include "summary_model.h"
 #include "xalloc.h"
 
@@ -77,6 +78,8 @@ static void summary_model_done(void *opaque, int status, const char *content, si
                                const char *err)
 {
 	struct summary *sum = opaque;
+	if (sum->state != SUMMARY_PENDING)
+		return; /* defence: an answer for a summary no longer waiting for one */
 	if (status == LLM_OK) {
 		char perr[160];
 		if (summary_model_parse(content, len, &sum->r, perr, sizeof(perr)) == 0) {
@@ -113,16 +116,12 @@ static void summarizer_ask_model(struct summarizer *s, struct worker_job *const 
 		}
 	}
 	buf_free(&prompt);
+	/* nothing may stay in flight past here: the summaries are freed with the batch */
 	while (llm_pending(s->cfg.llm) > 0)
-		if (llm_poll(s->cfg.llm, 1000) < 0)
-			break; /* curl's multi interface failed: what is still pending failed */
-	for (size_t i = 0; i < n; i++) {
-		struct summary *sum = jobs[i]->prep;
-		if (sum->state == SUMMARY_PENDING) {
-			sum->state = SUMMARY_FAILED;
-			snprintf(sum->err, sizeof(sum->err), "the LLM client failed");
+		if (llm_poll(s->cfg.llm, 1000) < 0) {
+			log_warn("llm: curl's multi interface failed; polling again");
+			sig_wait(100);
 		}
-	}
 }
 
 int summarizer_prepare(void *ctx, struct worker_job *const *jobs, size_t n)
@@ -180,10 +179,12 @@ void summarizer_release(void *ctx, void *prep)
 /*
  * One statement upserts all of a tenant's calls in the batch, keyed (customer_id, call_id),
  * from a JSON array of rows. A row is rewritten only when something it says changed (a
- * duplicate event or a replay of the same result writes nothing), and a built-in fallback
- * result never replaces a model result of the same event (a replay during an LLM outage must
- * not degrade what is stored). The same call twice in one batch: a model result beats a
- * fallback, then the later event wins. Returns the callers whose profile must be recounted:
+ * duplicate event or a replay of the same result writes nothing); a built-in fallback result
+ * never replaces a model result (a client's retry of a call or a replay during an LLM outage
+ * must not degrade what is stored; the stored model result stands); and an event earlier in
+ * the partition never replaces a later one's row (a replay with --to, or one racing the live
+ * group). The same call twice in one batch: a model result beats a fallback, then the later
+ * event wins. Returns the callers whose profile must be recounted:
  * those of the rows written, and a row's previous caller when the call moved to another.
  */
 static struct db_stmt summarize_upsert = {
@@ -226,10 +227,25 @@ static struct db_stmt summarize_upsert = {
 	" excluded.call_ended_at, excluded.summary, excluded.key_topics, excluded.key_variables,"
 	" excluded.sentiment, excluded.resolution_status, excluded.processor,"
 	" excluded.needs_reprocess, excluded.event_id)"
-	" AND NOT (excluded.needs_reprocess AND NOT call_summaries.needs_reprocess"
-	" AND excluded.event_id = call_summaries.event_id)"
+	" AND NOT (excluded.needs_reprocess AND NOT call_summaries.needs_reprocess)"
+	" AND (excluded.source_topic IS DISTINCT FROM call_summaries.source_topic"
+	" OR excluded.source_partition IS DISTINCT FROM call_summaries.source_partition"
+	" OR excluded.source_offset >= call_summaries.source_offset)"
 	" RETURNING call_id, user_id)"
 	" SELECT user_id FROM up UNION SELECT old.user_id FROM old JOIN up USING (call_id)",
+	2, NULL, 0
+};
+
+/*
+ * The callers' profile locks, in a statement of their own before the recount: a replay and
+ * the live group can write the same caller's calls at once, and a recount must start its
+ * snapshot after the other's commit or it writes a stale count over it. Taken in user order.
+ */
+static struct db_stmt summarize_profile_locks = {
+	"aimem_summarize_profile_locks",
+	"SELECT count(pg_advisory_xact_lock(hashtextextended('profile:' || $1::text || ':' ||"
+	" u.user_id, 0))) FROM (SELECT DISTINCT jsonb_array_elements_text($2::jsonb) AS user_id"
+	" ORDER BY 1) u",
 	2, NULL, 0
 };
 
@@ -358,7 +374,9 @@ int summarizer_apply_batch(void *ctx, PGconn *conn, struct worker_job *const *jo
 	if (json_array_size(users) > 0) {
 		char *list = json_dumps(users, JSON_COMPACT);
 		const char *pparams[] = { tenant, list };
-		rc = db_exec_stmt(conn, &summarize_profiles, pparams, NULL, err, errlen);
+		rc = db_exec_stmt(conn, &summarize_profile_locks, pparams, NULL, err, errlen);
+		if (rc == DB_OK)
+			rc = db_exec_stmt(conn, &summarize_profiles, pparams, NULL, err, errlen);
 		free(list);
 	}
 	json_decref(users);
