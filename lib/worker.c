@@ -71,6 +71,7 @@ struct worker {
 	struct worker_replay_stats rs;
 	unsigned long long rows_pending; /* replay: rows changed by the batch in progress */
 	bool replay_complete;            /* replay: the whole range was processed */
+	long long commit_window_ms;      /* test hook, see worker_commit_window */
 };
 
 /* ---- partitions and stored offsets ------------------------------------------------------ */
@@ -638,6 +639,22 @@ static int worker_replay_count(struct worker *w)
 	return rc;
 }
 
+/*
+ * Test-only (chaos tests, issue 8): with AIMEM_TEST_COMMIT_WINDOW_MS set, the worker logs
+ * "commit window <where>" and sleeps that long just before sending COMMIT and just after it
+ * succeeded, so a test can land a SIGKILL inside the commit with certainty. Off (0) by
+ * default; never set it in production.
+ */
+static void worker_commit_window(struct worker *w, const char *where)
+{
+	if (w->commit_window_ms <= 0)
+		return;
+	log_info("commit window %s batch=%zu", where, w->nbatch);
+	struct timespec ts = { w->commit_window_ms / 1000,
+		               (w->commit_window_ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
 /* One attempt at the batch's transaction. */
 static int worker_transaction(struct worker *w, bool isolate)
 {
@@ -660,9 +677,14 @@ static int worker_transaction(struct worker *w, bool isolate)
 		}
 	}
 	if (rc == DB_OK) {
+		worker_commit_window(w,
+		                     "before"); /* test hook: every write done, COMMIT not sent */
 		rc = db_commit(w->conn, err, sizeof(err));
 		if (rc != DB_OK)
 			log_warn("COMMIT failed error=\"%s\"", err);
+		else
+			worker_commit_window(w,
+			                     "after"); /* test hook: committed, not yet acted on */
 		return rc;
 	}
 	db_rollback(w->conn);
@@ -1057,6 +1079,9 @@ struct worker *worker_new(const struct worker_config *wc, const struct worker_op
 	w->db_url = xstrdup(wc->db_url);
 	w->ops = *ops;
 	w->m = m;
+	const char *window = getenv("AIMEM_TEST_COMMIT_WINDOW_MS");
+	if (window == NULL || num_parse_int(window, 0, 60000, &w->commit_window_ms) != NUM_OK)
+		w->commit_window_ms = 0;
 	w->replaying = wc->replay != NULL;
 	if (w->replaying)
 		w->replay = *wc->replay;
