@@ -49,7 +49,8 @@ class FakeLLM:
     """An OpenAI-compatible /chat/completions endpoint on 127.0.0.1 whose behaviour a test sets.
 
     handler(request_json) -> (status, headers dict, body bytes or str, delay seconds); the
-    default answers every request with `answer` (a dict dumped as the message content).
+    default answers every request with `answer` (a dict dumped as the message content). A
+    callable body is called with the request handler to write raw bytes (resets, drips).
     Requests are recorded (bodies) so tests can check what was sent.
     """
 
@@ -73,6 +74,13 @@ class FakeLLM:
                 status, headers, out, delay = fake.handler(body)
                 if delay:
                     time.sleep(delay)
+                if callable(out):  # raw misbehaviour: out(handler) writes what it wants
+                    try:
+                        out(self)
+                    except (BrokenPipeError, ConnectionResetError):
+                        pass
+                    self.close_connection = True
+                    return
                 data = out.encode() if isinstance(out, str) else out
                 try:
                     self.send_response(status)
