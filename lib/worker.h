@@ -135,6 +135,17 @@ struct worker;
  */
 #define WORKER_ERASE_LOCK_KEY "hashtextextended($1::text || ':' || u.user_id, 0)"
 
+/*
+ * SQL taking a transaction lock per caller in the namespace ns, in user order, over $1 (the
+ * tenant as text) and $2 (a JSON array of user ids): run it as its own statement before a
+ * per-caller recount (profiles, averages), so the recount's snapshot starts after any other
+ * writer of the same callers (a replay beside the live group) has committed.
+ */
+#define WORKER_CALLER_LOCKS_SQL(ns)                                                                \
+	"SELECT count(pg_advisory_xact_lock(hashtextextended('" ns ":' || $1::text || ':' ||"      \
+	" u.user_id, 0))) FROM (SELECT DISTINCT jsonb_array_elements_text($2::jsonb) AS user_id"   \
+	" ORDER BY 1) u"
+
 /* cfg supplies kafka.* (bootstrap.servers is required). NULL with err on bad settings. */
 struct worker *worker_new(const struct worker_config *wc, const struct worker_ops *ops,
                           const struct cfg *cfg, struct metrics *m, char *err, size_t errlen);

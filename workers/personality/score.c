@@ -379,6 +379,10 @@ static void score_measured_at(const struct worker_job *job, char *out, size_t ou
 
 /* Prepared once per connection (this worker's one thread uses it). */
 static struct db_stmt score_averages_stmt = { "pers_averages", score_averages_sql, 2, NULL, 0 };
+/* The callers' locks before their averages are recomputed (see WORKER_CALLER_LOCKS_SQL: a
+ * replay beside the live group must not write a stale average over the other's). */
+static struct db_stmt score_caller_locks_stmt = { "pers_caller_locks",
+	                                          WORKER_CALLER_LOCKS_SQL("averages"), 2, NULL, 0 };
 
 /* The upsert's columns of the scores, in the order of struct personality_result's score[]. */
 static const char *const score_columns[PERSONALITY_NSCORES] = {
@@ -443,7 +447,9 @@ int scorer_apply_batch(void *ctx, PGconn *conn, struct worker_job *const *jobs, 
 	if (json_array_size(users) > 0) {
 		char *list = json_dumps(users, JSON_COMPACT);
 		const char *aparams[] = { tenant, list };
-		rc = db_exec_stmt(conn, &score_averages_stmt, aparams, NULL, err, errlen);
+		rc = db_exec_stmt(conn, &score_caller_locks_stmt, aparams, NULL, err, errlen);
+		if (rc == DB_OK)
+			rc = db_exec_stmt(conn, &score_averages_stmt, aparams, NULL, err, errlen);
 		free(list);
 	}
 	json_decref(users);

@@ -241,13 +241,8 @@ static struct db_stmt summarize_upsert = {
  * the live group can write the same caller's calls at once, and a recount must start its
  * snapshot after the other's commit or it writes a stale count over it. Taken in user order.
  */
-static struct db_stmt summarize_profile_locks = {
-	"aimem_summarize_profile_locks",
-	"SELECT count(pg_advisory_xact_lock(hashtextextended('profile:' || $1::text || ':' ||"
-	" u.user_id, 0))) FROM (SELECT DISTINCT jsonb_array_elements_text($2::jsonb) AS user_id"
-	" ORDER BY 1) u",
-	2, NULL, 0
-};
+static struct db_stmt summarize_profile_locks = { "aimem_summarize_profile_locks",
+	                                          WORKER_CALLER_LOCKS_SQL("profile"), 2, NULL, 0 };
 
 /*
  * The callers' profiles, recounted from their summaries (never incremented, so replays and
