@@ -70,13 +70,20 @@ TOOLS    := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/%)
 BINS     := $(foreach p,$(PROGRAMS),$(BUILD)/bin/$(word 1,$(subst :, ,$(p))))
 UNIT_BIN := $(BUILD)/tests/run-unit
 
-ALL_OBJ  := $(LIB_OBJ) $(foreach p,$(PROGRAMS),$(call prog_obj,$(word 1,$(subst :, ,$(p))))) $(UNIT_OBJ) $(TOOL_SRC:%.c=$(BUILD)/%.o) \
+# Every fuzz target is also built by the ordinary build with a replay main (tests/fuzz/replay.c),
+# so `make test` (plain and SANITIZE=) replays its seeds and tests/fuzz/regressions/<target>/.
+FUZZ_SRC    := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/fuzz/%)
+# fuzz_http links aimem-query's handlers (its own qdb stub replaces query-api/qdb.c)
+FUZZ_QUERY_SRC := query-api/api.c query-api/native.c query-api/compat.c query-api/search.c
+
+ALL_OBJ  := $(FUZZ_SRC:%.c=$(BUILD)/%.o) $(BUILD)/tests/fuzz/replay.o $(LIB_OBJ) $(foreach p,$(PROGRAMS),$(call prog_obj,$(word 1,$(subst :, ,$(p))))) $(UNIT_OBJ) $(TOOL_SRC:%.c=$(BUILD)/%.o) \
 	    $(BENCH_SRC:%.c=$(BUILD)/%.o)
 
 .PHONY: all test unit integration bench chaos valgrind fuzz format format-check lint demo demo-check demo-down deps docs clean
 .DEFAULT_GOAL := all
 
-all: $(BINS) $(UNIT_BIN) $(TOOLS) $(BENCH)
+all: $(BINS) $(UNIT_BIN) $(TOOLS) $(BENCH) $(FUZZ_REPLAY)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
@@ -103,6 +110,14 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB_A)
 $(UNIT_BIN): $(UNIT_OBJ) $(filter-out $(BUILD)/cli/main.o,$(CLI_OBJ)) $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# fuzz targets deliberately drop results ((void) does not silence gcc's warn_unused_result)
+$(FUZZ_SRC:%.c=$(BUILD)/%.o): CFLAGS += -Wno-unused-result
+$(BUILD)/tests/fuzz/fuzz_http.o: CPPFLAGS += -Iquery-api
+$(BUILD)/tests/fuzz/fuzz_http: $(FUZZ_QUERY_SRC:%.c=$(BUILD)/%.o)
+$(FUZZ_REPLAY): $(BUILD)/tests/fuzz/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay.o $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $(filter-out $(LIB_A),$^) $(LIB_A) $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/tools/%.o $(LIB_A)
 	@mkdir -p $(@D)
@@ -145,6 +160,10 @@ FUZZ_LIB_OBJ := $(LIB_SRC:%.c=build/fuzz/obj/%.o)
 build/fuzz/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+build/fuzz/obj/query-api/%.o: FUZZ_CFLAGS += -DAIMEM_VERSION='"$(VERSION)"'
+build/fuzz/fuzz_http: tests/fuzz/fuzz_http.c $(FUZZ_QUERY_SRC:%.c=build/fuzz/obj/%.o) $(FUZZ_LIB_OBJ)
+	$(CLANG) $(FUZZ_CFLAGS) -Iquery-api -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) -lpthread -lm
 
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_OBJ)
 	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJ) $(PKG_LIBS) -lpthread -lm
