@@ -61,6 +61,8 @@ static enum MHD_Result http_framing_cb(void *cls, enum MHD_ValueKind kind, const
 	}
 	if (!http_framing_is_token(key, key_size))
 		f->bad_name = true;
+	if (memchr(value, '\r', value_size) != NULL || memchr(value, '\0', value_size) != NULL)
+		f->bad_value = true;
 	if (key_size == 14 && strncasecmp(key, "Content-Length", 14) == 0) {
 		long long cl = 0;
 		if (f->n_cl++ == 0 && num_parse_intn(value, value_size, 0, LLONG_MAX, &cl) == 0) {
@@ -94,6 +96,8 @@ const char *http_framing_verdict(const struct http_framing *f)
 		return "malformed header name";
 	if (f->folded)
 		return "folded header line";
+	if (f->bad_value)
+		return "CR or NUL in a header value";
 	if (f->n_cl > 1)
 		return "more than one Content-Length";
 	if (f->n_te > 0 && f->n_cl > 0)

@@ -8,8 +8,11 @@
  * ("Transfer-Encoding : chunked" becomes a header named "Transfer-Encoding " that it then
  * ignores), joins an obs-fold continuation line onto the header NAME, and reads a body of a
  * Transfer-Encoding other than chunked until the connection closes. A proxy in front may
- * read each of these differently, so they are refused here. It does not check values
- * other than Transfer-Encoding's (MHD itself answers a non-numeric Content-Length with 400).
+ * read each of these differently, so they are refused here, as is a bare CR in a header
+ * line (RFC 9112 §2.2: invalid, or replaced by SP; MHD keeps it in the value, so
+ * "Host: x\rTransfer-Encoding: chunked" is one header here and two to a proxy that ends
+ * lines at CR). It does not otherwise check values other than Transfer-Encoding's (MHD
+ * itself answers a non-numeric Content-Length with 400).
  */
 #ifndef AIMEM_HTTP_FRAMING_H
 #define AIMEM_HTTP_FRAMING_H
@@ -25,6 +28,8 @@ struct http_framing {
 	bool bad_name;         /* a name that is not an HTTP token (whitespace, ':', ...) */
 	bool folded;           /* a header MHD built from an obs-fold line */
 	bool te_other;         /* a Transfer-Encoding other than "chunked" */
+	bool bad_value;        /* a value holding a CR or NUL: MHD 0.9.75 keeps a bare CR inside
+	                          the value, where a proxy may have ended the line */
 	bool cl_valid;         /* the (first) Content-Length is a plain number */
 	unsigned long long cl; /* its value when cl_valid */
 };

@@ -796,6 +796,20 @@ UNIT_TEST(http_framing_transfer_encoding_other_than_chunked_rejected)
 	ht_stop(&e);
 }
 
+/* A bare CR is a line end to some proxies: "Host: x\rTransfer-Encoding: chunked" must not
+ * reach a handler as one Host header (found by tests/integration/test_http_abuse.py). */
+UNIT_TEST(http_framing_bare_cr_in_header_value_rejected)
+{
+	struct ht_env e;
+	ht_start(&e);
+	ht_expect_framing_400(
+	    &e,
+	    "GET /v3/memories/a HTTP/1.1\r\nHost: x\rTransfer-Encoding: chunked\r\n"
+	    "\r\nGET /v3/memories/smuggled HTTP/1.1\r\nHost: x\r\n\r\n",
+	    "CR or NUL in a header value");
+	ht_stop(&e);
+}
+
 UNIT_TEST(http_mhd_rejects_malformed_content_length_itself)
 {
 	struct ht_env e;
