@@ -148,7 +148,7 @@ def llm():
 
 def llm_env(env, fake, **over):
     e = dict(env, AIMEM_PROCESSOR="llm", AIMEM_LLM_BASE_URL=fake.base_url, AIMEM_LLM_MODEL="test-model",
-             AIMEM_LLM_TIMEOUT="2s", AIMEM_LLM_MAX_ATTEMPTS="2", AIMEM_LLM_BACKOFF_BASE="50ms",
+             AIMEM_LLM_TIMEOUT="5s", AIMEM_LLM_MAX_ATTEMPTS="2", AIMEM_LLM_BACKOFF_BASE="50ms",
              AIMEM_LLM_BACKOFF_CAP="200ms", AIMEM_RETRY_BASE="100ms", AIMEM_RETRY_CAP="500ms")
     e.update(over)
     return e

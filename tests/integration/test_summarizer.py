@@ -173,7 +173,7 @@ def llm():
 
 def llm_env(env, fake, **over):
     e = dict(env, AIMEM_PROCESSOR="llm", AIMEM_LLM_BASE_URL=fake.base_url, AIMEM_LLM_MODEL="test-model",
-             AIMEM_LLM_TIMEOUT="2s", AIMEM_LLM_MAX_ATTEMPTS="2", AIMEM_LLM_BACKOFF_BASE="50ms",
+             AIMEM_LLM_TIMEOUT="5s", AIMEM_LLM_MAX_ATTEMPTS="2", AIMEM_LLM_BACKOFF_BASE="50ms",
              AIMEM_LLM_BACKOFF_CAP="200ms", AIMEM_RETRY_BASE="100ms", AIMEM_RETRY_CAP="500ms")
     e.update(over)
     return e
@@ -199,11 +199,11 @@ def raw_reset(h):
 
 
 def raw_drip(h):
-    """A valid answer at one byte a second: slower than the 2 s timeout."""
+    """A valid answer at one byte a second: slower than the 5 s timeout."""
     body = FakeLLM.completion(GOOD).encode()
     h.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
                   + str(len(body)).encode() + b"\r\n\r\n")
-    for b in body[:6]:
+    for b in body[:8]:
         h.wfile.write(bytes([b]))
         h.wfile.flush()
         time.sleep(1)
@@ -231,7 +231,7 @@ def test_llm_answers_end_as_designed(services, db, worker_env, tmp_path, llm, mo
         if mode == "http500":
             return 500, {}, '{"error":{"code":"server_error"}}', 0
         if mode == "slow":
-            return 200, {}, FakeLLM.completion(GOOD), 3.0  # the timeout is 2 s
+            return 200, {}, FakeLLM.completion(GOOD), 7.0  # the timeout is 5 s (generous: CI machines are loaded)
         if mode == "retry_after":
             if calls["n"] == 1:
                 return 429, {"Retry-After": "1"}, '{"error":{"code":"rate_limit_exceeded"}}', 0
