@@ -212,7 +212,10 @@ static void worker_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		worker_assign(w, parts);
 	} else {
 		for (int i = 0; i < parts->cnt; i++) {
-			worker_part(w, parts->elems[i].partition)->next = -1;
+			int32_t p = parts->elems[i].partition;
+			worker_part(w, p)->next = -1;
+			if (w->lag[p] != NULL) /* another member reports it now: sums stay right */
+				metrics_gauge_set(w->lag[p], 0);
 			log_info("partition revoked topic=%s partition=%d", w->topic,
 			         (int)parts->elems[i].partition);
 		}

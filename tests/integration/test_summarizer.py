@@ -565,3 +565,20 @@ def test_an_erasure_in_progress_holds_the_callers_events_back(services, db, work
     finally:
         erase.close()
         assert d.stop() == 0, d.output()
+
+
+def test_a_dry_run_replay_never_calls_the_model(services, db, worker_env, tmp_path, llm):
+    topic, group, env = worker_env
+    llm.answer_with(GOOD)
+    produce(services.bootstrap, topic, [(7, call(fixture("01_"), 7, "9495551234", i)) for i in range(3)])
+    lenv = llm_env(env, llm)
+    d = start(lenv, tmp_path)
+    try:
+        wait_for(lambda: stored_total(db, group) == 3, what="live")
+    finally:
+        assert d.stop() == 0, d.output()
+    asked = llm.count()
+    rep = replay(lenv, "--from", "earliest", "--dry-run")
+    assert rep["applied"] == "3" and rep["complete"] == "true"
+    assert llm.count() == asked  # no transcript went to the model
+    assert query(db, "SELECT count(*) FROM call_summaries WHERE processor = 'llm:test-model/v1'") == [(3,)]

@@ -217,7 +217,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "aimem-summarizer: %s\n", err);
 		goto out;
 	}
-	const struct summarizer_config sc = { lx,         llm.client,
+	/* a dry-run replay only counts: it never pays for (or sends transcripts to) the model */
+	bool model = llm.client != NULL && !(replaying > 0 && replay.dry_run);
+	if (llm.client != NULL && !model)
+		log_info("dry run: the built-in processor stands in for the model");
+	const struct summarizer_config sc = { lx,         model ? llm.client : NULL,
 		                              llm.prompt, llm.processor,
 		                              llm.policy, (size_t)s.llm_max_prompt };
 	sz = summarizer_new(&sc, m);
