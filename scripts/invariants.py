@@ -135,9 +135,14 @@ def _valid(ev):
             and isinstance(ev.get("call_id"), str))
 
 
-def check_group(conn, kind, group, topic, events, ends):
-    """The figures of one group; events as from load_events or read_topic."""
+def check_group(conn, kind, group, topic, events, ends, known=None):
+    """The figures of one group; events as from load_events or read_topic. known: every event
+    that may have reached the topic (a superset of events, e.g. produced but not acknowledged
+    yet during a mid-run check), for phantom and xtenant."""
     table = TABLES[kind]
+    # the offsets first: whatever is below them was committed before the rows are read
+    stored = dict(_rows(conn, "SELECT partition, next_offset FROM consumer_offsets"
+                              " WHERE consumer_group = %s AND topic = %s", group, topic))
     rows = _rows(conn, f"SELECT customer_id, call_id, event_id::text, user_id FROM {table}")
     dead = _rows(conn, 'SELECT partition, "offset", event_id, customer_id FROM dead_letters'
                        " WHERE consumer_group = %s AND topic = %s", group, topic)
@@ -154,9 +159,10 @@ def check_group(conn, kind, group, topic, events, ends):
         if _valid(ev):
             call_events.setdefault((ev["customer_id"], ev["call_id"]), set()).add(ev["event_id"])
             event_tenant[ev["event_id"]] = ev["customer_id"]
+    for ev in known or ():
+        if _valid(ev):
+            event_tenant.setdefault(ev["event_id"], ev["customer_id"])
 
-    stored = dict(_rows(conn, "SELECT partition, next_offset FROM consumer_offsets"
-                              " WHERE consumer_group = %s AND topic = %s", group, topic))
     lost = []
     lost_behind = 0  # lost although the group's stored offset is already past it
     applied_and_dead = 0
@@ -226,7 +232,7 @@ def wait_drained(db_url, bootstrap, topic, groups, timeout):
 
 
 def check(db_url, bootstrap, topic="aimem.calls.v1", groups=None, events=None, answers=None,
-          canaries=None, wait=0.0, final=True):
+          canaries=None, wait=0.0, final=True, known=None):
     """Every invariant; returns the report (report["ok"] is False on any violation).
 
     final=False is the mid-run check (traffic still flowing): events not reached yet are not
@@ -247,7 +253,7 @@ def check(db_url, bootstrap, topic="aimem.calls.v1", groups=None, events=None, a
     conn = _connect(db_url)
     try:
         for kind, group in groups.items():
-            g = check_group(conn, kind, group, topic, events, ends)
+            g = check_group(conn, kind, group, topic, events, ends, known)
             report["groups"][kind] = g
             names = ("lost", "dup", "xtenant", "phantom") if final else (
                 "lost_behind_offsets", "dup", "xtenant", "phantom")

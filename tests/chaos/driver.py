@@ -283,6 +283,7 @@ class ProducerThread(threading.Thread):
             self.produced += 1
             self.p.poll(0)
         left = self.p.flush(900)
+        self.finished_at = time.monotonic()
         if left:
             log(f"producer: {left} messages never acknowledged")
 
@@ -555,7 +556,9 @@ def run_chaos(p, workdir):
         prod.join(900)
         accepted = prod.snapshot()
         drain = invariants.wait_drained(stack.admin_url, stack.bootstrap, TOPIC, GROUPS, 300)
-        lag0 = None if drain is None else time.monotonic() - t_end
+        # from the later of: the last fault, the last event acknowledged
+        t_quiet = max(t_end, getattr(prod, "finished_at", t_end))
+        lag0 = None if drain is None else time.monotonic() - t_quiet
         rep = invariants.check(stack.admin_url, stack.bootstrap, TOPIC, GROUPS, events=accepted)
         alive = {s.name: s.proc.poll() is None for s in slots}
         (Path(workdir) / "produced.jsonl").write_text("".join(json.dumps(e) + "\n" for e in accepted))
