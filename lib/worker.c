@@ -63,6 +63,7 @@ struct worker {
 	size_t nbatch;
 	struct backoff bo;
 	struct db_stmt erased_stmt, erase_lock_stmt;
+	rd_kafka_topic_partition_list_t *pending; /* held paused until offsets load (owned) */
 	struct metrics_counter *processed, *dead, *skipped, *erased, *retries;
 	struct metrics_histogram *batch_seconds, *freshness;
 	struct metrics *m;
@@ -176,27 +177,82 @@ static void worker_drop_batch(struct worker *w)
 	w->nbatch = 0;
 }
 
-/* Assigns parts at their stored offsets, retrying the database until it answers. */
-static void worker_assign(struct worker *w, rd_kafka_topic_partition_list_t *parts)
+/* One attempt (connecting for up to timeout_ms) at reading parts' stored offsets into their
+ * offset fields and positions. */
+static int worker_try_offsets(struct worker *w, rd_kafka_topic_partition_list_t *parts,
+                              long long timeout_ms)
 {
-	struct backoff bo;
-	backoff_init(&bo, 100, 5000);
-	for (;;) {
-		worker_connect(w);
-		if (sig_stop_requested() && w->conn == NULL)
-			break;
-		int rc = worker_load_offsets(w, parts);
-		if (rc == DB_OK)
-			break;
-		if (rc == DB_CONN_LOST) {
-			PQfinish(w->conn);
-			w->conn = NULL;
+	char err[512];
+	if (w->conn == NULL) {
+		w->conn = db_connect(w->db_url, timeout_ms, err, sizeof(err));
+		if (w->conn == NULL) {
+			log_warn("worker cannot reach the database for stored offsets error=\"%s\"",
+			         err);
+			return DB_CONN_LOST;
 		}
-		if (sig_stop_requested())
-			break; /* the partitions stay unprocessed (next = -1): nothing is applied */
-		sig_wait((int)backoff_next_ms(&bo));
 	}
-	rd_kafka_assign(w->rk, parts);
+	int rc = worker_load_offsets(w, parts);
+	if (rc == DB_CONN_LOST || PQstatus(w->conn) != CONNECTION_OK) {
+		PQfinish(w->conn);
+		w->conn = NULL;
+	}
+	return rc;
+}
+
+/*
+ * Holds parts paused, positions unknown (next = -1: nothing of theirs is applied), until
+ * worker_settle has read their stored offsets and moved the consumer there. Never blocking
+ * on the database inside the rebalance callback matters: librdkafka 2.0.2 aborts
+ * (rd_kafka_assignment_partition_stopped: rktp_started) when the group session is lost while
+ * the callback waits and a revoke follows the late assign (found by the chaos run).
+ */
+static void worker_hold(struct worker *w, const rd_kafka_topic_partition_list_t *parts)
+{
+	if (w->pending == NULL)
+		w->pending = rd_kafka_topic_partition_list_new(parts->cnt);
+	for (int i = 0; i < parts->cnt; i++) {
+		int32_t p = parts->elems[i].partition;
+		worker_part(w, p)->next = -1;
+		if (rd_kafka_topic_partition_list_find(w->pending, w->topic, p) == NULL)
+			rd_kafka_topic_partition_list_add(w->pending, w->topic, p);
+	}
+	rd_kafka_pause_partitions(w->rk, w->pending);
+	log_warn("stored offsets unavailable: partitions=%d held paused until the database answers",
+	         w->pending->cnt);
+}
+
+/* Outside the callback: reads the held partitions' stored offsets, seeks there and resumes
+ * them. One attempt; the main loop calls it again (with backoff) while any are held. */
+static void worker_settle(struct worker *w)
+{
+	if (w->pending == NULL || sig_stop_requested())
+		return;
+	if (worker_try_offsets(w, w->pending, 0) != DB_OK) {
+		sig_wait((int)backoff_next_ms(&w->bo));
+		return;
+	}
+	for (int i = 0; i < w->pending->cnt; i++)
+		if (w->pending->elems[i].offset < 0) /* nothing stored: the log start */
+			w->pending->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+	rd_kafka_error_t *e = rd_kafka_seek_partitions(w->rk, w->pending, 10000);
+	bool ok = e == NULL;
+	for (int i = 0; ok && i < w->pending->cnt; i++)
+		ok = w->pending->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR;
+	if (!ok) {
+		log_warn("cannot seek held partitions to their stored offsets error=\"%s\"",
+		         e ? rd_kafka_error_string(e) : "per-partition error");
+		if (e)
+			rd_kafka_error_destroy(e);
+		for (int i = 0; i < w->pending->cnt; i++) /* applied nothing: still unknown */
+			worker_part(w, w->pending->elems[i].partition)->next = -1;
+		sig_wait((int)backoff_next_ms(&w->bo));
+		return;
+	}
+	rd_kafka_resume_partitions(w->rk, w->pending);
+	log_info("held partitions resumed at their stored offsets partitions=%d", w->pending->cnt);
+	rd_kafka_topic_partition_list_destroy(w->pending);
+	w->pending = NULL;
+	backoff_reset(&w->bo);
 }
 
 /* Runs inside rd_kafka_consumer_poll on the worker's thread. */
@@ -208,8 +264,16 @@ static void worker_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		abort();
 	/* an uncommitted batch is dropped: its messages come back from the stored offsets */
 	worker_drop_batch(w);
+	if (w->pending != NULL) { /* any assignment change starts the held set afresh */
+		rd_kafka_topic_partition_list_destroy(w->pending);
+		w->pending = NULL;
+	}
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-		worker_assign(w, parts);
+		/* one short attempt; if the database does not answer, assign now and hold */
+		bool loaded = worker_try_offsets(w, parts, 2000) == DB_OK;
+		rd_kafka_assign(rk, parts);
+		if (!loaded)
+			worker_hold(w, parts);
 	} else {
 		for (int i = 0; i < parts->cnt; i++) {
 			int32_t p = parts->elems[i].partition;
@@ -223,8 +287,8 @@ static void worker_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	}
 }
 
-/* After a lost connection the commit's outcome is unknown: re-read the stored offsets and
- * restart every assigned partition from them. */
+/* After a lost connection the commit's outcome is unknown: hold every assigned partition
+ * until the stored offsets can be read again, then restart them from there. */
 static void worker_restart_from_stored(struct worker *w)
 {
 	worker_drop_batch(w);
@@ -234,7 +298,7 @@ static void worker_restart_from_stored(struct worker *w)
 	}
 	rd_kafka_topic_partition_list_t *parts = NULL;
 	if (rd_kafka_assignment(w->rk, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR && parts->cnt > 0)
-		worker_assign(w, parts);
+		worker_hold(w, parts);
 	if (parts)
 		rd_kafka_topic_partition_list_destroy(parts);
 }
@@ -1015,6 +1079,7 @@ int worker_run(struct worker *w)
 	}
 	log_info("ready group=%s topic=%s", w->group, w->topic);
 	while (!sig_stop_requested()) {
+		worker_settle(w); /* partitions held since the database did not answer, if any */
 		worker_fill(w);
 		worker_commit_batch(w);
 	}
@@ -1131,6 +1196,8 @@ void worker_free(struct worker **wp)
 	if (w == NULL)
 		return;
 	worker_drop_batch(w);
+	if (w->pending)
+		rd_kafka_topic_partition_list_destroy(w->pending);
 	if (w->rk)
 		rd_kafka_destroy(w->rk);
 	PQfinish(w->conn);

@@ -582,3 +582,36 @@ def test_a_dry_run_replay_never_calls_the_model(services, db, worker_env, tmp_pa
     assert rep["applied"] == "3" and rep["complete"] == "true"
     assert llm.count() == asked  # no transcript went to the model
     assert query(db, "SELECT count(*) FROM call_summaries WHERE processor = 'llm:test-model/v1'") == [(3,)]
+
+
+def test_a_rebalance_while_postgres_is_down_holds_partitions_until_it_returns(
+        services, db, worker_env, tmp_path):
+    """The assign callback never waits for the database (librdkafka 2.0.2 aborted when the
+    session was lost during such a wait): partitions are taken paused and resumed at their
+    stored offsets once PostgreSQL answers."""
+    topic, group, env = worker_env
+    first = many_calls(300)
+    produce(services.bootstrap, topic, [(e["customer_id"], e) for e in first])
+    a = start(env, tmp_path, "a.log")
+    b = None
+    try:
+        wait_for(lambda: stored_total(db, group) == len(first), what="first wave")
+        pg_stop(services)
+        try:
+            b = start(env, tmp_path, "b.log")  # a rebalance with the database down
+            wait_for(lambda: "held paused" in a.output() + b.output(), timeout=60,
+                     what="partitions held")
+            second = many_calls(300)
+            produce(services.bootstrap, topic, [(e["customer_id"], e) for e in second])
+            time.sleep(8)  # longer than the 6 s session timeout
+        finally:
+            pg_start(services)
+        wait_for(lambda: stored_total(db, group) == len(first) + len(second), timeout=120,
+                 what="everything after the database returned")
+        assert a.proc.poll() is None and b.proc.poll() is None
+        assert "resumed at their stored offsets" in a.output() + b.output()
+    finally:
+        for d in (a, b):
+            if d is not None:
+                assert d.stop() == 0, d.output()[-3000:]
+    check_exactly_once(db, group, services, topic, first + second)
