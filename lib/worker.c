@@ -274,6 +274,9 @@ static void worker_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		rd_kafka_assign(rk, parts);
 		if (!loaded)
 			worker_hold(w, parts);
+		else /* librdkafka 2.0.2 keeps a partition's pause across a re-assignment: a
+		      * partition held before a revoke would otherwise never fetch again */
+			rd_kafka_resume_partitions(rk, parts);
 	} else {
 		for (int i = 0; i < parts->cnt; i++) {
 			int32_t p = parts->elems[i].partition;
