@@ -79,7 +79,8 @@ struct http_server *http_server_start(const struct http_config *cfg,
                                       size_t errlen);
 /* The bound port (useful with port 0). */
 int http_server_port(const struct http_server *s);
-/* Stops accepting new connections; connections already open keep being served, and their
+/* Stops accepting new connections (within milliseconds: MHD's threads drop the listen socket
+ * asynchronously); connections already open keep being served, and their
  * responses say "Connection: close". Idempotent. Any thread. */
 void http_server_quiesce(struct http_server *s);
 /*

@@ -1367,7 +1367,17 @@ UNIT_TEST(http_quiesce_then_stop_completes_deferred)
 	struct http_exchange *ex = ht_take_held(&e.ctx);
 	http_server_quiesce(e.srv);
 	http_server_quiesce(e.srv); /* idempotent */
-	CHECK(ht_port_refuses(e.port));
+	/* MHD (on poll()) drops the listen socket from its threads' poll sets asynchronously:
+	 * refused within a short while, not necessarily at once */
+	bool refused = false;
+	for (int i = 0; i < 100 && !refused; i++) {
+		refused = ht_port_refuses(e.port);
+		if (!refused) {
+			struct timespec pause = { 0, 10 * 1000000L };
+			nanosleep(&pause, NULL);
+		}
+	}
+	CHECK(refused);
 
 	pthread_t t;
 	struct ht_stopper s = { .e = &e, .drain_ms = 5000 };
