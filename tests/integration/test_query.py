@@ -441,6 +441,7 @@ def test_postgres_restart_gives_503_then_recovers_without_restart(services, api,
         while time.monotonic() < deadline and not any(s == 503 and t > down_at for t, s, _ in seen):
             time.sleep(0.05)
         assert Client(d.port).json("GET", "/readyz")[0] == 503
+        up_started = time.monotonic()  # PostgreSQL answers before `up` returns
         subprocess.run(dev + ["up", "--dir", services.dir, "pg"], check=True,
                        capture_output=True, timeout=120)
         up_at = time.monotonic()
@@ -452,7 +453,7 @@ def test_postgres_restart_gives_503_then_recovers_without_restart(services, api,
         stop.set()
         th.join()
     statuses = {s for _, s, _ in seen}
-    outage = [(s, ra) for t, s, ra in seen if down_at < t < up_at]
+    outage = [(s, ra) for t, s, ra in seen if down_at < t < up_started]
     assert statuses <= {200, 503}, statuses
     assert outage and {s for s, _ in outage} == {503} and all(ra == "1" for _, ra in outage)
     assert seen[-1][1] == 200  # recovered, same process
