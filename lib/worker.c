@@ -1037,6 +1037,53 @@ void worker_replay_report(const struct worker *w, struct worker_replay_stats *ou
 	*out = w->rs;
 }
 
+void worker_job_ended_at(const struct worker_job *job, char *out, size_t outlen)
+{
+	if (job->ev->call.ended_at != NULL) {
+		snprintf(out, outlen, "%s", job->ev->call.ended_at);
+		return;
+	}
+	rd_kafka_timestamp_type_t type;
+	int64_t ms = rd_kafka_message_timestamp(job->rkm, &type);
+	if (ms < 0)
+		ms = 0;
+	time_t secs = (time_t)(ms / 1000);
+	struct tm tm;
+	gmtime_r(&secs, &tm);
+	char day[32];
+	strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, outlen, "%s.%03dZ", day, (int)(ms % 1000));
+}
+
+int worker_upsert_recount(PGconn *conn, long long tenant, json_t *rows, struct db_stmt *upsert,
+                          struct db_stmt *locks, struct db_stmt *recount, char *err, size_t errlen)
+{
+	char t[24];
+	snprintf(t, sizeof(t), "%lld", tenant);
+	char *text = json_dumps(rows, JSON_COMPACT);
+	json_decref(rows);
+	const char *params[] = { t, text };
+	PGresult *res = NULL;
+	int rc = db_exec_stmt(conn, upsert, params, &res, err, errlen);
+	free(text);
+	if (rc != DB_OK)
+		return rc;
+	json_t *users = json_array();
+	for (int r = 0; r < PQntuples(res); r++)
+		json_array_append_new(users, json_string(PQgetvalue(res, r, 0)));
+	PQclear(res);
+	if (json_array_size(users) > 0) {
+		char *list = json_dumps(users, JSON_COMPACT);
+		const char *uparams[] = { t, list };
+		rc = db_exec_stmt(conn, locks, uparams, NULL, err, errlen);
+		if (rc == DB_OK)
+			rc = db_exec_stmt(conn, recount, uparams, NULL, err, errlen);
+		free(list);
+	}
+	json_decref(users);
+	return rc;
+}
+
 int worker_serve(struct worker *w, const char *name, const char *http_bind, int http_port)
 {
 	struct http_server *srv = NULL;

@@ -29,12 +29,14 @@
 #ifndef AIMEM_WORKER_H
 #define AIMEM_WORKER_H
 
+#include <jansson.h>
 #include <librdkafka/rdkafka.h>
 #include <libpq-fe.h>
 #include <stddef.h>
 #include <stdio.h>
 
 #include "cfg.h"
+#include "db.h"
 #include "event.h"
 #include "metrics.h"
 
@@ -156,6 +158,19 @@ int worker_run(struct worker *w);
  * (none in replay mode, which also prints its report to stdout at the end). name labels the
  * server. Returns worker_run's result. */
 int worker_serve(struct worker *w, const char *name, const char *http_bind, int http_port);
+
+/* A call.ended job's end time as RFC 3339 text: ended_at, or the message timestamp when the
+ * event has none (DESIGN §3). */
+void worker_job_ended_at(const struct worker_job *job, char *out, size_t outlen);
+
+/*
+ * The call workers' write for one tenant group: upsert ($1 tenant, $2 rows, a JSON array) whose
+ * result's first column names the callers to recount; then, for those callers ($1 tenant, $2 a
+ * JSON array of user ids), their locks (see WORKER_CALLER_LOCKS_SQL) and the recount. Takes
+ * rows. Returns a DB_* status.
+ */
+int worker_upsert_recount(PGconn *conn, long long tenant, json_t *rows, struct db_stmt *upsert,
+                          struct db_stmt *locks, struct db_stmt *recount, char *err, size_t errlen);
 
 /* The replay's figures so far. */
 void worker_replay_report(const struct worker *w, struct worker_replay_stats *out);

@@ -358,25 +358,6 @@ static const char score_averages_sql[] =
                                                                                                                                                                                                                                                                                                                                                                                                                                                                                    " excluded.recent_frustration, excluded.recent_satisfaction, excluded.recent_urgency,"
                                                                                                                                                                                                                                                                                                                                                                                                                                                                                    " excluded.satisfaction_trend, excluded.frustration_trend)";
 
-/* ended_at, or the message timestamp when the event has none, as RFC 3339 text. */
-static void score_measured_at(const struct worker_job *job, char *out, size_t outlen)
-{
-	if (job->ev->call.ended_at != NULL) {
-		snprintf(out, outlen, "%s", job->ev->call.ended_at);
-		return;
-	}
-	rd_kafka_timestamp_type_t type;
-	int64_t ms = rd_kafka_message_timestamp(job->rkm, &type);
-	if (ms < 0)
-		ms = 0;
-	time_t secs = (time_t)(ms / 1000);
-	struct tm tm;
-	gmtime_r(&secs, &tm);
-	char day[32];
-	strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, outlen, "%s.%03dZ", day, (int)(ms % 1000));
-}
-
 /* Prepared once per connection (this worker's one thread uses it). */
 static struct db_stmt score_averages_stmt = { "pers_averages", score_averages_sql, 2, NULL, 0 };
 /* The callers' locks before their averages are recomputed (see WORKER_CALLER_LOCKS_SQL: a
@@ -400,7 +381,7 @@ static json_t *score_row(const struct worker_job *job, size_t ord)
 	const struct pscore *ps = job->prep;
 	const struct event *ev = job->ev;
 	char measured[64], num[32];
-	score_measured_at(job, measured, sizeof(measured));
+	worker_job_ended_at(job, measured, sizeof(measured));
 	json_t *row = json_object();
 	json_object_set_new(row, "ord", json_integer((json_int_t)ord));
 	json_object_set_new(row, "call_id", json_string(ev->call.call_id));
@@ -427,31 +408,9 @@ int scorer_apply_batch(void *ctx, PGconn *conn, struct worker_job *const *jobs, 
                        size_t errlen)
 {
 	(void)ctx;
-	char tenant[24];
-	snprintf(tenant, sizeof(tenant), "%lld", jobs[0]->ev->customer_id);
 	json_t *rows = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(rows, score_row(jobs[i], i));
-	char *text = json_dumps(rows, JSON_COMPACT);
-	json_decref(rows);
-	const char *params[] = { tenant, text };
-	PGresult *res = NULL;
-	int rc = db_exec_stmt(conn, &score_upsert_stmt, params, &res, err, errlen);
-	free(text);
-	if (rc != DB_OK)
-		return rc;
-	json_t *users = json_array();
-	for (int r = 0; r < PQntuples(res); r++)
-		json_array_append_new(users, json_string(PQgetvalue(res, r, 0)));
-	PQclear(res);
-	if (json_array_size(users) > 0) {
-		char *list = json_dumps(users, JSON_COMPACT);
-		const char *aparams[] = { tenant, list };
-		rc = db_exec_stmt(conn, &score_caller_locks_stmt, aparams, NULL, err, errlen);
-		if (rc == DB_OK)
-			rc = db_exec_stmt(conn, &score_averages_stmt, aparams, NULL, err, errlen);
-		free(list);
-	}
-	json_decref(users);
-	return rc;
+	return worker_upsert_recount(conn, jobs[0]->ev->customer_id, rows, &score_upsert_stmt,
+	                             &score_caller_locks_stmt, &score_averages_stmt, err, errlen);
 }

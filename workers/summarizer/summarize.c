@@ -271,25 +271,6 @@ static struct db_stmt summarize_profiles = {
 	2, NULL, 0
 };
 
-/* ended_at, or the message timestamp when the event has none, as RFC 3339 text. */
-static void summarize_ended_at(const struct worker_job *job, char *out, size_t outlen)
-{
-	if (job->ev->call.ended_at != NULL) {
-		snprintf(out, outlen, "%s", job->ev->call.ended_at);
-		return;
-	}
-	rd_kafka_timestamp_type_t type;
-	int64_t ms = rd_kafka_message_timestamp(job->rkm, &type);
-	if (ms < 0)
-		ms = 0;
-	time_t secs = (time_t)(ms / 1000);
-	struct tm tm;
-	gmtime_r(&secs, &tm);
-	char day[32];
-	strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, outlen, "%s.%03dZ", day, (int)(ms % 1000));
-}
-
 /* Full-text words beyond the summary: topic names and the key variables' values. */
 static void summarize_words(const struct proc_result *r, struct buf *out)
 {
@@ -314,7 +295,7 @@ static json_t *summarize_row(const struct worker_job *job, size_t ord)
 	const struct event_call *c = &job->ev->call;
 	const struct proc_result *r = &sum->r;
 	char ended[64];
-	summarize_ended_at(job, ended, sizeof(ended));
+	worker_job_ended_at(job, ended, sizeof(ended));
 	struct buf vec = BUF_INIT, words = BUF_INIT;
 	proc_embedding_text(r->embedding, &vec);
 	summarize_words(r, &words);
@@ -349,31 +330,9 @@ int summarizer_apply_batch(void *ctx, PGconn *conn, struct worker_job *const *jo
                            char *err, size_t errlen)
 {
 	(void)ctx;
-	char tenant[24];
-	snprintf(tenant, sizeof(tenant), "%lld", jobs[0]->ev->customer_id);
 	json_t *rows = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(rows, summarize_row(jobs[i], i));
-	char *text = json_dumps(rows, JSON_COMPACT);
-	json_decref(rows);
-	const char *params[] = { tenant, text };
-	PGresult *res = NULL;
-	int rc = db_exec_stmt(conn, &summarize_upsert, params, &res, err, errlen);
-	free(text);
-	if (rc != DB_OK)
-		return rc;
-	json_t *users = json_array();
-	for (int r = 0; r < PQntuples(res); r++)
-		json_array_append_new(users, json_string(PQgetvalue(res, r, 0)));
-	PQclear(res);
-	if (json_array_size(users) > 0) {
-		char *list = json_dumps(users, JSON_COMPACT);
-		const char *pparams[] = { tenant, list };
-		rc = db_exec_stmt(conn, &summarize_profile_locks, pparams, NULL, err, errlen);
-		if (rc == DB_OK)
-			rc = db_exec_stmt(conn, &summarize_profiles, pparams, NULL, err, errlen);
-		free(list);
-	}
-	json_decref(users);
-	return rc;
+	return worker_upsert_recount(conn, jobs[0]->ev->customer_id, rows, &summarize_upsert,
+	                             &summarize_profile_locks, &summarize_profiles, err, errlen);
 }
