@@ -41,7 +41,7 @@ static const struct cfg_item cli_items[] = {
 	{ "db.connect_timeout", CFG_DURATION, "30s", 0, 3600000, NULL, 0,
 	  offsetof(struct cli_settings, db_connect_timeout_ms),
 	  "how long to keep retrying the first connection" },
-	{ "migrations.dir", CFG_STRING, "migrations", 0, 0, NULL, 0,
+	{ "migrations.dir", CFG_STRING, "migrations", 0, 0, NULL, CFG_DATA,
 	  offsetof(struct cli_settings, migrations_dir), "folder of NNN_name.sql migration files" },
 	{ "log.level", CFG_ENUM, "info", 0, 0, "debug|info|warn|error", 0,
 	  offsetof(struct cli_settings, log_level), "lowest level logged" },

@@ -6,11 +6,18 @@
 #include "cfg.h"
 
 #include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "datadir.h"
 #include "file.h"
 #include "num.h"
 #include "xalloc.h"
@@ -146,10 +153,14 @@ struct cfg *cfg_new(const struct cfg_item *items, size_t nitems, void *target,
 	c->set = xcalloc(nitems, sizeof(*c->set));
 	c->passthrough = passthrough ? xstrdup(passthrough) : NULL;
 	for (size_t i = 0; i < nitems; i++) {
-		char err[256];
-		if (items[i].def == NULL)
+		char err[256], found[PATH_MAX];
+		const char *def = items[i].def;
+		if (def == NULL)
 			continue;
-		if (cfg_store(c, &items[i], items[i].def, err, sizeof(err)) != 0) {
+		if ((items[i].flags & CFG_DATA) &&
+		    datadir_find(NULL, def, found, sizeof(found)) == 0)
+			def = found;
+		if (cfg_store(c, &items[i], def, err, sizeof(err)) != 0) {
 			fprintf(stderr, "cfg: bad default for %s: %s\n", items[i].key, err);
 			abort();
 		}
@@ -323,9 +334,10 @@ int cfg_load_text(struct cfg *c, const char *text, size_t len, const char *name,
 int cfg_load_file(struct cfg *c, const char *path, char *err, size_t errlen)
 {
 	size_t len = 0;
-	char *text = file_read(path, CFG_FILE_MAX, &len, err, errlen);
+	char reason[512];
+	char *text = file_read(path, CFG_FILE_MAX, &len, reason, sizeof(reason));
 	if (text == NULL)
-		return -1;
+		return cfg_fail(err, errlen, "config file %s", reason);
 	int rc = cfg_load_text(c, text, len, path, err, errlen);
 	free(text);
 	return rc;
@@ -400,6 +412,53 @@ int cfg_check(const struct cfg *c, char *err, size_t errlen)
 			                "%s is required (set it in the config file or %s)", it->key,
 			                env);
 		}
+	}
+	return 0;
+}
+
+/* 0 when path opens for reading: a folder through opendir, anything else through open. */
+static int cfg_open_path(const char *path, char *reason, size_t reasonlen)
+{
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return cfg_fail(reason, reasonlen, "%s", strerror(errno));
+	if (S_ISDIR(st.st_mode)) {
+		DIR *d = opendir(path);
+		if (d == NULL)
+			return cfg_fail(reason, reasonlen, "%s", strerror(errno));
+		closedir(d);
+		return 0;
+	}
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return cfg_fail(reason, reasonlen, "%s", strerror(errno));
+	close(fd);
+	return 0;
+}
+
+int cfg_check_paths(const struct cfg *c, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < c->nitems; i++) {
+		const struct cfg_item *it = &c->items[i];
+		if (!(it->flags & (CFG_PATH | CFG_DATA)) || it->type != CFG_STRING || !c->set[i])
+			continue;
+		const char *path = *(char *const *)cfg_field(c, it);
+		if (path == NULL || *path == '\0')
+			continue;
+		char reason[256], env[300];
+		if (cfg_open_path(path, reason, sizeof(reason)) == 0)
+			continue;
+		cfg_env_name(it->key, env, sizeof(env));
+		if ((it->flags & CFG_DATA) && path[0] != '/' &&
+		    strcmp(c->origins[i], "default") == 0)
+			return cfg_fail(
+			    err, errlen,
+			    "default: %s: cannot find %s in ../%s next to the program, "
+			    "the source tree above it or the working directory (%s); set "
+			    "%s or %s",
+			    it->key, path, DATADIR_SHARE, reason, it->key, env);
+		return cfg_fail(err, errlen, "%s: %s: cannot open %s: %s", c->origins[i], it->key,
+		                path, reason);
 	}
 	return 0;
 }

@@ -12,6 +12,13 @@
  * Keys under a passthrough prefix (e.g. "kafka.") are kept verbatim for the library that
  * owns them (AIMEM_KAFKA_BOOTSTRAP_SERVERS becomes kafka.bootstrap.servers).
  *
+ * Paths: a CFG_PATH item names a file or folder the program reads; cfg_check_paths opens
+ * each one set (--check-config). A CFG_DATA item is also one of the data files we ship
+ * (lexicons, prompts, migrations): its default is a path in the source tree, which cfg_new
+ * looks up with datadir_find (the install's share/ai-memory, the source tree above the
+ * executable, the working directory), so a program started anywhere finds it. An explicit
+ * value is taken as written.
+ *
  * Errors name their origin: "path:line: key: message" or "AIMEM_X: message". Not
  * thread-safe; load once at start-up.
  */
@@ -35,6 +42,8 @@ enum cfg_type {
 enum cfg_flags {
 	CFG_SECRET = 1 << 0,   /* redacted in --print-config; may come from <key>_file */
 	CFG_REQUIRED = 1 << 1, /* must be set by some source */
+	CFG_PATH = 1 << 2,     /* a file or folder read at start-up: cfg_check_paths opens it */
+	CFG_DATA = 1 << 3,     /* CFG_PATH whose default is shipped data (datadir_find) */
 };
 
 struct cfg_item {
@@ -53,7 +62,8 @@ struct cfg;
 /*
  * Creates a configuration over items (borrowed: a static table) writing into target
  * (borrowed, outlives the cfg). passthrough: a key prefix kept verbatim ("kafka.") or NULL.
- * Applies the defaults; a default that does not parse is a programming error and aborts.
+ * Applies the defaults (a CFG_DATA default as found by datadir_find); a default that does not
+ * parse is a programming error and aborts.
  */
 struct cfg *cfg_new(const struct cfg_item *items, size_t nitems, void *target,
                     const char *passthrough);
@@ -72,6 +82,10 @@ int cfg_load_env(struct cfg *c, char *const *envp, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 /* Checks that every CFG_REQUIRED item is set. */
 int cfg_check(const struct cfg *c, char *err, size_t errlen) __attribute__((warn_unused_result));
+/* Opens every CFG_PATH or CFG_DATA item that is set (a folder with opendir, a file for
+ * reading); the first that fails gives "origin: key: path: reason". */
+int cfg_check_paths(const struct cfg *c, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 /* Defaults, then path (if not NULL), then envp, then cfg_check. */
 int cfg_load(struct cfg *c, const char *path, char *const *envp, char *err, size_t errlen)
     __attribute__((warn_unused_result));

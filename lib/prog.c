@@ -25,11 +25,15 @@ static void prog_help(const struct prog_info *pi, const struct cfg *c)
 	buf_append_str(
 	    &b, "\nShared options:\n"
 	        "  --config FILE    settings file (key = value lines); also AIMEM_CONFIG\n"
-	        "  --check-config   validate the settings and exit\n"
+	        "  --check-config   validate the settings, open the files and folders they name,\n"
+	        "                   and exit (2 when something is wrong)\n"
 	        "  --print-config   print the effective settings (secrets redacted) and exit\n"
 	        "  --version        print the version and exit\n"
 	        "  --help           this text\n"
-	        "\nSettings (file key, or environment variable; the environment wins):\n\n");
+	        "\nSettings (file key, or environment variable; the environment wins). Data we\n"
+	        "ship (lexicons, prompts, migrations) defaults to its path in the source tree,\n"
+	        "looked up in ../share/ai-memory next to the program, the source tree above it,\n"
+	        "then the working directory; a value you set is taken as written.\n\n");
 	cfg_print_reference(c, &b);
 	if (pi->passthrough)
 		buf_appendf(&b,
@@ -98,6 +102,11 @@ enum prog_action prog_start(const struct prog_info *pi, int argc, char **argv, s
 	}
 	char err[1024];
 	if (cfg_load(c, path, environ, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s: %s\n", pi->name, err);
+		cfg_free(&c);
+		return PROG_EXIT_USAGE;
+	}
+	if (mode == OPT_CHECK && cfg_check_paths(c, err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s: %s\n", pi->name, err);
 		cfg_free(&c);
 		return PROG_EXIT_USAGE;

@@ -4,7 +4,8 @@
  *   --config FILE     settings file ("key = value"); also AIMEM_CONFIG
  *   --help            usage, then the settings reference, exit 0
  *   --version         program and version, exit 0
- *   --check-config    load and validate the settings, exit 0 or 2
+ *   --check-config    load and validate the settings, open the files and folders they name
+ *                     (cfg_check_paths), exit 0 or 2
  *   --print-config    the effective settings with their origins, secrets redacted, exit 0
  *
  * Option parsing stops at the first non-option argument (a CLI subcommand). Settings are

@@ -64,7 +64,7 @@ static const struct cfg_item query_items[] = {
 	  "the only JWT algorithm accepted" },
 	{ "auth.jwt_secret", CFG_STRING, NULL, 0, 0, NULL, CFG_SECRET, S(auth_secret),
 	  "HS256 shared secret, at least 32 bytes (ChatStack's JWT_SECRET_KEY)" },
-	{ "auth.public_key_file", CFG_STRING, NULL, 0, 0, NULL, 0, S(auth_public_key_file),
+	{ "auth.public_key_file", CFG_STRING, NULL, 0, 0, NULL, CFG_PATH, S(auth_public_key_file),
 	  "RS256/ES256 public key (PEM file)" },
 	{ "auth.issuer", CFG_STRING, NULL, 0, 0, NULL, 0, S(auth_issuer),
 	  "required iss claim, if set" },
