@@ -69,6 +69,8 @@ static enum MHD_Result http_framing_cb(void *cls, enum MHD_ValueKind kind, const
 			f->cl_valid = true;
 			f->cl = (unsigned long long)cl;
 		}
+	} else if (key_size == 13 && strncasecmp(key, "Authorization", 13) == 0) {
+		f->n_auth++;
 	} else if (key_size == 17 && strncasecmp(key, "Transfer-Encoding", 17) == 0) {
 		f->n_te++;
 		if (value_size != 7 || strncasecmp(value, "chunked", 7) != 0)
@@ -104,5 +106,7 @@ const char *http_framing_verdict(const struct http_framing *f)
 		return "Transfer-Encoding together with Content-Length";
 	if (f->n_te > 1 || f->te_other)
 		return "unsupported Transfer-Encoding";
+	if (f->n_auth > 1)
+		return "more than one Authorization header";
 	return NULL;
 }

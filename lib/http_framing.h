@@ -13,6 +13,10 @@
  * "Host: x\rTransfer-Encoding: chunked" is one header here and two to a proxy that ends
  * lines at CR). It does not otherwise check values other than Transfer-Encoding's (MHD
  * itself answers a non-numeric Content-Length with 400).
+ *
+ * Two Authorization headers are refused too: MHD hands the first to a handler, a proxy or
+ * a log may take the last or join them, and a token naming one tenant must never ride
+ * beside another (ChatStack sends one; anything else is a client or proxy bug).
  */
 #ifndef AIMEM_HTTP_FRAMING_H
 #define AIMEM_HTTP_FRAMING_H
@@ -25,6 +29,7 @@
 
 struct http_framing {
 	int n_cl, n_te;        /* Content-Length / Transfer-Encoding headers seen */
+	int n_auth;            /* Authorization headers seen */
 	bool bad_name;         /* a name that is not an HTTP token (whitespace, ':', ...) */
 	bool folded;           /* a header MHD built from an obs-fold line */
 	bool te_other;         /* a Transfer-Encoding other than "chunked" */

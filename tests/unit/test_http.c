@@ -715,6 +715,23 @@ UNIT_TEST(http_framing_duplicate_content_length_rejected)
 	ht_stop(&e);
 }
 
+/* Two tokens: MHD would hand the first to the handler, a proxy might use the last. */
+UNIT_TEST(http_framing_duplicate_authorization_rejected)
+{
+	struct ht_env e;
+	ht_start(&e);
+	ht_expect_framing_400(
+	    &e,
+	    "GET /v3/memories/a HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer a\r\n"
+	    "Authorization: Bearer b\r\n\r\n",
+	    "more than one Authorization header");
+	ht_expect_framing_400(&e,
+	                      "POST /v3/calls HTTP/1.1\r\nHost: x\r\nauthorization: Bearer a\r\n"
+	                      "Content-Length: 5\r\nAUTHORIZATION: Bearer a\r\n\r\nhello",
+	                      "more than one Authorization header");
+	ht_stop(&e);
+}
+
 UNIT_TEST(http_framing_whitespace_in_header_name_rejected)
 {
 	struct ht_env e;
