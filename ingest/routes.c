@@ -11,6 +11,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "http_auth.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -24,25 +25,10 @@ static void ingest_now_rfc3339(char out[48])
 	         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(tv.tv_usec / 1000) % 1000);
 }
 
-/* Authenticates with memory:write; on failure replies 401/403 and returns false. */
+/* Authenticates with memory:write (http_auth.h); on failure replies and returns false. */
 static bool ingest_auth(struct ingest *in, struct http_exchange *ex, struct auth_claims *claims)
 {
-	char why[256];
-	int rc = auth_verify_header(in->auth, http_header(ex, "Authorization"),
-	                            (long long)time(NULL), claims, why, sizeof(why));
-	if (rc != AUTH_OK) {
-		log_info("request refused status=401 reason=%s detail=\"%s\" request_id=%s",
-		         auth_status_name(rc), why, http_request_id(ex));
-		http_add_header(ex, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
-		http_reply_error(ex, 401, "unauthorized", "a valid bearer token is required");
-		return false;
-	}
-	if (!auth_has_scope(claims, AUTH_SCOPE_WRITE)) {
-		http_add_header(ex, "WWW-Authenticate", "Bearer error=\"insufficient_scope\"");
-		http_reply_error(ex, 403, "forbidden", "the token lacks the memory:write scope");
-		return false;
-	}
-	return true;
+	return http_auth(ex, in->auth, AUTH_SCOPE_WRITE, claims);
 }
 
 /* The body as a JSON object, or NULL after replying 400. Owned reference. */

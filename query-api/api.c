@@ -7,28 +7,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "http_auth.h"
 #include "log.h"
 #include "num.h"
 #include "text.h"
 
 bool api_auth(struct http_exchange *ex, const struct query_api *api, struct auth_claims *c)
 {
-	char why[256];
-	int rc = auth_verify_header(api->auth, http_header(ex, "Authorization"),
-	                            (long long)time(NULL), c, why, sizeof(why));
-	if (rc != AUTH_OK) {
-		log_info("request refused status=401 reason=%s detail=\"%s\" request_id=%s",
-		         auth_status_name(rc), why, http_request_id(ex));
-		http_add_header(ex, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
-		http_reply_error(ex, 401, "unauthorized", "a valid bearer token is required");
-		return false;
-	}
-	if (!auth_has_scope(c, AUTH_SCOPE_READ)) {
-		http_add_header(ex, "WWW-Authenticate", "Bearer error=\"insufficient_scope\"");
-		http_reply_error(ex, 403, "forbidden", "the token lacks the memory:read scope");
-		return false;
-	}
-	return true;
+	return http_auth(ex, api->auth, AUTH_SCOPE_READ, c);
 }
 
 bool api_user_id(struct http_exchange *ex, const char *user_id)
