@@ -1,15 +1,17 @@
 /*
  * compat: the previous service's read routes, with its JSON shapes (PREVIOUS_SERVICE.md),
  * so ChatStack keeps working unchanged. Every route needs a token with memory:read (the
- * previous service left several open: that was a bug, not a contract) and answers 200 on
- * success, as ChatStack treats any other status as a failure.
+ * previous service left several open: that was a bug, not a contract) except GET /health,
+ * which ChatStack sends without one; each answers 200 on success, as ChatStack treats any
+ * other status as a failure.
  *
  * Memory reads (documented choice): a caller's reads return that caller's rows only; the
  * previous service mixed every shared row into them, which made every caller look like a
  * returning one. Shared rows come with user_id=admin (ChatStack reads its admin settings
  * that way, and saves them as shared rows) or with no user_id at all, and from
  * /v1/memories/shared. memory_type (or types) filters when given; expired rows are left
- * out; newest first.
+ * out; newest first. POST /memory/retrieve answers the same rows, plus the legacy `memory`
+ * string (one stored value per line) and, for a message "thread_history:<id>", only that key.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,26 +21,25 @@
 #include "buf.h"
 #include "query_text.h"
 
-static const struct qdb_stmt compat_stmt_health = { QS_HEALTH, "q_health", "SELECT 1", 0 };
+/* How old the pool's last word on the database may be before /health asks again. */
+#define COMPAT_HEALTH_MAX_AGE_MS 1000
 
+/*
+ * GET /health: public (ChatStack calls it with no Authorization header before almost every
+ * operation, and switches memory off on anything but 200 healthy). A token, valid or not, is
+ * ignored. Says nothing but the service's own state: no tenant, no LLM, and at most one
+ * SELECT 1 a second however often it is asked (qdb_healthy).
+ */
 static enum http_outcome route_health(struct http_exchange *ex, void *ctx)
 {
 	const struct query_api *api = ctx;
-	struct auth_claims c;
-	if (!api_auth(ex, api, &c))
-		return HTTP_DONE;
-	PGresult *res = NULL;
-	char err[256];
-	int rc =
-	    qdb_query(api->db, c.customer_id, &compat_stmt_health, NULL, &res, err, sizeof(err));
-	PQclear(res);
 	static const char up[] =
 	    "{\"status\":\"healthy\",\"memory_store\":\"connected\","
 	    "\"db\":true,\"service\":\"aimem-query\",\"version\":\"" AIMEM_VERSION "\"}";
 	static const char down[] =
 	    "{\"status\":\"unhealthy\",\"memory_store\":\"disconnected\","
 	    "\"db\":false,\"service\":\"aimem-query\",\"version\":\"" AIMEM_VERSION "\"}";
-	if (rc == QDB_OK)
+	if (qdb_healthy(api->db, COMPAT_HEALTH_MAX_AGE_MS))
 		http_reply_json(ex, 200, up, sizeof(up) - 1);
 	else
 		http_reply_json(ex, 503, down, sizeof(down) - 1);
@@ -51,12 +52,16 @@ static enum http_outcome route_health(struct http_exchange *ex, void *ctx)
 	".source, 'created_at', " QSQL_TS(m ".created_at") ", 'updated_at', " QSQL_TS(             \
 	    m ".updated_at") ")"
 
-/* $1 user_id or NULL (shared rows), $2 JSON array of types or NULL, $3 limit. */
+/* $1 user_id or NULL (shared rows), $2 JSON array of types or NULL, $3 limit, $4 key or
+ * NULL. Columns: the memory objects (JSON array), count, user rows, shared rows, and the
+ * legacy NDJSON: one stored value per line, in the same order (jsonb text has no raw line
+ * break). */
 static const struct qdb_stmt compat_stmt_memories = {
 	QS_MEMORIES, "q_memories",
 	"WITH r AS (SELECT * FROM memories m "
 	"  WHERE (m.expires_at IS NULL OR m.expires_at > now()) "
 	"  AND ($2::jsonb IS NULL OR m.mtype IN (SELECT jsonb_array_elements_text($2::jsonb))) "
+	"  AND ($4::text IS NULL OR m.key = $4::text) "
 	"  AND CASE WHEN $1::text IS NULL THEN m.scope = 'shared' "
 	"           WHEN $1::text = 'admin' THEN m.scope = 'shared' OR m.user_id = $1::text "
 	"           ELSE m.scope = 'user' AND m.user_id = $1::text END "
@@ -65,20 +70,20 @@ static const struct qdb_stmt compat_stmt_memories = {
 	    "r") " ORDER BY r.updated_at DESC, r.memory_id), "
 	         "'[]'::json)::text, count(*), count(*) FILTER (WHERE r.scope = 'user'), "
 	         "count(*) FILTER (WHERE r.scope = 'shared'), "
-	         "coalesce(string_agg(" QSQL_MEMORY(
-	             "r") "::text, E'\\n' ORDER BY r.updated_at DESC, "
-	                  "r.memory_id), '') FROM r",
-	3
+	         "coalesce(string_agg(r.value::text, E'\\n' ORDER BY r.updated_at DESC, "
+	         "r.memory_id), '') FROM r",
+	4
 };
 
-/* Runs the memories statement; NULL after replying. types: a JSON array text or NULL. */
+/* Runs the memories statement; NULL after replying. types: a JSON array text or NULL; key:
+ * one key or NULL. */
 static PGresult *compat_memories(struct http_exchange *ex, const struct query_api *api,
                                  long long tenant, const char *user_id, const char *types,
-                                 long long limit)
+                                 const char *key, long long limit)
 {
 	char ls[24];
 	snprintf(ls, sizeof(ls), "%lld", limit);
-	const char *params[] = { user_id, types, ls };
+	const char *params[] = { user_id, types, ls, key };
 	return api_query(ex, api, tenant, &compat_stmt_memories, params);
 }
 
@@ -114,7 +119,7 @@ static enum http_outcome compat_memories_route(struct http_exchange *ex,
 	    !api_int_arg(ex, "limit", 100, 1, api->max_limit, &limit))
 		return HTTP_DONE;
 	char *types = compat_type_array(http_query(ex, "memory_type"));
-	PGresult *res = compat_memories(ex, api, c.customer_id, user_id, types, limit);
+	PGresult *res = compat_memories(ex, api, c.customer_id, user_id, types, NULL, limit);
 	free(types);
 	if (res != NULL)
 		compat_memories_reply(ex, res);
@@ -173,6 +178,66 @@ static bool compat_body_int(struct http_exchange *ex, json_t *body, const char *
 	return true;
 }
 
+/* body.types as a JSON array text (owned; NULL when absent or empty); false after 422. */
+static bool compat_body_types(struct http_exchange *ex, json_t *body, char **out)
+{
+	json_t *types = json_object_get(body, "types");
+	*out = NULL;
+	if (types == NULL || json_is_null(types))
+		return true;
+	bool ok = json_is_array(types);
+	size_t i;
+	json_t *t;
+	json_array_foreach(types, i, t) ok = ok && json_is_string(t);
+	if (!ok) {
+		http_reply_error(ex, 422, "bad_value", "types: an array of strings");
+		return false;
+	}
+	if (json_array_size(types) > 0)
+		*out = json_dumps(types, JSON_COMPACT);
+	return true;
+}
+
+/* The key body.message asks for: ChatStack restores a thread's recap at call end with
+ * "thread_history:<thread_id>", the key it saved it under. Any other message (the previous
+ * service's free-text search) filters nothing: NULL. false after 422. */
+static bool compat_body_key(struct http_exchange *ex, json_t *body, const char **out)
+{
+	static const char prefix[] = "thread_history:";
+	json_t *m = json_object_get(body, "message");
+	*out = NULL;
+	if (m == NULL || json_is_null(m))
+		return true;
+	if (!json_is_string(m)) {
+		http_reply_error(ex, 422, "bad_value", "message: must be a string");
+		return false;
+	}
+	const char *text = json_string_value(m);
+	size_t len = json_string_length(m);
+	if (len > sizeof(prefix) - 1 && len <= 512 &&
+	    strncmp(text, prefix, sizeof(prefix) - 1) == 0)
+		*out = text;
+	return true;
+}
+
+/* {"success":true,"memories":[...],"count":n,"memory":"<one stored value per line>"}:
+ * ChatStack's transcript builder reads each line of memory as the value it saved (a
+ * thread_recap line is {"count":..,"messages":[{"role","content"},..]}), newest first. */
+static void compat_retrieve_reply(struct http_exchange *ex, PGresult *res)
+{
+	json_t *memory = json_stringn(PQgetvalue(res, 0, 4), (size_t)PQgetlength(res, 0, 4));
+	char *ndjson = json_dumps(memory, JSON_ENCODE_ANY);
+	json_decref(memory);
+	struct buf out = BUF_INIT;
+	buf_append_str(&out, "{\"success\":true,\"memories\":");
+	buf_append(&out, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+	buf_appendf(&out, ",\"count\":%s,\"memory\":%s}", PQgetvalue(res, 0, 1),
+	            ndjson ? ndjson : "\"\"");
+	http_reply_json(ex, 200, out.data, out.len);
+	buf_free(&out);
+	free(ndjson);
+}
+
 static enum http_outcome route_memory_retrieve(struct http_exchange *ex, void *ctx)
 {
 	const struct query_api *api = ctx;
@@ -183,44 +248,20 @@ static enum http_outcome route_memory_retrieve(struct http_exchange *ex, void *c
 	json_t *body = api_body(ex);
 	if (body == NULL)
 		return HTTP_DONE;
-	const char *user_id = compat_body_user(ex, body, false);
-	json_t *types = json_object_get(body, "types");
-	char *types_text = NULL;
-	if (json_object_get(body, "user_id") != NULL &&
-	    !json_is_null(json_object_get(body, "user_id")) && user_id == NULL)
-		goto out; /* replied */
-	if (!compat_body_int(ex, body, "limit", 100, 1, api->max_limit, &limit))
+	bool has_user = json_object_get(body, "user_id") != NULL &&
+	                !json_is_null(json_object_get(body, "user_id"));
+	const char *user_id = compat_body_user(ex, body, false), *key = NULL;
+	char *types = NULL;
+	if ((has_user && user_id == NULL) || /* replied */
+	    !compat_body_int(ex, body, "limit", 100, 1, api->max_limit, &limit) ||
+	    !compat_body_types(ex, body, &types) || !compat_body_key(ex, body, &key))
 		goto out;
-	if (types != NULL && !json_is_null(types)) {
-		bool ok = json_is_array(types);
-		size_t i;
-		json_t *t;
-		json_array_foreach(types, i, t) ok = ok && json_is_string(t);
-		if (!ok) {
-			http_reply_error(ex, 422, "bad_value", "types: an array of strings");
-			goto out;
-		}
-		if (json_array_size(types) > 0)
-			types_text = json_dumps(types, JSON_COMPACT);
-	}
-	PGresult *res = compat_memories(ex, api, c.customer_id, user_id, types_text, limit);
-	if (res != NULL) {
-		json_t *memory =
-		    json_stringn(PQgetvalue(res, 0, 4), (size_t)PQgetlength(res, 0, 4));
-		char *ndjson = json_dumps(memory, JSON_ENCODE_ANY);
-		json_decref(memory);
-		struct buf out = BUF_INIT;
-		buf_append_str(&out, "{\"success\":true,\"memories\":");
-		buf_append(&out, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
-		buf_appendf(&out, ",\"count\":%s,\"memory\":%s}", PQgetvalue(res, 0, 1),
-		            ndjson ? ndjson : "\"\"");
-		http_reply_json(ex, 200, out.data, out.len);
-		buf_free(&out);
-		free(ndjson);
-		PQclear(res);
-	}
+	PGresult *res = compat_memories(ex, api, c.customer_id, user_id, types, key, limit);
+	if (res != NULL)
+		compat_retrieve_reply(ex, res);
+	PQclear(res);
 out:
-	free(types_text);
+	free(types);
 	json_decref(body);
 	return HTTP_DONE;
 }

@@ -30,6 +30,10 @@ struct qdb {
 	pthread_cond_t cond;
 	size_t n;
 	struct qdb_slot *slots;
+	/* under mu: when the database last answered / last could not be reached (backoff_now_ms,
+	 * 0 = never), and whether a /health probe is running */
+	long long answered_ms, unreachable_ms;
+	bool probing;
 	struct metrics_counter *connects, *conn_errors, *lost, *exhausted;
 	struct metrics_histogram *latency;
 };
@@ -88,6 +92,18 @@ static void qdb_count(struct metrics_counter *c)
 {
 	if (c != NULL)
 		metrics_counter_add(c, 1);
+}
+
+/* Records whether the database answered (for qdb_healthy). */
+static void qdb_note(struct qdb *q, bool answered)
+{
+	long long now = backoff_now_ms();
+	pthread_mutex_lock(&q->mu);
+	if (answered)
+		q->answered_ms = now;
+	else
+		q->unreachable_ms = now;
+	pthread_mutex_unlock(&q->mu);
 }
 
 /* Takes a free slot, waiting up to wait_ms; NULL when none came free. */
@@ -314,6 +330,7 @@ int qdb_query(struct qdb *q, long long tenant, const struct qdb_stmt *st, const 
 	if (rc == QDB_UNAVAILABLE && had_conn && slot->conn == NULL)
 		rc = qdb_attempt(q, slot, tid, st, params, res, err, errlen); /* once, fresh */
 	clock_gettime(CLOCK_MONOTONIC, &b);
+	qdb_note(q, rc != QDB_UNAVAILABLE); /* a timeout or a failed statement still answered */
 	if (q->latency != NULL && rc == QDB_OK)
 		metrics_observe(q->latency, (double)(b.tv_sec - a.tv_sec) +
 		                                (double)(b.tv_nsec - a.tv_nsec) / 1e9);
@@ -321,13 +338,12 @@ int qdb_query(struct qdb *q, long long tenant, const struct qdb_stmt *st, const 
 	return rc;
 }
 
-bool qdb_ready(struct qdb *q, char *why, size_t whylen)
+/* SELECT 1 on a pooled connection: 1 answered, 0 unreachable, -1 no connection free. */
+static int qdb_probe(struct qdb *q)
 {
 	struct qdb_slot *slot = qdb_checkout(q);
-	if (slot == NULL) {
-		snprintf(why, whylen, "every database connection is busy");
-		return false;
-	}
+	if (slot == NULL)
+		return -1;
 	char err[256];
 	bool ok = qdb_ensure(q, slot, err, sizeof(err)) == QDB_OK;
 	if (ok) {
@@ -335,8 +351,35 @@ bool qdb_ready(struct qdb *q, char *why, size_t whylen)
 		if (!ok || !db_is_clean(slot->conn))
 			qdb_drop(q, slot);
 	}
-	if (!ok)
-		snprintf(why, whylen, "database not reachable");
 	qdb_checkin(q, slot);
+	qdb_note(q, ok);
 	return ok;
+}
+
+bool qdb_ready(struct qdb *q, char *why, size_t whylen)
+{
+	int rc = qdb_probe(q);
+	if (rc < 0)
+		snprintf(why, whylen, "every database connection is busy");
+	else if (rc == 0)
+		snprintf(why, whylen, "database not reachable");
+	return rc == 1;
+}
+
+bool qdb_healthy(struct qdb *q, long long max_age_ms)
+{
+	long long now = backoff_now_ms();
+	pthread_mutex_lock(&q->mu);
+	bool answered = q->answered_ms != 0 && q->answered_ms >= q->unreachable_ms;
+	long long last = answered ? q->answered_ms : q->unreachable_ms;
+	bool probe = (last == 0 || now - last >= max_age_ms) && !q->probing;
+	q->probing = q->probing || probe;
+	pthread_mutex_unlock(&q->mu);
+	if (!probe)
+		return answered;
+	int rc = qdb_probe(q);
+	pthread_mutex_lock(&q->mu);
+	q->probing = false;
+	pthread_mutex_unlock(&q->mu);
+	return rc < 0 ? answered : rc == 1;
 }

@@ -73,4 +73,14 @@ int qdb_query(struct qdb *q, long long tenant, const struct qdb_stmt *st, const 
 /* For /readyz: a connection can be checked out (or made) and answers SELECT 1. */
 bool qdb_ready(struct qdb *q, char *why, size_t whylen);
 
+/*
+ * For GET /health, asked before nearly every ChatStack operation: whether the database
+ * answered, from what the pool already knows. Every read, connect attempt and readiness
+ * check records its outcome; an outcome younger than max_age_ms is the answer with no round
+ * trip. An older one is refreshed by one SELECT 1 (one caller at a time; the others take the
+ * last outcome), so a quiet service still notices an outage within max_age_ms. Before any
+ * outcome is known the answer is a probe. A full pool is not an outage (last outcome kept).
+ */
+bool qdb_healthy(struct qdb *q, long long max_age_ms);
+
 #endif

@@ -109,6 +109,13 @@ def seed_tenant(cur, t):
     put_memory(cur, SHARED_CALLER, "user", "person", "name", {"canary": m})
     put_memory(cur, f"only-{t}", "user", "fact", "marker", {"canary": m})
     put_memory(cur, None, "shared", "admin_setting", "greeting", {"setting_value": m})
+    # ChatStack's per-turn thread recaps (caller recap-<t>): two threads, the older one first
+    for i, thread in enumerate(("CA-recap-old", f"CA-recap-{t}")):
+        put_memory(cur, f"recap-{t}", "user", "thread_recap", f"thread_history:{thread}",
+                   {"count": 2, "messages": [{"role": "user", "content": f"{thread} {m}"},
+                                             {"role": "assistant", "content": "Noted."}]},
+                   T0 - timedelta(minutes=10 - i))
+    put_memory(cur, f"recap-{t}", "user", "fact", "carry_kit", {"value": m}, T0)
 
 
 def seed_tenant_one(cur):

@@ -100,6 +100,19 @@ def test_body_naming_another_tenant_is_forbidden(gateway, method, path, body):
     assert status == 403 and payload["error"]["code"] == "tenant_mismatch"
 
 
+@pytest.mark.parametrize("method,path,body", ROUTES, ids=[f"{m} {p.split('?')[0]}" for m, p, _ in ROUTES])
+def test_query_string_naming_another_tenant_is_forbidden(gateway, method, path, body):
+    """?customer_id=8 with a tenant-7 token: refused before anything is produced, as a body
+    customer_id is; the token's own tenant in the query is accepted."""
+    sep = "&" if "?" in path else "?"
+    status, _, payload = request(gateway.port, method, f"{path}{sep}customer_id=8", body,
+                                 token=mint(SECRET, customer_id=7))
+    assert status == 403 and payload["error"]["code"] == "tenant_mismatch", payload
+    status, _, payload = request(gateway.port, method, f"{path}{sep}customer_id=7", body,
+                                 token=mint(SECRET, customer_id=7))
+    assert status in (200, 202), payload
+
+
 def test_v3_calls_accepted_after_broker_ack_and_on_the_topic(gateway):
     body = call_body(thread_id="T-1", metadata={"campaign": "renewals"})
     status, headers, payload = request(gateway.port, "POST", "/v3/calls", body,
@@ -238,6 +251,7 @@ def raw_exchange(port, data, wait=2.0):
     b"Content-Length: 5\r\nContent-Length: 5\r\n",
     b"Content-Length: 5\r\nContent-Length: 6\r\n",
     b"Transfer-Encoding : chunked\r\n",
+    b"Content-Length: 5\r\nAuthorization: Bearer x\r\n",  # two Authorization headers
 ])
 def test_ambiguous_framing_is_refused_and_nothing_smuggled(gateway, framing):
     token = mint(SECRET).encode()

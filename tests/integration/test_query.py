@@ -64,7 +64,6 @@ ROUTES = [
     ("GET", "/v3/callers", None),
     ("GET", "/v3/calls/CA-kelly-4", None),
     ("GET", "/v3/search?q=auto+bill", None),
-    ("GET", "/health", None),
     ("GET", f"/v1/memories?user_id={SHARED_CALLER}", None),
     ("GET", f"/v1/memories/user/{SHARED_CALLER}", None),
     ("GET", "/v1/memories/shared", None),
@@ -441,6 +440,8 @@ def test_postgres_restart_gives_503_then_recovers_without_restart(services, api,
         while time.monotonic() < deadline and not any(s == 503 and t > down_at for t, s, _ in seen):
             time.sleep(0.05)
         assert Client(d.port).json("GET", "/readyz")[0] == 503
+        status, _, health = Client(d.port).json("GET", "/health")  # public, as ChatStack calls it
+        assert status == 503 and health["status"] != "healthy" and health["db"] is False, health
         up_started = time.monotonic()  # PostgreSQL answers before `up` returns
         subprocess.run(dev + ["up", "--dir", services.dir, "pg"], check=True,
                        capture_output=True, timeout=120)
@@ -458,6 +459,8 @@ def test_postgres_restart_gives_503_then_recovers_without_restart(services, api,
     assert outage and {s for s, _ in outage} == {503} and all(ra == "1" for _, ra in outage)
     assert seen[-1][1] == 200  # recovered, same process
     assert Client(d.port).json("GET", "/readyz")[0] == 200
+    status, _, health = Client(d.port).json("GET", "/health")
+    assert status == 200 and health["status"] == "healthy", health
     assert d.proc.poll() is None
     assert d.stop() == 0, d.output()
 
@@ -488,13 +491,71 @@ def test_compat_memory_reads(api):
     status, _, out = c.json("POST", "/memory/retrieve", tok(),
                             {"user_id": SHARED_CALLER, "limit": 500, "types": ["person"]})
     assert status == 200 and out["success"] is True and out["count"] == 1
-    assert [json.loads(line) for line in out["memory"].splitlines()] == out["memories"]
+    # the legacy string holds the stored values, one per line, in the same order
+    assert [json.loads(line) for line in out["memory"].splitlines()] == [m["value"] for m in out["memories"]]
     _, _, out = c.json("POST", "/memory/retrieve", tok(),
                        {"user_id": SHARED_CALLER, "types": ["thread_recap"]})
     assert out["count"] == 0 and out["memory"] == ""
     assert c.json("POST", "/memory/retrieve", tok(), {"user_id": 5})[0] == 422
     assert c.json("POST", "/memory/retrieve", tok(), {"types": "x"})[0] == 422
     assert c.json("POST", "/memory/retrieve", tok(), None)[0] == 400
+
+
+def test_compat_memory_retrieve_thread_history(api):
+    """ChatStack at call end: POST /memory/retrieve {user_id, message: thread_history:<id>,
+    limit: 500, types: [thread_recap]}; its transcript builder reads `messages` at the top level
+    of each line of `memory`."""
+    c = api.client
+    body = {"user_id": "recap-1", "message": "thread_history:CA-recap-1", "limit": 500,
+            "types": ["thread_recap"]}
+    status, _, out = c.json("POST", "/memory/retrieve", tok(), body)
+    assert status == 200 and out["success"] is True and out["count"] == 1, out
+    lines = [json.loads(line) for line in out["memory"].splitlines()]
+    assert len(lines) == 1 and lines[0]["count"] == 2
+    assert [m["role"] for m in lines[0]["messages"]] == ["user", "assistant"]
+    assert lines[0]["messages"][0]["content"] == f"CA-recap-1 {marker(1)}"
+    assert out["memories"][0]["key"] == "thread_history:CA-recap-1"
+    # without the message: both threads' recaps, newest first; types honoured
+    _, _, out = c.json("POST", "/memory/retrieve", tok(),
+                       {"user_id": "recap-1", "limit": 500, "types": ["thread_recap"]})
+    assert [json.loads(x)["messages"][0]["content"].split()[0] for x in out["memory"].splitlines()] == \
+        ["CA-recap-1", "CA-recap-old"]
+    _, _, out = c.json("POST", "/memory/retrieve", tok(), {"user_id": "recap-1", "limit": 500})
+    assert out["count"] == 3 and json.loads(out["memory"].splitlines()[0]) == {"value": marker(1)}
+    # another tenant's thread of the same caller id is not there; an unknown thread is empty
+    _, _, out = c.json("POST", "/memory/retrieve", tok(2), dict(body, user_id="recap-2"))
+    assert out["count"] == 0 and out["memory"] == ""
+    _, _, out = c.json("POST", "/memory/retrieve", tok(), dict(body, message="thread_history:CA-none"))
+    assert out["count"] == 0 and out["memory"] == ""
+    # a free-text message (the previous service's search) filters nothing
+    _, _, out = c.json("POST", "/memory/retrieve", tok(), dict(body, message="what did we discuss"))
+    assert out["count"] == 2
+    assert c.json("POST", "/memory/retrieve", tok(), dict(body, message=5))[0] == 422
+
+
+def test_query_string_naming_another_tenant_is_refused(api):
+    c = api.client
+    status, _, out = c.json("GET", f"/v2/summaries/{KELLY}?customer_id=2", tok(1))
+    assert status == 403 and out["error"]["code"] == "tenant_mismatch"
+    status, _, out = c.json("GET", f"/v2/summaries/{KELLY}?customer_id=x", tok(1))
+    assert status == 400 and out["error"]["code"] == "bad_value"
+    status, _, out = c.json("GET", f"/v2/summaries/{KELLY}?customer_id=1", tok(1))
+    assert status == 200 and out["total"] == 4
+
+
+def test_two_authorization_headers_are_refused(api):
+    """MHD hands the first to the handler, a proxy may use the last: 400, never a guess."""
+    import socket
+    with socket.create_connection(("127.0.0.1", api.daemon.port), timeout=5) as s:
+        s.sendall((f"GET /v2/profiles HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {tok(1)}\r\n"
+                   f"Authorization: Bearer {tok(2)}\r\n\r\n").encode())
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
 
 
 def test_compat_summaries_profiles_personality(api):
@@ -528,9 +589,18 @@ def test_compat_summaries_profiles_personality(api):
     status, _, out = c.json("GET", "/v2/personality/nobody", tok())
     assert status == 200 and out == {"success": True, "user_id": "nobody", "personality": None,
                                      "message": "No personality data available yet"}
-    status, _, out = c.json("GET", "/health", tok())
-    assert status == 200 and out["status"] == "healthy" and out["db"] is True
-    assert out["memory_store"] == "connected"
+
+
+def test_health_is_public(api):
+    """ChatStack calls GET /health with no Authorization header and switches memory off on
+    anything but 200 healthy: no token, a bad token and a good one get the same answer."""
+    c = api.client
+    for token in (None, "not-a-jwt", mint("x" * 40, customer_id=1), tok(), tok(scope="memory:write")):
+        status, h, out = c.json("GET", "/health", token)
+        assert status == 200, (token, status, out)
+        assert out["status"] == "healthy" and out["db"] is True and out["memory_store"] == "connected"
+        assert "www-authenticate" not in h
+        assert set(out) == {"status", "memory_store", "db", "service", "version"}
 
 
 def test_search_hybrid_semantic_text(api):
