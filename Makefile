@@ -4,6 +4,9 @@
 #   make test            unit tests, then integration tests against a real PostgreSQL and Kafka
 #   make unit            unit tests only (no services needed)
 #   make integration     integration tests only
+#                        (these three first install what is missing with scripts/deps.sh, as
+#                        make demo does; SKIP_DEPS=1 skips that where the libraries come from
+#                        elsewhere)
 #   make SANITIZE=address,undefined test    the same under ASan/UBSan (separate build dir)
 #   make chaos / soak    fault injection (issue 8) and the 30-minute soak (docs/RELIABILITY.md)
 #   make valgrind        unit tests under valgrind
@@ -13,9 +16,14 @@
 #   make demo            the whole pipeline on local services with a sample, until Ctrl-C (README)
 #   make demo-check      the same, non-interactive: exits 0 when the sample's context came back right
 #   make deps            install what the project needs (scripts/deps.sh)
+#   make install PREFIX=/usr/local DESTDIR=   the programs into PREFIX/bin, the data they read
+#                        (lexicons, prompts, migrations) into PREFIX/share/ai-memory
 
 CC       ?= cc
 PKGS     := rdkafka libpq jansson libcurl libjwt libmicrohttpd
+PKG_CONFIG ?= pkg-config
+DEPS_SH  ?= scripts/deps.sh
+PREFIX   ?= /usr/local
 VERSION  := 0.1.0
 PYTHON   ?= /usr/bin/python3
 CLANG    ?= clang-14
@@ -39,8 +47,11 @@ WARN     := -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prot
 ifneq ($(WERROR),)
 WARN     += -Werror
 endif
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+# pkg-config runs once, when a recipe first needs the flags (on a fresh machine that is after
+# deps-ensure installed the libraries), and quietly: before the libraries exist the Makefile
+# still parses, and `make -n` prints no pkg-config errors.
+PKG_CFLAGS = $(eval PKG_CFLAGS := $$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null))$(PKG_CFLAGS)
+PKG_LIBS   = $(eval PKG_LIBS := $$(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null))$(PKG_LIBS)
 CPPFLAGS += -D_GNU_SOURCE -DAIMEM_VERSION='"$(VERSION)"' -Ilib
 CFLAGS   += -std=c11 -g $(OPT) $(WARN) -fno-common $(SANFLAGS) $(PKG_CFLAGS) -MMD -MP
 LDFLAGS  += $(SANFLAGS)
@@ -82,12 +93,21 @@ FUZZ_QUERY_SRC := query-api/api.c query-api/native.c query-api/compat.c query-ap
 ALL_OBJ  := $(FUZZ_SRC:%.c=$(BUILD)/%.o) $(BUILD)/tests/fuzz/replay.o $(LIB_OBJ) $(foreach p,$(PROGRAMS),$(call prog_obj,$(word 1,$(subst :, ,$(p))))) $(UNIT_OBJ) $(TOOL_SRC:%.c=$(BUILD)/%.o) \
 	    $(BENCH_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all test unit integration bench chaos soak valgrind valgrind-integration fuzz format format-check lint demo demo-check demo-down deps docs clean
+.PHONY: all test unit integration bench chaos soak valgrind valgrind-integration fuzz format format-check lint demo demo-check demo-down deps deps-ensure pkgs-check install docs clean
 .DEFAULT_GOAL := all
+
+# What every compile waits for (order-only): under `make test`, `unit` or `integration`, deps-ensure
+# (install what is missing); otherwise pkgs-check (say which command installs the libraries
+# instead of failing on a missing header).
+ifneq ($(and $(filter test unit integration,$(MAKECMDGOALS)),$(if $(SKIP_DEPS),,yes)),)
+DEPS_FIRST := deps-ensure
+else
+DEPS_FIRST := pkgs-check
+endif
 
 all: $(BINS) $(UNIT_BIN) $(TOOLS) $(BENCH) $(FUZZ_REPLAY)
 
-$(BUILD)/%.o: %.c
+$(BUILD)/%.o: %.c | $(DEPS_FIRST)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
@@ -126,14 +146,14 @@ $(BUILD)/tests/%: $(BUILD)/tests/tools/%.o $(LIB_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Unit tests need no services. Integration tests start their own PostgreSQL and Kafka.
-unit: $(UNIT_BIN)
+unit: $(UNIT_BIN) | $(DEPS_FIRST)
 	$(UNIT_BIN)
 
-integration: all
+integration: all | $(DEPS_FIRST)
 	AIMEM_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q tests/integration \
 		--junitxml=$(BUILD)/integration.xml
 
-test: all
+test: all | $(DEPS_FIRST)
 	@$(PYTHON) tests/run_all.py --build $(BUILD) --python $(PYTHON)
 
 # Benchmarks print figures next to limits measured in the same run (never part of `make test`).
@@ -171,7 +191,7 @@ valgrind-integration: all
 FUZZ_SECONDS ?= 30
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer
-FUZZ_CFLAGS  := -std=c11 -g -O1 -D_GNU_SOURCE -Ilib $(PKG_CFLAGS) $(FUZZ_SAN)
+FUZZ_CFLAGS   = -std=c11 -g -O1 -D_GNU_SOURCE -Ilib $(PKG_CFLAGS) $(FUZZ_SAN)
 # lib/ is compiled once for every target (coverage-instrumented, not linked with libFuzzer's main)
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=build/fuzz/obj/%.o)
 
@@ -213,6 +233,26 @@ lint:
 
 deps:
 	scripts/deps.sh
+
+# Quick when everything is in place (deps.sh --check: about a second); installs otherwise.
+deps-ensure:
+	@bash $(DEPS_SH) --check >/dev/null 2>&1 || { \
+		echo "make: installing what is missing ($(DEPS_SH))"; bash $(DEPS_SH); }
+
+pkgs-check:
+	@$(PKG_CONFIG) --exists $(PKGS) 2>/dev/null || { echo "make: the C libraries \
+	($(PKGS)) are missing: make deps installs them (make test does it first)" >&2; exit 1; }
+
+# The programs into PREFIX/bin and, at their paths in the source tree, the data their defaults
+# name into PREFIX/share/ai-memory, where lib/datadir looks (../share/ai-memory next to the
+# program). DESTDIR stages the tree for a package.
+DATA_FILES := $(wildcard workers/lexicons/* workers/*/prompts/* migrations/*.sql)
+install: $(BINS)
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	@set -e; for f in $(DATA_FILES); do \
+		install -D -m 644 $$f $(DESTDIR)$(PREFIX)/share/ai-memory/$$f; done
+	@echo "install: $(words $(BINS)) programs in $(DESTDIR)$(PREFIX)/bin, $(words $(DATA_FILES)) data files in $(DESTDIR)$(PREFIX)/share/ai-memory"
 
 # docs/configuration.md and deploy/config/*.conf are generated from the programs' settings tables
 docs: all
