@@ -13,6 +13,10 @@ build=${AIMEM_BUILD:-$repo/build}
 	echo "\`AIMEM_CONFIG\`) and \`AIMEM_*\` environment variables (the environment wins). Secrets can"
 	echo "come from a file named by \`<key>_file\` / \`AIMEM_<KEY>_FILE\`; never from argv."
 	echo "\`--print-config\` shows the effective values and where each came from, secrets redacted."
+	echo "Defaults naming data we ship (\`lexicons.dir\`, \`llm.prompt\`, \`migrations.dir\`) are paths in"
+	echo "the source tree, looked up next to the program: \`../share/ai-memory/\` (\`make install\`), the"
+	echo "source tree above it, then the working directory. \`--check-config\` opens every file and"
+	echo "folder the settings name and exits 2 naming the one it cannot open."
 	for prog in aimem aimem-ingest aimem-memories aimem-summarizer aimem-personality aimem-query; do
 		[ -x "$build/bin/$prog" ] || continue # a program whose folder has not landed yet
 		echo
