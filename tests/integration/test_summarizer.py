@@ -211,7 +211,7 @@ def raw_drip(h):
 
 @pytest.mark.parametrize("mode", ["good", "fenced", "injected_ids", "garbage", "http500", "slow",
                                   "retry_after", "reset", "drip", "truncated_json", "huge_body",
-                                  "injection"])
+                                  "injection", "no_name"])
 def test_llm_answers_end_as_designed(services, db, worker_env, tmp_path, llm, mode):
     topic, group, env = worker_env
     calls = {"n": 0}
@@ -220,6 +220,8 @@ def test_llm_answers_end_as_designed(services, db, worker_env, tmp_path, llm, mo
         calls["n"] += 1
         if mode == "good":
             return 200, {}, FakeLLM.completion(GOOD), 0
+        if mode == "no_name":  # the built-in extractor's name stands in (ChatStack greets by it)
+            return 200, {}, FakeLLM.completion({k: v for k, v in GOOD.items() if k != "caller_name"}), 0
         if mode == "fenced":
             return 200, {}, FakeLLM.completion("Here you go:\n```json\n" + json.dumps(GOOD) + "\n```"), 0
         if mode == "injected_ids":
@@ -267,7 +269,7 @@ def test_llm_answers_end_as_designed(services, db, worker_env, tmp_path, llm, mo
         if mode == "injection":  # stored as text of this tenant's row; ids from the event
             assert row[3] == "llm:test-model/v1" and row[0].startswith("IGNORE PREVIOUS")
             assert row[2] == {"caller_name": "Kelly Nguyen"}
-        elif mode in ("good", "fenced", "injected_ids", "retry_after"):
+        elif mode in ("good", "fenced", "injected_ids", "retry_after", "no_name"):
             assert row[3] == "llm:test-model/v1" and row[4] is False
             assert row[1] == ["billing", "discount"]
             assert row[2] == {"caller_name": "Kelly Nguyen", "policy_numbers": ["AP-449120"],

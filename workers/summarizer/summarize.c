@@ -74,6 +74,23 @@ static void summary_builtin(struct summary *sum, bool fallback)
 	metrics_counter_add(fallback ? sum->s->fallback : sum->s->builtin, 1);
 }
 
+/* A model answer without a caller name takes the built-in extractor's (proc_name.h): the
+ * profile's preferred name comes from it, and ChatStack greets a returning caller by it. */
+static void summary_builtin_name(struct summary *sum)
+{
+	struct proc_result b;
+	char err[200];
+	if (sum->r.caller_name != NULL ||
+	    proc_run(sum->s->cfg.lexicons, &sum->job->ev->call, &b, err, sizeof(err)) != 0)
+		return;
+	if (b.caller_name != NULL) {
+		sum->r.caller_name = xstrdup(b.caller_name);
+		json_object_set_new(sum->r.key_variables, "caller_name",
+		                    json_string(b.caller_name));
+	}
+	proc_result_release(&b);
+}
+
 static void summary_model_done(void *opaque, int status, const char *content, size_t len,
                                const char *err)
 {
@@ -83,6 +100,7 @@ static void summary_model_done(void *opaque, int status, const char *content, si
 	if (status == LLM_OK) {
 		char perr[160];
 		if (summary_model_parse(content, len, &sum->r, perr, sizeof(perr)) == 0) {
+			summary_builtin_name(sum);
 			sum->processor = sum->s->cfg.llm_processor;
 			sum->needs_reprocess = false;
 			sum->state = SUMMARY_DONE;
