@@ -17,6 +17,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "num.h"
+#include "offsets.h"
 #include "prog.h"
 #include "publish.h"
 #include "replay.h"
@@ -85,6 +86,15 @@ static const char cli_usage[] =
     "  lag [--group G] [--json]         per group and partition: stored next offset, high\n"
     "                                   watermark, lag and the age of the oldest unprocessed\n"
     "                                   event; needs db.url and kafka.bootstrap.servers\n"
+    "  offsets show --group G --topic T\n"
+    "                                   per partition: stored next offset, the broker's low\n"
+    "                                   and high watermarks and the status a worker finds\n"
+    "                                   (ok, expired, none; beyond_end and mismatch stop the\n"
+    "                                   partition: a recreated topic or an emptied broker)\n"
+    "  offsets reset --group G --topic T --to earliest|latest|OFFSET [--partition P]\n"
+    "                                   rewrite the stored offsets (logged); refused while the\n"
+    "                                   group has members: stop its workers first, restart\n"
+    "                                   them after (broker requests wait up to lag.timeout)\n"
     "  replay --group summarizer|personality|memories --from <RFC 3339|earliest>\n"
     "         [--to <RFC 3339>] [--customer N] [--dry-run] [--worker-config FILE]\n"
     "                                   reprocess a range with that worker's code (its replay\n"
@@ -281,6 +291,55 @@ static int cli_lag(const struct cli_settings *s, const struct cfg *cfg, int argc
 	return rc == 0 ? 0 : 1;
 }
 
+static int cli_offsets(const struct cli_settings *s, const struct cfg *cfg, int argc, char **argv)
+{
+	static const char usage[] =
+	    "usage: aimem offsets show --group G --topic T\n"
+	    "       aimem offsets reset --group G --topic T --to earliest|latest|OFFSET"
+	    " [--partition P]\n";
+	struct offsets_opts o = {
+		NULL, NULL, -1, OFFSETS_TO_EARLIEST, 0, s->lag_timeout_ms, stdout
+	};
+	const char *to = NULL, *part = NULL, *v;
+	bool reset = argc > 1 && strcmp(argv[1], "reset") == 0;
+	bool ok = argc > 1 && (reset || strcmp(argv[1], "show") == 0);
+	for (int i = 2; ok && i < argc; i++) {
+		if ((v = cli_opt(argc, argv, &i, "--group")) != NULL)
+			o.group = v;
+		else if ((v = cli_opt(argc, argv, &i, "--topic")) != NULL)
+			o.topic = v;
+		else if (reset && (v = cli_opt(argc, argv, &i, "--to")) != NULL)
+			to = v;
+		else if (reset && (v = cli_opt(argc, argv, &i, "--partition")) != NULL)
+			part = v;
+		else
+			ok = false;
+	}
+	ok = ok && o.group != NULL && o.topic != NULL && (!reset || to != NULL);
+	if (ok && to != NULL && offsets_parse_to(to, &o) != 0) {
+		fprintf(stderr, "aimem offsets: --to takes earliest, latest or an offset >= 0\n");
+		return 2;
+	}
+	if (ok && part != NULL && num_parse_int(part, 0, 2147483647, &o.partition) != NUM_OK) {
+		fprintf(stderr, "aimem offsets: --partition takes a partition number >= 0\n");
+		return 2;
+	}
+	if (!ok) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	PGconn *conn = cli_connect(s);
+	if (conn == NULL)
+		return 1;
+	char err[1024];
+	int rc = reset ? offsets_reset(conn, cfg, &o, err, sizeof(err))
+	               : offsets_show(conn, cfg, &o, err, sizeof(err));
+	if (rc < 0)
+		fprintf(stderr, "aimem offsets %s: %s\n", reset ? "reset" : "show", err);
+	PQfinish(conn);
+	return rc == 0 ? 0 : 1;
+}
+
 static int cli_import_previous(const struct cli_settings *s, const struct cfg *cfg, int argc,
                                char **argv)
 {
@@ -335,6 +394,7 @@ static const struct cli_command cli_commands[] = {
 	{ "erase", cli_erase },
 	{ "token", cli_token },
 	{ "lag", cli_lag },
+	{ "offsets", cli_offsets }, /* stored offsets against the broker's log, and their reset */
 	{ "replay", cli_replay },
 	{ "import-previous", cli_import_previous },
 };

@@ -5,6 +5,7 @@
 #include "worker.h"
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "kafka.h"
 #include "log.h"
 #include "num.h"
+#include "position.h"
 #include "sig.h"
 #include "text.h"
 #include "xalloc.h"
@@ -26,9 +28,13 @@
 #define WORKER_DEAD_PREFIX 1024 /* payload bytes kept in a dead letter */
 
 struct wpart {
-	long long next; /* next offset to process; -1 when not assigned */
-	long long end;  /* replay: the first offset past the range */
-	long long seen; /* replay: the next offset the consumer will hand us */
+	long long next;   /* next offset to process; -1 when not assigned (or held, stopped) */
+	long long end;    /* replay: the first offset past the range */
+	long long seen;   /* replay: the next offset the consumer will hand us */
+	long long verify; /* offset whose message must match fp before any is taken; -1 none */
+	long long fp;     /* stored fingerprint of the message at next - 1 (when have_fp) */
+	bool have_fp;
+	bool stopped; /* the stored position is not this log's: paused until an operator acts */
 };
 
 struct wmsg {
@@ -64,6 +70,9 @@ struct worker {
 	struct backoff bo;
 	struct db_stmt erased_stmt, erase_lock_stmt;
 	rd_kafka_topic_partition_list_t *pending; /* held paused until offsets load (owned) */
+	bool pending_loaded; /* pending's offset fields hold the stored offsets already */
+	atomic_int nstopped; /* partitions stopped (read by /readyz on an MHD thread) */
+	struct metrics_gauge *stopped_gauge;
 	struct metrics_counter *processed, *dead, *skipped, *erased, *retries;
 	struct metrics_histogram *batch_seconds, *freshness;
 	struct metrics *m;
@@ -84,7 +93,8 @@ static struct wpart *worker_part(struct worker *w, int32_t p)
 		w->parts = xreallocarray(w->parts, n, sizeof(*w->parts));
 		w->lag = xreallocarray(w->lag, n, sizeof(*w->lag));
 		for (size_t i = w->nparts; i < n; i++) {
-			w->parts[i] = (struct wpart){ -1, -1, -1 };
+			w->parts[i] =
+			    (struct wpart){ .next = -1, .end = -1, .seen = -1, .verify = -1 };
 			w->lag[i] = NULL;
 		}
 		w->nparts = n;
@@ -103,20 +113,34 @@ static void worker_connect(struct worker *w)
 	}
 }
 
-/* consumer_offsets(group, topic, partition) := max(stored, next): never backwards. */
-static int worker_store_offset(struct worker *w, int32_t partition, long long next)
+/*
+ * consumer_offsets(group, topic, partition) := max(stored, next): never backwards. fp (NULL:
+ * unknown) is the fingerprint of the message at next - 1; it follows the offset it belongs
+ * to (every SET expression reads the old row).
+ */
+static int worker_store_offset(struct worker *w, int32_t partition, long long next,
+                               const long long *fp)
 {
-	char err[512], part[24], off[24];
+	char err[512], part[24], off[24], fptext[24];
 	snprintf(part, sizeof(part), "%d", (int)partition);
 	snprintf(off, sizeof(off), "%lld", next);
-	const char *params[] = { w->group, w->topic, part, off };
-	int rc = db_exec(w->conn,
-	                 "INSERT INTO consumer_offsets (consumer_group, topic, partition,"
-	                 " next_offset) VALUES ($1, $2, $3, $4)"
-	                 " ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET"
-	                 " next_offset = greatest(consumer_offsets.next_offset,"
-	                 " excluded.next_offset), updated_at = now()",
-	                 4, params, NULL, err, sizeof(err));
+	if (fp != NULL)
+		snprintf(fptext, sizeof(fptext), "%lld", *fp);
+	const char *params[] = { w->group, w->topic, part, off, fp != NULL ? fptext : NULL };
+	int rc =
+	    db_exec(w->conn,
+	            "INSERT INTO consumer_offsets (consumer_group, topic, partition,"
+	            " next_offset, last_fingerprint) VALUES ($1, $2, $3, $4, $5)"
+	            " ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET"
+	            " last_fingerprint = CASE"
+	            " WHEN excluded.next_offset > consumer_offsets.next_offset"
+	            " THEN excluded.last_fingerprint"
+	            " WHEN excluded.next_offset = consumer_offsets.next_offset"
+	            " THEN coalesce(excluded.last_fingerprint, consumer_offsets.last_fingerprint)"
+	            " ELSE consumer_offsets.last_fingerprint END,"
+	            " next_offset = greatest(consumer_offsets.next_offset,"
+	            " excluded.next_offset), updated_at = now()",
+	            5, params, NULL, err, sizeof(err));
 	if (rc != DB_OK)
 		log_warn("cannot store offsets error=\"%s\"", err);
 	return rc;
@@ -129,7 +153,9 @@ static bool worker_offset_row(const PGresult *res, int r, long long *part, long 
 	       num_parse_int(PQgetvalue(res, r, 1), 0, INT64_MAX, next) == NUM_OK;
 }
 
-/* Reads the stored next offsets of parts' partitions; unknown ones start at the beginning. */
+/* Reads the stored next offsets (into parts' offset fields) and fingerprints (into their
+ * wpart) of parts' partitions; unknown ones start at the beginning. Positions stay unknown:
+ * worker_settle sets them once the broker has been asked whether they still hold. */
 static int worker_load_offsets(struct worker *w, rd_kafka_topic_partition_list_t *parts)
 {
 	char err[512];
@@ -137,13 +163,13 @@ static int worker_load_offsets(struct worker *w, rd_kafka_topic_partition_list_t
 	/* every assigned partition gets its row now, so the fence always has a row to lock
 	 * (storing 0 keeps a row that exists: offsets never move backwards) */
 	for (int i = 0; i < parts->cnt; i++) {
-		int rc = worker_store_offset(w, parts->elems[i].partition, 0);
+		int rc = worker_store_offset(w, parts->elems[i].partition, 0, NULL);
 		if (rc != DB_OK)
 			return rc;
 	}
 	const char *params[] = { w->group, w->topic };
 	int rc = db_exec(w->conn,
-	                 "SELECT partition, next_offset FROM consumer_offsets"
+	                 "SELECT partition, next_offset, last_fingerprint FROM consumer_offsets"
 	                 " WHERE consumer_group = $1 AND topic = $2",
 	                 2, params, &res, err, sizeof(err));
 	if (rc != DB_OK) {
@@ -152,15 +178,18 @@ static int worker_load_offsets(struct worker *w, rd_kafka_topic_partition_list_t
 	}
 	for (int i = 0; i < parts->cnt; i++) {
 		rd_kafka_topic_partition_t *tp = &parts->elems[i];
+		struct wpart *p = worker_part(w, tp->partition);
 		tp->offset = RD_KAFKA_OFFSET_BEGINNING;
+		p->have_fp = false;
 		for (int r = 0; r < PQntuples(res); r++) {
 			long long part, next;
-			if (worker_offset_row(res, r, &part, &next) && part == tp->partition)
-				tp->offset = next;
+			if (!worker_offset_row(res, r, &part, &next) || part != tp->partition)
+				continue;
+			tp->offset = next;
+			p->have_fp = !PQgetisnull(res, r, 2) &&
+			             num_parse_int(PQgetvalue(res, r, 2), INT64_MIN, INT64_MAX,
+			                           &p->fp) == NUM_OK;
 		}
-		worker_part(w, tp->partition)->next = tp->offset < 0 ? 0 : tp->offset;
-		log_info("partition assigned topic=%s partition=%d next_offset=%lld", w->topic,
-		         (int)tp->partition, (long long)tp->offset);
 	}
 	PQclear(res);
 	return DB_OK;
@@ -199,42 +228,164 @@ static int worker_try_offsets(struct worker *w, rd_kafka_topic_partition_list_t 
 	return rc;
 }
 
+/* A stopped partition is running again or no longer ours (revoked, re-checked). */
+static void worker_unstop(struct worker *w, int32_t partition)
+{
+	struct wpart *p = worker_part(w, partition);
+	p->verify = -1;
+	if (!p->stopped)
+		return;
+	p->stopped = false;
+	int n = atomic_fetch_sub(&w->nstopped, 1) - 1;
+	metrics_gauge_set(w->stopped_gauge, n);
+}
+
+/*
+ * Stops one partition whose stored position does not belong to the broker's log (issue 17):
+ * it stays paused, nothing of it is applied and its stored offset does not move, until an
+ * operator decides with `aimem offsets` and the group's workers restart. Loud on purpose:
+ * an error line, the aimem_worker_partitions_stopped gauge and a failing /readyz.
+ */
+static void worker_stop(struct worker *w, int32_t partition, enum position_status st,
+                        const char *detail)
+{
+	struct wpart *p = worker_part(w, partition);
+	p->next = -1;
+	p->verify = -1;
+	rd_kafka_topic_partition_list_t *one = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(one, w->topic, partition);
+	rd_kafka_pause_partitions(w->rk, one);
+	rd_kafka_topic_partition_list_destroy(one);
+	if (!p->stopped) {
+		p->stopped = true;
+		int n = atomic_fetch_add(&w->nstopped, 1) + 1;
+		metrics_gauge_set(w->stopped_gauge, n);
+	}
+	log_error("partition stopped: the stored offset does not belong to the topic's log"
+	          " (recreated topic, emptied or restored broker?); nothing is skipped or applied"
+	          " until an operator decides group=%s topic=%s partition=%d reason=%s %s"
+	          " action=\"aimem offsets show --group %s --topic %s; stop the group's workers;"
+	          " aimem offsets reset --group %s --topic %s --to earliest|latest|OFFSET\"",
+	          w->group, w->topic, (int)partition, position_status_name(st), detail, w->group,
+	          w->topic, w->group, w->topic);
+}
+
 /*
  * Holds parts paused, positions unknown (next = -1: nothing of theirs is applied), until
- * worker_settle has read their stored offsets and moved the consumer there. Never blocking
- * on the database inside the rebalance callback matters: librdkafka 2.0.2 aborts
+ * worker_settle has checked their stored offsets against the broker and moved the consumer
+ * there. loaded: parts' offset fields hold the stored offsets already (read in the rebalance
+ * callback); otherwise worker_settle reads them first. Never blocking on the database or the
+ * broker inside the rebalance callback matters: librdkafka 2.0.2 aborts
  * (rd_kafka_assignment_partition_stopped: rktp_started) when the group session is lost while
  * the callback waits and a revoke follows the late assign (found by the chaos run).
  */
-static void worker_hold(struct worker *w, const rd_kafka_topic_partition_list_t *parts)
+static void worker_hold(struct worker *w, const rd_kafka_topic_partition_list_t *parts, bool loaded)
 {
-	if (w->pending == NULL)
+	if (w->pending == NULL) {
 		w->pending = rd_kafka_topic_partition_list_new(parts->cnt);
+		w->pending_loaded = true;
+	}
+	w->pending_loaded = w->pending_loaded && loaded;
 	for (int i = 0; i < parts->cnt; i++) {
 		int32_t p = parts->elems[i].partition;
 		worker_part(w, p)->next = -1;
-		if (rd_kafka_topic_partition_list_find(w->pending, w->topic, p) == NULL)
-			rd_kafka_topic_partition_list_add(w->pending, w->topic, p);
+		worker_unstop(w, p); /* checked again by worker_settle */
+		rd_kafka_topic_partition_t *tp =
+		    rd_kafka_topic_partition_list_find(w->pending, w->topic, p);
+		if (tp == NULL)
+			tp = rd_kafka_topic_partition_list_add(w->pending, w->topic, p);
+		tp->offset = loaded ? parts->elems[i].offset : RD_KAFKA_OFFSET_INVALID;
 	}
 	rd_kafka_pause_partitions(w->rk, w->pending);
-	log_warn("stored offsets unavailable: partitions=%d held paused until the database answers",
-	         w->pending->cnt);
+	if (loaded)
+		log_info("partitions=%d held paused until their stored offsets are checked against"
+		         " the broker",
+		         w->pending->cnt);
+	else
+		log_warn("stored offsets unavailable: partitions=%d held paused until the database"
+		         " answers",
+		         w->pending->cnt);
 }
 
-/* Outside the callback: reads the held partitions' stored offsets, seeks there and resumes
- * them. One attempt; the main loop calls it again (with backoff) while any are held. */
+/*
+ * The broker's side of worker_settle, for every held partition (offset fields: the stored
+ * next offsets): a position that cannot belong to this log stops its partition (taken out
+ * of pending, left paused); the others get their position, the message to verify (the
+ * stored fingerprint's, read first) and, in their offset field, where to seek. -1 when the
+ * broker does not answer (nothing changed: try again later).
+ */
+static int worker_check_held(struct worker *w)
+{
+	int n = w->pending->cnt;
+	int64_t *lo = xcalloc((size_t)n, sizeof(*lo)), *hi = xcalloc((size_t)n, sizeof(*hi));
+	int rc = 0;
+	for (int i = 0; i < n && rc == 0; i++) {
+		rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
+		    w->rk, w->topic, w->pending->elems[i].partition, &lo[i], &hi[i], 5000);
+		if (e) {
+			log_warn("cannot read a held partition's watermarks topic=%s partition=%d"
+			         " error=\"%s\"",
+			         w->topic, (int)w->pending->elems[i].partition,
+			         rd_kafka_err2str(e));
+			rc = -1;
+		}
+	}
+	rd_kafka_topic_partition_list_t *keep = rd_kafka_topic_partition_list_new(n);
+	for (int i = 0; i < n && rc == 0; i++) {
+		int32_t part = w->pending->elems[i].partition;
+		struct wpart *p = worker_part(w, part);
+		long long next = w->pending->elems[i].offset < 0 ? 0 : w->pending->elems[i].offset;
+		enum position_status st = position_check(next, lo[i], hi[i]);
+		char detail[160];
+		snprintf(detail, sizeof(detail), "stored_next=%lld low=%lld high=%lld", next,
+		         (long long)lo[i], (long long)hi[i]);
+		if (position_stops(st)) {
+			worker_stop(w, part, st, detail);
+			continue;
+		}
+		if (st == POSITION_EXPIRED) /* gone from Kafka whatever we do: say so, go on */
+			log_warn(
+			    "stored offset below the log start: messages deleted before they were"
+			    " processed group=%s topic=%s partition=%d expired=%lld %s",
+			    w->group, w->topic, (int)part, (long long)lo[i] - next, detail);
+		p->next = st == POSITION_EXPIRED ? lo[i] : next;
+		p->verify = position_verify_offset(next, lo[i], hi[i], p->have_fp);
+		rd_kafka_topic_partition_list_add(keep, w->topic, part)->offset =
+		    p->verify >= 0 ? p->verify : p->next;
+		log_info("partition assigned topic=%s partition=%d next_offset=%lld low=%lld"
+		         " high=%lld verify_offset=%lld",
+		         w->topic, (int)part, p->next, (long long)lo[i], (long long)hi[i],
+		         p->verify);
+	}
+	free(lo);
+	free(hi);
+	if (rc == 0) {
+		rd_kafka_topic_partition_list_destroy(w->pending);
+		w->pending = keep;
+	} else {
+		rd_kafka_topic_partition_list_destroy(keep);
+	}
+	return rc;
+}
+
+/* Outside the callback: reads the held partitions' stored offsets, checks them against the
+ * broker's log, seeks there and resumes them. One attempt; the main loop calls it again
+ * (with backoff) while any are held. */
 static void worker_settle(struct worker *w)
 {
 	if (w->pending == NULL || sig_stop_requested())
 		return;
-	if (worker_try_offsets(w, w->pending, 0) != DB_OK) {
+	if (!w->pending_loaded && worker_try_offsets(w, w->pending, 0) != DB_OK) {
 		sig_wait((int)backoff_next_ms(&w->bo));
 		return;
 	}
-	for (int i = 0; i < w->pending->cnt; i++)
-		if (w->pending->elems[i].offset < 0) /* nothing stored: the log start */
-			w->pending->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
-	rd_kafka_error_t *e = rd_kafka_seek_partitions(w->rk, w->pending, 10000);
+	w->pending_loaded = true;
+	if (worker_check_held(w) != 0) {
+		sig_wait((int)backoff_next_ms(&w->bo));
+		return;
+	}
+	rd_kafka_error_t *e =
+	    w->pending->cnt > 0 ? rd_kafka_seek_partitions(w->rk, w->pending, 10000) : NULL;
 	bool ok = e == NULL;
 	for (int i = 0; ok && i < w->pending->cnt; i++)
 		ok = w->pending->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR;
@@ -243,16 +394,40 @@ static void worker_settle(struct worker *w)
 		         e ? rd_kafka_error_string(e) : "per-partition error");
 		if (e)
 			rd_kafka_error_destroy(e);
-		for (int i = 0; i < w->pending->cnt; i++) /* applied nothing: still unknown */
+		for (int i = 0; i < w->pending->cnt; i++) { /* applied nothing: still unknown */
 			worker_part(w, w->pending->elems[i].partition)->next = -1;
+			worker_part(w, w->pending->elems[i].partition)->verify = -1;
+		}
+		w->pending_loaded = false; /* the offset fields now hold seek targets */
 		sig_wait((int)backoff_next_ms(&w->bo));
 		return;
 	}
 	rd_kafka_resume_partitions(w->rk, w->pending);
-	log_info("held partitions resumed at their stored offsets partitions=%d", w->pending->cnt);
+	log_info("held partitions resumed at their stored offsets partitions=%d stopped=%d",
+	         w->pending->cnt, atomic_load(&w->nstopped));
 	rd_kafka_topic_partition_list_destroy(w->pending);
 	w->pending = NULL;
 	backoff_reset(&w->bo);
+}
+
+/* The consumer's position left the log (librdkafka's auto.offset.reset is "error" for the
+ * live group): a truncated log, or a broker that lost it under us. Held and checked again
+ * like a new assignment, never reset silently. */
+static void worker_out_of_range(struct worker *w, const rd_kafka_message_t *rkm)
+{
+	struct wpart *p = worker_part(w, rkm->partition);
+	if (p->stopped || (w->pending != NULL && rd_kafka_topic_partition_list_find(
+	                                             w->pending, w->topic, rkm->partition)))
+		return; /* already waiting for an operator, or for worker_settle */
+	log_warn("consumer position out of the partition's log: checking the stored offset again"
+	         " topic=%s partition=%d error=\"%s\"",
+	         w->topic, (int)rkm->partition, rd_kafka_message_errstr(rkm));
+	/* the batch in hand stays: its messages were read from the log before the change (the
+	 * partition's position, now unknown, is not advanced by its commit) */
+	rd_kafka_topic_partition_list_t *one = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(one, w->topic, rkm->partition);
+	worker_hold(w, one, false);
+	rd_kafka_topic_partition_list_destroy(one);
 }
 
 /* Runs inside rd_kafka_consumer_poll on the worker's thread. */
@@ -269,18 +444,17 @@ static void worker_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		w->pending = NULL;
 	}
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-		/* one short attempt; if the database does not answer, assign now and hold */
+		/* one short attempt at the stored offsets, so the assignment starts where they
+		 * say; either way every partition is held paused until worker_settle, outside
+		 * this callback, has checked them against the broker's log (issue 17) */
 		bool loaded = worker_try_offsets(w, parts, 2000) == DB_OK;
 		rd_kafka_assign(rk, parts);
-		if (!loaded)
-			worker_hold(w, parts);
-		else /* librdkafka 2.0.2 keeps a partition's pause across a re-assignment: a
-		      * partition held before a revoke would otherwise never fetch again */
-			rd_kafka_resume_partitions(rk, parts);
+		worker_hold(w, parts, loaded);
 	} else {
 		for (int i = 0; i < parts->cnt; i++) {
 			int32_t p = parts->elems[i].partition;
 			worker_part(w, p)->next = -1;
+			worker_unstop(w, p);   /* its next owner checks it again */
 			if (w->lag[p] != NULL) /* another member reports it now: sums stay right */
 				metrics_gauge_set(w->lag[p], 0);
 			log_info("partition revoked topic=%s partition=%d", w->topic,
@@ -301,7 +475,7 @@ static void worker_restart_from_stored(struct worker *w)
 	}
 	rd_kafka_topic_partition_list_t *parts = NULL;
 	if (rd_kafka_assignment(w->rk, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR && parts->cnt > 0)
-		worker_hold(w, parts);
+		worker_hold(w, parts, false);
 	if (parts)
 		rd_kafka_topic_partition_list_destroy(parts);
 }
@@ -349,11 +523,47 @@ static bool worker_replay_take(struct worker *w, struct wpart *p, rd_kafka_messa
 	return true;
 }
 
+/*
+ * The first message of a partition whose stored offset came with a fingerprint: is the
+ * message at next - 1 still the one committed there? Stops the partition (and takes rkm)
+ * when it is not: a recreated topic that already holds more messages than the stored
+ * offset looks fine to the watermarks. False when rkm was taken.
+ */
+static bool worker_verify(struct worker *w, struct wpart *p, rd_kafka_message_t *rkm)
+{
+	long long at = p->verify;
+	p->verify = -1;
+	if (rkm->offset > at) { /* no message there any more (compaction, a control record) */
+		log_warn("cannot verify the stored position: no message at its offset topic=%s"
+		         " partition=%d offset=%lld first_offset=%lld",
+		         w->topic, (int)rkm->partition, at, (long long)rkm->offset);
+		return true;
+	}
+	rd_kafka_timestamp_type_t type;
+	long long fp = position_fingerprint(rd_kafka_message_timestamp(rkm, &type), rkm->key,
+	                                    rkm->key_len, rkm->payload, rkm->len);
+	if (fp == p->fp) {
+		log_info("stored position verified topic=%s partition=%d offset=%lld", w->topic,
+		         (int)rkm->partition, at);
+		return true;
+	}
+	char detail[160];
+	snprintf(detail, sizeof(detail),
+	         "stored_next=%lld offset=%lld stored_fingerprint=%lld"
+	         " found_fingerprint=%lld",
+	         p->next, at, p->fp, fp);
+	worker_stop(w, rkm->partition, POSITION_MISMATCH, detail);
+	rd_kafka_message_destroy(rkm);
+	return false;
+}
+
 /* Decodes one message into the batch (or skips it). Takes rkm. */
 static void worker_take(struct worker *w, rd_kafka_message_t *rkm)
 {
 	struct wpart *p = worker_part(w, rkm->partition);
 	if (w->replaying && !worker_replay_take(w, p, rkm))
+		return;
+	if (p->verify >= 0 && rkm->offset >= p->verify && !worker_verify(w, p, rkm))
 		return;
 	if (p->next < 0 || rkm->offset < p->next) {
 		/* below the stored offset (a replayed fetch, or a zombie's stale partition) */
@@ -401,7 +611,10 @@ static void worker_fill(struct worker *w)
 			continue;
 		}
 		if (rkm->err) {
-			if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+			if (rkm->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET && !w->replaying &&
+			    rkm->rkt != NULL)
+				worker_out_of_range(w, rkm);
+			else if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
 				log_warn("consumer error=\"%s\"", rd_kafka_message_errstr(rkm));
 			rd_kafka_message_destroy(rkm);
 			continue;
@@ -622,18 +835,23 @@ static int worker_dead_letter(struct worker *w, const struct wmsg *m)
 	return rc;
 }
 
-/* consumer_offsets := last offset + 1 of each partition in the batch. */
+/* consumer_offsets := last offset + 1 of each partition in the batch, with the fingerprint
+ * of that last message (see lib/position). */
 static int worker_store_offsets(struct worker *w)
 {
 	for (size_t p = 0; p < w->nparts; p++) {
-		long long last = -1;
+		const rd_kafka_message_t *last = NULL;
 		for (size_t i = 0; i < w->nbatch; i++)
 			if ((size_t)w->batch[i].rkm->partition == p &&
-			    w->batch[i].rkm->offset > last)
-				last = w->batch[i].rkm->offset;
-		if (last < 0)
+			    (last == NULL || w->batch[i].rkm->offset > last->offset))
+				last = w->batch[i].rkm;
+		if (last == NULL)
 			continue;
-		int rc = worker_store_offset(w, (int32_t)p, last + 1);
+		rd_kafka_timestamp_type_t type;
+		long long fp =
+		    position_fingerprint(rd_kafka_message_timestamp(last, &type), last->key,
+		                         last->key_len, last->payload, last->len);
+		int rc = worker_store_offset(w, (int32_t)p, last->offset + 1, &fp);
 		if (rc != DB_OK)
 			return rc;
 	}
@@ -789,7 +1007,7 @@ static void worker_committed(struct worker *w, long long started_ms)
 	for (size_t i = 0; i < w->nbatch; i++) {
 		const rd_kafka_message_t *rkm = w->batch[i].rkm;
 		struct wpart *p = worker_part(w, rkm->partition);
-		if (rkm->offset + 1 > p->next)
+		if (p->next >= 0 && rkm->offset + 1 > p->next) /* < 0: held since, re-read then */
 			p->next = rkm->offset + 1;
 		int st = w->batch[i].status;
 		if (w->replaying) {
@@ -984,7 +1202,7 @@ static int worker_replay_assign(struct worker *w)
 		if (start < lo) /* retention deleted the beginning of the range */
 			start = lo < end ? lo : end;
 		f->offset = start;
-		*wp = (struct wpart){ start, end, start };
+		*wp = (struct wpart){ .next = start, .end = end, .seen = start, .verify = -1 };
 		total += end - start;
 		log_info("replay partition=%d from_offset=%lld end_offset=%lld", p, start, end);
 	}
@@ -1084,13 +1302,30 @@ int worker_upsert_recount(PGconn *conn, long long tenant, json_t *rows, struct d
 	return rc;
 }
 
+/* GET /readyz, on an MHD thread: not ready while a partition is stopped (group and topic
+ * never change after worker_new; nstopped is atomic). */
+static bool worker_ready(void *ctx, char *why, size_t whylen)
+{
+	const struct worker *w = ctx;
+	if (w == NULL || w->magic != WORKER_MAGIC)
+		abort();
+	int n = atomic_load(&w->nstopped);
+	if (n == 0)
+		return true;
+	snprintf(why, whylen,
+	         "%d partition(s) stopped: their stored offsets do not belong to topic %s's log;"
+	         " see aimem offsets show --group %s --topic %s",
+	         n, w->topic, w->group, w->topic);
+	return false;
+}
+
 int worker_serve(struct worker *w, const char *name, const char *http_bind, int http_port)
 {
 	struct http_server *srv = NULL;
 	if (!w->replaying) { /* a replay runs beside the live worker: no port of its own */
 		char err[256];
 		const struct http_config hc = { http_bind, http_port, 2, 30, 64, 0, 4096, 0, name };
-		srv = http_server_start(&hc, NULL, 0, NULL, NULL, w->m, err, sizeof(err));
+		srv = http_server_start(&hc, NULL, 0, w, worker_ready, w->m, err, sizeof(err));
 		if (srv == NULL)
 			log_warn("no metrics endpoint: %s", err);
 		else
@@ -1156,8 +1391,11 @@ static rd_kafka_t *worker_consumer(struct worker *w, const struct cfg *cfg, char
 	    kafka_conf_set(conf, "enable.auto.commit", "false", err, errlen) ||
 	    kafka_conf_set(conf, "enable.auto.offset.store", "false", err, errlen) ||
 	    kafka_conf_set(conf, "enable.partition.eof", "false", err, errlen) ||
-	    /* a stored 0 below the log start (retention) resumes at the earliest kept message */
-	    kafka_conf_set(conf, "auto.offset.reset", "earliest", err, errlen)) {
+	    /* the live group never lets librdkafka move a position it lost (a truncated log, a
+	     * broker that lost it): the error comes back through poll and the partition is
+	     * checked again (worker_out_of_range); a replay resumes at the earliest kept */
+	    kafka_conf_set(conf, "auto.offset.reset", w->replaying ? "earliest" : "error", err,
+	                   errlen)) {
 		rd_kafka_conf_destroy(conf);
 		return NULL;
 	}
@@ -1226,6 +1464,11 @@ struct worker *worker_new(const struct worker_config *wc, const struct worker_op
 	                            "Events of erased callers, dropped", labels);
 	w->retries = metrics_counter(m, "aimem_worker_batch_retries_total",
 	                             "Batch transactions retried", labels);
+	w->stopped_gauge = metrics_gauge(m, "aimem_worker_partitions_stopped",
+	                                 "Partitions stopped: their stored offset does not belong"
+	                                 " to the topic's log (see aimem offsets)",
+	                                 labels);
+	atomic_init(&w->nstopped, 0);
 	w->batch_seconds =
 	    metrics_histogram(m, "aimem_worker_batch_seconds", "Batch: first message to COMMIT",
 	                      labels, metrics_latency_bounds, metrics_latency_nbounds);
