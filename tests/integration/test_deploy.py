@@ -1,8 +1,9 @@
 """deploy/: the nginx config (nginx -t, then ChatStack's call flow through a local nginx in front of
 aimem-ingest, aimem-query and the workers), YAML files that parse, and the example configs.
 
-nginx runs from a temporary prefix on a free port: deploy/nginx/aimem.conf is included verbatim
-except its `listen 8100` and log folder; the upstreams file is written with the test's ports.
+nginx runs from a temporary prefix on a free port with deploy/nginx/nginx.conf as it is;
+aimem.conf is included verbatim except its `listen 8100` and log folder; the upstreams file is
+written with the test's ports (as scripts/dev's stack does).
 """
 import json
 import os
@@ -31,32 +32,18 @@ def free_port():
 
 
 def nginx_prefix(tmp_path, upstreams, listen):
-    """A self-contained nginx prefix (pid, logs, temp folders in tmp_path) including
-    deploy/nginx/aimem.conf. Returns the nginx.conf path."""
+    """A self-contained nginx prefix (pid, logs, temp folders in tmp_path) with
+    deploy/nginx/nginx.conf as it is, which includes aimem.conf and upstreams.local.conf (here:
+    the text `upstreams`). Returns the nginx.conf path."""
     prefix = tmp_path / "nginx"
     (prefix / "logs").mkdir(parents=True, exist_ok=True)
     conf = (REPO / "deploy/nginx/aimem.conf").read_text()
     assert re.search(r"^\s*listen 8100;$", conf, re.M), "aimem.conf listens on 8100"
     conf = re.sub(r"^(\s*)listen 8100;$", rf"\1listen 127.0.0.1:{listen};", conf, flags=re.M)
-    conf = conf.replace("/var/log/nginx/", f"{prefix}/logs/")
+    conf = conf.replace("/var/log/nginx/", "logs/")
     (prefix / "aimem.conf").write_text(conf)
-    (prefix / "upstreams.conf").write_text(upstreams)
-    (prefix / "nginx.conf").write_text(f"""
-worker_processes 1;
-pid {prefix}/nginx.pid;
-error_log {prefix}/logs/error.log info;
-events {{ worker_connections 256; }}
-http {{
-    client_body_temp_path {prefix}/client_body;
-    proxy_temp_path {prefix}/proxy;
-    fastcgi_temp_path {prefix}/fastcgi;
-    uwsgi_temp_path {prefix}/uwsgi;
-    scgi_temp_path {prefix}/scgi;
-    access_log off;
-    include {prefix}/upstreams.conf;
-    include {prefix}/aimem.conf;
-}}
-""")
+    (prefix / "upstreams.local.conf").write_text(upstreams)
+    shutil.copy(REPO / "deploy/nginx/nginx.conf", prefix / "nginx.conf")
     return prefix / "nginx.conf"
 
 
@@ -142,7 +129,7 @@ def test_chatstack_call_flow_through_nginx(nginx_in_front):
     token = mint(SECRET, customer_id=42)
     user = "5035550177"
 
-    status, _, health = client.json("GET", "/health", token)  # → query
+    status, _, health = client.json("GET", "/health")  # → query; ChatStack sends no token here
     assert status == 200 and health["status"] == "healthy", health
 
     # admin settings: a shared memory written (→ ingest), then read back (→ query)
