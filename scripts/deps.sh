@@ -36,6 +36,7 @@ packages=(
 	clang-14 clang-format-14 libclang-rt-14-dev valgrind
 	openjdk-17-jre-headless maven
 	python3 python3-pytest python3-psycopg2 python3-confluent-kafka python3-jsonschema python3-yaml
+	python3-jwt python3-httpx
 	nginx
 )
 
