@@ -274,12 +274,14 @@ static void worker_stop(struct worker *w, int32_t partition, enum position_statu
  * Holds parts paused, positions unknown (next = -1: nothing of theirs is applied), until
  * worker_settle has checked their stored offsets against the broker and moved the consumer
  * there. loaded: parts' offset fields hold the stored offsets already (read in the rebalance
- * callback); otherwise worker_settle reads them first. Never blocking on the database or the
- * broker inside the rebalance callback matters: librdkafka 2.0.2 aborts
- * (rd_kafka_assignment_partition_stopped: rktp_started) when the group session is lost while
- * the callback waits and a revoke follows the late assign (found by the chaos run).
+ * callback); otherwise worker_settle reads them first. quiet: the caller logged why. Never
+ * blocking on the database or the broker inside the rebalance callback matters: librdkafka
+ * 2.0.2 aborts (rd_kafka_assignment_partition_stopped: rktp_started) when the group session
+ * is lost while the callback waits and a revoke follows the late assign (found by the chaos
+ * run).
  */
-static void worker_hold(struct worker *w, const rd_kafka_topic_partition_list_t *parts, bool loaded)
+static void worker_hold(struct worker *w, const rd_kafka_topic_partition_list_t *parts, bool loaded,
+                        bool quiet)
 {
 	if (w->pending == NULL) {
 		w->pending = rd_kafka_topic_partition_list_new(parts->cnt);
@@ -297,9 +299,11 @@ static void worker_hold(struct worker *w, const rd_kafka_topic_partition_list_t 
 		tp->offset = loaded ? parts->elems[i].offset : RD_KAFKA_OFFSET_INVALID;
 	}
 	rd_kafka_pause_partitions(w->rk, w->pending);
+	if (quiet)
+		return;
 	if (loaded)
-		log_info("partitions=%d held paused until their stored offsets are checked against"
-		         " the broker",
+		log_info("partitions=%d paused until their stored offsets are checked against the"
+		         " broker",
 		         w->pending->cnt);
 	else
 		log_warn("stored offsets unavailable: partitions=%d held paused until the database"
@@ -375,6 +379,7 @@ static void worker_settle(struct worker *w)
 {
 	if (w->pending == NULL || sig_stop_requested())
 		return;
+	bool waited = !w->pending_loaded; /* held for the database, not only for the check */
 	if (!w->pending_loaded && worker_try_offsets(w, w->pending, 0) != DB_OK) {
 		sig_wait((int)backoff_next_ms(&w->bo));
 		return;
@@ -403,8 +408,11 @@ static void worker_settle(struct worker *w)
 		return;
 	}
 	rd_kafka_resume_partitions(w->rk, w->pending);
-	log_info("held partitions resumed at their stored offsets partitions=%d stopped=%d",
-	         w->pending->cnt, atomic_load(&w->nstopped));
+	if (w->pending->cnt > 0)
+		log_info("%s partitions=%d stopped=%d",
+		         waited ? "held partitions resumed at their stored offsets"
+		                : "partitions resumed at their checked stored offsets",
+		         w->pending->cnt, atomic_load(&w->nstopped));
 	rd_kafka_topic_partition_list_destroy(w->pending);
 	w->pending = NULL;
 	backoff_reset(&w->bo);
@@ -426,7 +434,7 @@ static void worker_out_of_range(struct worker *w, const rd_kafka_message_t *rkm)
 	 * partition's position, now unknown, is not advanced by its commit) */
 	rd_kafka_topic_partition_list_t *one = rd_kafka_topic_partition_list_new(1);
 	rd_kafka_topic_partition_list_add(one, w->topic, rkm->partition);
-	worker_hold(w, one, false);
+	worker_hold(w, one, false, true);
 	rd_kafka_topic_partition_list_destroy(one);
 }
 
@@ -449,7 +457,7 @@ static void worker_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		 * this callback, has checked them against the broker's log (issue 17) */
 		bool loaded = worker_try_offsets(w, parts, 2000) == DB_OK;
 		rd_kafka_assign(rk, parts);
-		worker_hold(w, parts, loaded);
+		worker_hold(w, parts, loaded, false);
 	} else {
 		for (int i = 0; i < parts->cnt; i++) {
 			int32_t p = parts->elems[i].partition;
@@ -475,7 +483,7 @@ static void worker_restart_from_stored(struct worker *w)
 	}
 	rd_kafka_topic_partition_list_t *parts = NULL;
 	if (rd_kafka_assignment(w->rk, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR && parts->cnt > 0)
-		worker_hold(w, parts, false);
+		worker_hold(w, parts, false, false);
 	if (parts)
 		rd_kafka_topic_partition_list_destroy(parts);
 }

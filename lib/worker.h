@@ -5,7 +5,14 @@
  * and one PostgreSQL connection as aimem_worker. The next offset of each partition lives in
  * consumer_offsets and is written in the same transaction as the rows the batch produced;
  * the rebalance callback loads it and hands it to rd_kafka_assign, and messages below it are
- * skipped. Per batch:
+ * skipped. With it is stored a fingerprint of the last committed message (lib/position).
+ * Every assigned partition is held paused until, outside the callback, its stored position
+ * has been checked against the broker's log: past the high watermark, or a different message
+ * at next - 1 (a recreated topic, an emptied or restored broker), stops the partition (left
+ * paused, nothing applied, error logged, /readyz 503) until an operator resets the offsets
+ * with the group stopped (`aimem offsets`); below the log start (retention) is logged and
+ * resumed at the log start. A position lost while running (auto.offset.reset=error) is
+ * checked again the same way. Per batch:
  *
  *   BEGIN; lock this group's stored offsets (FOR UPDATE) and skip every message below them,
  *   which fences a paused "zombie" whose partitions moved (it waits for the new owner's
@@ -22,7 +29,7 @@
  * unknown) reconnects and restarts from the stored offsets. SIGTERM finishes the batch,
  * commits, leaves the group and returns. Metrics (label group): aimem_worker_processed_total,
  * _dead_lettered_total, _skipped_total, _erased_dropped_total, _batch_retries_total,
- * _batch_seconds, _freshness_seconds (message timestamp to COMMIT) and
+ * _batch_seconds, _freshness_seconds (message timestamp to COMMIT), _partitions_stopped and
  * aimem_worker_lag_messages{partition}. Threads: everything runs on the caller's thread
  * (librdkafka's callbacks are served from rd_kafka_consumer_poll there).
  */
@@ -154,8 +161,8 @@ struct worker *worker_new(const struct worker_config *wc, const struct worker_op
 /* Runs until sig_stop_requested(); returns 0 after a clean shutdown. Blocks. In replay mode
  * it returns 0 when the range is done (or after a stop request), -1 when it could not start. */
 int worker_run(struct worker *w);
-/* worker_run with the program's /healthz, /readyz and /metrics server on bind:port around it
- * (none in replay mode, which also prints its report to stdout at the end). name labels the
+/* worker_run with the program's /healthz, /readyz (503 while a partition is stopped) and
+ * /metrics server on bind:port around it (none in replay mode, which also prints its report to stdout at the end). name labels the
  * server. Returns worker_run's result. */
 int worker_serve(struct worker *w, const char *name, const char *http_bind, int http_port);
 

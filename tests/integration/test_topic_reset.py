@@ -194,3 +194,32 @@ def test_compose_keeps_the_kafka_log_on_its_volume():
     mounts = {v.split(":")[1] for v in kafka["volumes"]}
     assert kafka["environment"]["KAFKA_LOG_DIRS"] in mounts
     assert re.fullmatch(r"[A-Za-z0-9_-]{22}", kafka["environment"]["CLUSTER_ID"])
+
+
+def test_topic_recreated_under_a_running_worker_stops_it(services, db, tmp_path):
+    """The same while the worker runs: its position leaves the log (out of range, or the
+    rebalance that the topic's disappearance causes) and is checked again, never reset to the
+    start silently."""
+    topic = make_topic(services, partitions=1)
+    group = "s-" + uuid.uuid4().hex[:8]
+    base = fixture("01_")
+    produce(services.bootstrap, topic, calls(base, 5, 0), partition=0)
+    d = summarizer(services.bootstrap, db, tmp_path, topic, group, "running")
+    try:
+        wait_for(lambda: stored(db, group) == {0: 5}, timeout=30, what="first events")
+        admin = [PYTHON, str(REPO / "scripts/kafka_admin.py")]
+        run(admin + ["delete-topics", "--bootstrap", services.bootstrap, topic])
+
+        def recreated():
+            p = run(admin + ["create-topics", "--bootstrap", services.bootstrap, "--partitions",
+                             "1", topic], check=False)
+            return p.returncode == 0 and "created" in p.stderr
+        wait_for(recreated, timeout=30, what="topic recreated", interval=0.5)
+        produce(services.bootstrap, topic, calls(base, 2, 50), partition=0)
+        wait_for(lambda: "partition stopped" in d.output(), timeout=45, what="partition stopped")
+        assert "reason=beyond_end" in d.output()
+        assert get(d.port, "/readyz")[0] == 503
+        assert stored(db, group) == {0: 5}
+        assert summaries(db) == 5
+    finally:
+        assert d.stop() == 0, d.output()
