@@ -20,6 +20,8 @@
 #                        (lexicons, prompts, migrations) into PREFIX/share/ai-memory
 
 CC       ?= cc
+empty    :=
+space    := $(empty) $(empty)
 PKGS     := rdkafka libpq jansson libcurl libjwt libmicrohttpd
 PKG_CONFIG ?= pkg-config
 DEPS_SH  ?= scripts/deps.sh
@@ -61,6 +63,15 @@ LIB_SRC  := $(wildcard lib/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB_A    := $(BUILD)/libaimem.a
 
+# calls/: the call-processing domain (built-in processors, model answer parsers, personality
+# scoring), built as its own archive on top of lib/. Linked before lib/ wherever it is used
+# (the workers, aimem, the tests); lib/ never includes it (make lint checks).
+CALLS_SRC := $(wildcard calls/*.c)
+CALLS_OBJ := $(CALLS_SRC:%.c=$(BUILD)/%.o)
+CALLS_A   := $(BUILD)/libaimemcalls.a
+LIBS_A    := $(CALLS_A) $(LIB_A)
+$(CALLS_OBJ): CPPFLAGS += -Icalls
+
 # Programs: name:folder. A program is built when its folder has .c files, so a new worker or
 # API only needs its folder (and a line here). Each folder's own headers are on its include path.
 PROGRAM_DIRS := aimem:cli aimem-ingest:ingest aimem-memories:workers/memories \
@@ -88,9 +99,12 @@ UNIT_BIN := $(BUILD)/tests/run-unit
 FUZZ_SRC    := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/fuzz/%)
 # fuzz_http links aimem-query's handlers (its own qdb stub replaces query-api/qdb.c)
-FUZZ_QUERY_SRC := query-api/api.c query-api/native.c query-api/compat.c query-api/search.c
+FUZZ_QUERY_SRC := query-api/api.c query-api/native.c query-api/compat.c query-api/search.c \
+		  query-api/query_text.c query-api/query_cursor.c
+# the unit runner tests aimem-query's text layout and cursors
+UNIT_QUERY_SRC := query-api/query_text.c query-api/query_cursor.c
 
-ALL_OBJ  := $(FUZZ_SRC:%.c=$(BUILD)/%.o) $(BUILD)/tests/fuzz/replay.o $(LIB_OBJ) $(foreach p,$(PROGRAMS),$(call prog_obj,$(word 1,$(subst :, ,$(p))))) $(UNIT_OBJ) $(TOOL_SRC:%.c=$(BUILD)/%.o) \
+ALL_OBJ  := $(FUZZ_SRC:%.c=$(BUILD)/%.o) $(BUILD)/tests/fuzz/replay.o $(LIB_OBJ) $(CALLS_OBJ) $(foreach p,$(PROGRAMS),$(call prog_obj,$(word 1,$(subst :, ,$(p))))) $(UNIT_OBJ) $(TOOL_SRC:%.c=$(BUILD)/%.o) \
 	    $(BENCH_SRC:%.c=$(BUILD)/%.o)
 
 .PHONY: all test unit integration bench chaos soak valgrind valgrind-integration fuzz format format-check lint demo demo-check demo-down deps deps-ensure pkgs-check install docs clean
@@ -116,34 +130,43 @@ $(LIB_A): $(LIB_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
 
+$(CALLS_A): $(CALLS_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $^
+
 define PROGRAM_RULE
-$(BUILD)/bin/$(1): $(call prog_obj,$(1)) $(LIB_A)
+$(BUILD)/bin/$(1): $(call prog_obj,$(1)) $(LIBS_A)
 	@mkdir -p $$(@D)
-	$$(CC) $$(LDFLAGS) -o $$@ $(call prog_obj,$(1)) $(LIB_A) $$(LDLIBS)
-$(BUILD)/$(call prog_dir,$(1))/%.o: CPPFLAGS += -I$(call prog_dir,$(1))
+	$$(CC) $$(LDFLAGS) -o $$@ $(call prog_obj,$(1)) $(LIBS_A) $$(LDLIBS)
+$(BUILD)/$(call prog_dir,$(1))/%.o: CPPFLAGS += -I$(call prog_dir,$(1)) -Icalls
 endef
 $(foreach p,$(PROGRAMS),$(eval $(call PROGRAM_RULE,$(word 1,$(subst :, ,$(p))))))
 
-$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB_A)
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBS_A)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/bench/%.o: CPPFLAGS += -Icalls -Iquery-api
 
 # The unit runner links the CLI modules too (minus main) so they can be tested.
-$(UNIT_BIN): $(UNIT_OBJ) $(filter-out $(BUILD)/cli/main.o,$(CLI_OBJ)) $(LIB_A)
+$(UNIT_BIN): $(UNIT_OBJ) $(filter-out $(BUILD)/cli/main.o,$(CLI_OBJ)) $(UNIT_QUERY_SRC:%.c=$(BUILD)/%.o) $(LIBS_A)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(UNIT_OBJ): CPPFLAGS += -Icalls -Iquery-api
 
 # fuzz targets deliberately drop results ((void) does not silence gcc's warn_unused_result)
 $(FUZZ_SRC:%.c=$(BUILD)/%.o): CFLAGS += -Wno-unused-result
+$(FUZZ_SRC:%.c=$(BUILD)/%.o): CPPFLAGS += -Icalls
 $(BUILD)/tests/fuzz/fuzz_http.o: CPPFLAGS += -Iquery-api
 $(BUILD)/tests/fuzz/fuzz_http: $(FUZZ_QUERY_SRC:%.c=$(BUILD)/%.o)
-$(FUZZ_REPLAY): $(BUILD)/tests/fuzz/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay.o $(LIB_A)
+$(FUZZ_REPLAY): $(BUILD)/tests/fuzz/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay.o $(LIBS_A)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $(filter-out $(LIB_A),$^) $(LIB_A) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(filter-out $(LIBS_A),$^) $(LIBS_A) $(LDLIBS)
 
-$(BUILD)/tests/%: $(BUILD)/tests/tools/%.o $(LIB_A)
+$(BUILD)/tests/%: $(BUILD)/tests/tools/%.o $(LIBS_A)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/tests/tools/%.o: CPPFLAGS += -Icalls
 
 # Unit tests need no services. Integration tests start their own PostgreSQL and Kafka.
 unit: $(UNIT_BIN) | $(DEPS_FIRST)
@@ -191,9 +214,10 @@ valgrind-integration: all
 FUZZ_SECONDS ?= 30
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer
-FUZZ_CFLAGS   = -std=c11 -g -O1 -D_GNU_SOURCE -Ilib $(PKG_CFLAGS) $(FUZZ_SAN)
-# lib/ is compiled once for every target (coverage-instrumented, not linked with libFuzzer's main)
-FUZZ_LIB_OBJ := $(LIB_SRC:%.c=build/fuzz/obj/%.o)
+FUZZ_CFLAGS   = -std=c11 -g -O1 -D_GNU_SOURCE -Ilib -Icalls $(PKG_CFLAGS) $(FUZZ_SAN)
+# lib/ and calls/ are compiled once for every target (coverage-instrumented, not linked with
+# libFuzzer's main)
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=build/fuzz/obj/%.o) $(CALLS_SRC:%.c=build/fuzz/obj/%.o)
 
 build/fuzz/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -216,7 +240,7 @@ fuzz: $(FUZZ_TARGETS:%=build/fuzz/%)
 		grep -E '^stat::number_of_executed_units' build/fuzz/$$t.log || true; \
 	done
 
-FORMAT_FILES = $(wildcard lib/*.[ch] cli/*.[ch] ingest/*.[ch] workers/*/*.[ch] query-api/*.[ch] bench/*.c tests/unit/*.[ch] \
+FORMAT_FILES = $(wildcard lib/*.[ch] calls/*.[ch] cli/*.[ch] ingest/*.[ch] workers/*/*.[ch] query-api/*.[ch] bench/*.c tests/unit/*.[ch] \
 		 tests/tools/*.c tests/fuzz/*.c)
 format:
 	$(CLANG_FORMAT) -i $(FORMAT_FILES)
@@ -229,6 +253,8 @@ lint:
 	@! grep -nE '\b(strcpy|strcat|sprintf|vsprintf|gets|atoi|atol|atoll|atof|strtok)\s*\(' \
 		$(FORMAT_FILES) || { echo "lint: banned function (see STYLE.md)"; exit 1; }
 	@! grep -nE '\bSET +(LOCAL +)?app\.' $(FORMAT_FILES) || { echo "lint: set the tenant with set_config(..., true)"; exit 1; }
+	@! grep -nE '#include "($(subst $(space),|,$(notdir $(wildcard calls/*.h) $(wildcard query-api/*.h) $(wildcard cli/*.h) $(wildcard ingest/*.h))))"' \
+		lib/*.[ch] || { echo "lint: lib/ includes nothing from calls/ or a program (docs/DESIGN.md §2)"; exit 1; }
 	@echo "lint: ok"
 
 deps:
