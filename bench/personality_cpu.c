@@ -3,7 +3,7 @@
  *
  *   personality_cpu LEXDIR FIXTURE.json... 
  *
- * Decodes each fixture event (lib/event) and scores it (lib/personality) in a loop on one
+ * Decodes each fixture event (lib/event) and scores it (calls/personality) in a loop on one
  * thread for about two seconds, and prints calls/s per core for decode + score and for score
  * alone; then the CPU time of one call with 5,000 caller words. No Kafka, no database: what
  * the worker could reach if they cost nothing.

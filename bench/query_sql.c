@@ -1,5 +1,5 @@
 /*
- * query_sql: prints the context read of aimem-query (lib/query_sql.h), so bench/query.sh can
+ * query_sql: prints the context read of aimem-query (query-api/query_sql.h), so bench/query.sh can
  * run the very same statement with pgbench.
  */
 #include <stdio.h>

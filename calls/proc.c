@@ -125,7 +125,7 @@ static void proc_on_match(void *arg, struct proc_tok *toks, size_t i, size_t n,
 		toks[i].wclass = tag->cat;
 		toks[i].wval = (uint16_t)tag->weight;
 		break;
-	case PROC_KIND_PERSONALITY: /* lib/personality.c's business */
+	case PROC_KIND_PERSONALITY: /* calls/personality.c's business */
 	case PROC_KIND_COUNT:
 		break;
 	}

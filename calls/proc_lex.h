@@ -63,7 +63,7 @@ enum proc_name_cat {
 	PROC_NAME_COUNT
 };
 
-/* personality.txt sections, in file-header order (lib/personality.c gives their meaning) */
+/* personality.txt sections, in file-header order (calls/personality.c gives their meaning) */
 enum proc_pers_cat {
 	PROC_PERS_POLITE,
 	PROC_PERS_FORMAL,

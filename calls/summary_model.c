@@ -112,7 +112,7 @@ static const char *model_label(const json_t *v, const char *const *allowed, size
 	return out;
 }
 
-/* The built-in processor's embedder input (lib/proc.c): the summary, then the topic names
+/* The built-in processor's embedder input (calls/proc.c): the summary, then the topic names
  * with "_" read as a space, so model and built-in vectors are comparable. */
 static void model_embed(struct proc_result *r)
 {

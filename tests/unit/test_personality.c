@@ -1,5 +1,5 @@
 /*
- * Unit tests for the built-in personality scorer (lib/personality.c): every fixture in
+ * Unit tests for the built-in personality scorer (calls/personality.c): every fixture in
  * tests/fixtures/personality/ against its .expect.json (the expected direction of the
  * relevant scores, with the exact list of known misses), then focused tests: short callers
  * stay near 50 with low confidence, confidence grows with text, only the caller's turns

@@ -1,5 +1,5 @@
 /*
- * Unit tests for lib/text and the built-in processors (lib/proc*.c): every fixture in
+ * Unit tests for lib/text and the built-in processors (calls/proc*.c): every fixture in
  * tests/fixtures/transcripts/ against its .expect.json (with the exact list of known misses,
  * so regressions and improvements both show), then focused tests per heuristic, the
  * embedder, lexicon loading errors, thread safety and the work bound on a 1 MiB event.

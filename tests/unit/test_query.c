@@ -1,4 +1,4 @@
-/* Unit tests for lib/query_cursor (keyset cursors) and lib/query_text (the compat context
+/* Unit tests for query-api/query_cursor (keyset cursors) and query-api/query_text (the compat context
  * text layout). */
 #include <jansson.h>
 #include <stdlib.h>

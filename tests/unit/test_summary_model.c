@@ -1,5 +1,5 @@
 /*
- * Unit tests for lib/summary_model: the summarizer's LLM user message and the strict parsing,
+ * Unit tests for calls/summary_model: the summarizer's LLM user message and the strict parsing,
  * clamping and defaulting of the model's answer.
  */
 #include <jansson.h>

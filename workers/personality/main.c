@@ -2,7 +2,7 @@
  * aimem-personality: call.ended events from aimem.calls.v1 → personality_metrics (13 scores
  * and a confidence per call, from the caller's own turns) and personality_averages (per
  * caller, recomputed), exactly once (lib/worker). Scores come from the built-in lexicon
- * scorer (lib/personality) or an OpenAI-compatible model (lib/llm) with a policy for when it
+ * scorer (calls/personality) or an OpenAI-compatible model (lib/llm) with a policy for when it
  * stays unavailable. This file is the settings and the start-up and shutdown story; score.c
  * is the work.
  */

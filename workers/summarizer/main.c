@@ -1,6 +1,6 @@
 /*
  * aimem-summarizer: call.ended events from aimem.calls.v1 → call_summaries and caller_profiles,
- * exactly once (lib/worker). Summaries come from the built-in processors (lib/proc) or an
+ * exactly once (lib/worker). Summaries come from the built-in processors (calls/proc) or an
  * OpenAI-compatible model (lib/llm) with a policy for when it stays unavailable. This file is
  * the settings and the start-up and shutdown story; summarize.c is the work.
  */
