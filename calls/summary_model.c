@@ -132,8 +132,35 @@ static const double model_sentiment_scores[] = { 0.5, 0.0, -0.5, -0.8 };
 static const char *const model_resolutions[] = { "resolved", "unresolved", "escalated",
 	                                         "follow_up" };
 
-int summary_model_parse(const char *content, size_t len, struct proc_result *out, char *err,
-                        size_t errlen)
+/* Model answers leave fields out; the built-in result b fills each one that is empty: the
+ * topics, every key_variables list (and caller_name), the sentiment and the resolution. */
+static void model_fill(struct proc_result *r, const struct proc_result *b)
+{
+	if (json_array_size(r->key_topics) == 0 && json_array_size(b->key_topics) > 0) {
+		json_decref(r->key_topics);
+		r->key_topics = json_deep_copy(b->key_topics);
+	}
+	if (r->caller_name == NULL && b->caller_name != NULL) {
+		r->caller_name = xstrdup(b->caller_name);
+		json_object_set_new(r->key_variables, "caller_name", json_string(b->caller_name));
+	}
+	for (size_t k = 0; k < sizeof(model_list_keys) / sizeof(*model_list_keys); k++) {
+		json_t *mine = json_object_get(r->key_variables, model_list_keys[k]);
+		json_t *theirs = json_object_get(b->key_variables, model_list_keys[k]);
+		if (json_array_size(mine) == 0 && json_array_size(theirs) > 0)
+			json_object_set_new(r->key_variables, model_list_keys[k],
+			                    json_deep_copy(theirs));
+	}
+	if (r->sentiment == NULL) {
+		r->sentiment = b->sentiment;
+		r->sentiment_score = b->sentiment_score;
+	}
+	if (r->resolution == NULL)
+		r->resolution = b->resolution;
+}
+
+int summary_model_answer(const char *content, size_t len, const struct proc_result *builtin,
+                         struct proc_result *out, char *err, size_t errlen)
 {
 	memset(out, 0, sizeof(*out));
 	char perr[200];
@@ -168,14 +195,22 @@ int summary_model_parse(const char *content, size_t len, struct proc_result *out
 		else
 			json_decref(list);
 	}
-	out->sentiment =
-	    model_label(json_object_get(root, "sentiment"), model_sentiments, 4, "neutral");
+	out->sentiment = model_label(json_object_get(root, "sentiment"), model_sentiments, 4,
+	                             builtin ? NULL : "neutral");
 	for (size_t i = 0; i < 4; i++)
 		if (out->sentiment == model_sentiments[i])
 			out->sentiment_score = model_sentiment_scores[i];
 	out->resolution = model_label(json_object_get(root, "resolution_status"), model_resolutions,
-	                              4, "unresolved");
+	                              4, builtin ? NULL : "unresolved");
+	if (builtin != NULL)
+		model_fill(out, builtin);
 	model_embed(out);
 	json_decref(root);
 	return 0;
+}
+
+int summary_model_parse(const char *content, size_t len, struct proc_result *out, char *err,
+                        size_t errlen)
+{
+	return summary_model_answer(content, len, NULL, out, err, errlen);
 }

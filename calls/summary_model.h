@@ -49,4 +49,15 @@ void summary_model_prompt(const struct event_call *call, size_t max_bytes, struc
 int summary_model_parse(const char *content, size_t len, struct proc_result *out, char *err,
                         size_t errlen) __attribute__((warn_unused_result));
 
+/*
+ * The same, with the built-in processors' result for the same call (builtin, borrowed; what
+ * proc_run gave) filling every field the answer leaves empty: key_topics, caller_name (also in
+ * key_variables), each key_variables list, and a sentiment or resolution that is missing or
+ * not one of the labels (with the built-in sentiment_score). The summary itself is never
+ * filled: an answer without one stays unusable. builtin NULL: summary_model_parse.
+ */
+int summary_model_answer(const char *content, size_t len, const struct proc_result *builtin,
+                         struct proc_result *out, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
 #endif

@@ -22,6 +22,8 @@
 #include "publish.h"
 #include "replay.h"
 #include "sig.h"
+#include "summarize.h"
+#include "summary_llm.h"
 #include "token.h"
 
 struct cli_settings {
@@ -34,6 +36,8 @@ struct cli_settings {
 	char *jwt_secret;
 	long long lag_timeout_ms;
 	char *import_from_url;
+	char *lexicons_dir;
+	struct summary_llm_settings llm; /* summarize --processor llm: the summarizer's llm.* */
 };
 
 static const struct cfg_item cli_items[] = {
@@ -64,6 +68,10 @@ static const struct cfg_item cli_items[] = {
 	  offsetof(struct cli_settings, import_from_url),
 	  "import-previous: libpq connection string of the previous service's database (instead "
 	  "of --from, which shows in ps)" },
+	{ "lexicons.dir", CFG_STRING, "workers/lexicons", 0, 0, NULL, CFG_DATA,
+	  offsetof(struct cli_settings, lexicons_dir),
+	  "summarize: folder of the built-in processors' word lists (as the workers')" },
+	SUMMARY_LLM_CFG_ITEMS(offsetof(struct cli_settings, llm)),
 };
 
 static const char cli_usage[] =
@@ -103,7 +111,12 @@ static const char cli_usage[] =
     "                                   copy the previous Python service's database into ours,\n"
     "                                   per tenant, recomputing embeddings, profile counts and\n"
     "                                   personality averages; idempotent (import.from_url keeps\n"
-    "                                   a password out of argv)\n";
+    "                                   a password out of argv)\n"
+    "  summarize [--only summary|personality] [--processor builtin|llm] [FILE|-]\n"
+    "                                   call.ended events (JSON Lines, default stdin) through\n"
+    "                                   the summarizer's and the personality worker's\n"
+    "                                   processors, no Kafka or database: one JSON line per\n"
+    "                                   event; llm uses the summarizer's llm.* settings\n";
 
 static PGconn *cli_connect(const struct cli_settings *s)
 {
@@ -383,6 +396,57 @@ static int cli_replay(const struct cli_settings *s, const struct cfg *cfg, int a
 	return replay_exec(argc, argv); /* execs the worker; returns only on error */
 }
 
+static int cli_summarize(const struct cli_settings *s, const struct cfg *cfg, int argc, char **argv)
+{
+	(void)cfg;
+	static const char usage[] = "usage: aimem summarize [--only summary|personality] "
+	                            "[--processor builtin|llm] [FILE|-]\n";
+	struct summarize_opts o = { "-", NULL, NULL, true, true, stdout };
+	const char *only = NULL, *processor = "builtin", *v;
+	bool ok = true, path = false;
+	for (int i = 1; ok && i < argc; i++) {
+		if ((v = cli_opt(argc, argv, &i, "--only")) != NULL)
+			only = v;
+		else if ((v = cli_opt(argc, argv, &i, "--processor")) != NULL)
+			processor = v;
+		else if (!path && (argv[i][0] != '-' || strcmp(argv[i], "-") == 0))
+			o.path = argv[i], path = true;
+		else
+			ok = false;
+	}
+	if (only != NULL) {
+		o.summary = strcmp(only, "summary") == 0;
+		o.personality = strcmp(only, "personality") == 0;
+		ok = ok && (o.summary || o.personality);
+	}
+	bool llm = strcmp(processor, "llm") == 0;
+	if (!ok || (!llm && strcmp(processor, "builtin") != 0)) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	char err[512];
+	struct summary_llm model;
+	struct proc_lexicons *lx = proc_lexicons_load(s->lexicons_dir, err, sizeof(err));
+	if (lx == NULL || summary_llm_open(&s->llm, llm, NULL, &model, err, sizeof(err)) != 0) {
+		fprintf(stderr, "aimem summarize: %s\n", err);
+		proc_lexicons_free(&lx);
+		return 2;
+	}
+	o.lx = lx;
+	o.model = llm ? &model : NULL;
+	struct summarize_report r;
+	int rc = summarize_run(&o, &r, err, sizeof(err));
+	if (rc == 2)
+		fprintf(stderr, "aimem summarize: %s\n", err);
+	else if (rc != 0)
+		fprintf(stderr,
+		        "aimem summarize: %lld lines, %lld printed, %lld bad, %lld failed\n",
+		        r.lines, r.printed, r.bad, r.failed);
+	summary_llm_close(&model);
+	proc_lexicons_free(&lx);
+	return rc;
+}
+
 struct cli_command {
 	const char *name;
 	int (*run)(const struct cli_settings *s, const struct cfg *cfg, int argc, char **argv);
@@ -397,6 +461,7 @@ static const struct cli_command cli_commands[] = {
 	{ "offsets", cli_offsets }, /* stored offsets against the broker's log, and their reset */
 	{ "replay", cli_replay },
 	{ "import-previous", cli_import_previous },
+	{ "summarize", cli_summarize }, /* events through the processors, no services */
 };
 
 int main(int argc, char **argv)

@@ -268,12 +268,15 @@ def test_llm_answers_end_as_designed(services, db, worker_env, tmp_path, llm, mo
         assert query(db, "SELECT count(*) FROM call_summaries") == [(1,)]
         if mode == "injection":  # stored as text of this tenant's row; ids from the event
             assert row[3] == "llm:test-model/v1" and row[0].startswith("IGNORE PREVIOUS")
-            assert row[2] == {"caller_name": "Kelly Nguyen"}
+            # the answer's own keys are dropped; the built-in extractor fills the known ones
+            assert row[2]["caller_name"] == "Kelly Nguyen" and row[2]["policy_numbers"] == ["AP-449120"]
+            assert set(row[2]) <= {"caller_name", "policy_numbers", "amounts", "dates"}
         elif mode in ("good", "fenced", "injected_ids", "retry_after", "no_name"):
             assert row[3] == "llm:test-model/v1" and row[4] is False
             assert row[1] == ["billing", "discount"]
+            # the answer's lists; the dates it left out come from the built-in extractor
             assert row[2] == {"caller_name": "Kelly Nguyen", "policy_numbers": ["AP-449120"],
-                              "amounts": ["$212.00"]}
+                              "amounts": ["$212.00"], "dates": ["November 20th"]}
             if mode == "retry_after":
                 assert calls["n"] == 2 and time.monotonic() - started >= 1.0
         else:  # the default policy: the built-in summary, marked for reprocessing

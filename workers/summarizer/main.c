@@ -4,8 +4,6 @@
  * OpenAI-compatible model (lib/llm) with a policy for when it stays unavailable. This file is
  * the settings and the start-up and shutdown story; summarize.c is the work.
  */
-#include <errno.h>
-#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,17 +18,13 @@
 #include "prog.h"
 #include "sig.h"
 #include "summarize.h"
+#include "summary_llm.h"
 #include "worker.h"
 
 struct summarizer_settings {
 	char *db_url, *group, *topic, *log_level, *http_bind, *lexicons, *processor;
 	long long batch_max, batch_ms, retry_base_ms, retry_cap_ms, http_port, event_max_bytes;
-	char *llm_base_url, *llm_model, *llm_api_key, *llm_api_key_header, *llm_prompt;
-	char *llm_policy, *llm_temperature;
-	long long llm_timeout_ms, llm_connect_timeout_ms, llm_in_flight, llm_attempts;
-	long long llm_backoff_base_ms, llm_backoff_cap_ms, llm_retry_after_cap_ms;
-	long long llm_max_response, llm_max_prompt;
-	bool llm_json_mode;
+	struct summary_llm_settings llm; /* the llm.* section (calls/summary_llm.h) */
 };
 
 #define S(field) offsetof(struct summarizer_settings, field)
@@ -55,42 +49,7 @@ static const struct cfg_item summarizer_items[] = {
 	  "builtin: the built-in processors, no network; llm: the model at llm.base_url" },
 	{ "lexicons.dir", CFG_STRING, "workers/lexicons", 0, 0, NULL, CFG_DATA, S(lexicons),
 	  "folder of the built-in processors' word lists (also needed for the fallback)" },
-	{ "llm.base_url", CFG_STRING, NULL, 0, 0, NULL, 0, S(llm_base_url),
-	  "OpenAI-compatible API base, e.g. https://api.openai.com/v1 (processor llm)" },
-	{ "llm.model", CFG_STRING, NULL, 0, 0, NULL, 0, S(llm_model),
-	  "model name (processor llm); recorded on rows as llm:<model>/<prompt version>" },
-	{ "llm.api_key", CFG_STRING, NULL, 0, 0, NULL, CFG_SECRET, S(llm_api_key),
-	  "API key (use llm.api_key_file or AIMEM_LLM_API_KEY_FILE); unset for local servers" },
-	{ "llm.api_key_header", CFG_STRING, NULL, 0, 0, NULL, 0, S(llm_api_key_header),
-	  "header carrying the bare key (e.g. api-key); unset: Authorization: Bearer" },
-	{ "llm.prompt", CFG_STRING, "workers/summarizer/prompts/summarize.v1.txt", 0, 0, NULL,
-	  CFG_DATA, S(llm_prompt),
-	  "system prompt file; its name carries the version (…​.v<N>.txt)" },
-	{ "llm.policy", CFG_ENUM, "fallback", 0, 0, "fallback|wait|dead-letter", 0, S(llm_policy),
-	  "when the model stays unavailable: built-in summary marked needs_reprocess, retry "
-	  "without advancing, or dead letter" },
-	{ "llm.timeout", CFG_DURATION, "60s", 100, 600000, NULL, 0, S(llm_timeout_ms),
-	  "per attempt, the whole transfer" },
-	{ "llm.connect_timeout", CFG_DURATION, "5s", 100, 60000, NULL, 0, S(llm_connect_timeout_ms),
-	  "per attempt" },
-	{ "llm.max_in_flight", CFG_INT, "64", 1, 1024, NULL, 0, S(llm_in_flight),
-	  "requests in flight at once" },
-	{ "llm.max_attempts", CFG_INT, "4", 1, 100, NULL, 0, S(llm_attempts),
-	  "attempts per call on 429/5xx/timeouts (1: no retry)" },
-	{ "llm.backoff.base", CFG_DURATION, "500ms", 1, 60000, NULL, 0, S(llm_backoff_base_ms),
-	  "first backoff between attempts" },
-	{ "llm.backoff.cap", CFG_DURATION, "30s", 1, 600000, NULL, 0, S(llm_backoff_cap_ms),
-	  "longest backoff between attempts" },
-	{ "llm.retry_after_cap", CFG_DURATION, "60s", 0, 600000, NULL, 0, S(llm_retry_after_cap_ms),
-	  "a longer Retry-After is cut to this" },
-	{ "llm.max_response", CFG_SIZE, "1MiB", 1024, 1LL << 30, NULL, 0, S(llm_max_response),
-	  "largest answer body accepted" },
-	{ "llm.max_prompt", CFG_SIZE, "96KiB", 1024, 16LL << 20, NULL, 0, S(llm_max_prompt),
-	  "transcript bytes sent at most (longer calls are cut at a turn)" },
-	{ "llm.temperature", CFG_STRING, "0.2", 0, 0, NULL, 0, S(llm_temperature),
-	  "sampling temperature, 0..2" },
-	{ "llm.json_mode", CFG_BOOL, "true", 0, 0, NULL, 0, S(llm_json_mode),
-	  "send response_format json_object (turn off for servers that refuse it)" },
+	SUMMARY_LLM_CFG_ITEMS(S(llm)),
 	{ "http.bind", CFG_STRING, "127.0.0.1", 0, 0, NULL, 0, S(http_bind),
 	  "address of /healthz, /readyz and /metrics" },
 	{ "http.port", CFG_INT, "9104", 0, 65535, NULL, 0, S(http_port),
@@ -112,77 +71,6 @@ static const char summarizer_usage[] =
     "      reprocess a time range of the topic with a temporary consumer beside the live\n"
     "      group (its stored offsets untouched), up to the end offsets at start; prints a\n"
     "      report (aimem replay --group ... runs this)\n";
-
-/* The model side: client, prompt and the processor name rows carry. */
-struct summarizer_llm {
-	struct llm_client *client;
-	char *prompt;
-	char processor[192];
-	enum llm_policy policy;
-};
-
-static int summarizer_llm_open(const struct summarizer_settings *s, struct metrics *m,
-                               struct summarizer_llm *out, char *err, size_t errlen)
-{
-	memset(out, 0, sizeof(*out));
-	if (llm_policy_parse(s->llm_policy, &out->policy) != 0) {
-		snprintf(err, errlen, "llm.policy: unknown policy");
-		return -1;
-	}
-	if (strcmp(s->processor, "llm") != 0)
-		return 0;
-	if (s->llm_base_url == NULL || s->llm_model == NULL) {
-		snprintf(err, errlen, "processor llm needs llm.base_url and llm.model");
-		return -1;
-	}
-	char *end;
-	errno = 0;
-	double temperature = strtod(s->llm_temperature, &end);
-	if (errno != 0 || end == s->llm_temperature || *end != '\0' || !isfinite(temperature) ||
-	    temperature < 0 || temperature > 2) {
-		snprintf(err, errlen, "llm.temperature: a number from 0 to 2");
-		return -1;
-	}
-	char version[32];
-	if (llm_prompt_version(s->llm_prompt, version, sizeof(version)) != 0) {
-		snprintf(err, errlen, "llm.prompt: the file name needs a version (name.v1.txt)");
-		return -1;
-	}
-	out->prompt = llm_load_prompt(s->llm_prompt, err, errlen);
-	if (out->prompt == NULL)
-		return -1;
-	snprintf(out->processor, sizeof(out->processor), "llm:%s/%s", s->llm_model, version);
-	const struct llm_config lc = {
-		.base_url = s->llm_base_url,
-		.model = s->llm_model,
-		.api_key = s->llm_api_key,
-		.api_key_header = s->llm_api_key_header,
-		.timeout_ms = s->llm_timeout_ms,
-		.connect_timeout_ms = s->llm_connect_timeout_ms,
-		.max_in_flight = (unsigned)s->llm_in_flight,
-		.max_attempts = (unsigned)s->llm_attempts,
-		.backoff_base_ms = s->llm_backoff_base_ms,
-		.backoff_cap_ms = s->llm_backoff_cap_ms,
-		.retry_after_cap_ms = s->llm_retry_after_cap_ms,
-		.max_response_bytes = (size_t)s->llm_max_response,
-		.temperature = temperature,
-		.json_mode = s->llm_json_mode,
-	};
-	out->client = llm_new(&lc, m, err, errlen);
-	if (out->client == NULL) {
-		free(out->prompt);
-		out->prompt = NULL;
-		return -1;
-	}
-	return 0;
-}
-
-static void summarizer_llm_close(struct summarizer_llm *l)
-{
-	llm_free(&l->client);
-	free(l->prompt);
-	l->prompt = NULL;
-}
 
 int main(int argc, char **argv)
 {
@@ -210,11 +98,12 @@ int main(int argc, char **argv)
 
 	int exit_code = 2;
 	struct metrics *m = metrics_new();
-	struct summarizer_llm llm = { 0 };
+	struct summary_llm llm = { 0 };
 	struct summarizer *sz = NULL;
 	struct worker *w = NULL;
 	struct proc_lexicons *lx = proc_lexicons_load(s.lexicons, err, sizeof(err));
-	if (lx == NULL || summarizer_llm_open(&s, m, &llm, err, sizeof(err)) != 0) {
+	if (lx == NULL || summary_llm_open(&s.llm, strcmp(s.processor, "llm") == 0, m, &llm, err,
+	                                   sizeof(err)) != 0) {
 		fprintf(stderr, "aimem-summarizer: %s\n", err);
 		goto out;
 	}
@@ -224,7 +113,7 @@ int main(int argc, char **argv)
 		log_info("dry run: the built-in processor stands in for the model");
 	const struct summarizer_config sc = { lx,         model ? llm.client : NULL,
 		                              llm.prompt, llm.processor,
-		                              llm.policy, (size_t)s.llm_max_prompt };
+		                              llm.policy, llm.max_prompt_bytes };
 	sz = summarizer_new(&sc, m);
 	const struct worker_config wc = { s.group,
 		                          s.topic,
@@ -251,7 +140,7 @@ int main(int argc, char **argv)
 out:
 	worker_free(&w); /* before the summarizer: dropping a batch releases its summaries */
 	summarizer_free(&sz);
-	summarizer_llm_close(&llm);
+	summary_llm_close(&llm);
 	proc_lexicons_free(&lx);
 	metrics_free(&m);
 	cfg_free(&cfg);

@@ -74,21 +74,19 @@ static void summary_builtin(struct summary *sum, bool fallback)
 	metrics_counter_add(fallback ? sum->s->fallback : sum->s->builtin, 1);
 }
 
-/* A model answer without a caller name takes the built-in extractor's (proc_name.h): the
- * profile's preferred name comes from it, and ChatStack greets a returning caller by it. */
-static void summary_builtin_name(struct summary *sum)
+/* The model's answer, with every field it leaves empty taken from the built-in processors
+ * (summary_model_answer): an answer without a caller name, say, still gives the profile the
+ * extractor's name, and ChatStack greets a returning caller by it. */
+static int summary_model_result(struct summary *sum, const char *content, size_t len, char *err,
+                                size_t errlen)
 {
 	struct proc_result b;
-	char err[200];
-	if (sum->r.caller_name != NULL ||
-	    proc_run(sum->s->cfg.lexicons, &sum->job->ev->call, &b, err, sizeof(err)) != 0)
-		return;
-	if (b.caller_name != NULL) {
-		sum->r.caller_name = xstrdup(b.caller_name);
-		json_object_set_new(sum->r.key_variables, "caller_name",
-		                    json_string(b.caller_name));
-	}
+	char berr[200];
+	bool have =
+	    proc_run(sum->s->cfg.lexicons, &sum->job->ev->call, &b, berr, sizeof(berr)) == 0;
+	int rc = summary_model_answer(content, len, have ? &b : NULL, &sum->r, err, errlen);
 	proc_result_release(&b);
+	return rc;
 }
 
 static void summary_model_done(void *opaque, int status, const char *content, size_t len,
@@ -99,8 +97,7 @@ static void summary_model_done(void *opaque, int status, const char *content, si
 		return; /* defence: an answer for a summary no longer waiting for one */
 	if (status == LLM_OK) {
 		char perr[160];
-		if (summary_model_parse(content, len, &sum->r, perr, sizeof(perr)) == 0) {
-			summary_builtin_name(sum);
+		if (summary_model_result(sum, content, len, perr, sizeof(perr)) == 0) {
 			sum->processor = sum->s->cfg.llm_processor;
 			sum->needs_reprocess = false;
 			sum->state = SUMMARY_DONE;

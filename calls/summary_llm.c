@@ -1,0 +1,80 @@
+/*
+ * summary_llm: the summarizer's model settings turned into a client (see summary_llm.h).
+ */
+#include "summary_llm.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int summary_llm_temperature(const char *text, double *out)
+{
+	char *end;
+	errno = 0;
+	*out = strtod(text, &end);
+	if (errno != 0 || end == text || *end != '\0' || !isfinite(*out) || *out < 0 || *out > 2)
+		return -1;
+	return 0;
+}
+
+int summary_llm_open(const struct summary_llm_settings *s, bool use_model, struct metrics *m,
+                     struct summary_llm *out, char *err, size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	out->max_prompt_bytes = (size_t)s->max_prompt;
+	if (llm_policy_parse(s->policy, &out->policy) != 0) {
+		snprintf(err, errlen, "llm.policy: unknown policy");
+		return -1;
+	}
+	if (!use_model)
+		return 0;
+	if (s->base_url == NULL || s->model == NULL) {
+		snprintf(err, errlen, "processor llm needs llm.base_url and llm.model");
+		return -1;
+	}
+	double temperature;
+	if (summary_llm_temperature(s->temperature, &temperature) != 0) {
+		snprintf(err, errlen, "llm.temperature: a number from 0 to 2");
+		return -1;
+	}
+	char version[32];
+	if (llm_prompt_version(s->prompt, version, sizeof(version)) != 0) {
+		snprintf(err, errlen, "llm.prompt: the file name needs a version (name.v1.txt)");
+		return -1;
+	}
+	out->prompt = llm_load_prompt(s->prompt, err, errlen);
+	if (out->prompt == NULL)
+		return -1;
+	snprintf(out->processor, sizeof(out->processor), "llm:%s/%s", s->model, version);
+	const struct llm_config lc = {
+		.base_url = s->base_url,
+		.model = s->model,
+		.api_key = s->api_key,
+		.api_key_header = s->api_key_header,
+		.timeout_ms = s->timeout_ms,
+		.connect_timeout_ms = s->connect_timeout_ms,
+		.max_in_flight = (unsigned)s->in_flight,
+		.max_attempts = (unsigned)s->attempts,
+		.backoff_base_ms = s->backoff_base_ms,
+		.backoff_cap_ms = s->backoff_cap_ms,
+		.retry_after_cap_ms = s->retry_after_cap_ms,
+		.max_response_bytes = (size_t)s->max_response,
+		.temperature = temperature,
+		.json_mode = s->json_mode,
+	};
+	out->client = llm_new(&lc, m, err, errlen);
+	if (out->client == NULL) {
+		summary_llm_close(out);
+		return -1;
+	}
+	return 0;
+}
+
+void summary_llm_close(struct summary_llm *l)
+{
+	llm_free(&l->client);
+	free(l->prompt);
+	l->prompt = NULL;
+}
