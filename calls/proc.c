@@ -79,7 +79,8 @@ static void proc_on_match(void *arg, struct proc_tok *toks, size_t i, size_t n,
 	struct proc_summ_feat *f = &c->feats[toks[i].sent];
 	switch ((enum proc_kind)tag->kind) {
 	case PROC_KIND_TOPIC:
-		proc_topics_on_tag(&c->topics, tag, c->caller);
+		if (!proc_topics_on_tag(&c->topics, toks, i, n, tag, c->caller))
+			break; /* a guard phrase ("home run = 0") */
 		f->topics++;
 		proc_mark(toks, i, n, PROC_MARK_CUE);
 		break;

@@ -20,7 +20,7 @@
 #include "text.h"
 
 #define PROC_PHRASE_MAX 6 /* words per phrase */
-#define PROC_TOPIC_MAX 32
+#define PROC_TOPIC_MAX 64 /* built-in topics plus a tenant's own */
 #define PROC_TOPIC_NAME_MAX 32
 
 enum proc_kind {

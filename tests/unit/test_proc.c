@@ -959,18 +959,27 @@ UNIT_TEST(proc_topics_rank)
 {
 	struct proc_lexicons *lx = proc_test_lexicons();
 	const char *t1[2] = { "I was in a car accident and need to file a claim. The adjuster? "
-		              "Also my bill.",
+		              "Also my bill is wrong, the bill doubled.",
 		              "I've opened the claim." };
 	struct proc_result r;
 	proc_run_texts(lx, "ua", t1, &r);
 	CHECK_STR(json_string_value(json_array_get(r.key_topics, 0)), "claims");
 	CHECK(proc_json_has(r.key_topics, NULL, "billing"));
 	proc_result_release(&r);
-	/* every topic mentioned: at most five come out, each a lexicon topic */
+	/* a second topic resting on one passing mention is dropped */
+	const char *t1b[2] = { "I need to file a claim for the accident, the adjuster never "
+		               "called. Also my bill.",
+		               "I've opened the claim." };
+	proc_run_texts(lx, "ua", t1b, &r);
+	CHECK_INT(json_array_size(r.key_topics), 1);
+	proc_result_release(&r);
+	/* every topic mentioned twice: at most five come out, each a lexicon topic */
 	const char *t2[1] = {
 		"bill payment claim accident auto policy homeowners quote new address "
 		"cancel coverage tow truck id card complaint renewal discount supervisor "
-		"add a driver"
+		"add a driver. bill payment claim accident auto policy homeowners quote new "
+		"address cancel coverage tow truck id card complaint renewal discount "
+		"supervisor add a driver"
 	};
 	proc_run_texts(lx, "u", t2, &r);
 	CHECK_INT(json_array_size(r.key_topics), 5);
@@ -980,6 +989,76 @@ UNIT_TEST(proc_topics_rank)
 	proc_run_texts(lx, "au", t3, &r);
 	CHECK_INT(json_array_size(r.key_topics), 0);
 	proc_result_release(&r);
+	proc_lexicons_free(&lx);
+}
+
+struct proc_topic_case {
+	const char *roles;
+	const char *texts[4];
+	const char *want; /* the first topic, or NULL: no topic at all */
+};
+
+/* The general taxonomy and its word-sense guards (docs/processors.md, "Topics"). */
+UNIT_TEST(proc_topics_general)
+{
+	static const struct proc_topic_case cases[] = {
+		/* service intents beyond insurance */
+		{ "au",
+		  { "Hi, I'd like to book a table for two tonight.", "Sure, what time?" },
+		  "booking" },
+		{ "au",
+		  { "My order never arrived, the tracking number shows nothing.", "Let me look." },
+		  "order" },
+		{ "au",
+		  { "These shoes are the wrong size, can I return them?", "Of course." },
+		  "returns" },
+		{ "au", { "Where is my refund? I want my money back.", "I'm sorry." }, "refund" },
+		{ "au",
+		  { "I forgot my password and now I can't log in.", "Let me reset it." },
+		  "account_access" },
+		{ "au",
+		  { "My router stopped working, the internet is down.", "Let me check." },
+		  "technical_support" },
+		{ "au",
+		  { "What are your opening hours on Sunday?", "We open at ten." },
+		  "information_request" },
+		/* subjects */
+		{ "au",
+		  { "I've had a fever and a sore throat since Monday.", "Let's take a look." },
+		  "health" },
+		{ "au",
+		  { "I'd like to exchange some money, what's the exchange rate?", "Sure." },
+		  "banking" },
+		{ "au",
+		  { "The landlord wants the rent by Friday, and the apartment sink leaks.", "Hm." },
+		  "housing" },
+		{ "au",
+		  { "How do I get to the bus station from here?", "Turn left." },
+		  "transportation" },
+		/* word-sense guards: no topic from these */
+		{ "u", { "He hit a home run, then we went home." }, "leisure" },
+		{ "u", { "We painted the kitchen and the basement." }, NULL },
+		{ "u", { "Of course I will, of course." }, NULL },
+		{ "u", { "Good afternoon, this is John Cruise speaking. Thanks, Cruise." }, NULL },
+		{ "u", { "She is in charge of the team, in charge of everything." }, NULL },
+		{ "u", { "I drove my car to the office." }, NULL },
+	};
+	struct proc_lexicons *lx = proc_test_lexicons();
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct proc_result r;
+		proc_run_texts(lx, cases[i].roles, cases[i].texts, &r);
+		const char *first = json_string_value(json_array_get(r.key_topics, 0));
+		bool ok =
+		    cases[i].want ? first && strcmp(first, cases[i].want) == 0 : first == NULL;
+		if (!ok) {
+			char *tp = json_dumps(r.key_topics, JSON_COMPACT);
+			unit_fail(__FILE__, __LINE__, "case %zu: topics %s, expected %s first", i,
+			          tp, cases[i].want ? cases[i].want : "none");
+			free(tp);
+		}
+		CHECK(!proc_json_has(r.key_topics, NULL, "home_policy"));
+		proc_result_release(&r);
+	}
 	proc_lexicons_free(&lx);
 }
 
