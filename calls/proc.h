@@ -49,7 +49,8 @@ struct proc_result {
 	char *caller_name;      /* owned or NULL: the name the caller gave for themselves */
 	const char *sentiment;  /* static: "positive" | "neutral" | "negative" | "frustrated" */
 	double sentiment_score; /* -1..1 over the caller's turns */
-	const char *resolution; /* static: "resolved" | "unresolved" | "escalated" | "follow_up" */
+	const char *resolution; /* static: "resolved" | "unresolved" | "follow_up" | "escalated" |
+	                           "transferred" | "unknown" (docs/processors.md) */
 	float embedding[PROC_EMBED_DIM]; /* L2-normalised embedding of summary + topics */
 };
 

@@ -61,7 +61,8 @@ struct lex_file {
 static const char *const lex_res_sections[] = { "agent:escalated",   "agent:follow_up",
 	                                        "agent:resolved",    "agent:unresolved",
 	                                        "agent:closing",     "caller:resolved",
-	                                        "caller:unresolved", NULL };
+	                                        "caller:unresolved", "agent:transferred",
+	                                        NULL };
 static const char *const lex_summ_sections[] = { "request", "action", NULL };
 static const char *const lex_name_sections[] = { "intro", "strong", "question", "not_name", NULL };
 /* in enum proc_pers_cat order */

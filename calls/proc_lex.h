@@ -46,6 +46,7 @@ enum proc_res_cat {
 	PROC_RES_CLOSING,           /* [agent:closing] "anything else" */
 	PROC_RES_CALLER_RESOLVED,   /* [caller:resolved] "that's all I needed" */
 	PROC_RES_CALLER_UNRESOLVED, /* [caller:unresolved] "that doesn't help" */
+	PROC_RES_TRANSFERRED,       /* [agent:transferred] "let me put you through to" */
 	PROC_RES_COUNT
 };
 

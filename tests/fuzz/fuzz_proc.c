@@ -39,13 +39,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 static void fuzz_check(const struct proc_result *r, bool utf8)
 {
 	static const char *const sentiments[] = { "positive", "neutral", "negative", "frustrated" };
-	static const char *const resolutions[] = { "resolved", "unresolved", "escalated",
-		                                   "follow_up" };
+	static const char *const resolutions[] = { "resolved",  "unresolved",  "escalated",
+		                                   "follow_up", "transferred", "unknown" };
 	bool s_ok = false, r_ok = false;
-	for (size_t i = 0; i < 4; i++) {
+	for (size_t i = 0; i < 4; i++)
 		s_ok = s_ok || strcmp(r->sentiment, sentiments[i]) == 0;
+	for (size_t i = 0; i < 6; i++)
 		r_ok = r_ok || strcmp(r->resolution, resolutions[i]) == 0;
-	}
 	size_t slen = strlen(r->summary);
 	if (!s_ok || !r_ok || slen == 0 || slen > PROC_SUMMARY_MAX || !(r->sentiment_score >= -1) ||
 	    !(r->sentiment_score <= 1) || json_array_size(r->key_topics) > 5 ||

@@ -103,7 +103,8 @@ def test_calls_become_summaries_and_profiles_exactly_once(services, db, worker_e
             assert r[2] == ev["user_id"] and r[10] == ev["event_id"]
             assert r[3] and r[8] == "builtin-extractive/1" and r[9] is False
             assert r[6] in ("positive", "neutral", "negative", "frustrated")
-            assert r[7] in ("resolved", "unresolved", "escalated", "follow_up")
+            assert r[7] in ("resolved", "unresolved", "escalated", "follow_up",
+                            "transferred", "unknown")
             assert r[12] == 384 and r[13] is True
         first = by_call[(7, json.loads(FIXTURES[0].read_text())["call_id"])]
         assert first[5]["caller_name"] == "Kelly Nguyen" and "billing" in first[4]

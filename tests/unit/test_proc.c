@@ -177,13 +177,13 @@ static void proc_check_invariants(const struct proc_result *r, const struct even
                                   const char *label)
 {
 	static const char *const sentiments[] = { "positive", "neutral", "negative", "frustrated" };
-	static const char *const resolutions[] = { "resolved", "unresolved", "escalated",
-		                                   "follow_up" };
+	static const char *const resolutions[] = { "resolved",  "unresolved",  "escalated",
+		                                   "follow_up", "transferred", "unknown" };
 	bool s_ok = false, r_ok = false;
-	for (size_t i = 0; i < 4; i++) {
+	for (size_t i = 0; i < 4; i++)
 		s_ok = s_ok || (r->sentiment && strcmp(r->sentiment, sentiments[i]) == 0);
+	for (size_t i = 0; i < 6; i++)
 		r_ok = r_ok || (r->resolution && strcmp(r->resolution, resolutions[i]) == 0);
-	}
 	if (!s_ok || !r_ok || r->summary == NULL || r->summary[0] == '\0' ||
 	    strlen(r->summary) > PROC_SUMMARY_MAX ||
 	    !text_utf8_valid(r->summary, strlen(r->summary)) || !json_is_array(r->key_topics) ||
@@ -939,7 +939,7 @@ UNIT_TEST(proc_resolution_labels)
 		  { "Can you waive it?", "Unfortunately we can't, there's nothing I can do.",
 		    "That doesn't help. I'll call back.", "Okay." },
 		  "unresolved" },
-		{ "u", { "Hello?" }, "unresolved" },
+		{ "u", { "Hello?" }, "unknown" },
 		{ "uauaua",
 		  { "I want a manager.", "I'll escalate this, transferring you to my supervisor.",
 		    "Okay.",
@@ -951,6 +951,34 @@ UNIT_TEST(proc_resolution_labels)
 		    "Someone will call you back tomorrow. I've also updated your phone number.",
 		    "Thanks." },
 		  "follow_up" },
+		/* beyond insurance */
+		{ "auau",
+		  { "What can I get you?", "A large coffee and a muffin, please.",
+		    "Here you are. Your total is $6.50.", "Thanks." },
+		  "resolved" },
+		{ "uaua",
+		  { "Do you have a double room for Friday?",
+		    "Yes, I've booked it for you, you're booked for two nights.", "Great, thanks.",
+		    "Enjoy your stay." },
+		  "resolved" },
+		{ "uaua",
+		  { "I'd like these boots in a size nine.",
+		    "I'm afraid we're sold out in that size.", "Oh, that's too bad. Never mind.",
+		    "Sorry about that." },
+		  "unresolved" },
+		{ "uau",
+		  { "My printer is still broken.",
+		    "I'll send a technician and we'll call you back to confirm the time.",
+		    "Okay." },
+		  "follow_up" },
+		{ "uau",
+		  { "I have a question about my invoice.",
+		    "Sure, let me put you through to our billing department.", "Okay." },
+		  "transferred" },
+		{ "uu",
+		  { "Did you see the game last night?",
+		    "Yes, what a match, we should go sometime." },
+		  "unknown" },
 	};
 	proc_label_cases(cases, sizeof(cases) / sizeof(cases[0]), false);
 }
