@@ -118,6 +118,8 @@ static void proc_on_match(void *arg, struct proc_tok *toks, size_t i, size_t n,
 	case PROC_KIND_NAME:
 		if (tag->cat == PROC_NAME_NOT)
 			proc_mark(toks, i, n, PROC_MARK_NOTNAME);
+		else if (tag->cat == PROC_NAME_ORG)
+			proc_mark(toks, i, n, PROC_MARK_NOTNAME | PROC_MARK_ORG);
 		else
 			proc_name_on_tag(&c->name, toks, i, n, tag, c->caller);
 		f->intro = f->intro || tag->cat == PROC_NAME_INTRO || tag->cat == PROC_NAME_STRONG;

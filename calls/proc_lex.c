@@ -64,7 +64,8 @@ static const char *const lex_res_sections[] = { "agent:escalated",   "agent:foll
 	                                        "caller:unresolved", "agent:transferred",
 	                                        NULL };
 static const char *const lex_summ_sections[] = { "request", "action", NULL };
-static const char *const lex_name_sections[] = { "intro", "strong", "question", "not_name", NULL };
+static const char *const lex_name_sections[] = { "intro",    "strong", "question",
+	                                         "not_name", "org",    NULL };
 /* in enum proc_pers_cat order */
 static const char *const lex_pers_sections[] = {
 	"polite",  "formal",    "informal",  "hedge",        "certain",   "gratitude",

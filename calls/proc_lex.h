@@ -61,6 +61,7 @@ enum proc_name_cat {
 	PROC_NAME_STRONG,   /* [strong] a name follows, even in lower case: "my name is" */
 	PROC_NAME_QUESTION, /* [question] the agent asks the caller's name */
 	PROC_NAME_NOT,      /* [not_name] words that are never (part of) a name */
+	PROC_NAME_ORG,      /* [org] words that make a name an organisation's: "Acme Travel" */
 	PROC_NAME_COUNT
 };
 
@@ -105,7 +106,8 @@ enum proc_mark {
 	PROC_MARK_NOTNAME = 1u << 2,
 	PROC_MARK_MAKE = 1u << 3,  /* a vehicle make of mlen words starts here */
 	PROC_MARK_SENT0 = 1u << 4, /* first word of a sentence */
-	PROC_MARK_CUE = 1u << 5    /* inside a request, action or topic phrase */
+	PROC_MARK_CUE = 1u << 5,   /* inside a request, action or topic phrase */
+	PROC_MARK_ORG = 1u << 6    /* names.txt [org]: an organisation word */
 };
 
 /* One word of a turn. Filled by proc_run; marks by the match callbacks. */

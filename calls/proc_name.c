@@ -86,6 +86,10 @@ static void name_store(struct proc_name *nm, const char *text, const struct proc
 		char *c = &nm->name[toks[k].off - start];
 		if (*c >= 'a' && *c <= 'z')
 			*c = (char)(*c - 'a' + 'A');
+		if ((toks[k].flags & TEXT_W_UPPER) && toks[k].len > 2) /* "BASIL" is "Basil" */
+			for (size_t m = 1; m < toks[k].len; m++)
+				if (c[m] >= 'A' && c[m] <= 'Z')
+					c[m] = (char)(c[m] - 'A' + 'a');
 	}
 	nm->strength = strength;
 }
@@ -126,8 +130,11 @@ static bool name_take(struct proc_name *nm, const char *text, const struct proc_
 	if (k == 0)
 		return false;
 	if (j + k < ntoks && !(toks[j + k].flags & TEXT_W_BREAK) &&
-	    (toks[j + k].flags & TEXT_W_POSS))
+	    (toks[j + k].flags & (TEXT_W_POSS)))
 		return false; /* "I'm Kelly Nguyen Ortiz's ..." runs past three words */
+	if (j + k < ntoks && !(toks[j + k].flags & TEXT_W_BREAK) &&
+	    (toks[j + k].mark & PROC_MARK_ORG))
+		return false; /* "this is Acme Travel", "this is Harbor Insurance" */
 	size_t a = (title && k == 1) ? at : j, b = j + k - 1;
 	if (name_is_agent(nm, text, toks, a, b))
 		return false;

@@ -688,6 +688,19 @@ UNIT_TEST(proc_caller_name)
 		  "Rosa Mart\xc3\xadnez" },
 		{ "u", { "I'm Calling about my bill." }, NULL, NULL },
 		{ "a", { "Hi, this is Kelly from Peterson." }, NULL, NULL },
+		/* never question words, nationalities, roles, organisations */
+		{ "au", { "What's your name?", "What? Sorry, I can't hear you." }, NULL, NULL },
+		{ "u", { "Hi. I'm American, I just moved here." }, NULL, NULL },
+		{ "u", { "Hello, this is Acme Travel calling about your trip." }, NULL, NULL },
+		{ "u", { "Hi, I'm Doctor at the clinic." }, NULL, NULL },
+		{ "au", { "Can I have your name?", "Monday works. Why?" }, NULL, NULL },
+		/* an all-capitals answer is written as a name */
+		{ "au", { "Your name, please?", "BASIL, Basil Grant." }, NULL, "Basil" },
+		/* a third speaker's introduction is the agent side's, never the caller's */
+		{ "aau",
+		  { "This is Dana from billing.", "Hi, I'm Lee, her colleague.", "Okay." },
+		  NULL,
+		  NULL },
 	};
 	struct proc_lexicons *lx = proc_test_lexicons();
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
