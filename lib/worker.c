@@ -457,7 +457,8 @@ static void worker_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		 * this callback, has checked them against the broker's log (issue 17) */
 		bool loaded = worker_try_offsets(w, parts, 2000) == DB_OK;
 		rd_kafka_assign(rk, parts);
-		worker_hold(w, parts, loaded, false);
+		if (parts->cnt > 0) /* more members than partitions: nothing to check */
+			worker_hold(w, parts, loaded, false);
 	} else {
 		for (int i = 0; i < parts->cnt; i++) {
 			int32_t p = parts->elems[i].partition;
