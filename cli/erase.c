@@ -23,6 +23,7 @@ static const char *const erase_sql[ERASE_NTABLES][2] = {
 	{ "personality_averages",
 	  "DELETE FROM personality_averages WHERE customer_id = $1::int AND user_id = $2" },
 	{ "memories", "DELETE FROM memories WHERE customer_id = $1::int AND user_id = $2" },
+	{ "caller_facts", "DELETE FROM caller_facts WHERE customer_id = $1::int AND user_id = $2" },
 };
 
 /* The caller's erasure lock, exclusive: waits for worker batches holding it shared (they may

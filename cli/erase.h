@@ -3,10 +3,10 @@
  *
  * In one transaction with the tenant set (db_begin_tenant), deletes the caller's rows from
  * every tenant table (call_summaries, caller_profiles, personality_metrics,
- * personality_averages, the caller's own memories; shared memories have no caller and stay)
- * and upserts the caller into `erasures`, whose row the workers read to drop later events of
- * that caller (so a replay or a late event never brings the rows back). Idempotent: a second
- * run deletes nothing and refreshes erased_at; rows_deleted accumulates.
+ * personality_averages, the caller's own memories, caller_facts; shared memories have no
+ * caller and stay) and upserts the caller into `erasures`, whose row the workers read to drop
+ * later events of that caller (so a replay or a late event never brings the rows back).
+ * Idempotent: a second run deletes nothing and refreshes erased_at; rows_deleted accumulates.
  *
  * Not here: anything in Kafka. Transcripts stay on the topics until retention deletes them
  * (README, "Erasing a caller").
@@ -17,7 +17,7 @@
 #include <libpq-fe.h>
 #include <stdio.h>
 
-#define ERASE_NTABLES 5
+#define ERASE_NTABLES 6
 
 struct erase_report {
 	const char *table[ERASE_NTABLES]; /* static names */

@@ -2,7 +2,7 @@
 import pytest
 
 TENANT_TABLES = {"call_summaries", "caller_profiles", "personality_metrics",
-                 "personality_averages", "memories", "erasures"}
+                 "personality_averages", "memories", "erasures", "caller_facts"}
 
 
 def query(db, sql, *args):

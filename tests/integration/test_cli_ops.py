@@ -45,7 +45,7 @@ def seed_other_tables(db, customer, user):
 def caller_rows(db, customer, user):
     out = {}
     for t in ("call_summaries", "caller_profiles", "personality_metrics", "personality_averages",
-              "memories"):
+              "memories", "caller_facts"):
         out[t] = query(db, f"SELECT count(*) FROM {t} WHERE customer_id = %s AND user_id = %s",
                        customer, user)[0][0]
     return out
@@ -70,10 +70,13 @@ def test_erase_removes_the_caller_everywhere_and_workers_drop_later_events(servi
         env = {"AIMEM_DB_URL": db.worker_url}
         out = aimem("erase", "--customer", "7", "--user", gone, "--json", env=env).stdout
         report = json.loads(out)
+        facts = report["deleted"].pop("caller_facts")
+        assert facts >= 1  # at least the name fixture 01 gives ("Kelly Nguyen")
         assert report["deleted"] == {"call_summaries": 2, "caller_profiles": 1,
                                      "personality_metrics": 1, "personality_averages": 1,
                                      "memories": 1}
-        assert report["total"] == 6
+        assert report["total"] == 6 + facts
+        report["deleted"]["caller_facts"] = facts
         assert set(caller_rows(db, 7, gone).values()) == {0}
         assert caller_rows(db, 7, kept) == before_kept
         assert caller_rows(db, 8, gone) == before_other_tenant

@@ -35,6 +35,11 @@ ROWS = {
     "erasures": (
         "customer_id, user_id",
         lambda t: (t, f"gone{t}")),
+    "caller_facts": (
+        "customer_id, user_id, kind, value_key, value, single, first_seen_at, last_seen_at,"
+        " last_call_id, call_count",
+        lambda t: (t, f"u{t}", "email", f"k{t}@x.com", f"k{t}@x.com", True, "2026-11-20T15:09:41Z",
+                   "2026-11-20T15:09:41Z", f"CA{t}", 1)),
 }
 TABLES = list(ROWS)
 

@@ -10,6 +10,8 @@
 
 #include "buf.h"
 #include "db.h"
+#include "facts.h"
+#include "facts_sql.h"
 #include "log.h"
 #include "proc_embed.h"
 #include "sig.h"
@@ -209,20 +211,20 @@ static struct db_stmt summarize_upsert = {
 	" ended_at timestamptz, summary text, key_topics jsonb, key_variables jsonb,"
 	" sentiment text, resolution_status text, embedding text, words text, processor text,"
 	" needs_reprocess boolean, event_id uuid, source_topic text, source_partition int,"
-	" source_offset bigint)"
+	" source_offset bigint, facts jsonb)"
 	" ORDER BY r.call_id, r.needs_reprocess, r.ord DESC),"
 	" old AS (SELECT c.call_id, c.user_id FROM call_summaries c JOIN src USING (call_id)"
 	" WHERE c.customer_id = $1::int),"
 	" up AS (INSERT INTO call_summaries (customer_id, call_id, user_id, thread_id,"
 	" call_started_at, call_ended_at, summary, key_topics, key_variables, sentiment,"
 	" resolution_status, duration_seconds, embedding, search_tsv, processor, needs_reprocess,"
-	" event_id, source_topic, source_partition, source_offset)"
+	" event_id, source_topic, source_partition, source_offset, facts)"
 	" SELECT $1::int, call_id, user_id, thread_id, started_at, ended_at, summary, key_topics,"
 	" key_variables, sentiment, resolution_status, CASE WHEN started_at IS NULL THEN NULL"
 	" ELSE least(greatest(round(extract(epoch FROM ended_at - started_at)), 0),"
 	" 2147483647)::int END, embedding::vector, to_tsvector('english', summary || ' ' || words),"
-	" processor, needs_reprocess, event_id, source_topic, source_partition, source_offset"
-	" FROM src"
+	" processor, needs_reprocess, event_id, source_topic, source_partition, source_offset,"
+	" coalesce(facts, '[]') FROM src"
 	" ON CONFLICT (customer_id, call_id) DO UPDATE SET user_id = excluded.user_id,"
 	" thread_id = excluded.thread_id, call_started_at = excluded.call_started_at,"
 	" call_ended_at = excluded.call_ended_at, summary = excluded.summary,"
@@ -232,16 +234,16 @@ static struct db_stmt summarize_upsert = {
 	" search_tsv = excluded.search_tsv, processor = excluded.processor,"
 	" needs_reprocess = excluded.needs_reprocess, event_id = excluded.event_id,"
 	" source_topic = excluded.source_topic, source_partition = excluded.source_partition,"
-	" source_offset = excluded.source_offset, updated_at = now()"
+	" source_offset = excluded.source_offset, facts = excluded.facts, updated_at = now()"
 	" WHERE (call_summaries.user_id, call_summaries.thread_id, call_summaries.call_started_at,"
 	" call_summaries.call_ended_at, call_summaries.summary, call_summaries.key_topics,"
 	" call_summaries.key_variables, call_summaries.sentiment,"
 	" call_summaries.resolution_status, call_summaries.processor,"
-	" call_summaries.needs_reprocess, call_summaries.event_id)"
+	" call_summaries.needs_reprocess, call_summaries.event_id, call_summaries.facts)"
 	" IS DISTINCT FROM (excluded.user_id, excluded.thread_id, excluded.call_started_at,"
 	" excluded.call_ended_at, excluded.summary, excluded.key_topics, excluded.key_variables,"
 	" excluded.sentiment, excluded.resolution_status, excluded.processor,"
-	" excluded.needs_reprocess, excluded.event_id)"
+	" excluded.needs_reprocess, excluded.event_id, excluded.facts)"
 	" AND NOT (excluded.needs_reprocess AND NOT call_summaries.needs_reprocess)"
 	" AND (excluded.source_topic IS DISTINCT FROM call_summaries.source_topic"
 	" OR excluded.source_partition IS DISTINCT FROM call_summaries.source_partition"
@@ -263,9 +265,11 @@ static struct db_stmt summarize_profile_locks = { "aimem_summarize_profile_locks
  * The callers' profiles, recounted from their summaries (never incremented, so replays and
  * duplicates are harmless): first and last call, total calls, and the preferred name from the
  * newest call that had one; no name found keeps the stored one (never overwritten by empty).
+ * The same statement folds their calls' facts into caller_facts first (facts_sql.h).
  */
 static struct db_stmt summarize_profiles = {
 	"aimem_summarize_profiles",
+	FACTS_SQL_REFRESH
 	"INSERT INTO caller_profiles AS p (customer_id, user_id, first_call_at, last_call_at,"
 	" total_calls, preferred_name)"
 	" SELECT $1::int, u.user_id, a.first_at, a.last_at, a.n, nm.name"
@@ -326,6 +330,7 @@ static json_t *summarize_row(const struct worker_job *job, size_t ord)
 	json_object_set_new(row, "summary", json_string(r->summary));
 	json_object_set(row, "key_topics", r->key_topics);
 	json_object_set(row, "key_variables", r->key_variables);
+	json_object_set_new(row, "facts", facts_from_call(c, r->key_variables));
 	json_object_set_new(row, "sentiment", json_string(r->sentiment));
 	json_object_set_new(row, "resolution_status", json_string(r->resolution));
 	json_object_set_new(row, "embedding", json_stringn(vec.data, vec.len));
