@@ -22,6 +22,7 @@
 #include "proc_resolution.h"
 #include "proc_sentiment.h"
 #include "proc_summary.h"
+#include "proc_tenant.h"
 #include "proc_tok.h"
 #include "proc_topics.h"
 #include "text.h"
@@ -29,7 +30,9 @@
 
 struct proc_ctx {
 	const struct proc_lexicons *lx;
-	char agent[64]; /* the agent's name, never taken for the caller's */
+	const struct proc_lexicons *tenant; /* the tenant's own topics, or NULL */
+	const struct proc_lexicons *names;  /* topic names: tenant, else lx */
+	char agent[64];                     /* the agent's name, never taken for the caller's */
 	size_t turn;
 	bool caller;
 	struct proc_turn_toks tt;     /* this turn's words and sentences */
@@ -168,6 +171,8 @@ static void proc_turn(struct proc_ctx *c, const struct event_turn *turn)
 		len = UINT32_MAX; /* offsets are 32-bit; events are far smaller */
 	proc_tokenise_turn(c, text, len);
 	proc_lex_match(c->lx, c->tt.toks, c->tt.ntoks, proc_on_match, c);
+	if (c->tenant) /* only topic cues: they add to the built-in ones */
+		proc_lex_match(c->tenant, c->tt.toks, c->tt.ntoks, proc_on_match, c);
 	if (c->caller) {
 		proc_sentiment_turn(&c->sentiment, text, len, c->tt.toks, c->tt.ntoks,
 		                    (uint32_t)c->turn);
@@ -210,22 +215,29 @@ static void proc_finish(struct proc_ctx *c, struct proc_result *out)
 {
 	size_t idx[PROC_TOPICS_OUT];
 	const char *names[PROC_TOPICS_OUT];
-	size_t n = proc_topics_rank(&c->topics, proc_lex_topic_count(c->lx), idx);
+	size_t n = proc_topics_rank(&c->topics, proc_lex_topic_count(c->names), idx);
 	for (size_t i = 0; i < n; i++)
-		names[i] = proc_lex_topic_name(c->lx, idx[i]);
+		names[i] = proc_lex_topic_name(c->names, idx[i]);
 	out->caller_name = c->name.name[0] ? xstrdup(c->name.name) : NULL;
 	out->sentiment = proc_sentiment_label(&c->sentiment);
 	out->sentiment_score = proc_sentiment_score(&c->sentiment);
 	out->resolution = proc_resolution_label(&c->resolution);
 	out->summary =
 	    proc_summary_compose(&c->summary, out->caller_name, names, n, out->resolution);
-	out->key_topics = proc_topics_json(c->lx, idx, n);
+	out->key_topics = proc_topics_json(c->names, idx, n);
 	out->key_variables = proc_extract_finish(&c->vars, out->caller_name);
 	proc_embed_result(out, names, n);
 }
 
 int proc_run(const struct proc_lexicons *lx, const struct event_call *call, struct proc_result *out,
              char *err, size_t errlen)
+{
+	return proc_run_tenant(lx, NULL, 0, call, out, err, errlen);
+}
+
+int proc_run_tenant(const struct proc_lexicons *lx, const struct proc_tenants *tn,
+                    long long customer_id, const struct event_call *call, struct proc_result *out,
+                    char *err, size_t errlen)
 {
 	if (out)
 		memset(out, 0, sizeof(*out));
@@ -235,6 +247,8 @@ int proc_run(const struct proc_lexicons *lx, const struct event_call *call, stru
 	}
 	struct proc_ctx *c = xcalloc(1, sizeof(*c));
 	c->lx = lx;
+	c->tenant = proc_tenants_find(tn, customer_id);
+	c->names = c->tenant ? c->tenant : lx;
 	proc_topics_init(&c->topics);
 	proc_sentiment_init(&c->sentiment, call->nturns);
 	proc_resolution_init(&c->resolution, call->nturns);

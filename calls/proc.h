@@ -64,6 +64,15 @@ struct proc_result {
  */
 int proc_run(const struct proc_lexicons *lx, const struct event_call *call, struct proc_result *out,
              char *err, size_t errlen) __attribute__((warn_unused_result));
+struct proc_tenants; /* proc_tenant.h: tenants' own topics */
+
+/*
+ * proc_run with the tenant's own topics (proc_tenant.h) when tn has a file for customer_id;
+ * the same as proc_run otherwise (tn may be NULL). tn is borrowed, read-only.
+ */
+int proc_run_tenant(const struct proc_lexicons *lx, const struct proc_tenants *tn,
+                    long long customer_id, const struct event_call *call, struct proc_result *out,
+                    char *err, size_t errlen) __attribute__((warn_unused_result));
 /* Frees what *r owns and zeroes it; a zeroed result is fine. */
 void proc_result_release(struct proc_result *r);
 

@@ -58,11 +58,11 @@ struct lex_file {
 	float wmin, wmax, wdefault;
 };
 
-static const char *const lex_res_sections[] = { "agent:escalated",   "agent:follow_up",
-	                                        "agent:resolved",    "agent:unresolved",
-	                                        "agent:closing",     "caller:resolved",
-	                                        "caller:unresolved", "agent:transferred",
-	                                        NULL };
+static const char *const lex_res_sections[] = {
+	"agent:escalated",   "agent:follow_up",   "agent:resolved",
+	"agent:unresolved",  "agent:closing",     "caller:resolved",
+	"caller:unresolved", "agent:transferred", NULL
+};
 static const char *const lex_summ_sections[] = { "request", "action", NULL };
 static const char *const lex_name_sections[] = { "intro",    "strong", "question",
 	                                         "not_name", "org",    NULL };
@@ -98,7 +98,9 @@ struct lex_builder {
 	struct proc_lexicons *lx;
 	const struct lex_file *file;
 	uint16_t file_idx;
-	int section; /* -1 before the first header */
+	int section;       /* -1 before the first header */
+	size_t nbase;      /* topics a tenant file may extend (proc_lex_load_topics) */
+	const char *where; /* the one file loaded, for duplicate errors; NULL: dir/file */
 	struct lex_entry *entries;
 	size_t nentries, cap;
 };
@@ -139,7 +141,11 @@ static int lex_section(struct lex_builder *b, const char *p, size_t n, char *err
 			}
 		struct proc_lexicons *lx = b->lx;
 		for (size_t t = 0; t < lx->ntopics; t++)
-			if (strlen(lx->topics[t]) == n && memcmp(lx->topics[t], p, n) == 0) {
+			if (strlen(lx->topics[t]) == n && memcmp(lx->topics[t], p, n) == 0 &&
+			    t < b->nbase) {
+				b->section = (int)t; /* a tenant's cues for a built-in topic */
+				return 0;
+			} else if (strlen(lx->topics[t]) == n && memcmp(lx->topics[t], p, n) == 0) {
 				snprintf(err, errlen, "topic [%s] defined twice", lx->topics[t]);
 				return -1;
 			}
@@ -301,10 +307,14 @@ static int lex_sort(struct lex_builder *b, const char *dir, size_t *nphr, size_t
 		bool same = i > 0 && lex_same_phrase(&e[i - 1], &e[i]);
 		if (same && e[i - 1].tag.kind == e[i].tag.kind &&
 		    e[i - 1].tag.cat == e[i].tag.cat) {
-			snprintf(err, errlen, "%s/%s:%u: duplicate of line %u", dir,
-			         e[i].tag.file < LEX_NFILES ? lex_files[e[i].tag.file].name
-			                                    : "(built-in words)",
-			         (unsigned)e[i].tag.line, (unsigned)e[i - 1].tag.line);
+			if (b->where)
+				snprintf(err, errlen, "%s:%u: duplicate of line %u", b->where,
+				         (unsigned)e[i].tag.line, (unsigned)e[i - 1].tag.line);
+			else
+				snprintf(err, errlen, "%s/%s:%u: duplicate of line %u", dir,
+				         e[i].tag.file < LEX_NFILES ? lex_files[e[i].tag.file].name
+				                                    : "(built-in words)",
+				         (unsigned)e[i].tag.line, (unsigned)e[i - 1].tag.line);
 			return -1;
 		}
 		*nphr += !same;
@@ -382,6 +392,28 @@ fail:
 	free(b.entries);
 	proc_lex_free(&b.lx);
 	return NULL;
+}
+
+struct proc_lexicons *proc_lex_load_topics(const struct proc_lexicons *base, const char *path,
+                                           char *err, size_t errlen)
+{
+	struct lex_builder b;
+	memset(&b, 0, sizeof(b));
+	b.lx = xcalloc(1, sizeof(*b.lx));
+	b.lx->magic = PROC_LEX_MAGIC;
+	memcpy(b.lx->topics, base->topics, sizeof(b.lx->topics));
+	b.lx->ntopics = b.nbase = base->ntopics;
+	b.where = path;
+	b.file = &lex_files[0]; /* topics.txt's rules */
+	b.section = -1;
+	if (text_list_load(path, lex_line, &b, err, errlen) != 0 ||
+	    lex_freeze(&b, path, err, errlen) != 0) {
+		free(b.entries);
+		proc_lex_free(&b.lx);
+		return NULL;
+	}
+	free(b.entries);
+	return b.lx;
 }
 
 void proc_lex_free(struct proc_lexicons **lxp)

@@ -132,6 +132,16 @@ struct proc_lexicons;
 struct proc_lexicons *proc_lex_load(const char *dir, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 void proc_lex_free(struct proc_lexicons **lx);
+/*
+ * Loads one file in topics.txt's format (a tenant's own topics) on top of base's topic
+ * list: a [section] naming a built-in topic adds cues to it, a new name adds a topic after
+ * the built-in ones (PROC_TOPIC_MAX in all). The result holds only that file's cues, and
+ * every topic name (built-in first), for proc_lex_topic_name. base is borrowed. NULL with
+ * "path:line: reason" in err.
+ */
+struct proc_lexicons *proc_lex_load_topics(const struct proc_lexicons *base, const char *path,
+                                           char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 
 size_t proc_lex_topic_count(const struct proc_lexicons *lx);
 const char *proc_lex_topic_name(const struct proc_lexicons *lx, size_t i);

@@ -20,6 +20,7 @@
 
 #include "file.h"
 #include "proc.h"
+#include "proc_tenant.h"
 #include "text.h"
 #include "unit.h"
 
@@ -1430,5 +1431,75 @@ UNIT_TEST(proc_bench)
 	fprintf(stderr, "mean %.1f us per call, %.1f us per KiB of transcript text\n",
 	        total_us / calls, total_us / total_kb);
 	globfree(&g);
+	proc_lexicons_free(&lx);
+}
+
+/* ---- a tenant's own topics (proc_tenant.h) ---- */
+
+static void proc_tenant_expect_error(const char *file, const char *text, const char *want)
+{
+	char dir[] = "/tmp/aimem-tenant-XXXXXX", path[512], err[512];
+	UNIT_REQUIRE(mkdtemp(dir) != NULL);
+	proc_write(dir, file, text, path, sizeof(path));
+	struct proc_lexicons *lx = proc_test_lexicons();
+	struct proc_tenants *tn = proc_tenants_load(lx, dir, err, sizeof(err));
+	CHECK(tn == NULL);
+	CHECK_CONTAINS(err, path);
+	CHECK_CONTAINS(err, want);
+	proc_tenants_free(&tn);
+	proc_lexicons_free(&lx);
+	proc_rmdir(dir);
+}
+
+UNIT_TEST(proc_tenant_topics)
+{
+	char dir[] = "/tmp/aimem-tenant-XXXXXX", path[512], err[512];
+	UNIT_REQUIRE(mkdtemp(dir) != NULL);
+	proc_write(dir, "900.txt",
+	           "# a pool company\n[pool_service]\npool cleaning = 3\nchlorine = 2\n"
+	           "[billing]\nservice plan = 2.5\n",
+	           path, sizeof(path));
+	proc_write(dir, ".hidden", "ignored", path, sizeof(path));
+	struct proc_lexicons *lx = proc_test_lexicons();
+	struct proc_tenants *tn = proc_tenants_load(lx, dir, err, sizeof(err));
+	if (tn == NULL)
+		unit_fail(__FILE__, __LINE__, "tenants: %s", err);
+	UNIT_REQUIRE(tn != NULL);
+	CHECK_INT(proc_tenants_count(tn), 1);
+	CHECK(proc_tenants_find(tn, 900) != NULL && proc_tenants_find(tn, 901) == NULL);
+	const char *texts[2] = { "I'd like to book pool cleaning, the chlorine is off, and "
+		                 "about my service plan, the chlorine again, the service plan.",
+		                 "Sure." };
+	struct proc_test_call tc;
+	proc_call_init(&tc, "ua", texts);
+	struct proc_result r;
+	/* the tenant's call gets its own topic and its extra billing cue */
+	UNIT_REQUIRE(proc_run_tenant(lx, tn, 900, &tc.call, &r, err, sizeof(err)) == 0);
+	CHECK_STR(json_string_value(json_array_get(r.key_topics, 0)), "pool_service");
+	CHECK(proc_json_has(r.key_topics, NULL, "billing"));
+	proc_result_release(&r);
+	/* another tenant's call, and a call without tenants, never see them */
+	UNIT_REQUIRE(proc_run_tenant(lx, tn, 901, &tc.call, &r, err, sizeof(err)) == 0);
+	CHECK(!proc_json_has(r.key_topics, NULL, "pool_service"));
+	CHECK(!proc_json_has(r.key_topics, NULL, "billing"));
+	proc_result_release(&r);
+	UNIT_REQUIRE(proc_run(lx, &tc.call, &r, err, sizeof(err)) == 0);
+	CHECK(!proc_json_has(r.key_topics, NULL, "pool_service"));
+	proc_result_release(&r);
+	proc_tenants_free(&tn);
+	CHECK(tn == NULL);
+	proc_tenants_free(&tn);
+	proc_lexicons_free(&lx);
+	proc_rmdir(dir);
+	/* validation: names, format, duplicates, a missing folder */
+	proc_tenant_expect_error("acme.txt", "[x]\ny\n", "named <customer_id>.txt");
+	proc_tenant_expect_error("0900.txt", "[x]\ny\n", "named <customer_id>.txt");
+	proc_tenant_expect_error("900.txt", "[pool]\nchlorine = 9\n", "900.txt:2: weight must be");
+	proc_tenant_expect_error("900.txt", "chlorine\n", "900.txt:1: entry before the first");
+	proc_tenant_expect_error("900.txt", "[pool]\na\n[pool]\nb\n", "defined twice");
+	proc_tenant_expect_error("900.txt", "[pool]\nchlorine\nchlorine\n", "duplicate of line");
+	lx = proc_test_lexicons();
+	CHECK(proc_tenants_load(lx, "/nonexistent/aimem", err, sizeof(err)) == NULL);
+	CHECK_CONTAINS(err, "/nonexistent/aimem: cannot open");
 	proc_lexicons_free(&lx);
 }
