@@ -15,6 +15,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "proc.h"
+#include "proc_tenant.h"
 #include "prog.h"
 #include "sig.h"
 #include "summarize.h"
@@ -22,7 +23,7 @@
 #include "worker.h"
 
 struct summarizer_settings {
-	char *db_url, *group, *topic, *log_level, *http_bind, *lexicons, *processor;
+	char *db_url, *group, *topic, *log_level, *http_bind, *lexicons, *processor, *tenant_topics;
 	long long batch_max, batch_ms, retry_base_ms, retry_cap_ms, http_port, event_max_bytes;
 	struct summary_llm_settings llm; /* the llm.* section (calls/summary_llm.h) */
 };
@@ -49,6 +50,9 @@ static const struct cfg_item summarizer_items[] = {
 	  "builtin: the built-in processors, no network; llm: the model at llm.base_url" },
 	{ "lexicons.dir", CFG_STRING, "workers/lexicons", 0, 0, NULL, CFG_DATA, S(lexicons),
 	  "folder of the built-in processors' word lists (also needed for the fallback)" },
+	{ "topics.tenant_dir", CFG_STRING, NULL, 0, 0, NULL, CFG_PATH, S(tenant_topics),
+	  "folder of tenants' own topics, <customer_id>.txt in topics.txt's format, read at start "
+	  "(docs/processors.md); unset: built-in topics only" },
 	SUMMARY_LLM_CFG_ITEMS(S(llm)),
 	{ "http.bind", CFG_STRING, "127.0.0.1", 0, 0, NULL, 0, S(http_bind),
 	  "address of /healthz, /readyz and /metrics" },
@@ -101,7 +105,13 @@ int main(int argc, char **argv)
 	struct summary_llm llm = { 0 };
 	struct summarizer *sz = NULL;
 	struct worker *w = NULL;
+	struct proc_tenants *tenants = NULL;
 	struct proc_lexicons *lx = proc_lexicons_load(s.lexicons, err, sizeof(err));
+	if (lx != NULL && s.tenant_topics != NULL &&
+	    (tenants = proc_tenants_load(lx, s.tenant_topics, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "aimem-summarizer: topics.tenant_dir: %s\n", err);
+		goto out;
+	}
 	if (lx == NULL || summary_llm_open(&s.llm, strcmp(s.processor, "llm") == 0, m, &llm, err,
 	                                   sizeof(err)) != 0) {
 		fprintf(stderr, "aimem-summarizer: %s\n", err);
@@ -113,7 +123,8 @@ int main(int argc, char **argv)
 		log_info("dry run: the built-in processor stands in for the model");
 	const struct summarizer_config sc = { lx,         model ? llm.client : NULL,
 		                              llm.prompt, llm.processor,
-		                              llm.policy, llm.max_prompt_bytes };
+		                              llm.policy, llm.max_prompt_bytes,
+		                              tenants };
 	sz = summarizer_new(&sc, m);
 	const struct worker_config wc = { s.group,
 		                          s.topic,
@@ -133,14 +144,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "aimem-summarizer: %s\n", err);
 		goto out;
 	}
-	log_info("processor=%s policy=%s", llm.client ? llm.processor : PROC_BUILTIN_NAME,
-	         llm_policy_name(llm.policy));
+	log_info("processor=%s policy=%s tenant_topics=%zu",
+	         llm.client ? llm.processor : PROC_BUILTIN_NAME, llm_policy_name(llm.policy),
+	         proc_tenants_count(tenants));
 	exit_code = worker_serve(w, "aimem-summarizer", s.http_bind, (int)s.http_port) == 0 ? 0 : 1;
 	log_info("stopped");
 out:
 	worker_free(&w); /* before the summarizer: dropping a batch releases its summaries */
 	summarizer_free(&sz);
 	summary_llm_close(&llm);
+	proc_tenants_free(&tenants);
 	proc_lexicons_free(&lx);
 	metrics_free(&m);
 	cfg_free(&cfg);

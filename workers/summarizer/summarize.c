@@ -63,7 +63,9 @@ static void summary_builtin(struct summary *sum, bool fallback)
 {
 	char err[200];
 	proc_result_release(&sum->r);
-	if (proc_run(sum->s->cfg.lexicons, &sum->job->ev->call, &sum->r, err, sizeof(err)) != 0) {
+	if (proc_run_tenant(sum->s->cfg.lexicons, sum->s->cfg.tenant_topics,
+	                    sum->job->ev->customer_id, &sum->job->ev->call, &sum->r, err,
+	                    sizeof(err)) != 0) {
 		/* only for a call without turns, which the event codec never lets through */
 		sum->job->reject_code = "processing_failed";
 		snprintf(sum->job->reject_err, sizeof(sum->job->reject_err), "%s", err);
@@ -84,8 +86,9 @@ static int summary_model_result(struct summary *sum, const char *content, size_t
 {
 	struct proc_result b;
 	char berr[200];
-	bool have =
-	    proc_run(sum->s->cfg.lexicons, &sum->job->ev->call, &b, berr, sizeof(berr)) == 0;
+	bool have = proc_run_tenant(sum->s->cfg.lexicons, sum->s->cfg.tenant_topics,
+	                            sum->job->ev->customer_id, &sum->job->ev->call, &b, berr,
+	                            sizeof(berr)) == 0;
 	int rc = summary_model_answer(content, len, have ? &b : NULL, &sum->r, err, errlen);
 	proc_result_release(&b);
 	return rc;

@@ -22,7 +22,8 @@ struct summarizer_config {
 	const char *system_prompt;            /* borrowed; with llm */
 	const char *llm_processor;            /* "llm:<model>/<prompt version>", with llm */
 	enum llm_policy policy;
-	size_t max_prompt_bytes; /* transcript bytes sent to the model at most */
+	size_t max_prompt_bytes;                  /* transcript bytes sent to the model at most */
+	const struct proc_tenants *tenant_topics; /* borrowed, or NULL: tenants' own topics */
 };
 
 struct summarizer;
