@@ -184,6 +184,7 @@ bench: all
 	AIMEM_BUILD=$(abspath $(BUILD)) bench/ingest.sh
 	AIMEM_BUILD=$(abspath $(BUILD)) bench/summarizer.sh
 	AIMEM_BUILD=$(abspath $(BUILD)) bench/personality.sh
+	AIMEM_BUILD=$(abspath $(BUILD)) bench/summarize.sh
 	AIMEM_BUILD=$(abspath $(BUILD)) bench/query.sh
 
 # The long kill run: 50 SIGKILLs of the summarizer over 10,000 events (make test runs 20 over 3,000),
