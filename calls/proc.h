@@ -40,8 +40,8 @@ struct proc_lexicons *proc_lexicons_load(const char *dir, char *err, size_t errl
 void proc_lexicons_free(struct proc_lexicons **lx);
 
 struct proc_result {
-	char *summary;          /* owned; 2-3 sentences: who called about what, the caller's
-	                           request and the outcome; <= PROC_SUMMARY_MAX bytes */
+	char *summary;          /* owned; 2-3 sentences in the third person: what the caller
+	                           wanted, what was done or promised; <= PROC_SUMMARY_MAX bytes */
 	json_t *key_topics;     /* owned JSON array of topic names, most relevant first, <= 5 */
 	json_t *key_variables;  /* owned JSON object: caller_name, phone_numbers[], emails[],
 	                           policy_numbers[], claim_numbers[], amounts[], dates[],
