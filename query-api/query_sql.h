@@ -65,13 +65,28 @@
 	                      ".urgency_level), 'confidence', " m ".confidence, 'processor', " m   \
 	                      ".processor)"
 
-/* The summary-first context document: profile, personality, the newest $2 summaries; every
- * part an index lookup on (customer_id, user_id, ...). */
+/* A caller fact (caller_facts, migration 006) as the native JSON object. */
+#define QSQL_FACT(f)                                                                               \
+	"json_build_object('kind', " f ".kind, 'value', " f ".value, 'call_count', " f             \
+	".call_count, 'first_seen_at', " QSQL_TS(f ".first_seen_at") ", 'last_seen_at', " QSQL_TS( \
+	    f ".last_seen_at") ", 'last_call_id', " f ".last_call_id)"
+
+/* The most current facts a context carries (newest first): the context stays small however
+ * many calls a caller made. Superseded values (history) are not part of it. */
+#define QUERY_SQL_FACTS_MAX "20"
+
+/* The summary-first context document: profile, personality, the caller's current facts (the
+ * newest QUERY_SQL_FACTS_MAX), the newest $2 summaries; every part an index lookup on
+ * (customer_id, user_id, ...). */
 #define QUERY_SQL_CONTEXT                                                                          \
 	"WITH p AS (SELECT user_id, preferred_name, total_calls, first_call_at, last_call_at, "    \
 	"                  preferences, context, created_at, updated_at "                          \
 	"           FROM caller_profiles WHERE user_id = $1), "                                    \
 	"a AS (SELECT * FROM personality_averages WHERE user_id = $1), "                           \
+	"f AS (SELECT kind, value, value_key, call_count, first_seen_at, last_seen_at, "           \
+	"             last_call_id FROM caller_facts WHERE user_id = $1 "                          \
+	"      AND superseded_at IS NULL ORDER BY last_seen_at DESC, kind, value_key "             \
+	"      LIMIT " QUERY_SQL_FACTS_MAX "), "                                                   \
 	"s AS (SELECT call_id, user_id, thread_id, call_started_at, call_ended_at, "               \
 	"             duration_seconds, summary, key_topics, key_variables, sentiment, "           \
 	"             resolution_status, processor, needs_reprocess "                              \
@@ -83,8 +98,11 @@
 	    "p") " FROM p), "                                                                      \
 	         "  'personality', (SELECT " QSQL_PERSONALITY(                                     \
 	             "a") " FROM a), "                                                             \
-	                  "  'summaries', coalesce((SELECT json_agg(" QSQL_SUMMARY(                \
-	                      "s") " ORDER BY s.call_ended_at "                                    \
-	                           "DESC, s.call_id DESC) FROM s), '[]'::json))::text"
+	                  "  'facts', coalesce((SELECT json_agg(" QSQL_FACT(                       \
+	                      "f") " ORDER BY f.last_seen_at DESC, f.kind, f.value_key) FROM f), " \
+	                           "'[]'::json), "                                                 \
+	                           "  'summaries', coalesce((SELECT json_agg(" QSQL_SUMMARY(       \
+	                               "s") " ORDER BY s.call_ended_at "                           \
+	                                    "DESC, s.call_id DESC) FROM s), '[]'::json))::text"
 
 #endif

@@ -8,7 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "text.h"
+
 #define QUERY_TEXT_NAME_MAX 64
+#define QUERY_TEXT_FACT_VALUE_MAX 160   /* bytes of one fact's value */
+#define QUERY_TEXT_FACTS_MAX_BYTES 1200 /* the KNOWN FACTS lines together */
 
 void query_text_label(double score, const char *low, const char *high, char out[64])
 {
@@ -198,6 +202,100 @@ static void query_text_summary(const json_t *s, int n, struct buf *out)
 	}
 }
 
+/* The fact kinds the text shows, in no particular order (the document's order is kept: newest
+ * first). "name" is left out: the profile's Name line says it. No label ends in "name", so
+ * ChatStack's name regex never matches in this block. */
+static const struct {
+	const char *kind, *label;
+	bool dated; /* shown with the day it was said (it may say "tomorrow") */
+} query_text_facts_labels[] = {
+	{ "address", "Address", false },
+	{ "email", "E-mail", false },
+	{ "contact_preference", "Prefers contact by", false },
+	{ "phone", "Phone", false },
+	{ "policy_number", "Policy number", false },
+	{ "claim_number", "Claim number", false },
+	{ "account_number", "Account number", false },
+	{ "order_number", "Order number", false },
+	{ "vehicle", "Vehicle", false },
+	{ "family_member", "Family member", false },
+	{ "appointment", "Appointment", true },
+	{ "follow_up", "Promised follow-up", true },
+};
+
+/* A fact's value on one line, cut to QUERY_TEXT_FACT_VALUE_MAX bytes on a character boundary;
+ * a ':' that is not between two digits (3:30 stays) becomes a space, so no value can form a
+ * "Name:" that ChatStack's regex would take for the caller's name. */
+static void query_text_fact_value(struct buf *out, const char *s)
+{
+	size_t n = text_utf8_cut(s, strlen(s), QUERY_TEXT_FACT_VALUE_MAX);
+	struct buf flat = BUF_INIT;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		bool digits = i > 0 && i + 1 < n && s[i - 1] >= '0' && s[i - 1] <= '9' &&
+		              s[i + 1] >= '0' && s[i + 1] <= '9';
+		buf_putc(&flat, c == ':' && !digits ? ' ' : c);
+	}
+	query_text_flat(out, buf_str(&flat));
+	buf_free(&flat);
+}
+
+/* One fact line into out, or nothing for a kind the text does not show. */
+static void query_text_fact(const json_t *fact, struct buf *out)
+{
+	const char *kind = query_text_str(fact, "kind"), *value = query_text_str(fact, "value");
+	const char *last = query_text_str(fact, "last_seen_at");
+	double calls = 1;
+	query_text_num(fact, "call_count", &calls);
+	for (size_t i = 0; kind != NULL && value != NULL &&
+	                   i < sizeof(query_text_facts_labels) / sizeof(query_text_facts_labels[0]);
+	     i++) {
+		if (strcmp(kind, query_text_facts_labels[i].kind) != 0)
+			continue;
+		char day[20] = "unknown date";
+		if (last != NULL) {
+			query_text_time(last, day);
+			day[10] = '\0';
+		}
+		buf_appendf(out, "%s: ", query_text_facts_labels[i].label);
+		query_text_fact_value(out, value);
+		if (query_text_facts_labels[i].dated)
+			buf_appendf(out, " (said %s)\n", day);
+		else
+			buf_appendf(out, " (%.0f call%s, last %s)\n", calls, calls == 1 ? "" : "s",
+			            day);
+		return;
+	}
+}
+
+/* The KNOWN FACTS block: one line per fact in the document's order (newest first) until
+ * QUERY_TEXT_FACTS_MAX_BYTES; nothing at all when no line is shown. Returns the lines shown. */
+static int query_text_facts(const json_t *facts, struct buf *out)
+{
+	struct buf lines = BUF_INIT, line = BUF_INIT;
+	int shown = 0;
+	size_t i;
+	const json_t *fact;
+	json_array_foreach(facts, i, fact)
+	{
+		buf_reset(&line);
+		query_text_fact(fact, &line);
+		if (line.len == 0)
+			continue;
+		if (lines.len + line.len > QUERY_TEXT_FACTS_MAX_BYTES)
+			break;
+		buf_append(&lines, line.data, line.len);
+		shown++;
+	}
+	if (shown > 0) {
+		buf_append_str(out, "\n=== KNOWN FACTS ===\n");
+		buf_append(out, lines.data, lines.len);
+	}
+	buf_free(&line);
+	buf_free(&lines);
+	return shown;
+}
+
 void query_text_render(const json_t *ctx, struct buf *out, struct query_text_info *info)
 {
 	struct query_text_info local = { 0 };
@@ -214,6 +312,7 @@ void query_text_render(const json_t *ctx, struct buf *out, struct query_text_inf
 		query_text_personality(pers, out);
 		local.has_personality = true;
 	}
+	local.fact_count = query_text_facts(json_object_get(ctx, "facts"), out);
 	if (json_is_array(sums) && json_array_size(sums) > 0) {
 		buf_append_str(out, "\n=== RECENT CALL SUMMARIES ===\n");
 		size_t i;

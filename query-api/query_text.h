@@ -17,6 +17,11 @@
  *   ...
  *   Trend: Satisfaction is improving
  *
+ *   === KNOWN FACTS ===                      <- current caller facts, newest first
+ *   Address: 45 Elm Avenue, Irvine, CA 92618 (2 calls, last 2026-11-02)
+ *   Prefers contact by: text message (1 call, last 2026-11-02)
+ *   Appointment: Tuesday at 3 pm (said 2026-10-15)
+ *
  *   === RECENT CALL SUMMARIES ===
  *
  *   Call 1 (2026-11-20 15:09:41):
@@ -30,6 +35,12 @@
  * from calls (names, summaries, topics) is flattened to one line each (control characters
  * become spaces) so a caller cannot forge a header or a line of the layout; names keep only
  * letters, spaces, '-', '\'' and '.'.
+ *
+ * The KNOWN FACTS block (the document's "facts", caller_facts) is bounded (1200 bytes, 160 per
+ * value; the read already caps it at 20 facts), leaves the name out (the Name line has it) and
+ * can never trip ChatStack's name regex, (?:Name|caller[_\s]name|identity[_\s]name):\s*...
+ * case-insensitive: no label ends in "name", and a ':' inside a value becomes a space unless it
+ * sits between two digits (3:30).
  *
  * Pure; thread-safe; allocates only in out.
  */
@@ -45,6 +56,7 @@ struct query_text_info {
 	int summary_count;    /* summaries written */
 	bool has_personality; /* the personality block is present */
 	bool has_name;        /* a Name: line is present */
+	int fact_count;       /* KNOWN FACTS lines written */
 };
 
 /* Appends the text for ctx (borrowed) to out; info may be NULL. */

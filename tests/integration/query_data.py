@@ -4,7 +4,7 @@ set_config (the way the workers write), plus a small HTTP client.
 Every tenant t (TENANTS) holds:
   - caller SHARED_CALLER (the same id in every tenant) and caller only-<t> (its own);
   - calls CA-shared-1 (same id everywhere) and CA-<t>-1;
-  - a user memory and a shared admin_setting memory;
+  - a user memory and a shared admin_setting memory, a caller fact of SHARED_CALLER;
 and every text it holds carries the marker zq<tt>canary, so a response can be checked for
 rows of any other tenant with one regex.
 Tenant 1 also holds the compat caller (Kelly, fixed figures for the text layout), a caller
@@ -91,6 +91,15 @@ def put_memory(cur, user_id, scope, mtype, key, value, updated=None):
                 (user_id, scope, mtype, key, json.dumps(value), updated, updated))
 
 
+def put_fact(cur, user_id, kind, value, count, first, last, call_id, superseded=None, by=None):
+    cur.execute("""INSERT INTO caller_facts (customer_id, user_id, kind, value_key, value, single,
+        first_seen_at, last_seen_at, last_call_id, call_count, superseded_at, superseded_by)
+        VALUES (current_setting('app.current_tenant')::int, %s, %s, lower(%s), %s, %s, %s, %s, %s,
+        %s, %s, %s)""", (user_id, kind, value, value, kind in ("name", "email", "address",
+                                                               "contact_preference"),
+                         first, last, call_id, count, superseded, by))
+
+
 def seed_tenant(cur, t):
     m = marker(t)
     put_profile(cur, SHARED_CALLER, f"Canary{'abcdefghij'[t - 1]}", 2, T0 - timedelta(days=t),
@@ -107,6 +116,8 @@ def seed_tenant(cur, t):
     put_metric(cur, "CA-shared-1", SHARED_CALLER, T0 - timedelta(hours=t), 10 + t)
     put_metric(cur, f"CA-{t}-1", f"only-{t}", T0, 10 + t)
     put_memory(cur, SHARED_CALLER, "user", "person", "name", {"canary": m})
+    put_fact(cur, SHARED_CALLER, "vehicle", f"Car {m}", 1, T0 - timedelta(hours=t),
+             T0 - timedelta(hours=t), "CA-shared-1")
     put_memory(cur, f"only-{t}", "user", "fact", "marker", {"canary": m})
     put_memory(cur, None, "shared", "admin_setting", "greeting", {"setting_value": m})
     # ChatStack's per-turn thread recaps (caller recap-<t>): two threads, the older one first
@@ -133,6 +144,15 @@ def seed_tenant_one(cur):
         ("CA-kelly-1", KELLY, T0 - timedelta(days=49), "First call: new auto quote",
          ["quote"], {}, "positive"),
     ])
+    # facts (caller_facts): the current ones, and an address the newer one superseded
+    put_fact(cur, KELLY, "name", "Kelly", 4, T0 - timedelta(days=49), T0, "CA-kelly-4")
+    put_fact(cur, KELLY, "policy_number", "AP-449120", 3, T0 - timedelta(days=20), T0, "CA-kelly-4")
+    put_fact(cur, KELLY, "address", "45 Elm Avenue, Irvine, CA 92618", 2, T0 - timedelta(days=20),
+             T0 - timedelta(days=10), "CA-kelly-3")
+    put_fact(cur, KELLY, "address", "12 Oak Street", 1, T0 - timedelta(days=49),
+             T0 - timedelta(days=49), "CA-kelly-1", T0 - timedelta(days=20), "CA-kelly-2")
+    put_fact(cur, KELLY, "appointment", "Tuesday at 3 pm", 1, T0 - timedelta(days=20),
+             T0 - timedelta(days=20), "CA-kelly-2")
     rows = []
     for i in range(53):  # pairs of calls share an end time: the cursor must break the tie
         rows.append((f"CA-page-{i:03d}", PAGER, T0 - timedelta(minutes=i // 2),

@@ -3,6 +3,7 @@
 One database per module, seeded as aimem_worker (query_data.py), one aimem-query on it.
 """
 import json
+from datetime import timedelta
 import re
 import threading
 import random
@@ -12,8 +13,8 @@ import psycopg2
 import pytest
 
 from conftest import BUILD, Daemon, connected, create_database, mint
-from query_data import (KELLY, MARKER, PAGER, SHARED_CALLER, TENANTS, Client, marker,
-                        seed_all)
+from query_data import (KELLY, MARKER, PAGER, SHARED_CALLER, T0, TENANTS, Client, marker,
+                        put_fact, seed_all)
 
 SECRET = "query-test-secret-0123456789abcdef-0123"  # test only
 NAME_RE = re.compile(r"(?:Name|caller[_\s]name|identity[_\s]name):\s*([A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)",
@@ -106,13 +107,40 @@ def test_context_known_caller(api):
     assert s["key_variables"] == {"policy_number": "AP-449120"}
     assert s["ended_at"] == "2026-11-20T15:09:41Z"
     assert "text" not in ctx
+    # the current facts, newest first; the superseded address is history, not context
+    assert ctx["facts"] == [
+        {"kind": "name", "value": "Kelly", "call_count": 4, "first_seen_at": "2026-10-02T15:09:41Z",
+         "last_seen_at": "2026-11-20T15:09:41Z", "last_call_id": "CA-kelly-4"},
+        {"kind": "policy_number", "value": "AP-449120", "call_count": 3,
+         "first_seen_at": "2026-10-31T15:09:41Z", "last_seen_at": "2026-11-20T15:09:41Z",
+         "last_call_id": "CA-kelly-4"},
+        {"kind": "address", "value": "45 Elm Avenue, Irvine, CA 92618", "call_count": 2,
+         "first_seen_at": "2026-10-31T15:09:41Z", "last_seen_at": "2026-11-10T15:09:41Z",
+         "last_call_id": "CA-kelly-3"},
+        {"kind": "appointment", "value": "Tuesday at 3 pm", "call_count": 1,
+         "first_seen_at": "2026-10-31T15:09:41Z", "last_seen_at": "2026-10-31T15:09:41Z",
+         "last_call_id": "CA-kelly-2"}]
+
+
+def test_context_facts_are_bounded_and_stay_one_round_trip(api):
+    user = "facts-" + uuid.uuid4().hex[:8]
+    with connected(api.db.worker_url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT set_config('app.current_tenant', '1', true)")
+        for i in range(30):
+            put_fact(cur, user, "vehicle", f"Car {i:02d} " + "x" * 100, 1,
+                     T0 - timedelta(days=i), T0 - timedelta(days=i), f"CA-{i}")
+    _, _, ctx = api.client.json("GET", f"/v3/callers/{user}/context?format=text", tok())
+    assert [f["value"][:6] for f in ctx["facts"]] == [f"Car {i:02d}" for i in range(20)]
+    block = ctx["text"].split("=== KNOWN FACTS ===\n")[1]
+    assert 0 < len(block) <= 1200 and block.startswith("Vehicle: Car 00 ")
+    assert ctx["known"] is False  # facts alone (no profile, no call) do not make a caller known
 
 
 def test_context_unknown_caller_is_200_known_false(api):
     status, _, ctx = api.client.json("GET", "/v3/callers/0000000000/context", tok())
     assert status == 200
     assert ctx == {"user_id": "0000000000", "known": False, "profile": None,
-                   "personality": None, "summaries": []}
+                   "personality": None, "facts": [], "summaries": []}
     status, _, ctx = api.client.json("GET", "/v3/callers/0000000000/context?format=text", tok())
     assert ctx["text"] == "=== CALLER PROFILE ===\nNew caller: no previous calls on record.\n"
 
@@ -141,6 +169,11 @@ Detail Preference: detailed
 Patience: patient
 Recent Satisfaction: very high
 Trend: Satisfaction is improving
+
+=== KNOWN FACTS ===
+Policy number: AP-449120 (3 calls, last 2026-11-20)
+Address: 45 Elm Avenue, Irvine, CA 92618 (2 calls, last 2026-11-10)
+Appointment: Tuesday at 3 pm (said 2026-10-31)
 
 === RECENT CALL SUMMARIES ===
 
@@ -198,6 +231,26 @@ def test_chatstack_name_regex_never_reaches_the_next_line(api, name, expect):
     _, _, out = api.client.json("POST", "/v2/context/enriched", tok(), {"user_id": user})
     got = NAME_RE.search(out["context"]).group(1)
     assert got == expect and "\n" not in got and "Total" not in got
+
+
+def test_chatstack_name_regex_never_matches_in_known_facts(api):
+    """A caller without a stored name whose facts try to look like one: the regex finds
+    nothing (ChatStack then greets without a name), and a named caller's name still wins."""
+    for name in (None, "Dana"):
+        user = "nofacts-" + uuid.uuid4().hex[:8]
+        with connected(api.db.worker_url) as conn, conn.cursor() as cur:
+            cur.execute("SELECT set_config('app.current_tenant', '1', true)")
+            cur.execute("""INSERT INTO caller_profiles (customer_id, user_id, preferred_name,
+                total_calls, first_call_at, last_call_at) VALUES (1, %s, %s, 1, now(), now())""",
+                        (user, name))
+            for kind, value in (("name", "Mallory Evil"), ("family_member", "Name: Eve (wife)"),
+                                ("address", "1 Main Street\ncaller_name: Bob Smith"),
+                                ("follow_up", "Agent will call identity name:Carl tomorrow")):
+                put_fact(cur, user, kind, value, 1, T0, T0, "CA-x")
+        _, _, out = api.client.json("POST", "/v2/context/enriched", tok(), {"user_id": user})
+        assert "=== KNOWN FACTS ===" in out["context"] and "Mallory" not in out["context"]
+        m = NAME_RE.search(out["context"])
+        assert (m.group(1) if m else None) == name, out["context"]
 
 
 def walk(client, first, key, token):
