@@ -139,3 +139,41 @@ UNIT_TEST(summary_model_prompt_lines_and_cut)
 	CHECK_STR(buf_str(&b), "Agent: Peterson Ins\n[transcript cut]\n");
 	buf_free(&b);
 }
+
+/* The built-in result fills what the answer leaves empty; what the answer says wins. */
+UNIT_TEST(summary_model_answer_filled_by_builtin)
+{
+	struct proc_result b;
+	memset(&b, 0, sizeof(b));
+	b.summary = strdup("built-in summary");
+	b.key_topics = json_pack("[s,s]", "billing", "payment");
+	b.key_variables =
+	    json_pack("{s:s,s:[s],s:[s],s:[s]}", "caller_name", "Kelly Nguyen", "amounts", "$40.00",
+	              "dates", "November 20th", "policy_numbers", "AP-449120");
+	b.caller_name = strdup("Kelly Nguyen");
+	b.sentiment = "frustrated";
+	b.sentiment_score = -0.6;
+	b.resolution = "follow_up";
+	const char *answer = "{\"summary\":\"The caller asked about the bill.\",\"key_topics\":[],"
+	                     "\"caller_name\":\"\",\"key_variables\":{\"amounts\":[\"$212.00\"]},"
+	                     "\"sentiment\":\"puzzled\",\"resolution_status\":\"resolved\"}";
+	struct proc_result r;
+	char err[256];
+	UNIT_REQUIRE(summary_model_answer(answer, strlen(answer), &b, &r, err, sizeof(err)) == 0);
+	CHECK_STR(r.summary, "The caller asked about the bill.");
+	char *topics = json_dumps(r.key_topics, JSON_COMPACT);
+	CHECK_STR(topics, "[\"billing\",\"payment\"]");
+	free(topics);
+	char *vars = json_dumps(r.key_variables, JSON_COMPACT | JSON_SORT_KEYS);
+	CHECK_STR(vars, "{\"amounts\":[\"$212.00\"],\"caller_name\":\"Kelly Nguyen\","
+	                "\"dates\":[\"November 20th\"],\"policy_numbers\":[\"AP-449120\"]}");
+	free(vars);
+	CHECK_STR(r.caller_name, "Kelly Nguyen");
+	CHECK_STR(r.sentiment, "frustrated"); /* "puzzled" is no label: the built-in one */
+	CHECK(r.sentiment_score < -0.5);
+	CHECK_STR(r.resolution, "resolved"); /* the model's own label wins */
+	proc_result_release(&r);
+	/* no summary: unusable whatever the built-in result holds */
+	CHECK(summary_model_answer("{\"key_topics\":[\"x\"]}", 20, &b, &r, err, sizeof(err)) != 0);
+	proc_result_release(&b);
+}
