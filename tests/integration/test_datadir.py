@@ -12,9 +12,10 @@ from conftest import BUILD, REPO, run
 
 DB = {"AIMEM_DB_URL": "postgresql://u@127.0.0.1:1/x"}  # required by the workers, never used
 DATA = {  # program: its data settings and their paths in the source tree
-    "aimem": {"migrations.dir": "migrations"},
+    "aimem": {"migrations.dir": "migrations", "lexicons.dir": "workers/lexicons",
+              "llm.prompt": "workers/summarizer/prompts/summarize.v2.txt"},  # summarize
     "aimem-summarizer": {"lexicons.dir": "workers/lexicons",
-                         "llm.prompt": "workers/summarizer/prompts/summarize.v1.txt"},
+                         "llm.prompt": "workers/summarizer/prompts/summarize.v2.txt"},
     "aimem-personality": {"lexicons.dir": "workers/lexicons",
                           "llm.prompt": "workers/personality/prompts/personality.v1.txt"},
 }
