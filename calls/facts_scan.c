@@ -11,9 +11,10 @@
 
 #include "text.h"
 
-#define FS_WORDS 96     /* words read per sentence (the rest of a longer one is ignored) */
-#define FS_DATE_SPAN 10 /* words in a date phrase */
-#define FS_PROMISE_GAP 12
+#define FS_WORDS 96        /* words read per sentence (the rest of a longer one is ignored) */
+#define FS_DATE_SPAN 10    /* words in a date phrase */
+#define FS_PROMISE_GAP 12  /* words from the promised verb to its date */
+#define FS_PROMISE_TRIES 4 /* promises looked at per sentence */
 
 /* What the agent's last turn asked for: the caller's answer needs no cue word of its own
  * ("What's the new address?" "It's 1420 Seabreeze Lane, ..."). */
@@ -29,6 +30,7 @@ struct fs_sent {
 	bool negated;   /* not, no, never, n't */
 	size_t n;
 	struct text_word w[FS_WORDS];
+	unsigned char dc[FS_WORDS]; /* enum fs_date of each word, computed once per sentence */
 };
 
 enum fs_date {
@@ -110,7 +112,7 @@ static bool fs_letters(const struct fs_sent *x, size_t i)
 
 /* ---- dates ---------------------------------------------------------------------------- */
 
-static enum fs_date fs_date_class(const struct fs_sent *x, size_t i)
+static enum fs_date fs_date_word(const struct fs_sent *x, size_t i)
 {
 	const struct text_word *w = &x->w[i];
 	const char *p = x->s + w->off;
@@ -152,6 +154,12 @@ static enum fs_date fs_date_class(const struct fs_sent *x, size_t i)
 	return FD_NONE;
 }
 
+/* The class of word i (FD_NONE past the end), from the sentence's table. */
+static enum fs_date fs_date_class(const struct fs_sent *x, size_t i)
+{
+	return i < x->n ? (enum fs_date)x->dc[i] : FD_NONE;
+}
+
 static bool fs_number(enum fs_date c)
 {
 	return c == FD_NUM || c == FD_BIGNUM || c == FD_NUMWORD;
@@ -181,11 +189,12 @@ static bool fs_date_anchored(const struct fs_sent *x, size_t a, size_t b)
 	return false;
 }
 
-/* The first anchored date phrase at or after word from: words [*a, *b). */
-static bool fs_date_find(const struct fs_sent *x, size_t from, size_t *a, size_t *b)
+/* The first anchored date phrase starting in words [from, to): words [*a, *b). Linear in
+ * to - from (k only moves forward). */
+static bool fs_date_find(const struct fs_sent *x, size_t from, size_t to, size_t *a, size_t *b)
 {
 	size_t k = from;
-	while (k < x->n) {
+	while (k < to && k < x->n) {
 		enum fs_date c = fs_date_class(x, k);
 		if (c == FD_NONE || c == FD_CONN || c == FD_PART) {
 			k++;
@@ -239,7 +248,7 @@ static void fs_appointment(struct facts *f, const struct fs_sent *x)
 			for (size_t k = i > 2 ? i - 2 : 0; k < i + 3 && k < x->n; k++)
 				cue = cue || fs_is(x, k, "you") || fs_is(x, k, "you're");
 	size_t a, b;
-	if (!cue || fs_any(x, fs_cancel) || !fs_date_find(x, 0, &a, &b))
+	if (!cue || fs_any(x, fs_cancel) || !fs_date_find(x, 0, x->n, &a, &b))
 		return;
 	size_t off = x->w[a].off;
 	facts_add(f, FACTS_APPOINTMENT, x->s + off, fs_date_end(x, b) - off);
@@ -301,9 +310,13 @@ static size_t fs_promise_at(const struct fs_sent *x, size_t i)
 /* "I'll call you back tomorrow morning" -> "Agent will call the caller back tomorrow morning". */
 static void fs_follow_up(struct facts *f, const struct fs_sent *x)
 {
-	for (size_t i = 0; i < x->n; i++) {
+	int tries = 0; /* bounds the work on a sentence of nothing but promises */
+	for (size_t i = 0; i < x->n && tries < FS_PROMISE_TRIES; i++) {
 		size_t v = fs_promise_at(x, i), a, b;
-		if (v == 0 || !fs_date_find(x, v + 1, &a, &b) || a - v > FS_PROMISE_GAP)
+		if (v == 0)
+			continue;
+		tries++;
+		if (!fs_date_find(x, v + 1, v + 1 + FS_PROMISE_GAP, &a, &b))
 			continue;
 		char out[FACTS_VALUE_MAX + 1];
 		size_t o =
@@ -572,6 +585,8 @@ static void fs_sentence(struct facts *f, struct fs_sent *x, const char *text, st
 	x->n = 0;
 	while (x->n < FS_WORDS && text_next_word(text, end, &pos, &x->w[x->n]))
 		x->n++;
+	for (size_t i = 0; i < x->n; i++)
+		x->dc[i] = (unsigned char)fs_date_word(x, i);
 	x->question = sp.len > 0 && text[end - 1] == '?';
 	x->negated = false;
 	for (size_t i = 0; i < x->n && !x->negated; i++)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "buf.h"
 #include "facts.h"
@@ -228,4 +229,31 @@ UNIT_TEST(facts_whole_call)
 	            "name!=Kelly Nguyen;email!=kelly@example.com;address!=45 Elm Avenue;"
 	            "contact_preference!=email;family_member=Jake (son);"
 	            "follow_up=Agent will email the caller the new declarations page by Friday");
+}
+
+/* The scanners' work is linear: a 1 MiB turn made of what they look for (promises, date
+ * words, relations, cue words) is read in bounded time and keeps at most FACTS_MAX facts. */
+UNIT_TEST(facts_big_turn_bounded)
+{
+	static const char unit[] =
+	    "I'll call 5 5 next I'll send 4 4 4 4 4 4 4 4 4 4 we'll call 3 3 "
+	    "3 3 3 3 3 3 3 3 my son Tom order 12345 appointment at 3 prefer "
+	    "12 Oak Street address I'll call 5 5 5 5 5 5 5 5 5 5 5 5. ";
+	size_t len = 1 << 20, n = strlen(unit);
+	char *text = malloc(len + 1);
+	UNIT_REQUIRE(text != NULL);
+	for (size_t i = 0; i < len; i++)
+		text[i] = unit[i % n];
+	text[len] = '\0';
+	const char *texts[] = { text };
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	char *got = facts_test(NULL, "u", texts);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+	if (ms > 2000) /* generous: valgrind and sanitizers run this too */
+		unit_fail(__FILE__, __LINE__, "1 MiB turn took %.0f ms", ms);
+	CHECK(strlen(got) < FACTS_MAX * (FACTS_VALUE_MAX + 32));
+	free(got);
+	free(text);
 }
