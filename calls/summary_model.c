@@ -129,8 +129,10 @@ static void model_embed(struct proc_result *r)
 
 static const char *const model_sentiments[] = { "positive", "neutral", "negative", "frustrated" };
 static const double model_sentiment_scores[] = { 0.5, 0.0, -0.5, -0.8 };
-static const char *const model_resolutions[] = { "resolved", "unresolved", "escalated",
-	                                         "follow_up" };
+/* the built-in labels (docs/processors.md); "unknown" when the transcript does not say */
+static const char *const model_resolutions[] = { "resolved",  "unresolved",  "follow_up",
+	                                         "escalated", "transferred", "unknown" };
+#define MODEL_NRESOLUTIONS (sizeof(model_resolutions) / sizeof(model_resolutions[0]))
 
 /* Model answers leave fields out; the built-in result b fills each one that is empty: the
  * topics, every key_variables list (and caller_name), the sentiment and the resolution. */
@@ -201,7 +203,7 @@ int summary_model_answer(const char *content, size_t len, const struct proc_resu
 		if (out->sentiment == model_sentiments[i])
 			out->sentiment_score = model_sentiment_scores[i];
 	out->resolution = model_label(json_object_get(root, "resolution_status"), model_resolutions,
-	                              4, builtin ? NULL : "unresolved");
+	                              MODEL_NRESOLUTIONS, builtin ? NULL : "unknown");
 	if (builtin != NULL)
 		model_fill(out, builtin);
 	model_embed(out);

@@ -41,7 +41,7 @@ void summary_model_prompt(const struct event_call *call, size_t max_bytes, struc
  * *out: summary (trimmed, cut to SUMMARY_MODEL_MAX_SUMMARY on a character boundary), topics
  * (strings, lower-cased, at most SUMMARY_MODEL_MAX_TOPICS), key_variables (known keys only,
  * lists of strings), caller_name (also copied into key_variables), sentiment and resolution
- * (unknown or missing values give "neutral" / "unresolved"), sentiment_score from the label,
+ * (unknown or missing values give "neutral" / "unknown"; the resolution labels are the built-in ones: resolved, unresolved, follow_up, escalated, transferred, unknown), sentiment_score from the label,
  * and the embedding of summary + topics (the built-in embedder, so vectors stay comparable).
  * 0 on success (release *out with proc_result_release); -1 with err (no content quoted) when
  * the answer is unusable, *out then empty.

@@ -63,7 +63,7 @@ UNIT_TEST(summary_model_fenced_and_defaults)
 	CHECK_INT(json_object_size(r.key_variables), 0);
 	CHECK(r.caller_name == NULL);
 	CHECK_STR(r.sentiment, "neutral");
-	CHECK_STR(r.resolution, "unresolved");
+	CHECK_STR(r.resolution, "unknown");
 	proc_result_release(&r);
 	/* the name may come inside key_variables only */
 	UNIT_REQUIRE(parse("{\"summary\":\"x\",\"key_variables\":{\"caller_name\":\"Ana\"}}", &r) ==
