@@ -35,7 +35,7 @@ def test_builtin_fields_and_bad_lines(tmp_path):
                 "resolution_status", "processor", "personality"):
         assert key in first, key
     assert first["caller_name"] == "Kelly Nguyen"
-    assert first["processor"] == "builtin-extractive/1"
+    assert first["processor"] == "builtin-extractive/2"
     assert "billing" in first["key_topics"]
     assert set(SCORES) <= set(first["personality"])
     assert 0 <= first["personality"]["confidence"] <= 1
