@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "event.h"
 #include "llm.h"
+#include "facts.h"
 #include "personality.h"
 #include "sig.h"
 #include "summary_model.h"
@@ -56,6 +57,8 @@ static void summarize_print(const struct summarize_opts *o, const struct summari
 		json_object_set_new(line, "sentiment", json_string(r->sentiment));
 		json_object_set_new(line, "resolution_status", json_string(r->resolution));
 		json_object_set_new(line, "processor", json_string(it->processor));
+		/* what the summarizer stores on the row and folds into caller_facts */
+		json_object_set_new(line, "facts", facts_from_call(&it->ev.call, r->key_variables));
 	}
 	if (o->personality)
 		json_object_set_new(line, "personality", summarize_personality(&it->p));
