@@ -4,7 +4,7 @@
  * each a role byte (value % 4: user, assistant, system, tool) and the turn's text. Texts
  * may be any bytes except NUL (the event contract forbids it; NULs become spaces); when
  * every text is valid UTF-8 the outputs must be too. Every result must keep the documented
- * invariants, whatever the input. Lexicons load once from workers/lexicons (run from the
+ * invariants, whatever the input, and so must the call's typed facts (calls/facts). Lexicons load once from workers/lexicons (run from the
  * repository root, as `make fuzz` does).
  */
 #include <math.h>
@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "facts.h"
 #include "proc.h"
 #include "text.h"
 
@@ -66,6 +67,25 @@ static void fuzz_check(const struct proc_result *r, bool utf8)
 	buf_free(&b);
 }
 
+/* The call's facts (calls/facts.h): bounded, typed, and UTF-8 when the turns were. */
+static void fuzz_check_facts(json_t *facts, bool utf8)
+{
+	if (!json_is_array(facts) || json_array_size(facts) > FACTS_MAX)
+		abort();
+	size_t i;
+	json_t *f;
+	json_array_foreach(facts, i, f)
+	{
+		json_t *value = json_object_get(f, "value");
+		if (!json_is_string(json_object_get(f, "kind")) || !json_is_string(value) ||
+		    json_string_length(value) == 0 || json_string_length(value) > FACTS_VALUE_MAX)
+			abort();
+		if (utf8 && !text_utf8_valid(json_string_value(value), json_string_length(value)))
+			abort();
+	}
+	json_decref(facts);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 2)
@@ -110,6 +130,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (proc_run(fuzz_lx, &call, &r, err, sizeof(err)) != 0)
 		abort();
 	fuzz_check(&r, utf8);
+	fuzz_check_facts(facts_from_call(&call, r.key_variables), utf8);
 	proc_result_release(&r);
 	float v[PROC_EMBED_DIM];
 	proc_embed_text(copy, size, v);
