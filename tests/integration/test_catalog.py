@@ -2,7 +2,8 @@
 import pytest
 
 TENANT_TABLES = {"call_summaries", "caller_profiles", "personality_metrics",
-                 "personality_averages", "memories", "erasures", "caller_facts"}
+                 "personality_averages", "memories", "erasures", "caller_facts",
+                 "call_chunks", "search_terms", "search_stats"}
 
 
 def query(db, sql, *args):
@@ -84,5 +85,7 @@ def test_program_roles_have_no_ddl_rights(db, role):
 
 def test_pgvector_and_hnsw_index_present(db):
     assert query(db, "SELECT extversion FROM pg_extension WHERE extname = 'vector'")[0][0].startswith("0.8")
+    # the passages carry the vectors (007); summaries no longer do, and have no HNSW index
     assert query(db, """SELECT am.amname FROM pg_class i JOIN pg_am am ON am.oid = i.relam
-                        WHERE i.relname = 'call_summaries_embedding'""") == [("hnsw",)]
+                        WHERE i.relname = 'call_chunks_embedding'""") == [("hnsw",)]
+    assert query(db, "SELECT count(*) FROM pg_class WHERE relname = 'call_summaries_embedding'") == [(0,)]

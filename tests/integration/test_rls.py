@@ -40,6 +40,16 @@ ROWS = {
         " last_call_id, call_count",
         lambda t: (t, f"u{t}", "email", f"k{t}@x.com", f"k{t}@x.com", True, "2026-11-20T15:09:41Z",
                    "2026-11-20T15:09:41Z", f"CA{t}", 1)),
+    "call_chunks": (
+        "customer_id, call_id, chunk_no, user_id, call_ended_at, content, words, tsv, model",
+        lambda t: (t, f"CA{t}", 0, f"u{t}", "2026-11-20T15:09:41Z", f"Caller: passage of {t}", 4,
+                   f"passag {t}", "test/1")),
+    "search_terms": (
+        "customer_id, lexeme, df",
+        lambda t: (t, f"lex{t}", 1)),
+    "search_stats": (
+        "customer_id, passages, words",
+        lambda t: (t, 1, 4)),
 }
 TABLES = list(ROWS)
 
