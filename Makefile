@@ -22,7 +22,7 @@
 CC       ?= cc
 empty    :=
 space    := $(empty) $(empty)
-PKGS     := rdkafka libpq jansson libcurl libjwt libmicrohttpd
+PKGS     := rdkafka libpq jansson libcurl libjwt libmicrohttpd openblas
 PKG_CONFIG ?= pkg-config
 DEPS_SH  ?= scripts/deps.sh
 PREFIX   ?= /usr/local
