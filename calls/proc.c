@@ -82,7 +82,7 @@ static void proc_on_match(void *arg, struct proc_tok *toks, size_t i, size_t n,
 	struct proc_summ_feat *f = &c->feats[toks[i].sent];
 	switch ((enum proc_kind)tag->kind) {
 	case PROC_KIND_TOPIC:
-		if (!proc_topics_on_tag(&c->topics, toks, i, n, tag, c->caller))
+		if (!proc_topics_on_tag(&c->topics, toks, i, n, tag, c->caller, (uint32_t)c->turn))
 			break; /* a guard phrase ("home run = 0") */
 		f->topics++;
 		proc_mark(toks, i, n, PROC_MARK_CUE);
@@ -215,7 +215,8 @@ static void proc_finish(struct proc_ctx *c, struct proc_result *out)
 {
 	size_t idx[PROC_TOPICS_OUT];
 	const char *names[PROC_TOPICS_OUT];
-	size_t n = proc_topics_rank(&c->topics, proc_lex_topic_count(c->names), idx);
+	size_t n = proc_topics_rank(&c->topics, proc_lex_topic_count(c->names),
+	                            proc_topics_subjects(c->names), idx);
 	for (size_t i = 0; i < n; i++)
 		names[i] = proc_lex_topic_name(c->names, idx[i]);
 	out->caller_name = c->name.name[0] ? xstrdup(c->name.name) : NULL;

@@ -7,11 +7,31 @@
 
 #define TOPIC_AGENT_FACTOR 0.5f
 
-_Static_assert(PROC_TOPIC_MAX <= 64, "proc_topics.anchored has one bit per topic");
+_Static_assert(PROC_TOPIC_MAX <= 64, "proc_topics bit sets have one bit per topic");
+_Static_assert(PROC_TOPICS_CHAT_KEEP <= PROC_TOPICS_OUT, "the kept topics fit the ranking array");
+
+/* The built-in subjects (topics.txt's third group): what a conversation is about, as opposed
+ * to what the caller wants done. A tenant's own topics are service topics. */
+static const char *const topics_subject_names[] = {
+	"health",    "travel",  "dining",         "shopping", "employment", "housing",    "banking",
+	"education", "leisure", "transportation", "personal", "weather",    "technology",
+};
 
 void proc_topics_init(struct proc_topics *t)
 {
 	memset(t, 0, sizeof(*t));
+}
+
+uint64_t proc_topics_subjects(const struct proc_lexicons *lx)
+{
+	uint64_t set = 0;
+	size_t n = proc_lex_topic_count(lx);
+	for (size_t i = 0; i < n && i < PROC_TOPIC_MAX; i++)
+		for (size_t k = 0;
+		     k < sizeof(topics_subject_names) / sizeof(topics_subject_names[0]); k++)
+			if (strcmp(proc_lex_topic_name(lx, i), topics_subject_names[k]) == 0)
+				set |= 1ull << i;
+	return set;
 }
 
 /* "Cruise" in "This is John Cruise": capitalised, not all capitals ("ATM"), not the first
@@ -24,15 +44,23 @@ static bool topics_proper_noun(const struct proc_tok *toks, size_t i, size_t n)
 }
 
 bool proc_topics_on_tag(struct proc_topics *t, const struct proc_tok *toks, size_t i, size_t n,
-                        const struct proc_tag *tag, bool caller)
+                        const struct proc_tag *tag, bool caller, uint32_t turn)
 {
 	if (tag->cat >= PROC_TOPIC_MAX || tag->weight <= 0 || topics_proper_noun(toks, i, n))
 		return false;
+	uint64_t bit = 1ull << tag->cat;
 	if (t->hits[tag->cat] < UINT16_MAX)
 		t->hits[tag->cat]++;
+	if ((t->turns[tag->cat] == 0 || t->last_turn[tag->cat] != turn) &&
+	    t->turns[tag->cat] < UINT16_MAX)
+		t->turns[tag->cat]++;
+	t->last_turn[tag->cat] = turn;
 	t->score[tag->cat] += tag->weight * (caller ? 1.0f : TOPIC_AGENT_FACTOR);
-	if (tag->weight >= PROC_TOPIC_ANCHOR)
-		t->anchored |= 1ull << tag->cat;
+	if (tag->weight >= PROC_TOPIC_ANCHOR) {
+		t->anchored |= bit;
+		if (caller && turn < PROC_TOPIC_REQUEST_TURNS)
+			t->requested |= bit;
+	}
 	if (t->first[tag->cat] == 0)
 		t->first[tag->cat] = ++t->seq;
 	return true;
@@ -46,24 +74,48 @@ static bool topics_before(const struct proc_topics *t, size_t a, size_t b)
 	return t->first[a] < t->first[b];
 }
 
-size_t proc_topics_rank(const struct proc_topics *t, size_t ntopics, size_t idx[PROC_TOPICS_OUT])
+/* A topic that may be listed at all: anchored, scored enough, and more than one passing
+ * word unless that word was strong or was the caller's opening request. */
+static bool topics_confident(const struct proc_topics *t, size_t i)
 {
-	size_t n = 0;
-	float best = 0;
+	uint64_t bit = 1ull << i;
+	return (t->anchored & bit) && t->score[i] >= PROC_TOPIC_MIN_SCORE &&
+	       (t->hits[i] >= 2 || t->score[i] >= PROC_TOPIC_SOLE_MIN || (t->requested & bit));
+}
+
+/* Whether topic i may follow the first (top): never on one cue mention; a service topic beside
+ * a service topic needs a fifth of its score; a subject, or anything in a conversation about a subject, needs half
+ * and cues in two turns. */
+static bool topics_follows(const struct proc_topics *t, size_t i, size_t top, uint64_t subjects)
+{
+	if (t->hits[i] < 2)
+		return false; /* one passing mention */
+	if (subjects & ((1ull << i) | (1ull << top)))
+		return t->score[i] >= t->score[top] * PROC_TOPIC_CHAT_REL && t->turns[i] >= 2;
+	return t->score[i] >= t->score[top] * PROC_TOPIC_REL_MIN;
+}
+
+size_t proc_topics_rank(const struct proc_topics *t, size_t ntopics, uint64_t subjects,
+                        size_t idx[PROC_TOPICS_OUT])
+{
+	size_t top = SIZE_MAX;
 	for (size_t i = 0; i < ntopics && i < PROC_TOPIC_MAX; i++)
-		if (t->score[i] > best && (t->anchored & (1ull << i)))
-			best = t->score[i];
+		if (topics_confident(t, i) && (top == SIZE_MAX || topics_before(t, i, top)))
+			top = i;
+	if (top == SIZE_MAX)
+		return 0;
+	size_t keep = (subjects & (1ull << top)) ? PROC_TOPICS_CHAT_KEEP : PROC_TOPICS_OUT;
+	size_t n = 0;
 	for (size_t i = 0; i < ntopics && i < PROC_TOPIC_MAX; i++) {
-		if (t->score[i] < PROC_TOPIC_MIN_SCORE || t->score[i] < best * PROC_TOPIC_REL_MIN ||
-		    !(t->anchored & (1ull << i)) || (t->hits[i] < 2 && t->score[i] < best))
+		if (!topics_confident(t, i) || (i != top && !topics_follows(t, i, top, subjects)))
 			continue;
 		/* insertion into the short sorted list */
 		size_t at = n;
 		while (at > 0 && topics_before(t, i, idx[at - 1]))
 			at--;
-		if (at >= PROC_TOPICS_OUT)
+		if (at >= keep)
 			continue;
-		if (n < PROC_TOPICS_OUT)
+		if (n < keep)
 			n++;
 		memmove(&idx[at + 1], &idx[at], (n - 1 - at) * sizeof(idx[0]));
 		idx[at] = i;
