@@ -76,6 +76,7 @@ $(CALLS_OBJ): CPPFLAGS += -Icalls
 # API only needs its folder (and a line here). Each folder's own headers are on its include path.
 PROGRAM_DIRS := aimem:cli aimem-ingest:ingest aimem-memories:workers/memories \
 		aimem-summarizer:workers/summarizer aimem-personality:workers/personality \
+		aimem-embedder:workers/embedder \
 		aimem-query:query-api
 PROGRAMS := $(foreach p,$(PROGRAM_DIRS),$(if $(wildcard $(word 2,$(subst :, ,$(p)))/*.c),$(p)))
 prog_dir  = $(word 2,$(subst :, ,$(filter $(1):%,$(PROGRAMS))))

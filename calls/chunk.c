@@ -98,8 +98,8 @@ static void chunk_text(const struct event_call *call, const struct chunk_word *w
 	out->text = buf_detach(&b);
 }
 
-size_t chunk_call(const struct event_call *call, const struct chunk_limits *lim,
-                  struct chunk **out, bool *truncated)
+size_t chunk_call(const struct event_call *call, const struct chunk_limits *lim, struct chunk **out,
+                  bool *truncated)
 {
 	assert(lim->words >= 8 && lim->overlap < lim->words / 2 && lim->max_chunks >= 1 &&
 	       lim->max_bytes >= 256);

@@ -24,6 +24,23 @@ static const char *const erase_sql[ERASE_NTABLES][2] = {
 	  "DELETE FROM personality_averages WHERE customer_id = $1::int AND user_id = $2" },
 	{ "memories", "DELETE FROM memories WHERE customer_id = $1::int AND user_id = $2" },
 	{ "caller_facts", "DELETE FROM caller_facts WHERE customer_id = $1::int AND user_id = $2" },
+	/* the passages, and the search statistics they counted in (the embedder's lock order:
+	 * the terms by lexeme); a SELECT of the count, read like a command's */
+	{ "call_chunks",
+	  "WITH gone AS (DELETE FROM call_chunks WHERE customer_id = $1::int AND user_id = $2"
+	  " RETURNING tsv, words),"
+	  " d AS (SELECT lexeme, count(*) AS n FROM gone, unnest(tsvector_to_array(tsv)) AS lexeme"
+	  " GROUP BY lexeme),"
+	  " lk AS (SELECT s.lexeme FROM search_terms s JOIN d USING (lexeme)"
+	  " WHERE s.customer_id = $1::int ORDER BY s.lexeme FOR UPDATE OF s),"
+	  " t AS (UPDATE search_terms s SET df = greatest(s.df - d.n, 0) FROM d"
+	  " WHERE s.customer_id = $1::int AND s.lexeme = d.lexeme"
+	  " AND (SELECT count(*) FROM lk) >= 0 RETURNING 1),"
+	  " st AS (UPDATE search_stats s SET passages = greatest(s.passages - g.n, 0),"
+	  " words = greatest(s.words - g.w, 0) FROM (SELECT count(*) AS n, coalesce(sum(words), 0)"
+	  " AS w FROM gone) g WHERE s.customer_id = $1::int AND g.n > 0 RETURNING 1)"
+	  " SELECT (SELECT count(*) FROM gone) + 0 * ((SELECT count(*) FROM t) +"
+	  " (SELECT count(*) FROM st))" },
 };
 
 /* The caller's erasure lock, exclusive: waits for worker batches holding it shared (they may
@@ -60,7 +77,10 @@ int erase_run(PGconn *conn, long long customer_id, const char *user_id, struct e
 		r->table[i] = erase_sql[i][0];
 		if (db_exec(conn, erase_sql[i][1], 2, params, &res, err, errlen) != DB_OK)
 			goto fail;
-		if (num_parse_int(PQcmdTuples(res), 0, INT64_MAX, &r->deleted[i]) != NUM_OK)
+		const char *count = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1
+		                        ? PQgetvalue(res, 0, 0)
+		                        : PQcmdTuples(res);
+		if (num_parse_int(count, 0, INT64_MAX, &r->deleted[i]) != NUM_OK)
 			r->deleted[i] = 0;
 		PQclear(res);
 		r->total += r->deleted[i];

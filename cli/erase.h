@@ -3,8 +3,9 @@
  *
  * In one transaction with the tenant set (db_begin_tenant), deletes the caller's rows from
  * every tenant table (call_summaries, caller_profiles, personality_metrics,
- * personality_averages, the caller's own memories, caller_facts; shared memories have no
- * caller and stay) and upserts the caller into `erasures`, whose row the workers read to drop
+ * personality_averages, the caller's own memories, caller_facts, the passages of its calls in
+ * call_chunks with the tenant's search statistics decremented by them; shared memories have
+ * no caller and stay) and upserts the caller into `erasures`, whose row the workers read to drop
  * later events of that caller (so a replay or a late event never brings the rows back).
  * Idempotent: a second run deletes nothing and refreshes erased_at; rows_deleted accumulates.
  *
@@ -17,7 +18,7 @@
 #include <libpq-fe.h>
 #include <stdio.h>
 
-#define ERASE_NTABLES 6
+#define ERASE_NTABLES 7
 
 struct erase_report {
 	const char *table[ERASE_NTABLES]; /* static names */

@@ -103,7 +103,7 @@ static const char cli_usage[] =
     "                                   rewrite the stored offsets (logged); refused while the\n"
     "                                   group has members: stop its workers first, restart\n"
     "                                   them after (broker requests wait up to lag.timeout)\n"
-    "  replay --group summarizer|personality|memories --from <RFC 3339|earliest>\n"
+    "  replay --group summarizer|personality|memories|embedder --from <RFC 3339|earliest>\n"
     "         [--to <RFC 3339>] [--customer N] [--dry-run] [--worker-config FILE]\n"
     "                                   reprocess a range with that worker's code (its replay\n"
     "                                   mode) beside the live group\n"

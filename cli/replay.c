@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 static const char replay_usage[] =
-    "usage: aimem replay --group summarizer|personality|memories --from <RFC 3339|earliest>\n"
+    "usage: aimem replay --group summarizer|personality|memories|embedder --from <RFC 3339|earliest>\n"
     "                    [--to <RFC 3339>] [--customer N] [--dry-run] [--worker-config FILE]\n";
 
 int replay_exec(int argc, char **argv)
@@ -32,7 +32,7 @@ int replay_exec(int argc, char **argv)
 	}
 	if (group == NULL ||
 	    (strcmp(group, "summarizer") != 0 && strcmp(group, "personality") != 0 &&
-	     strcmp(group, "memories") != 0)) {
+	     strcmp(group, "memories") != 0 && strcmp(group, "embedder") != 0)) {
 		fputs(replay_usage, stderr);
 		free(wargv);
 		return 2;

@@ -77,6 +77,10 @@ static int llm_check(const struct llm_config *cfg, char *err, size_t errlen)
 		LLM_BAD("llm.api_key_header: must be a header name of at most 64 characters");
 	if (cfg->timeout_ms <= 0 || cfg->timeout_ms > 86400000LL)
 		LLM_BAD("llm.timeout_ms: must be 1 ms .. 1 day");
+	const char *p = cfg->path;
+	if (p != NULL && p[0] != '\0' &&
+	    (p[0] != '/' || strlen(p) > 200 || llm_has_ctl(p) || strpbrk(p, " ?#") != NULL))
+		LLM_BAD("llm.path: must start with / and hold no blank, ? or #");
 	if (cfg->connect_timeout_ms <= 0 || cfg->connect_timeout_ms > 86400000LL)
 		LLM_BAD("llm.connect_timeout_ms: must be 1 ms .. 1 day");
 	if (cfg->max_in_flight < 1 || cfg->max_in_flight > 1024)
@@ -165,7 +169,10 @@ struct llm_client *llm_new(const struct llm_config *cfg, struct metrics *m, char
 	c->cfg.api_key_header = NULL;
 	c->cfg.base_url = NULL;
 	c->cfg.model = c->model = xstrdup(cfg->model);
-	c->url = llm_url(cfg->base_url, "/chat/completions");
+	c->url =
+	    llm_url(cfg->base_url,
+	            cfg->path != NULL && cfg->path[0] != '\0' ? cfg->path : "/chat/completions");
+	c->cfg.path = NULL;
 	if (c->cfg.connect_timeout_ms > c->cfg.timeout_ms)
 		c->cfg.connect_timeout_ms = c->cfg.timeout_ms;
 	unsigned n = cfg->max_in_flight;
@@ -204,6 +211,25 @@ int llm_submit(struct llm_client *c, const char *system_prompt, const char *user
 	                 user_prompt);
 	req->body_len = b.len;
 	req->body = buf_detach(&b);
+	backoff_init(&req->bo, c->cfg.backoff_base_ms, c->cfg.backoff_cap_ms);
+	llm_xfer_enqueue(c, req);
+	return 0;
+}
+
+int llm_submit_raw(struct llm_client *c, const char *body, size_t len, llm_done_fn done,
+                   void *opaque)
+{
+	if (c == NULL || body == NULL || done == NULL || c->closing)
+		return -1;
+	assert(c->magic == LLM_CLIENT_MAGIC);
+	struct llm_req *req = xcalloc(1, sizeof(*req));
+	req->magic = LLM_REQ_MAGIC;
+	req->c = c;
+	req->done = done;
+	req->opaque = opaque;
+	req->raw = true;
+	req->body = xstrndup(body, len);
+	req->body_len = strlen(req->body); /* JSON text holds no NUL byte */
 	backoff_init(&req->bo, c->cfg.backoff_base_ms, c->cfg.backoff_cap_ms);
 	llm_xfer_enqueue(c, req);
 	return 0;

@@ -52,6 +52,9 @@ struct llm_config {
 	size_t max_response_bytes;    /* a larger body aborts the transfer (1 KiB .. 1 GiB) */
 	double temperature;           /* 0..2 */
 	bool json_mode;               /* send response_format {"type":"json_object"} */
+	/* NULL or "": "/chat/completions"; another OpenAI-compatible route under base_url (e.g.
+	 * "/embeddings", which lib/embed uses through llm_submit_raw) */
+	const char *path;
 };
 
 enum llm_status {
@@ -104,6 +107,16 @@ typedef void (*llm_done_fn)(void *opaque, int status, const char *content, size_
  */
 int llm_submit(struct llm_client *c, const char *system_prompt, const char *user_prompt,
                llm_done_fn done, void *opaque) LLM_WUR;
+
+/*
+ * Like llm_submit, for another route (llm_config.path): body/len is the whole JSON request
+ * (copied), and on LLM_OK the callback gets the raw 2xx response body (at most
+ * max_response_bytes; NUL-terminated; not parsed: the caller owns its format). Transfers,
+ * timeouts, retries and caps are llm_submit's. Returns 0, or -1 for a NULL argument or a
+ * client being freed.
+ */
+int llm_submit_raw(struct llm_client *c, const char *body, size_t len, llm_done_fn done,
+                   void *opaque) LLM_WUR;
 
 /*
  * Starts queued requests, drives transfers and retry timers, and runs completion callbacks.

@@ -326,6 +326,10 @@ static bool llm_done(struct llm_client *c, CURL *e, CURLcode rc)
 	char why[160] = "", err[256];
 	int status = LLM_OK;
 	enum llm_verdict v = llm_judge(req, rc, code, &status, why, sizeof(why));
+	if (v == LLM_V_OK && req->raw) {
+		llm_finish(c, req, LLM_OK, buf_str(&req->resp), req->resp.len, NULL);
+		return true;
+	}
 	if (v == LLM_V_OK) {
 		json_t *root;
 		const char *content;

@@ -42,6 +42,7 @@ struct llm_req {
 	long long started_ms;  /* this attempt's start */
 	long long retry_after; /* this attempt's Retry-After in ms, -1 if none */
 	bool too_large;        /* this attempt's body passed max_response_bytes */
+	bool raw;              /* llm_submit_raw: hand the 2xx body on unparsed */
 	struct backoff bo;
 	struct buf resp; /* this attempt's body, at most max_response_bytes */
 };

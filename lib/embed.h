@@ -1,0 +1,115 @@
+/*
+ * embed: the embedder interface of aimem-embedder (passages) and aimem-query (queries), and
+ * its settings section (embed.*), so both programs read the same keys and make the same
+ * vectors.
+ *
+ * A batch of UTF-8 texts in, L2-normalised float vectors of the configured dimension out.
+ * Providers, chosen by embed.provider:
+ *   hashed          lib/proc_embed: hashed word and character n-grams, 384 dimensions. Lexical,
+ *                   not semantic ("car"/"vehicle" share nothing): the zero-dependency fallback.
+ *   openai          any OpenAI-compatible POST {embed.base_url}/embeddings (OpenAI with
+ *                   dimensions, Ollama, vLLM, llama.cpp server, TEI): texts in batches of
+ *                   embed.batch_size, many requests in flight, timeouts, retries and response
+ *                   caps through lib/llm's transfer engine; answers parsed by lib/embed_json.
+ *   builtin-minilm  all-MiniLM-L6-v2 in process (lib/minilm, OpenBLAS): real sentence
+ *                   embeddings, 384 dimensions, no network; the model files come from
+ *                   scripts/deps.sh (embed.model_dir, default the cache it fills). A missing
+ *                   or corrupt model is a start-up error naming the file.
+ * Every row records the model id (embed_model_id), e.g. "hashed-ngram/1" or
+ * "all-MiniLM-L6-v2/1", "openai:text-embedding-3-small/384": search compares only vectors of the current id.
+ *
+ * Not here: chunking (calls/chunk), storing, what to do when embedding fails (the worker
+ * retries the batch).
+ */
+#ifndef AIMEM_EMBED_H
+#define AIMEM_EMBED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cfg.h"
+#include "metrics.h"
+
+struct embed_settings {
+	char *provider, *base_url, *model, *api_key, *api_key_header, *model_dir;
+	long long dimensions, batch_size, max_input_bytes;
+	long long timeout_ms, connect_timeout_ms, in_flight, attempts;
+	long long backoff_base_ms, backoff_cap_ms, retry_after_cap_ms, max_response;
+	bool send_dimensions;
+};
+
+#define EMBED_PROVIDERS "builtin-minilm|openai|hashed"
+
+/* clang-format off */
+#define EMBED_S_(base, field) ((base) + offsetof(struct embed_settings, field))
+/* The embed.* rows of a cfg table; base: the offset of the embedded struct embed_settings. */
+#define EMBED_CFG_ITEMS(base) \
+	{ "embed.provider", CFG_ENUM, "builtin-minilm", 0, 0, EMBED_PROVIDERS, 0, EMBED_S_(base, provider), \
+	  "builtin-minilm (all-MiniLM-L6-v2 in process) | openai (an OpenAI-compatible " \
+	  "/embeddings server) | hashed (lexical word hashing, no model: the fallback)" }, \
+	{ "embed.model_dir", CFG_STRING, NULL, 0, 0, NULL, 0, EMBED_S_(base, model_dir), \
+	  "builtin-minilm: the model's folder; unset: $AIMEM_CACHE/all-minilm-l6-v2 (scripts/deps.sh)" }, \
+	{ "embed.dimensions", CFG_INT, "384", 1, 2000, NULL, 0, EMBED_S_(base, dimensions), \
+	  "vector dimension; must equal call_chunks.embedding's (checked at start)" }, \
+	{ "embed.base_url", CFG_STRING, NULL, 0, 0, NULL, 0, EMBED_S_(base, base_url), \
+	  "provider openai: API base, e.g. https://api.openai.com/v1 or http://127.0.0.1:11434/v1" }, \
+	{ "embed.model", CFG_STRING, NULL, 0, 0, NULL, 0, EMBED_S_(base, model), \
+	  "provider openai: model name; rows record openai:<model>/<dimensions>" }, \
+	{ "embed.api_key", CFG_STRING, NULL, 0, 0, NULL, CFG_SECRET, EMBED_S_(base, api_key), \
+	  "provider openai: API key (use embed.api_key_file or AIMEM_EMBED_API_KEY_FILE)" }, \
+	{ "embed.api_key_header", CFG_STRING, NULL, 0, 0, NULL, 0, EMBED_S_(base, api_key_header), \
+	  "header carrying the bare key (e.g. api-key); unset: Authorization: Bearer" }, \
+	{ "embed.send_dimensions", CFG_BOOL, "false", 0, 0, NULL, 0, EMBED_S_(base, send_dimensions), \
+	  "provider openai: send dimensions (OpenAI text-embedding-3 shortens its vectors)" }, \
+	{ "embed.batch_size", CFG_INT, "64", 1, 2048, NULL, 0, EMBED_S_(base, batch_size), \
+	  "provider openai: texts per request" }, \
+	{ "embed.max_input_bytes", CFG_SIZE, "8KiB", 256, 1LL << 20, NULL, 0, EMBED_S_(base, max_input_bytes), \
+	  "a longer text is cut (at a UTF-8 boundary) before it is embedded" }, \
+	{ "embed.timeout", CFG_DURATION, "30s", 100, 600000, NULL, 0, EMBED_S_(base, timeout_ms), \
+	  "provider openai: per attempt, the whole transfer" }, \
+	{ "embed.connect_timeout", CFG_DURATION, "5s", 100, 60000, NULL, 0, EMBED_S_(base, connect_timeout_ms), \
+	  "provider openai: per attempt" }, \
+	{ "embed.max_in_flight", CFG_INT, "8", 1, 1024, NULL, 0, EMBED_S_(base, in_flight), \
+	  "provider openai: requests in flight at once" }, \
+	{ "embed.max_attempts", CFG_INT, "4", 1, 100, NULL, 0, EMBED_S_(base, attempts), \
+	  "provider openai: attempts per request on 429/5xx/timeouts (1: no retry)" }, \
+	{ "embed.backoff.base", CFG_DURATION, "250ms", 1, 60000, NULL, 0, EMBED_S_(base, backoff_base_ms), \
+	  "provider openai: first backoff between attempts" }, \
+	{ "embed.backoff.cap", CFG_DURATION, "10s", 1, 600000, NULL, 0, EMBED_S_(base, backoff_cap_ms), \
+	  "provider openai: longest backoff between attempts" }, \
+	{ "embed.retry_after_cap", CFG_DURATION, "30s", 0, 600000, NULL, 0, EMBED_S_(base, retry_after_cap_ms), \
+	  "provider openai: a longer Retry-After is cut to this" }, \
+	{ "embed.max_response", CFG_SIZE, "64MiB", 1024, 1LL << 30, NULL, 0, EMBED_S_(base, max_response), \
+	  "provider openai: largest answer body accepted" }
+/* clang-format on */
+
+struct embedder;
+
+/*
+ * Checks the settings (copied) and opens the provider. m (borrowed, outlives the embedder)
+ * receives aimem_embed_texts_total, aimem_embed_failures_total and, for openai, lib/llm's
+ * request metrics; NULL keeps them private. Returns the embedder (owned: embed_close) or NULL
+ * with err ("embed.<key>: reason"). Does not connect anywhere.
+ */
+struct embedder *embed_open(const struct embed_settings *s, struct metrics *m, char *err,
+                            size_t errlen);
+void embed_close(struct embedder **e);
+
+/* The id rows record and search compares ("hashed-ngram/1", "openai:<model>/<dim>"). */
+const char *embed_model_id(const struct embedder *e);
+unsigned embed_dim(const struct embedder *e);
+
+/*
+ * Embeds n texts (texts[i]/lens[i], UTF-8) into out[n * dim], each vector L2-normalised (a text
+ * without any word gets a fixed unit vector, never zeros). Blocks: CPU for hashed, the network
+ * for openai (all batches in flight at once, with retries). Returns 0, or -1 with err when the
+ * provider stays unavailable or answers wrongly (the caller retries later). Thread-safe:
+ * concurrent calls on one openai embedder are serialised.
+ */
+int embed_texts(struct embedder *e, const char *const *texts, const size_t *lens, size_t n,
+                float *out, char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* Scales v[0..dim) to unit length; a zero or non-finite vector becomes e0. */
+void embed_normalise(float *v, unsigned dim);
+
+#endif
