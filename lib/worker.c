@@ -372,6 +372,38 @@ static int worker_check_held(struct worker *w)
 	return rc;
 }
 
+/*
+ * A partition whose position left the log while it ran hit auto.offset.reset=error, which
+ * leaves it unstarted in librdkafka 2.0.2 (fetch state none): a seek is refused (_STATE). Only
+ * a new assignment starts it again: the whole assignment is given anew with explicit offsets
+ * (the held partitions' seek targets, the running ones' next offsets; paused ones stay
+ * paused). Between batches only, so no message in hand is lost. -1 when it could not be done.
+ */
+static int worker_reassign(struct worker *w)
+{
+	rd_kafka_topic_partition_list_t *cur = NULL;
+	if (w->nbatch > 0 || rd_kafka_assignment(w->rk, &cur) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		if (cur)
+			rd_kafka_topic_partition_list_destroy(cur);
+		return -1;
+	}
+	for (int i = 0; i < cur->cnt; i++) {
+		rd_kafka_topic_partition_t *e = &cur->elems[i];
+		const rd_kafka_topic_partition_t *t =
+		    rd_kafka_topic_partition_list_find(w->pending, w->topic, e->partition);
+		long long next = worker_part(w, e->partition)->next;
+		e->offset = t != NULL ? t->offset : next >= 0 ? next : RD_KAFKA_OFFSET_END;
+	}
+	rd_kafka_resp_err_t err = rd_kafka_assign(w->rk, cur);
+	rd_kafka_topic_partition_list_destroy(cur);
+	if (err) {
+		log_warn("cannot assign the partitions again error=\"%s\"", rd_kafka_err2str(err));
+		return -1;
+	}
+	log_info("partitions assigned again to restart the held ones at their checked offsets");
+	return 0;
+}
+
 /* Outside the callback: reads the held partitions' stored offsets, checks them against the
  * broker's log, seeks there and resumes them. One attempt; the main loop calls it again
  * (with backoff) while any are held. */
@@ -391,12 +423,19 @@ static void worker_settle(struct worker *w)
 	}
 	rd_kafka_error_t *e =
 	    w->pending->cnt > 0 ? rd_kafka_seek_partitions(w->rk, w->pending, 10000) : NULL;
-	bool ok = e == NULL;
-	for (int i = 0; ok && i < w->pending->cnt; i++)
-		ok = w->pending->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR;
+	bool ok = e == NULL, unstarted = false;
+	for (int i = 0; i < w->pending->cnt; i++) {
+		ok = ok && w->pending->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR;
+		unstarted = unstarted || w->pending->elems[i].err == RD_KAFKA_RESP_ERR__STATE;
+	}
+	if (!ok && e == NULL && unstarted && worker_reassign(w) == 0)
+		ok = true;
 	if (!ok) {
+		rd_kafka_resp_err_t pe = RD_KAFKA_RESP_ERR_NO_ERROR;
+		for (int i = 0; !pe && i < w->pending->cnt; i++)
+			pe = w->pending->elems[i].err;
 		log_warn("cannot seek held partitions to their stored offsets error=\"%s\"",
-		         e ? rd_kafka_error_string(e) : "per-partition error");
+		         e ? rd_kafka_error_string(e) : rd_kafka_err2str(pe));
 		if (e)
 			rd_kafka_error_destroy(e);
 		for (int i = 0; i < w->pending->cnt; i++) { /* applied nothing: still unknown */
@@ -456,7 +495,14 @@ static void worker_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		 * say; either way every partition is held paused until worker_settle, outside
 		 * this callback, has checked them against the broker's log (issue 17) */
 		bool loaded = worker_try_offsets(w, parts, 2000) == DB_OK;
-		rd_kafka_assign(rk, parts);
+		/* assigned at the log end, never at a stored or committed offset: an offset out of
+		 * the log would meet auto.offset.reset=error and leave the partition unstarted
+		 * (librdkafka 2.0.2 then refuses the seek); the held partition is seeked anyway */
+		rd_kafka_topic_partition_list_t *at = rd_kafka_topic_partition_list_copy(parts);
+		for (int i = 0; i < at->cnt; i++)
+			at->elems[i].offset = RD_KAFKA_OFFSET_END;
+		rd_kafka_assign(rk, at);
+		rd_kafka_topic_partition_list_destroy(at);
 		if (parts->cnt > 0) /* more members than partitions: nothing to check */
 			worker_hold(w, parts, loaded, false);
 	} else {

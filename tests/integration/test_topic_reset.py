@@ -223,3 +223,39 @@ def test_topic_recreated_under_a_running_worker_stops_it(services, db, tmp_path)
         assert summaries(db) == 5
     finally:
         assert d.stop() == 0, d.output()
+
+
+def test_log_truncated_under_a_running_worker_resumes_at_the_log_start(services, db, tmp_path):
+    """Retention (here DeleteRecords) deletes messages the worker has not read yet: its position
+    leaves the log, the stored offset is below the log start ("expired": gone from Kafka
+    whatever we do), so it warns and resumes at the log start; nothing stops. librdkafka 2.0.2
+    leaves such a partition unstarted and refuses a seek, so this also covers the worker's
+    re-assignment."""
+    import signal
+    topic = make_topic(services, partitions=1)
+    group = "s-" + uuid.uuid4().hex[:8]
+    base = fixture("01_")
+    produce(services.bootstrap, topic, calls(base, 5, 0), partition=0)
+    d = summarizer(services.bootstrap, db, tmp_path, topic, group, "truncated")
+    try:
+        wait_for(lambda: stored(db, group) == {0: 5}, timeout=30, what="first events")
+        d.proc.send_signal(signal.SIGSTOP)  # shorter than the session timeout
+        try:
+            # the consumer's fetch in flight (a 500 ms long poll) must come back empty, or its
+            # answer, waiting in the socket, would hand over the messages deleted below
+            import time
+            time.sleep(1.0)
+            produce(services.bootstrap, topic, calls(base, 10, 100), partition=0)
+            low = run([str(BUILD / "tests/kafka_delete_records"), services.bootstrap, topic, "0",
+                       "10"]).stdout.strip()
+            assert low == "10"
+        finally:
+            d.proc.send_signal(signal.SIGCONT)
+        wait_for(lambda: stored(db, group) == {0: 15}, timeout=30, what="resumed at the log start")
+        assert summaries(db) == 10  # 5 before, 10..14 after; 5..9 were deleted unread
+        out = d.output()
+        assert "below the log start" in out and "expired=5" in out, out
+        assert "partition stopped" not in out
+        assert get(d.port, "/readyz")[0] == 200
+    finally:
+        assert d.stop() == 0, d.output()
