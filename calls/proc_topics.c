@@ -74,13 +74,32 @@ static bool topics_before(const struct proc_topics *t, size_t a, size_t b)
 	return t->first[a] < t->first[b];
 }
 
+/* True when topic a makes a better first topic than b: a service topic the caller asked for
+ * in the opening turns ("I locked my keys in my car at the grocery store") comes before the
+ * subject it was asked in; otherwise the higher score. */
+static bool topics_first(const struct proc_topics *t, size_t a, size_t b, uint64_t subjects)
+{
+	bool ra = ((t->requested & ~subjects) >> a) & 1;
+	bool rb = ((t->requested & ~subjects) >> b) & 1;
+	if (ra != rb)
+		return ra;
+	return topics_before(t, a, b);
+}
+
 /* A topic that may be listed at all: anchored, scored enough, and more than one passing
- * word unless that word was strong or was the caller's opening request. */
-static bool topics_confident(const struct proc_topics *t, size_t i)
+ * word unless that word was strong or was the caller's opening request; a subject also
+ * comes back in a second turn (one anecdote about a bus ride is not a call about transport),
+ * unless the caller opened with it. */
+static bool topics_confident(const struct proc_topics *t, size_t i, uint64_t subjects)
 {
 	uint64_t bit = 1ull << i;
-	return (t->anchored & bit) && t->score[i] >= PROC_TOPIC_MIN_SCORE &&
-	       (t->hits[i] >= 2 || t->score[i] >= PROC_TOPIC_SOLE_MIN || (t->requested & bit));
+	if (!(t->anchored & bit) || t->score[i] < PROC_TOPIC_MIN_SCORE)
+		return false;
+	if (t->requested & bit)
+		return true;
+	if ((subjects & bit) && t->turns[i] < 2)
+		return false;
+	return t->hits[i] >= 2 || t->score[i] >= PROC_TOPIC_SOLE_MIN;
 }
 
 /* Whether topic i may follow the first (top): never on one cue mention; a service topic beside
@@ -100,18 +119,21 @@ size_t proc_topics_rank(const struct proc_topics *t, size_t ntopics, uint64_t su
 {
 	size_t top = SIZE_MAX;
 	for (size_t i = 0; i < ntopics && i < PROC_TOPIC_MAX; i++)
-		if (topics_confident(t, i) && (top == SIZE_MAX || topics_before(t, i, top)))
+		if (topics_confident(t, i, subjects) &&
+		    (top == SIZE_MAX || topics_first(t, i, top, subjects)))
 			top = i;
 	if (top == SIZE_MAX)
 		return 0;
 	size_t keep = (subjects & (1ull << top)) ? PROC_TOPICS_CHAT_KEEP : PROC_TOPICS_OUT;
-	size_t n = 0;
+	size_t n = 1;
+	idx[0] = top;
 	for (size_t i = 0; i < ntopics && i < PROC_TOPIC_MAX; i++) {
-		if (!topics_confident(t, i) || (i != top && !topics_follows(t, i, top, subjects)))
+		if (i == top || !topics_confident(t, i, subjects) ||
+		    !topics_follows(t, i, top, subjects))
 			continue;
-		/* insertion into the short sorted list */
+		/* insertion into the short sorted list, after the first */
 		size_t at = n;
-		while (at > 0 && topics_before(t, i, idx[at - 1]))
+		while (at > 1 && topics_before(t, i, idx[at - 1]))
 			at--;
 		if (at >= keep)
 			continue;

@@ -15,14 +15,15 @@
  *   - a topic resting on one cue mention needs PROC_TOPIC_SOLE_MIN (one strong cue said by
  *     the caller), unless it was an anchor in the caller's opening request (the first
  *     PROC_TOPIC_REQUEST_TURNS turns of the call): one passing word ("this season of
- *     renewal") is not what a call is about, "why is my payment different?" is;
+ *     renewal") is not what a call is about, "why is my payment different?" is; and a subject
+ *     (health, travel ...: proc_topics_subjects) needs cues in two turns, unless the caller
+ *     opened with it (one anecdote is not the conversation);
  *   - topics after the first never rest on one cue mention; in a service call (the first is a service topic) another
  *     service topic needs PROC_TOPIC_REL_MIN of the first's score, up to PROC_TOPICS_OUT in
- *     all (a billing call is often a refund and a complaint too); a subject (health,
- *     travel ...: proc_topics_subjects), or anything after a subject, needs
- *     PROC_TOPIC_CHAT_REL of the first's score and cues in two turns, and a conversation
- *     about a subject lists at most PROC_TOPICS_CHAT_KEEP (chats drift: a second subject
- *     must come back, not be mentioned in passing).
+ *     all (a billing call is often a refund and a complaint too); a subject after a service
+ *     topic needs PROC_TOPIC_CHAT_REL of the first's score and cues in two turns; a
+ *     conversation about a subject lists PROC_TOPICS_CHAT_KEEP (chats drift from one
+ *     subject to the next: the main one is what the call was about).
  * Best first, ties by first mention.
  *
  * Not here: deciding which words are cues (the lexicon does), synonyms, embeddings.
@@ -37,7 +38,7 @@
 #include "proc_lex.h"
 
 #define PROC_TOPICS_OUT 5       /* topics listed for a service call, at most */
-#define PROC_TOPICS_CHAT_KEEP 2 /* for a conversation about a subject */
+#define PROC_TOPICS_CHAT_KEEP 1 /* for a conversation about a subject */
 #define PROC_TOPIC_MIN_SCORE 1.5f
 #define PROC_TOPIC_ANCHOR 2.0f     /* a topic needs one cue at least this heavy */
 #define PROC_TOPIC_SOLE_MIN 2.5f   /* a topic of one cue mention needs this score ... */
