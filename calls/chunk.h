@@ -28,7 +28,10 @@ struct chunk_limits {
 	size_t max_bytes;    /* bytes per passage text at most (>= 256) */
 };
 
-#define CHUNK_LIMITS_DEFAULT { 200, 40, 128, 8192 }
+#define CHUNK_LIMITS_DEFAULT                                                                       \
+	{                                                                                          \
+		200, 40, 128, 8192                                                                 \
+	}
 
 struct chunk {
 	char *text; /* owned, NUL-terminated, valid UTF-8 when the turns are */
@@ -41,8 +44,8 @@ struct chunk {
  * *out (owned: chunk_free), and sets *truncated when max_chunks cut the call short. Pure,
  * thread-safe; time and memory linear in the transcript.
  */
-size_t chunk_call(const struct event_call *call, const struct chunk_limits *lim,
-                  struct chunk **out, bool *truncated);
+size_t chunk_call(const struct event_call *call, const struct chunk_limits *lim, struct chunk **out,
+                  bool *truncated);
 /* Frees n passages and the array; accepts NULL and clears the pointer. */
 void chunk_free(struct chunk **c, size_t n);
 

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 
 #include "auth.h"
+#include "embed.h"
 #include "http.h"
 #include "qdb.h"
 #include "query_sql.h"
@@ -23,7 +24,8 @@
 struct query_api {
 	struct qdb *db;
 	const struct auth_verifier *auth;
-	long long max_limit; /* largest limit= / summaries= accepted */
+	long long max_limit;  /* largest limit= / summaries= accepted */
+	struct embedder *emb; /* the query embedder (lib/embed), same provider as aimem-embedder */
 };
 
 /* Statement ids (qdb_stmt.id), one per statement of the program. */

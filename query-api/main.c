@@ -11,6 +11,7 @@
 #include "api.h"
 #include "auth.h"
 #include "cfg.h"
+#include "embed.h"
 #include "file.h"
 #include "http.h"
 #include "log.h"
@@ -30,6 +31,7 @@ struct query_settings {
 	long long auth_leeway_ms, auth_max_lifetime_ms, auth_max_token;
 	long long max_limit, drain_ms;
 	char *log_level;
+	struct embed_settings embed; /* the embed.* section (lib/embed.h): query embeddings */
 };
 
 #define S(field) offsetof(struct query_settings, field)
@@ -78,6 +80,7 @@ static const struct cfg_item query_items[] = {
 	  "longest bearer token accepted" },
 	{ "query.max_limit", CFG_INT, "500", 1, 10000, NULL, 0, S(max_limit),
 	  "largest limit=, summaries= or num_summaries= accepted (400 beyond)" },
+	EMBED_CFG_ITEMS(S(embed)),
 	{ "shutdown.drain", CFG_DURATION, "10s", 0, 300000, NULL, 0, S(drain_ms),
 	  "how long SIGTERM waits for in-flight requests" },
 	{ "log.level", CFG_ENUM, "info", 0, 0, "debug|info|warn|error", 0, S(log_level),
@@ -182,6 +185,12 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	api.auth = auth;
+	/* the same embed.* settings as aimem-embedder: queries and passages share a model id */
+	if ((api.emb = embed_open(&s.embed, m, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "aimem-query: %s\n", err);
+		rc = 2;
+		goto out;
+	}
 	const struct qdb_config qc = { s.db_url, (unsigned)(s.db_pool ? s.db_pool : s.http_threads),
 		                       s.db_stmt_timeout_ms, s.db_wait_ms, s.db_reconnect_ms };
 	api.db = qdb_new(&qc, m);
@@ -218,6 +227,7 @@ int main(int argc, char **argv)
 out:
 	http_server_stop(&srv, 0);
 	qdb_free(&api.db);
+	embed_close(&api.emb);
 	auth_verifier_free(&auth);
 	metrics_free(&m);
 	cfg_free(&cfg);

@@ -226,6 +226,12 @@ static void fz_start(void)
 	fz_api.auth = v;
 	fz_api.db = qdb_new(NULL, NULL);
 	fz_api.max_limit = 100;
+	/* the query embedder: the hashed provider (no model files, no network) */
+	static struct embed_settings es = { .provider = "hashed",
+		                            .dimensions = 384,
+		                            .max_input_bytes = 8192 };
+	if ((fz_api.emb = embed_open(&es, NULL, err, sizeof(err))) == NULL)
+		abort();
 	size_t ntest = sizeof(fz_test_routes) / sizeof(fz_test_routes[0]);
 	size_t n = query_native_nroutes + query_compat_nroutes + ntest;
 	struct http_route *r = xmallocarray(n, sizeof(*r));

@@ -45,6 +45,23 @@ VALUES (current_setting('app.current_tenant')::int, %s, %s, %s - interval '5 min
     gen_random_uuid())"""
 
 
+# a call's one passage (aimem-embedder's row, here the summary's text with the hashed
+# provider's vector), and the tenant's search statistics moved as the embedder moves them
+CHUNK_SQL = """WITH up AS (INSERT INTO call_chunks (customer_id, call_id, chunk_no, user_id,
+    call_ended_at, content, words, tsv, model, embedding)
+VALUES (current_setting('app.current_tenant')::int, %s, 0, %s, %s, %s,
+    greatest(array_length(regexp_split_to_array(btrim(%s), '\\s+'), 1), 1),
+    to_tsvector('english', %s), 'hashed-ngram/1', %s::vector) RETURNING tsv, words),
+t AS (INSERT INTO search_terms AS t (customer_id, lexeme, df)
+    SELECT current_setting('app.current_tenant')::int, lexeme, 1
+    FROM up, unnest(tsvector_to_array(tsv)) AS lexeme
+    ON CONFLICT (customer_id, lexeme) DO UPDATE SET df = t.df + 1 RETURNING 1)
+INSERT INTO search_stats AS s (customer_id, passages, words)
+SELECT current_setting('app.current_tenant')::int, 1, words FROM up
+ON CONFLICT (customer_id) DO UPDATE SET passages = s.passages + 1,
+    words = s.words + excluded.words"""
+
+
 def put_calls(cur, rows):
     """rows: (call_id, user_id, ended_at, summary, topics, key_variables, sentiment)."""
     vecs = embed([r[3] for r in rows]) if rows else []
@@ -52,6 +69,8 @@ def put_calls(cur, rows):
         call_id, user_id, ended, summary, topics, kv, sentiment = r
         cur.execute(CALL_SQL, (call_id, user_id, ended, ended, summary, json.dumps(topics),
                                json.dumps(kv), sentiment, v, summary))
+        cur.execute(CHUNK_SQL, (call_id, user_id, ended, "Caller: " + summary, summary,
+                                "Caller: " + summary, v))
 
 
 def put_profile(cur, user_id, name, total, first, last):

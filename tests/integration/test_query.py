@@ -27,7 +27,7 @@ class Api:
 
 def start_query(db, log, **extra):
     env = {"AIMEM_HTTP_PORT": "0", "AIMEM_AUTH_JWT_SECRET": SECRET, "AIMEM_DB_URL": db.reader_url,
-           "AIMEM_HTTP_THREADS": "4"}
+           "AIMEM_HTTP_THREADS": "4", "AIMEM_EMBED_PROVIDER": "hashed"}
     env.update(extra)
     return Daemon([str(BUILD / "bin/aimem-query")], env, log).wait_ready()
 
@@ -683,26 +683,28 @@ def test_search_hybrid_semantic_text(api):
 
 
 def test_search_small_tenant_share_uses_the_index_and_finds_its_rows(db, tmp_path):
-    """3000 rows of a big tenant, 3 of a small one: the tenant-wide search runs on the HNSW
-    index (checked with EXPLAIN as the reader) and still returns the small tenant's rows,
-    which a plain HNSW scan (ef_search 40, RLS filtering after) would mostly miss."""
+    """3000 passages of a big tenant, 3 of a small one: the tenant-wide search runs on the
+    passages' HNSW index (checked with EXPLAIN as the reader) and still returns the small
+    tenant's calls, which a plain HNSW scan (ef_search 40, RLS filtering after) would mostly
+    miss."""
     from query_data import put_calls, embed, T0
     # the big tenant's rows sit closer to the query than the small tenant's own rows
     base = [float(x) for x in embed(["small tenant"])[0].strip("[]").split(",")]
     with connected(db.worker_url) as conn, conn.cursor() as cur:
         cur.execute("SELECT set_config('app.current_tenant', '2', true)")
-        cur.execute("""INSERT INTO call_summaries (customer_id, call_id, user_id, call_ended_at,
-            summary, embedding, processor, event_id)
-            SELECT 2, 'big-' || g, 'u' || (g %% 100), now(), 'bulk',
+        cur.execute("""INSERT INTO call_chunks (customer_id, call_id, chunk_no, user_id,
+            call_ended_at, content, words, tsv, model, embedding)
+            SELECT 2, 'big-' || g, 0, 'u' || (g %% 100), now(), 'bulk', 1, 'bulk',
+                   'hashed-ngram/1',
                    (SELECT array_agg(v + (random() - 0.5) * 0.02 ORDER BY i)
-                    FROM unnest(%s::real[]) WITH ORDINALITY AS u(v, i) WHERE g > 0)::vector,
-                   'x', gen_random_uuid() FROM generate_series(1, 3000) g""", (base,))
+                    FROM unnest(%s::real[]) WITH ORDINALITY AS u(v, i) WHERE g > 0)::vector
+            FROM generate_series(1, 3000) g""", (base,))
     with connected(db.worker_url) as conn, conn.cursor() as cur:
         cur.execute("SELECT set_config('app.current_tenant', '1', true)")
         put_calls(cur, [(f"small-{i}", "s", T0, f"small tenant call about topic {i}", [], {}, None)
                         for i in range(3)])
     with connected(db.admin_url, autocommit=True) as conn, conn.cursor() as cur:
-        cur.execute("ANALYZE call_summaries")
+        cur.execute("ANALYZE call_chunks")
     d = start_query(db, tmp_path / "q.log")
     try:
         status, _, out = Client(d.port).json("GET", "/v3/search?q=small+tenant&mode=semantic&limit=3",
@@ -714,12 +716,12 @@ def test_search_small_tenant_share_uses_the_index_and_finds_its_rows(db, tmp_pat
     with connected(db.reader_url) as conn, conn.cursor() as cur:
         cur.execute("SELECT set_config('app.current_tenant', '1', true)")
         vec = str(base)
-        cur.execute("EXPLAIN SELECT call_id FROM call_summaries ORDER BY embedding <=> %s::vector "
+        cur.execute("EXPLAIN SELECT call_id FROM call_chunks ORDER BY embedding <=> %s::vector "
                     "LIMIT 6", (vec,))
         plan = "\n".join(r[0] for r in cur.fetchall())
-        assert "call_summaries_embedding" in plan, plan
+        assert "call_chunks_embedding" in plan, plan
         cur.execute("SET LOCAL hnsw.iterative_scan = off")
-        cur.execute("SELECT count(*) FROM (SELECT call_id FROM call_summaries "
+        cur.execute("SELECT count(*) FROM (SELECT call_id FROM call_chunks "
                     "ORDER BY embedding <=> %s::vector LIMIT 3) x", (vec,))
         without = cur.fetchone()[0]
     assert without < 3  # what the iterative scan fixes

@@ -24,11 +24,13 @@ static struct event_call chunk_test_call(size_t n, size_t per_turn, struct event
 	}
 	offs[nturns] = texts[0].len;
 	for (size_t t = 0; t < nturns; t++)
-		turns[t] = (struct event_turn){ t % 2 ? EVENT_ROLE_ASSISTANT : EVENT_ROLE_USER,
-			                        texts[0].data + offs[t], offs[t + 1] - offs[t], NULL };
+		turns[t] =
+		    (struct event_turn){ t % 2 ? EVENT_ROLE_ASSISTANT : EVENT_ROLE_USER,
+			                 texts[0].data + offs[t], offs[t + 1] - offs[t], NULL };
 	free(offs);
-	return (struct event_call){ .call_id = "CA1", .user_id = "1", .turns = turns,
-		                    .nturns = nturns };
+	return (struct event_call){
+		.call_id = "CA1", .user_id = "1", .turns = turns, .nturns = nturns
+	};
 }
 
 UNIT_TEST(chunk_windows_overlap_and_cover_the_call)
@@ -89,7 +91,8 @@ UNIT_TEST(chunk_short_call_is_one_passage)
 	bool cut;
 	size_t n = chunk_call(&call, &lim, &c, &cut);
 	CHECK_INT(n, 1);
-	CHECK_STR(c[0].text, "Agent: Thanks for calling, this is Sam.\nCaller: My windshield cracked.");
+	CHECK_STR(c[0].text,
+	          "Agent: Thanks for calling, this is Sam.\nCaller: My windshield cracked.");
 	CHECK_INT(c[0].words, 9);
 	chunk_free(&c, n);
 }

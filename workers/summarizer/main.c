@@ -67,7 +67,7 @@ static const char summarizer_usage[] =
     "Usage: aimem-summarizer [options]\n"
     "\n"
     "Turns call.ended events into call summaries (summary, key topics, key variables,\n"
-    "sentiment, resolution, embedding) and keeps caller profiles, exactly once: offsets are\n"
+    "sentiment, resolution) and keeps caller profiles, exactly once: offsets are\n"
     "stored with the rows in one transaction; bad events go to dead_letters.\n"
     "Signals: SIGTERM/SIGINT finish the batch, commit, leave the group, exit 0.\n"
     "\n"

@@ -13,7 +13,6 @@
 #include "facts.h"
 #include "facts_sql.h"
 #include "log.h"
-#include "proc_embed.h"
 #include "sig.h"
 #include "summary_model.h"
 #include "xalloc.h"
@@ -212,7 +211,7 @@ static struct db_stmt summarize_upsert = {
 	"WITH src AS (SELECT DISTINCT ON (r.call_id) r.* FROM jsonb_to_recordset($2::jsonb) AS"
 	" r(ord int, call_id text, user_id text, thread_id text, started_at timestamptz,"
 	" ended_at timestamptz, summary text, key_topics jsonb, key_variables jsonb,"
-	" sentiment text, resolution_status text, embedding text, words text, processor text,"
+	" sentiment text, resolution_status text, words text, processor text,"
 	" needs_reprocess boolean, event_id uuid, source_topic text, source_partition int,"
 	" source_offset bigint, facts jsonb)"
 	" ORDER BY r.call_id, r.needs_reprocess, r.ord DESC),"
@@ -220,12 +219,12 @@ static struct db_stmt summarize_upsert = {
 	" WHERE c.customer_id = $1::int),"
 	" up AS (INSERT INTO call_summaries (customer_id, call_id, user_id, thread_id,"
 	" call_started_at, call_ended_at, summary, key_topics, key_variables, sentiment,"
-	" resolution_status, duration_seconds, embedding, search_tsv, processor, needs_reprocess,"
+	" resolution_status, duration_seconds, search_tsv, processor, needs_reprocess,"
 	" event_id, source_topic, source_partition, source_offset, facts)"
 	" SELECT $1::int, call_id, user_id, thread_id, started_at, ended_at, summary, key_topics,"
 	" key_variables, sentiment, resolution_status, CASE WHEN started_at IS NULL THEN NULL"
 	" ELSE least(greatest(round(extract(epoch FROM ended_at - started_at)), 0),"
-	" 2147483647)::int END, embedding::vector, to_tsvector('english', summary || ' ' || words),"
+	" 2147483647)::int END, to_tsvector('english', summary || ' ' || words),"
 	" processor, needs_reprocess, event_id, source_topic, source_partition, source_offset,"
 	" coalesce(facts, '[]') FROM src"
 	" ON CONFLICT (customer_id, call_id) DO UPDATE SET user_id = excluded.user_id,"
@@ -233,7 +232,7 @@ static struct db_stmt summarize_upsert = {
 	" call_ended_at = excluded.call_ended_at, summary = excluded.summary,"
 	" key_topics = excluded.key_topics, key_variables = excluded.key_variables,"
 	" sentiment = excluded.sentiment, resolution_status = excluded.resolution_status,"
-	" duration_seconds = excluded.duration_seconds, embedding = excluded.embedding,"
+	" duration_seconds = excluded.duration_seconds,"
 	" search_tsv = excluded.search_tsv, processor = excluded.processor,"
 	" needs_reprocess = excluded.needs_reprocess, event_id = excluded.event_id,"
 	" source_topic = excluded.source_topic, source_partition = excluded.source_partition,"
@@ -318,8 +317,7 @@ static json_t *summarize_row(const struct worker_job *job, size_t ord)
 	const struct proc_result *r = &sum->r;
 	char ended[64];
 	worker_job_ended_at(job, ended, sizeof(ended));
-	struct buf vec = BUF_INIT, words = BUF_INIT;
-	proc_embedding_text(r->embedding, &vec);
+	struct buf words = BUF_INIT;
 	summarize_words(r, &words);
 	json_t *row = json_object();
 	json_object_set_new(row, "ord", json_integer((json_int_t)ord));
@@ -336,7 +334,6 @@ static json_t *summarize_row(const struct worker_job *job, size_t ord)
 	json_object_set_new(row, "facts", facts_from_call(c, r->key_variables));
 	json_object_set_new(row, "sentiment", json_string(r->sentiment));
 	json_object_set_new(row, "resolution_status", json_string(r->resolution));
-	json_object_set_new(row, "embedding", json_stringn(vec.data, vec.len));
 	json_object_set_new(row, "words", json_stringn(words.data ? words.data : "", words.len));
 	json_object_set_new(row, "processor", json_string(sum->processor));
 	json_object_set_new(row, "needs_reprocess", json_boolean(sum->needs_reprocess));
@@ -344,7 +341,6 @@ static json_t *summarize_row(const struct worker_job *job, size_t ord)
 	json_object_set_new(row, "source_topic", json_string(rd_kafka_topic_name(job->rkm->rkt)));
 	json_object_set_new(row, "source_partition", json_integer(job->rkm->partition));
 	json_object_set_new(row, "source_offset", json_integer(job->rkm->offset));
-	buf_free(&vec);
 	buf_free(&words);
 	return row;
 }
