@@ -65,32 +65,131 @@ const char *log_level_name(enum log_level level)
 	return log_names[level];
 }
 
-/* Copies src into dst escaping control bytes; returns bytes written (never past cap). */
-static size_t log_escape(char *dst, size_t cap, const char *src, size_t len)
+/* Output of log_logfmt: never past cap; full once a byte did not fit. */
+struct log_out {
+	char *dst;
+	size_t cap, len;
+	bool full;
+};
+
+static void log_put(struct log_out *o, const char *s, size_t n)
+{
+	if (o->full || o->len + n > o->cap) {
+		o->full = true;
+		return;
+	}
+	memcpy(o->dst + o->len, s, n);
+	o->len += n;
+}
+
+/* One byte of text: control bytes as \n, \t, \r or \xNN; inside a quoted value also \" and
+ * \\ (logfmt's quoted strings are Go's); outside one, a stray quote becomes ' (a bare key or
+ * value cannot hold one). */
+static void log_put_char(struct log_out *o, unsigned char c, bool quoted)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)src[i];
-		if (c >= 0x20 && c != 0x7f) {
-			if (o + 1 > cap)
-				break;
-			dst[o++] = (char)c;
-		} else if (c == '\n' || c == '\t' || c == '\r') {
-			if (o + 2 > cap)
-				break;
-			dst[o++] = '\\';
-			dst[o++] = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
-		} else {
-			if (o + 4 > cap)
-				break;
-			dst[o++] = '\\';
-			dst[o++] = 'x';
-			dst[o++] = hex[c >> 4];
-			dst[o++] = hex[c & 15];
-		}
+	char esc[4] = { '\\', 0, 0, 0 };
+	if (c == '\n' || c == '\t' || c == '\r') {
+		esc[1] = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
+		log_put(o, esc, 2);
+	} else if (c < 0x20 || c == 0x7f) {
+		esc[1] = 'x';
+		esc[2] = hex[c >> 4];
+		esc[3] = hex[c & 15];
+		log_put(o, esc, 4);
+	} else if (quoted && (c == '"' || c == '\\')) {
+		esc[1] = (char)c;
+		log_put(o, esc, 2);
+	} else {
+		char ch = !quoted && c == '"' ? '\'' : (char)c;
+		log_put(o, &ch, 1);
 	}
-	return o;
+}
+
+/* Does a "key=" (logfmt key characters, then '=') start at s? */
+static bool log_key_at(const char *s, size_t len)
+{
+	size_t i = 0;
+	while (i < len && s[i] != '=' && s[i] != ' ' && s[i] != '"' && (unsigned char)s[i] > ' ')
+		i++;
+	return i > 0 && i < len && s[i] == '=';
+}
+
+/* The closing quote of a value opened at src[open]: the first '"' followed by the end or by
+ * " key=" (context follows the message, so a quote inside the value is never followed by
+ * that); len when there is none (the value runs to the end). */
+static size_t log_quote_end(const char *src, size_t len, size_t open)
+{
+	for (size_t j = open + 1; j < len; j++)
+		if (src[j] == '"' &&
+		    (j + 1 == len || (src[j + 1] == ' ' && log_key_at(src + j + 2, len - j - 2))))
+			return j;
+	return len;
+}
+
+/* Closes a quoted value with the byte log_logfmt keeps aside: a value cut short is still
+ * closed (puts never go past cap, so len + 1 <= the real capacity). */
+static void log_close_quote(struct log_out *o)
+{
+	o->dst[o->len++] = '"';
+	if (o->len > o->cap)
+		o->full = true;
+}
+
+/*
+ * Copies the formatted text src into dst as logfmt that any parser reads (go-logfmt's rules):
+ * a key="value" keeps its quotes, with the quotes and backslashes inside escaped (callers
+ * write error=\"%s\" around text that may hold quotes); a bare key=value whose value holds
+ * '=' or '"' is quoted; in bare words a '"' becomes ' and an '=' that starts no key
+ * becomes ':'; control bytes are escaped everywhere, so no input forges a line. Returns the
+ * bytes written; *cut is set when src did not fit.
+ */
+static size_t log_logfmt(char *dst, size_t cap, const char *src, size_t len, bool *cut)
+{
+	struct log_out o = { dst, cap > 0 ? cap - 1 : 0, 0, cap == 0 };
+	size_t i = 0;
+	while (i < len && !o.full) {
+		if (src[i] == ' ') {
+			log_put(&o, " ", 1);
+			i++;
+			continue;
+		}
+		size_t end = i; /* the token: up to the next space */
+		while (end < len && src[end] != ' ')
+			end++;
+		size_t eq = i;
+		while (eq < end && src[eq] != '=' && src[eq] != '"')
+			eq++;
+		bool keyed = eq > i && eq < end && src[eq] == '=';
+		if (!keyed) { /* a word of the message */
+			for (size_t j = i; j < end; j++)
+				log_put_char(&o, (unsigned char)(src[j] == '=' ? ':' : src[j]),
+				             false);
+			i = end;
+			continue;
+		}
+		bool quote = eq + 1 < len && src[eq + 1] == '"';
+		size_t vstart = eq + 1, vend = end;
+		if (quote) { /* key="...": its closing quote may lie past spaces */
+			vstart = eq + 2;
+			vend = log_quote_end(src, len, eq + 1);
+			end = vend < len ? vend + 1 : len;
+		}
+		for (size_t j = vstart; !quote && j < vend; j++)
+			quote = src[j] == '=' || src[j] == '"';
+		for (size_t j = i; j < eq; j++)
+			log_put_char(&o, (unsigned char)src[j], false);
+		size_t before = o.len;
+		log_put(&o, quote ? "=\"" : "=", quote ? 2 : 1);
+		bool opened = quote && o.len > before;
+		for (size_t j = vstart; j < vend && !o.full; j++)
+			log_put_char(&o, (unsigned char)src[j], quote);
+		if (opened)
+			log_close_quote(&o);
+		i = end;
+	}
+	*cut = i < len || o.full;
+	return o.len;
 }
 
 static size_t log_prefix(char *line, size_t cap, enum log_level level)
@@ -118,14 +217,14 @@ void log_vwrite(enum log_level level, const char *fmt, va_list ap)
 		n = 0;
 	size_t tlen = (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1;
 
-	static const char cut[] = " ...(truncated)";
+	static const char cut_mark[] = " ...(truncated)";
 	size_t o = log_prefix(line, LOG_LINE_MAX, level);
 	size_t room = LOG_LINE_MAX - o;
-	size_t w = log_escape(line + o, room, text, tlen);
-	o += w;
-	if (w == room || (size_t)n >= sizeof(text)) {
-		memcpy(line + o, cut, sizeof(cut) - 1);
-		o += sizeof(cut) - 1;
+	bool cut = false;
+	o += log_logfmt(line + o, room, text, tlen, &cut);
+	if (cut || (size_t)n >= sizeof(text)) {
+		memcpy(line + o, cut_mark, sizeof(cut_mark) - 1);
+		o += sizeof(cut_mark) - 1;
 	}
 	line[o++] = '\n';
 

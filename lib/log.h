@@ -3,9 +3,13 @@
  *
  * A line is "<UTC time> <level> <program>[<pid>]: <message> key=value ...": the message
  * first, then key=value context, written with a single write(2) so lines from librdkafka,
- * libmicrohttpd, curl and our own threads never interleave. Control characters in the
- * formatted text are escaped (\n, \xNN), so no input can forge a line. Lines longer than
- * LOG_LINE_MAX are cut and marked. Callers must never pass transcript text, tokens or
+ * libmicrohttpd, curl and our own threads never interleave. Every line is logfmt that a
+ * strict parser reads: write text that may hold spaces or quotes as key=\"%s\" and the
+ * logger escapes the quotes and backslashes inside (its closing quote is the one followed by
+ * the end or by " key="); a bare key=value whose value holds '=' or '"' is quoted; a '"' in
+ * the message words becomes '. Control characters are escaped everywhere (\n, \xNN), so no
+ * input can forge a line. Lines longer than LOG_LINE_MAX are cut and marked (a cut quoted
+ * value is still closed). Callers must never pass transcript text, tokens or
  * Authorization headers (the logger cannot tell them apart from other text).
  *
  * Thread-safe after log_init(); log_init() itself runs once, before threads start.
