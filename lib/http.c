@@ -20,6 +20,7 @@
 #include "http_framing.h"
 #include "jscan.h"
 #include "log.h"
+#include "metrics_process.h"
 #include "xalloc.h"
 
 #define HTTP_DEFAULT_TIMEOUT_S 30
@@ -61,6 +62,7 @@ static enum http_outcome http_builtin_metrics(struct http_exchange *ex, void *ct
 	struct buf b = BUF_INIT;
 	if (ex->srv->m)
 		metrics_render(ex->srv->m, &b);
+	metrics_process_render(&b); /* process_*, aimem_build_info: every program's /metrics */
 	http_reply(ex, 200, "text/plain; version=0.0.4; charset=utf-8", buf_str(&b), b.len);
 	buf_free(&b);
 	return HTTP_DONE;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "metrics.h"
+#include "metrics_process.h"
 #include "unit.h"
 
 static char *metrics_text(struct metrics *m)
@@ -278,4 +279,34 @@ UNIT_TEST(metrics_concurrent_updates_from_4_threads)
 	CHECK_INT(count_occurrences(t, "# TYPE aimem_own_total counter"), 1);
 	free(t);
 	metrics_free(&m);
+}
+
+/* The value of "name " at the start of a line of text, or -1. */
+static double metrics_line_value(const char *text, const char *name)
+{
+	char key[128];
+	snprintf(key, sizeof(key), "\n%s ", name);
+	const char *p = strstr(text, key);
+	return p ? strtod(p + strlen(key), NULL) : -1;
+}
+
+UNIT_TEST(metrics_process_collector_names_and_values)
+{
+	struct buf b = BUF_INIT;
+	buf_putc(&b, '\n');
+	metrics_process_render(&b);
+	const char *t = buf_str(&b);
+	CHECK_CONTAINS(t, "# TYPE process_cpu_seconds_total counter\n");
+	CHECK_CONTAINS(t, "# TYPE process_resident_memory_bytes gauge\n");
+	CHECK_CONTAINS(t, "aimem_build_info{version=\"" AIMEM_VERSION "\"} 1\n");
+	CHECK(metrics_line_value(t, "process_cpu_seconds_total") >= 0);
+	CHECK(metrics_line_value(t, "process_resident_memory_bytes") > 1 << 20);
+	CHECK(metrics_line_value(t, "process_virtual_memory_bytes") > 1 << 20);
+	double fds = metrics_line_value(t, "process_open_fds");
+	CHECK(fds >= 3 && fds < 10000);
+	CHECK(metrics_line_value(t, "process_max_fds") >= fds);
+	double start = metrics_line_value(t, "process_start_time_seconds");
+	double now = (double)time(NULL);
+	CHECK(start > now - 3600 && start <= now + 1); /* this test binary started just now */
+	buf_free(&b);
 }
