@@ -17,7 +17,7 @@ build=${AIMEM_BUILD:-$repo/build}
 	echo "the source tree, looked up next to the program: \`../share/ai-memory/\` (\`make install\`), the"
 	echo "source tree above it, then the working directory. \`--check-config\` opens every file and"
 	echo "folder the settings name and exits 2 naming the one it cannot open."
-	for prog in aimem aimem-ingest aimem-memories aimem-summarizer aimem-personality aimem-query; do
+	for prog in aimem aimem-ingest aimem-memories aimem-summarizer aimem-personality aimem-embedder aimem-query; do
 		[ -x "$build/bin/$prog" ] || continue # a program whose folder has not landed yet
 		echo
 		echo "## $prog"

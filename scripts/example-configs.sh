@@ -9,7 +9,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 build=${AIMEM_BUILD:-$repo/build}
 out=${1:-$repo/deploy/config}
 mkdir -p "$out"
-for prog in aimem-ingest aimem-query aimem-summarizer aimem-personality aimem-memories; do
+for prog in aimem-ingest aimem-query aimem-summarizer aimem-personality aimem-memories aimem-embedder; do
 	[ -x "$build/bin/$prog" ] || continue
 	{
 		echo "# $prog: every setting at its default (uncomment to change)."

@@ -23,7 +23,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 DEV = REPO / "scripts/dev"
-PROGRAMS = ("aimem-memories", "aimem-summarizer", "aimem-personality", "aimem-query", "aimem-ingest")
+PROGRAMS = ("aimem-memories", "aimem-summarizer", "aimem-personality", "aimem-embedder", "aimem-query",
+            "aimem-ingest")
 
 
 def read_env(path):

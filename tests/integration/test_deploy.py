@@ -184,7 +184,8 @@ def test_chatstack_call_flow_through_nginx(nginx_in_front):
             ("POST", "v2_context_enriched"), ("GET", "v2_summaries")} == seen["aimem-query.log"], seen
 
 
-PROGRAMS = ("aimem-ingest", "aimem-query", "aimem-summarizer", "aimem-personality", "aimem-memories")
+PROGRAMS = ("aimem-ingest", "aimem-query", "aimem-summarizer", "aimem-personality", "aimem-memories",
+            "aimem-embedder")
 
 
 def test_example_configs_are_current(tmp_path):
@@ -250,7 +251,7 @@ def test_yaml_files_parse():
 
 def test_systemd_units_are_well_formed():
     units = sorted((REPO / "deploy/systemd").glob("*.service"))
-    assert len(units) == 6
+    assert len(units) == 7  # migrate and the six programs
     for unit in units:
         if unit.name == "aimem-migrate.service":
             continue
