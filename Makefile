@@ -56,7 +56,9 @@ PKG_CFLAGS = $(eval PKG_CFLAGS := $$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev
 PKG_LIBS   = $(eval PKG_LIBS := $$(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null))$(PKG_LIBS)
 CPPFLAGS += -D_GNU_SOURCE -DAIMEM_VERSION='"$(VERSION)"' -Ilib
 CFLAGS   += -std=c11 -g $(OPT) $(WARN) -fno-common $(SANFLAGS) $(PKG_CFLAGS) -MMD -MP
-LDFLAGS  += $(SANFLAGS)
+# --as-needed: a program records only the shared libraries it calls, so the daemons that do not
+# embed with lib/minilm never load OpenBLAS (which starts its thread pool when loaded).
+LDFLAGS  += $(SANFLAGS) -Wl,--as-needed
 LDLIBS   += $(PKG_LIBS) -lpthread -lm
 
 LIB_SRC  := $(wildcard lib/*.c)

@@ -16,6 +16,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#else
+#define RUNNING_ON_VALGRIND 0
+#endif
+
 #include "minilm.h"
 #include "safetensors.h"
 #include "unit.h"
@@ -280,6 +286,20 @@ UNIT_TEST(minilm_matches_reference)
 		return;
 	struct reference r;
 	reference_read(&r);
+	if (RUNNING_ON_VALGRIND) { /* OpenBLAS emulated: ~1 s a word piece; the shortest texts */
+		size_t kept = 0;
+		for (size_t i = 0; i < r.n; i++) {
+			if (json_array_size(json_object_get(r.rows[i], "input_ids")) <= 4) {
+				r.rows[kept] = r.rows[i];
+				r.texts[kept] = r.texts[i];
+				r.lens[kept++] = r.lens[i];
+			} else {
+				json_decref(r.rows[i]);
+			}
+		}
+		fprintf(stderr, "    under valgrind: the %zu texts of at most 4 ids only\n", kept);
+		r.n = kept;
+	}
 	float *out = xmallocarray(r.n * MINILM_DIM, sizeof(float));
 	char err[256];
 	UNIT_REQUIRE(minilm_embed(m, r.texts, r.lens, r.n, out, err, sizeof(err)) == 0);
@@ -306,11 +326,13 @@ UNIT_TEST(minilm_matches_reference)
 	fprintf(stderr, "    worst cosine with the reference: %.6f\n", worst);
 	/* one text alone gives the vector it got in the batch */
 	float one[MINILM_DIM];
-	UNIT_REQUIRE(minilm_embed(m, &r.texts[5], &r.lens[5], 1, one, err, sizeof(err)) == 0);
-	CHECK(cosine(one, out + 5 * MINILM_DIM) > 0.99999);
+	size_t k = r.n - 1;
+	UNIT_REQUIRE(minilm_embed(m, &r.texts[k], &r.lens[k], 1, one, err, sizeof(err)) == 0);
+	CHECK(cosine(one, out + k * MINILM_DIM) > 0.99999);
 	/* the model understands: doctor/physician closer than doctor/house */
-	CHECK(cosine(out + 5 * MINILM_DIM, out + 6 * MINILM_DIM) >
-	      cosine(out + 5 * MINILM_DIM, out + 7 * MINILM_DIM));
+	if (r.n > 7)
+		CHECK(cosine(out + 5 * MINILM_DIM, out + 6 * MINILM_DIM) >
+		      cosine(out + 5 * MINILM_DIM, out + 7 * MINILM_DIM));
 	for (size_t i = 0; i < r.n; i++)
 		json_decref(r.rows[i]);
 	free(out);
