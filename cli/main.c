@@ -11,7 +11,9 @@
 
 #include "cfg.h"
 #include "db.h"
+#include "dead_letters.h"
 #include "erase.h"
+#include "erase_topic.h"
 #include "import_previous.h"
 #include "lag.h"
 #include "log.h"
@@ -25,6 +27,7 @@
 #include "summarize.h"
 #include "summary_llm.h"
 #include "token.h"
+#include "topic.h"
 
 struct cli_settings {
 	char *db_url;
@@ -32,6 +35,7 @@ struct cli_settings {
 	char *migrations_dir;
 	char *log_level;
 	char *topic_calls, *topic_memories;
+	char *topic_erasures; /* erase, erase --reapply; "" records nowhere */
 	long long produce_timeout_ms;
 	char *jwt_secret;
 	long long lag_timeout_ms;
@@ -54,6 +58,10 @@ static const struct cfg_item cli_items[] = {
 	  offsetof(struct cli_settings, topic_calls), "call.ended topic (publish)" },
 	{ "topics.memories", CFG_STRING, "aimem.memories.v1", 0, 0, NULL, 0,
 	  offsetof(struct cli_settings, topic_memories), "memory.put/delete topic (publish)" },
+	{ "topics.erasures", CFG_STRING, "aimem.erasures.v1", 0, 0, NULL, 0,
+	  offsetof(struct cli_settings, topic_erasures),
+	  "compacted topic erase records every erasure on before deleting (key customer:user), "
+	  "read back by erase --reapply after a database restore; empty: erase records nowhere" },
 	{ "produce.timeout", CFG_DURATION, "30s", 100, 600000, NULL, 0,
 	  offsetof(struct cli_settings, produce_timeout_ms),
 	  "how long publish waits for the broker to acknowledge an event" },
@@ -86,7 +94,11 @@ static const char cli_usage[] =
     "  erase --customer N --user U [--json]\n"
     "                                   delete a caller from every tenant table in one\n"
     "                                   transaction and record the erasure (workers and replays\n"
-    "                                   then drop the caller's events); idempotent\n"
+    "                                   then drop the caller's events); idempotent. First\n"
+    "                                   published to topics.erasures (compacted) when\n"
+    "                                   kafka.bootstrap.servers is set\n"
+    "  erase --reapply                  after a database restore: erase again every caller\n"
+    "                                   the erasures topic holds (idempotent)\n"
     "  token --customer N [--scope S] [--ttl D]\n"
     "                                   print a development HS256 token signed with\n"
     "                                   auth.jwt_secret (scope default \"memory:read\n"
@@ -103,6 +115,17 @@ static const char cli_usage[] =
     "                                   rewrite the stored offsets (logged); refused while the\n"
     "                                   group has members: stop its workers first, restart\n"
     "                                   them after (broker requests wait up to lag.timeout)\n"
+    "  dead-letters list [--group G] [--topic T] [--customer N] [--code C] [--since T]\n"
+    "         [--until T] [--pending] [--limit N] [--json]\n"
+    "                                   dead-lettered events, newest first (T: RFC 3339 or a\n"
+    "                                   duration back from now, e.g. 24h)\n"
+    "  dead-letters show --topic T --partition P --offset O [--group G] [--json]\n"
+    "                                   one message's rows, error and stored payload prefix\n"
+    "  dead-letters requeue [list's filters | --topic T --partition P --offset O] [--again]\n"
+    "         [--limit N] [--dry-run]\n"
+    "                                   republish to the source topic with a new event id,\n"
+    "                                   recorded against the dead letter; refuses what is not\n"
+    "                                   an event any more\n"
     "  replay --group summarizer|personality|memories|embedder --from <RFC 3339|earliest>\n"
     "         [--to <RFC 3339>] [--customer N] [--dry-run] [--worker-config FILE]\n"
     "                                   reprocess a range with that worker's code (its replay\n"
@@ -200,11 +223,51 @@ static int cli_customer(const char *text, long long *out)
 	return 0;
 }
 
+/* The erasure on topics.erasures first, so a database restore cannot undo it (erase_topic.h). */
+static int cli_erase_record(const struct cli_settings *s, const struct cfg *cfg, long long cid,
+                            const char *user, char *err, size_t errlen)
+{
+	if (topic_configured(cfg) && *s->topic_erasures) {
+		char why[512];
+		if (erase_topic_record(cfg, s->topic_erasures, cid, user, s->produce_timeout_ms,
+		                       why, sizeof(why)) == 0)
+			return 0;
+		snprintf(err, errlen, "cannot record it on %s: %s", s->topic_erasures, why);
+		return -1;
+	}
+	fprintf(stderr,
+	        "aimem erase: warning: not recorded on an erasures topic (%s): restoring an "
+	        "older database backup would bring this caller back\n",
+	        *s->topic_erasures ? "kafka.bootstrap.servers is not set"
+	                           : "topics.erasures is empty");
+	return 0;
+}
+
+static int cli_erase_reapply(const struct cli_settings *s, const struct cfg *cfg)
+{
+	if (!topic_configured(cfg) || !*s->topic_erasures) {
+		fprintf(stderr, "aimem erase --reapply: needs kafka.bootstrap.servers and "
+		                "topics.erasures\n");
+		return 2;
+	}
+	PGconn *conn = cli_connect(s);
+	if (conn == NULL)
+		return 1;
+	struct erase_reapply_report r;
+	char err[1024];
+	int rc = erase_topic_reapply(conn, cfg, s->topic_erasures, s->lag_timeout_ms, stdout, &r,
+	                             err, sizeof(err));
+	if (rc < 0)
+		fprintf(stderr, "aimem erase --reapply: %s\n", err);
+	PQfinish(conn);
+	return rc == 0 ? 0 : 1;
+}
+
 static int cli_erase(const struct cli_settings *s, const struct cfg *cfg, int argc, char **argv)
 {
 	(void)cfg;
 	const char *customer = NULL, *user = NULL, *v;
-	int json = 0;
+	int json = 0, reapply = 0;
 	for (int i = 1; i < argc; i++) {
 		if ((v = cli_opt(argc, argv, &i, "--customer")) != NULL) {
 			customer = v;
@@ -212,14 +275,19 @@ static int cli_erase(const struct cli_settings *s, const struct cfg *cfg, int ar
 			user = v;
 		} else if (strcmp(argv[i], "--json") == 0) {
 			json = 1;
+		} else if (strcmp(argv[i], "--reapply") == 0) {
+			reapply = 1;
 		} else {
-			customer = NULL;
+			customer = NULL, reapply = 0, user = "";
 			break;
 		}
 	}
+	if (reapply && customer == NULL && user == NULL && !json)
+		return cli_erase_reapply(s, cfg);
 	long long cid;
 	if (customer == NULL || user == NULL || *user == '\0' || strlen(user) > 128) {
-		fprintf(stderr, "usage: aimem erase --customer N --user U [--json]\n");
+		fprintf(stderr, "usage: aimem erase --customer N --user U [--json]\n"
+		                "       aimem erase --reapply\n");
 		return 2;
 	}
 	if (cli_customer(customer, &cid) != 0)
@@ -229,7 +297,9 @@ static int cli_erase(const struct cli_settings *s, const struct cfg *cfg, int ar
 		return 1;
 	struct erase_report r;
 	char err[1024];
-	int rc = erase_run(conn, cid, user, &r, err, sizeof(err));
+	int rc = cli_erase_record(s, cfg, cid, user, err, sizeof(err));
+	if (rc == 0)
+		rc = erase_run(conn, cid, user, &r, err, sizeof(err));
 	if (rc == 0)
 		erase_print(stdout, cid, user, &r, json);
 	else
@@ -353,6 +423,30 @@ static int cli_offsets(const struct cli_settings *s, const struct cfg *cfg, int 
 	return rc == 0 ? 0 : 1;
 }
 
+static int cli_dead_letters(const struct cli_settings *s, const struct cfg *cfg, int argc,
+                            char **argv)
+{
+	struct dead_letters_opts o = { .since_ms = -1,
+		                       .until_ms = -1,
+		                       .partition = -1,
+		                       .offset = -1,
+		                       .timeout_ms = s->lag_timeout_ms,
+		                       .out = stdout };
+	char err[1024];
+	if (dead_letters_parse(argc, argv, (long long)time(NULL) * 1000, &o, err, sizeof(err))) {
+		fprintf(stderr, "aimem dead-letters: %s\n%s", err, dead_letters_usage);
+		return 2;
+	}
+	PGconn *conn = cli_connect(s);
+	if (conn == NULL)
+		return 1;
+	int rc = dead_letters_run(conn, cfg, &o, err, sizeof(err));
+	if (rc < 0)
+		fprintf(stderr, "aimem dead-letters: %s\n", err);
+	PQfinish(conn);
+	return rc == 0 ? 0 : 1;
+}
+
 static int cli_import_previous(const struct cli_settings *s, const struct cfg *cfg, int argc,
                                char **argv)
 {
@@ -459,6 +553,7 @@ static const struct cli_command cli_commands[] = {
 	{ "token", cli_token },
 	{ "lag", cli_lag },
 	{ "offsets", cli_offsets }, /* stored offsets against the broker's log, and their reset */
+	{ "dead-letters", cli_dead_letters }, /* list, show, requeue */
 	{ "replay", cli_replay },
 	{ "import-previous", cli_import_previous },
 	{ "summarize", cli_summarize }, /* events through the processors, no services */

@@ -2,7 +2,7 @@
 """Small Kafka admin helper for the throwaway brokers that scripts/dev starts.
 
     kafka_admin.py wait          --bootstrap HOST:PORT [--timeout S] [--pid PID] [--log FILE]...
-    kafka_admin.py create-topics --bootstrap HOST:PORT [--partitions N] [--timeout S] TOPIC...
+    kafka_admin.py create-topics --bootstrap HOST:PORT [--partitions N] [--config K=V]... [--timeout S] TOPIC...
     kafka_admin.py delete-topics --bootstrap HOST:PORT [--timeout S] TOPIC...
     kafka_admin.py describe      --bootstrap HOST:PORT [--timeout S] [TOPIC...]
 
@@ -11,7 +11,8 @@ wait           polls the broker's metadata until it answers with its broker list
                of --log).
 create-topics  creates the topics (replication factor 1) and waits until every partition has
                a leader; a topic that already exists is fine, whatever its partition count.
-               --partitions defaults to $AIMEM_KAFKA_PARTITIONS, else 4.
+               --partitions defaults to $AIMEM_KAFKA_PARTITIONS, else 4; --config sets a topic
+               setting (e.g. cleanup.policy=compact) on the topics it creates.
 delete-topics  deletes the topics; a topic that does not exist is fine.
 describe       prints "TOPIC PARTITIONS" per line, sorted (internal __ topics only if named).
 
@@ -121,7 +122,9 @@ def wait_for_leaders(client, topics, deadline):
 def cmd_create(args):
     client = admin(args.bootstrap)
     deadline = time.monotonic() + args.timeout
-    new = [NewTopic(t, num_partitions=args.partitions, replication_factor=1) for t in args.topics]
+    config = dict(kv.split("=", 1) for kv in args.config)
+    new = [NewTopic(t, num_partitions=args.partitions, replication_factor=1, config=config)
+           for t in args.topics]
     futures = client.create_topics(new, operation_timeout=args.timeout, request_timeout=args.timeout)
     errors = []
     for topic, fut in futures.items():
@@ -203,6 +206,8 @@ def parse(argv):
 
     c = command("create-topics", cmd_create, "create topics (existing ones are fine)", 30)
     c.add_argument("--partitions", type=int, default=None, metavar="N")
+    c.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
+                   type=lambda kv: kv if "=" in kv else fail(f"--config takes KEY=VALUE: {kv!r}"))
     c.add_argument("topics", nargs="+", metavar="TOPIC")
 
     c = command("delete-topics", cmd_delete, "delete topics (absent ones are fine)", 30)
