@@ -6,7 +6,8 @@
  * table over (name, labels) under the registry mutex; the hot path (add, set, observe) is a
  * single atomic operation or a short compare-and-swap loop on the series itself. Doubles
  * are stored as their bit patterns in 64-bit atomics, since C11 has no atomic double add.
- * No series is ever removed before metrics_free.
+ * A series goes before metrics_free only through metrics_gauge_remove (a partition's lag
+ * once the partition is revoked).
  */
 #include "metrics.h"
 
@@ -297,6 +298,31 @@ void metrics_gauge_add(struct metrics_gauge *g, double by)
 double metrics_gauge_value(const struct metrics_gauge *g)
 {
 	return metrics_bits_double(atomic_load_explicit(&g->bits, memory_order_relaxed));
+}
+
+void metrics_gauge_remove(struct metrics *m, struct metrics_gauge **gp)
+{
+	struct metrics_series *s = *gp ? &(*gp)->s : NULL;
+	if (s == NULL)
+		return;
+	*gp = NULL;
+	pthread_mutex_lock(&m->mu);
+	struct metrics_family *f = s->family;
+	struct metrics_series **link = &f->head, *prev = NULL;
+	while (*link && *link != s) {
+		prev = *link;
+		link = &(*link)->next;
+	}
+	if (*link == NULL) /* not this registry's: a programming error */
+		metrics_die("removing a series the registry does not hold", f->name);
+	*link = s->next;
+	if (f->tail == s)
+		f->tail = prev;
+	for (link = &m->table[s->hash % METRICS_HASH_SIZE]; *link != s; link = &(*link)->hash_next)
+		;
+	*link = s->hash_next;
+	pthread_mutex_unlock(&m->mu);
+	metrics_series_free(METRICS_GAUGE, s);
 }
 
 static void metrics_bounds_check(const char *name, const double *bounds, size_t nbounds)

@@ -7,7 +7,7 @@
  * (C11 atomics); get-or-create and rendering take the registry's mutex.
  *
  * It deliberately does not do summaries, exemplars, timestamps, label escaping, series
- * expiry or a push gateway. Label text is written by our code (route names, status codes,
+ * expiry (a caller removes a gauge explicitly) or a push gateway. Label text is written by our code (route names, status codes,
  * topic names), never by a client: callers must not put request input into labels.
  *
  * Every function is thread-safe (MHD threads, librdkafka callbacks, worker loops); none
@@ -49,6 +49,10 @@ struct metrics_gauge *metrics_gauge(struct metrics *m, const char *name, const c
 void metrics_gauge_set(struct metrics_gauge *g, double v);
 void metrics_gauge_add(struct metrics_gauge *g, double by);
 double metrics_gauge_value(const struct metrics_gauge *g);
+/* Removes the series from the registry (it no longer shows in metrics_render) and frees it;
+ * *g is cleared, NULL accepted. No other thread may still use the pointer (the caller owns
+ * the series' lifetime, e.g. under its own lock). Asking for it again creates it afresh. */
+void metrics_gauge_remove(struct metrics *m, struct metrics_gauge **g);
 
 /*
  * bounds: strictly ascending finite upper bounds (seconds for latencies), at most

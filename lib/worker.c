@@ -22,6 +22,7 @@
 #include "position.h"
 #include "sig.h"
 #include "text.h"
+#include "worker_health.h"
 #include "xalloc.h"
 
 #define WORKER_MAGIC 0x574f524bu
@@ -63,7 +64,6 @@ struct worker {
 	rd_kafka_t *rk;
 	PGconn *conn;
 	struct wpart *parts;
-	struct metrics_gauge **lag; /* per partition, indexed like parts (NULL until seen) */
 	size_t nparts;
 	struct wmsg *batch;
 	size_t nbatch;
@@ -76,7 +76,9 @@ struct worker {
 	struct metrics_counter *processed, *dead, *skipped, *erased, *retries;
 	struct metrics_histogram *batch_seconds, *freshness;
 	struct metrics *m;
-	bool replaying; /* wc.replay was given: see worker_replay in worker.h */
+	struct worker_health *health; /* /readyz and lag; NULL in replay mode */
+	long long session_ms;         /* the group's session.timeout.ms */
+	bool replaying;               /* wc.replay was given: see worker_replay in worker.h */
 	struct worker_replay replay;
 	struct worker_replay_stats rs;
 	unsigned long long rows_pending; /* replay: rows changed by the batch in progress */
@@ -91,12 +93,9 @@ static struct wpart *worker_part(struct worker *w, int32_t p)
 	if ((size_t)p >= w->nparts) {
 		size_t n = (size_t)p + 1;
 		w->parts = xreallocarray(w->parts, n, sizeof(*w->parts));
-		w->lag = xreallocarray(w->lag, n, sizeof(*w->lag));
-		for (size_t i = w->nparts; i < n; i++) {
+		for (size_t i = w->nparts; i < n; i++)
 			w->parts[i] =
 			    (struct wpart){ .next = -1, .end = -1, .seen = -1, .verify = -1 };
-			w->lag[i] = NULL;
-		}
 		w->nparts = n;
 	}
 	return &w->parts[p];
@@ -354,6 +353,7 @@ static int worker_check_held(struct worker *w)
 			    w->group, w->topic, (int)part, (long long)lo[i] - next, detail);
 		p->next = st == POSITION_EXPIRED ? lo[i] : next;
 		p->verify = position_verify_offset(next, lo[i], hi[i], p->have_fp);
+		worker_health_position(w->health, part, p->next);
 		rd_kafka_topic_partition_list_add(keep, w->topic, part)->offset =
 		    p->verify >= 0 ? p->verify : p->next;
 		log_info("partition assigned topic=%s partition=%d next_offset=%lld low=%lld"
@@ -503,18 +503,18 @@ static void worker_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			at->elems[i].offset = RD_KAFKA_OFFSET_END;
 		rd_kafka_assign(rk, at);
 		rd_kafka_topic_partition_list_destroy(at);
+		worker_health_assigned(w->health, parts); /* empty: a member with nothing to do */
 		if (parts->cnt > 0) /* more members than partitions: nothing to check */
 			worker_hold(w, parts, loaded, false);
 	} else {
 		for (int i = 0; i < parts->cnt; i++) {
 			int32_t p = parts->elems[i].partition;
 			worker_part(w, p)->next = -1;
-			worker_unstop(w, p);   /* its next owner checks it again */
-			if (w->lag[p] != NULL) /* another member reports it now: sums stay right */
-				metrics_gauge_set(w->lag[p], 0);
+			worker_unstop(w, p); /* its next owner checks it again */
 			log_info("partition revoked topic=%s partition=%d", w->topic,
 			         (int)parts->elems[i].partition);
 		}
+		worker_health_revoked(w->health, parts); /* its lag series go: another reports */
 		rd_kafka_assign(rk, NULL);
 	}
 }
@@ -1034,26 +1034,6 @@ static int worker_transaction(struct worker *w, bool isolate)
 	return rc;
 }
 
-/* Lag of one partition: the high watermark librdkafka last saw (no broker round trip) minus
- * the next offset to process. */
-static void worker_observe_lag(struct worker *w, int32_t p)
-{
-	int64_t lo, hi;
-	if (rd_kafka_get_watermark_offsets(w->rk, w->topic, p, &lo, &hi) !=
-	        RD_KAFKA_RESP_ERR_NO_ERROR ||
-	    hi < 0)
-		return;
-	if (w->lag[p] == NULL) {
-		char labels[320];
-		snprintf(labels, sizeof(labels), "group=\"%s\",partition=\"%d\"", w->group, (int)p);
-		w->lag[p] =
-		    metrics_gauge(w->m, "aimem_worker_lag_messages",
-		                  "High watermark minus the next offset to process", labels);
-	}
-	long long lag = hi - w->parts[p].next;
-	metrics_gauge_set(w->lag[p], lag > 0 ? (double)lag : 0);
-}
-
 /* After COMMIT: remember the new positions, advise Kafka (for lag tooling), count. */
 static void worker_committed(struct worker *w, long long started_ms)
 {
@@ -1092,8 +1072,11 @@ static void worker_committed(struct worker *w, long long started_ms)
 		if (w->parts[p].next >= 0) {
 			rd_kafka_topic_partition_list_add(advice, w->topic, (int32_t)p)->offset =
 			    w->parts[p].next;
-			worker_observe_lag(w, (int32_t)p);
+			if (w->health != NULL)
+				worker_health_position(w->health, (int32_t)p, w->parts[p].next);
 		}
+	if (w->health != NULL)
+		worker_health_batch_done(w->health);
 	if (advice->cnt > 0 && !w->replaying)
 		rd_kafka_commit(w->rk, advice, 1); /* advice only: the database is the truth */
 	rd_kafka_topic_partition_list_destroy(advice);
@@ -1357,21 +1340,16 @@ int worker_upsert_recount(PGconn *conn, long long tenant, json_t *rows, struct d
 	return rc;
 }
 
-/* GET /readyz, on an MHD thread: not ready while a partition is stopped (group and topic
- * never change after worker_new; nstopped is atomic). */
+/* GET /readyz, on an MHD thread: lib/worker_health's verdict (a stopped partition, no
+ * assignment for longer than the session timeout, a stall while lagging). nstopped is atomic;
+ * the health object has its own lock. */
 static bool worker_ready(void *ctx, char *why, size_t whylen)
 {
-	const struct worker *w = ctx;
+	struct worker *w = ctx;
 	if (w == NULL || w->magic != WORKER_MAGIC)
 		abort();
-	int n = atomic_load(&w->nstopped);
-	if (n == 0)
-		return true;
-	snprintf(why, whylen,
-	         "%d partition(s) stopped: their stored offsets do not belong to topic %s's log;"
-	         " see aimem offsets show --group %s --topic %s",
-	         n, w->topic, w->group, w->topic);
-	return false;
+	return w->health == NULL ||
+	       worker_health_ready(w->health, atomic_load(&w->nstopped), why, whylen);
 }
 
 int worker_serve(struct worker *w, const char *name, const char *http_bind, int http_port)
@@ -1418,6 +1396,7 @@ int worker_run(struct worker *w)
 		return -1;
 	}
 	log_info("ready group=%s topic=%s", w->group, w->topic);
+	worker_health_start(w->health, w->rk); /* watermarks asked for outside this loop */
 	while (!sig_stop_requested()) {
 		worker_settle(w); /* partitions held since the database did not answer, if any */
 		worker_fill(w);
@@ -1425,6 +1404,7 @@ int worker_run(struct worker *w)
 	}
 	/* the batch in hand was committed above (or stays for the next owner) */
 	worker_drop_batch(w);
+	worker_health_stop(w->health); /* before the handle it asks through closes */
 	log_info("leaving the group group=%s", w->group);
 	rd_kafka_consumer_close(w->rk);
 	return 0;
@@ -1467,6 +1447,12 @@ static rd_kafka_t *worker_consumer(struct worker *w, const struct cfg *cfg, char
 		rd_kafka_conf_destroy(conf);
 		return NULL;
 	}
+	char session[32];
+	size_t slen = sizeof(session);
+	w->session_ms = 45000; /* librdkafka 2.0.2's default */
+	if (rd_kafka_conf_get(conf, "session.timeout.ms", session, &slen) == RD_KAFKA_CONF_OK &&
+	    num_parse_int(session, 1, INT32_MAX, &w->session_ms) != NUM_OK)
+		w->session_ms = 45000;
 	if (!w->replaying) /* a replay assigns its partitions itself */
 		rd_kafka_conf_set_rebalance_cb(conf, worker_rebalance);
 	rd_kafka_conf_set_opaque(conf, w);
@@ -1527,13 +1513,27 @@ struct worker *worker_new(const struct worker_config *wc, const struct worker_op
 	w->batch_seconds =
 	    metrics_histogram(m, "aimem_worker_batch_seconds", "Batch: first message to COMMIT",
 	                      labels, metrics_latency_bounds, metrics_latency_nbounds);
+	/* freshness spans a backlog drained after an outage: up to an hour */
+	static const double fresh[] = { 0.05, 0.1, 0.25, 0.5, 1,   2.5, 5,    10,
+		                        30,   60,  120,  300, 600, 900, 1800, 3600 };
 	w->freshness = metrics_histogram(m, "aimem_worker_freshness_seconds",
-	                                 "Message timestamp to row committed", labels,
-	                                 metrics_latency_bounds, metrics_latency_nbounds);
+	                                 "Message timestamp to row committed", labels, fresh,
+	                                 sizeof(fresh) / sizeof(fresh[0]));
 	w->rk = worker_consumer(w, cfg, err, errlen);
 	if (w->rk == NULL) {
 		worker_free(&w);
 		return NULL;
+	}
+	if (!w->replaying) {
+		long long poll = wc->stall_ms / 4; /* several looks within one stall timeout */
+		const struct worker_health_config hc = {
+			.session_ms = w->session_ms,
+			.stall_ms = wc->stall_ms,
+			.poll_ms = poll <= 0 || poll > 5000 ? 5000
+			           : poll < 250             ? 250
+			                                    : poll,
+		};
+		w->health = worker_health_new(&hc, m, w->group, w->topic);
 	}
 	return w;
 }
@@ -1546,12 +1546,13 @@ void worker_free(struct worker **wp)
 	worker_drop_batch(w);
 	if (w->pending)
 		rd_kafka_topic_partition_list_destroy(w->pending);
+	worker_health_stop(w->health);
 	if (w->rk)
 		rd_kafka_destroy(w->rk);
+	worker_health_free(&w->health); /* after the handle: nothing reports into it any more */
 	PQfinish(w->conn);
 	free(w->batch);
 	free(w->parts);
-	free(w->lag);
 	free(w->group);
 	free(w->topic);
 	free(w->db_url);

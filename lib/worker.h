@@ -29,9 +29,12 @@
  * unknown) reconnects and restarts from the stored offsets. SIGTERM finishes the batch,
  * commits, leaves the group and returns. Metrics (label group): aimem_worker_processed_total,
  * _dead_lettered_total, _skipped_total, _erased_dropped_total, _batch_retries_total,
- * _batch_seconds, _freshness_seconds (message timestamp to COMMIT), _partitions_stopped and
- * aimem_worker_lag_messages{partition}. Threads: everything runs on the caller's thread
- * (librdkafka's callbacks are served from rd_kafka_consumer_poll there).
+ * _batch_seconds, _freshness_seconds (message timestamp to COMMIT, buckets up to an hour),
+ * _partitions_stopped and aimem_worker_lag_messages{partition}. /readyz and the lag gauge:
+ * lib/worker_health (a stopped partition, no assignment for longer than the session timeout,
+ * no batch for readyz.stall_timeout while lagging; lag from the broker's watermarks, asked
+ * for by a thread of its own). Threads: the loop runs on the caller's thread (librdkafka's
+ * callbacks are served from rd_kafka_consumer_poll there); the watermark poller on its own.
  */
 #ifndef AIMEM_WORKER_H
 #define AIMEM_WORKER_H
@@ -83,7 +86,20 @@ struct worker_config {
 	long long retry_base_ms, retry_cap_ms;
 	struct event_limits limits;
 	const struct worker_replay *replay; /* NULL: the live consumer group */
+	long long stall_ms; /* readyz.stall_timeout (WORKER_READYZ_CFG_ITEM); 0: not checked */
 };
+
+/*
+ * The worker loop's own setting, for each worker program's table (field: a long long of the
+ * program's settings, handed on as worker_config.stall_ms): /readyz answers 503 when no batch
+ * has committed for this long while the consumer lags (lib/worker_health).
+ */
+#define WORKER_READYZ_CFG_ITEM(field_offset)                                                            \
+	{                                                                                               \
+		"readyz.stall_timeout", CFG_DURATION, "5m", 0, 86400000, NULL, 0, (field_offset),       \
+		    "/readyz answers 503 when no batch has committed for this long while messages wait" \
+		    " (the lag is read from the broker even while the worker is stuck); 0: never"       \
+	}
 
 /* One valid event of a batch, as the program sees it. */
 struct worker_job {
@@ -161,7 +177,7 @@ struct worker *worker_new(const struct worker_config *wc, const struct worker_op
 /* Runs until sig_stop_requested(); returns 0 after a clean shutdown. Blocks. In replay mode
  * it returns 0 when the range is done (or after a stop request), -1 when it could not start. */
 int worker_run(struct worker *w);
-/* worker_run with the program's /healthz, /readyz (503 while a partition is stopped) and
+/* worker_run with the program's /healthz, /readyz (lib/worker_health's verdict) and
  * /metrics server on bind:port around it (none in replay mode, which also prints its report to stdout at the end). name labels the
  * server. Returns worker_run's result. */
 int worker_serve(struct worker *w, const char *name, const char *http_bind, int http_port);

@@ -22,7 +22,8 @@
 
 struct embedder_settings {
 	char *db_url, *group, *topic, *log_level, *http_bind;
-	long long batch_max, batch_ms, retry_base_ms, retry_cap_ms, http_port, event_max_bytes;
+	long long batch_max, batch_ms, retry_base_ms, retry_cap_ms, http_port, event_max_bytes,
+	    stall_ms;
 	long long chunk_words, chunk_overlap, chunk_max, chunk_bytes;
 	struct embed_settings embed; /* the embed.* section (lib/embed.h) */
 };
@@ -54,6 +55,7 @@ static const struct cfg_item embedder_items[] = {
 	{ "chunk.max_bytes", CFG_SIZE, "8KiB", 256, 16384, NULL, 0, S(chunk_bytes),
 	  "bytes per passage at most" },
 	EMBED_CFG_ITEMS(S(embed)),
+	WORKER_READYZ_CFG_ITEM(S(stall_ms)),
 	{ "http.bind", CFG_STRING, "127.0.0.1", 0, 0, NULL, 0, S(http_bind),
 	  "address of /healthz, /readyz and /metrics" },
 	{ "http.port", CFG_INT, "9106", 0, 65535, NULL, 0, S(http_port),
@@ -148,7 +150,8 @@ int main(int argc, char **argv)
 		                          s.retry_base_ms,
 		                          s.retry_cap_ms,
 		                          { (size_t)s.event_max_bytes, 5000, 32 << 10 },
-		                          replaying ? &replay : NULL };
+		                          replaying ? &replay : NULL,
+		                          s.stall_ms };
 	const struct worker_ops ops = {
 		1u << EVENT_CALL_ENDED, NULL, p, passages_prepare, passages_release,
 		passages_apply_batch

@@ -17,7 +17,7 @@
 
 struct memories_settings {
 	char *db_url, *group, *topic, *log_level, *http_bind;
-	long long batch_max, batch_ms, retry_base_ms, retry_cap_ms, http_port;
+	long long batch_max, batch_ms, retry_base_ms, retry_cap_ms, http_port, stall_ms;
 	long long event_max_bytes;
 };
 
@@ -39,6 +39,7 @@ static const struct cfg_item memories_items[] = {
 	  "longest backoff" },
 	{ "event.max_bytes", CFG_SIZE, "1MiB", 1024, 64LL << 20, NULL, 0, S(event_max_bytes),
 	  "largest event accepted" },
+	WORKER_READYZ_CFG_ITEM(S(stall_ms)),
 	{ "http.bind", CFG_STRING, "127.0.0.1", 0, 0, NULL, 0, S(http_bind),
 	  "address of /healthz, /readyz and /metrics" },
 	{ "http.port", CFG_INT, "9103", 0, 65535, NULL, 0, S(http_port),
@@ -93,7 +94,8 @@ int main(int argc, char **argv)
 		                          s.retry_base_ms,
 		                          s.retry_cap_ms,
 		                          { (size_t)s.event_max_bytes, 5000, 32 << 10 },
-		                          replaying ? &replay : NULL };
+		                          replaying ? &replay : NULL,
+		                          s.stall_ms };
 	const struct worker_ops ops = { (1u << EVENT_MEMORY_PUT) | (1u << EVENT_MEMORY_DELETE),
 		                        memories_apply,
 		                        NULL,

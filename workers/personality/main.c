@@ -27,7 +27,8 @@
 
 struct personality_settings {
 	char *db_url, *group, *topic, *log_level, *http_bind, *lexicons, *processor;
-	long long batch_max, batch_ms, retry_base_ms, retry_cap_ms, http_port, event_max_bytes;
+	long long batch_max, batch_ms, retry_base_ms, retry_cap_ms, http_port, event_max_bytes,
+	    stall_ms;
 	char *llm_base_url, *llm_model, *llm_api_key, *llm_api_key_header, *llm_prompt;
 	char *llm_policy, *llm_temperature;
 	long long llm_timeout_ms, llm_connect_timeout_ms, llm_in_flight, llm_attempts;
@@ -94,6 +95,7 @@ static const struct cfg_item personality_items[] = {
 	  "sampling temperature, 0..2" },
 	{ "llm.json_mode", CFG_BOOL, "true", 0, 0, NULL, 0, S(llm_json_mode),
 	  "send response_format json_object (turn off for servers that refuse it)" },
+	WORKER_READYZ_CFG_ITEM(S(stall_ms)),
 	{ "http.bind", CFG_STRING, "127.0.0.1", 0, 0, NULL, 0, S(http_bind),
 	  "address of /healthz, /readyz and /metrics" },
 	{ "http.port", CFG_INT, "9105", 0, 65535, NULL, 0, S(http_port),
@@ -238,7 +240,8 @@ int main(int argc, char **argv)
 		                          s.retry_base_ms,
 		                          s.retry_cap_ms,
 		                          { (size_t)s.event_max_bytes, 5000, 32 << 10 },
-		                          replaying ? &replay : NULL };
+		                          replaying ? &replay : NULL,
+		                          s.stall_ms };
 	const struct worker_ops ops = { .accept_types = 1u << EVENT_CALL_ENDED,
 		                        .ctx = sc,
 		                        .prepare = scorer_prepare,

@@ -24,7 +24,8 @@
 
 struct summarizer_settings {
 	char *db_url, *group, *topic, *log_level, *http_bind, *lexicons, *processor, *tenant_topics;
-	long long batch_max, batch_ms, retry_base_ms, retry_cap_ms, http_port, event_max_bytes;
+	long long batch_max, batch_ms, retry_base_ms, retry_cap_ms, http_port, event_max_bytes,
+	    stall_ms;
 	struct summary_llm_settings llm; /* the llm.* section (calls/summary_llm.h) */
 };
 
@@ -54,6 +55,7 @@ static const struct cfg_item summarizer_items[] = {
 	  "folder of tenants' own topics, <customer_id>.txt in topics.txt's format, read at start "
 	  "(docs/processors.md); unset: built-in topics only" },
 	SUMMARY_LLM_CFG_ITEMS(S(llm)),
+	WORKER_READYZ_CFG_ITEM(S(stall_ms)),
 	{ "http.bind", CFG_STRING, "127.0.0.1", 0, 0, NULL, 0, S(http_bind),
 	  "address of /healthz, /readyz and /metrics" },
 	{ "http.port", CFG_INT, "9104", 0, 65535, NULL, 0, S(http_port),
@@ -134,7 +136,8 @@ int main(int argc, char **argv)
 		                          s.retry_base_ms,
 		                          s.retry_cap_ms,
 		                          { (size_t)s.event_max_bytes, 5000, 32 << 10 },
-		                          replaying ? &replay : NULL };
+		                          replaying ? &replay : NULL,
+		                          s.stall_ms };
 	const struct worker_ops ops = {
 		1u << EVENT_CALL_ENDED, NULL, sz, summarizer_prepare, summarizer_release,
 		summarizer_apply_batch
