@@ -163,12 +163,12 @@ static int ml_bind_all(struct minilm *m, char *err, size_t errlen)
 	    ml_bind(m, &m->ln_g, "embeddings.LayerNorm.weight", h, 0, err, errlen) ||
 	    ml_bind(m, &m->ln_b, "embeddings.LayerNorm.bias", h, 0, err, errlen))
 		return -1;
+	/* any number of token types (row 0 is the only one used): take the file's count */
 	const struct safetensors_tensor *type =
 	    safetensors_find(m->st, "embeddings.token_type_embeddings.weight");
-	size_t types = type && type->rank == 2 ? type->shape[0] : 0;
-	if (types < 1 ||
-	    ml_bind(m, &m->type, "embeddings.token_type_embeddings.weight", types, h, err, errlen))
-		return types < 1 ? (snprintf(err, errlen, "no token_type_embeddings"), -1) : -1;
+	size_t types = type != NULL && type->rank == 2 && type->shape[0] > 0 ? type->shape[0] : 1;
+	if (ml_bind(m, &m->type, "embeddings.token_type_embeddings.weight", types, h, err, errlen))
+		return -1;
 	for (size_t i = 0; i < m->layers; i++)
 		if (ml_bind_layer(m, i, err, errlen) != 0)
 			return -1;
