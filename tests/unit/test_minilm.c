@@ -11,6 +11,7 @@
  */
 #include <jansson.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -338,4 +339,56 @@ UNIT_TEST(minilm_matches_reference)
 	free(out);
 	minilm_free(&m);
 	CHECK(m == NULL);
+}
+
+struct mt_job {
+	const struct minilm *m;
+	const struct reference *r;
+	float out[8 * MINILM_DIM];
+	int rc;
+};
+
+static void *mt_run(void *arg)
+{
+	struct mt_job *j = arg;
+	char err[256];
+	size_t n = j->r->n < 8 ? j->r->n : 8;
+	for (int i = 0; i < 3 && j->rc == 0; i++)
+		j->rc = minilm_embed(j->m, j->r->texts, j->r->lens, n, j->out, err, sizeof(err));
+	return NULL;
+}
+
+/* Two threads on one model at once get what one thread gets (scratch is per call). */
+UNIT_TEST(minilm_threads_share_a_model)
+{
+	if (RUNNING_ON_VALGRIND) { /* ~1 s a word piece: 200 of them would time out */
+		fprintf(stderr, "    skipped under valgrind\n");
+		return;
+	}
+	struct minilm *m = reference_model();
+	if (m == NULL)
+		return;
+	struct reference r;
+	reference_read(&r);
+	size_t n = r.n < 8 ? r.n : 8;
+	float *want = xmallocarray(n * MINILM_DIM, sizeof(float));
+	char err[256];
+	UNIT_REQUIRE(minilm_embed(m, r.texts, r.lens, n, want, err, sizeof(err)) == 0);
+	static struct mt_job jobs[2];
+	pthread_t t[2];
+	for (int i = 0; i < 2; i++) {
+		jobs[i] = (struct mt_job){ .m = m, .r = &r };
+		UNIT_REQUIRE(pthread_create(&t[i], NULL, mt_run, &jobs[i]) == 0);
+	}
+	for (int i = 0; i < 2; i++) {
+		pthread_join(t[i], NULL);
+		CHECK_INT(jobs[i].rc, 0);
+		for (size_t k = 0; k < n; k++)
+			CHECK(cosine(jobs[i].out + k * MINILM_DIM, want + k * MINILM_DIM) >
+			      0.99999);
+	}
+	free(want);
+	for (size_t i = 0; i < r.n; i++)
+		json_decref(r.rows[i]);
+	minilm_free(&m);
 }
