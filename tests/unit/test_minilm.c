@@ -358,7 +358,7 @@ static void *mt_run(void *arg)
 	return NULL;
 }
 
-/* Two threads on one model at once get what one thread gets (scratch is per call). */
+/* Two threads on one model at once: the single-thread vectors (scratch is per call). */
 UNIT_TEST(minilm_threads_share_a_model)
 {
 	if (RUNNING_ON_VALGRIND) { /* ~1 s a word piece: 200 of them would time out */
