@@ -7,7 +7,7 @@
 # What it installs:
 #   - Debian packages by name (compiler, the six C libraries, PostgreSQL 15 and its server
 #     headers, clang 14 tools, Java 17, Maven, pytest and the Python clients used by tests,
-#     nginx for the deploy/ config test);
+#     nginx for the deploy/ config test, prometheus for promtool on the alert rules);
 #   - pgvector 0.8.x built from Debian's source package (trixie source suite, added as a
 #     deb-src entry on the same mirror the machine already uses) against PostgreSQL 15;
 #   - Apache Kafka 3.9.x jars from Maven Central through scripts/kafka/pom.xml, copied into
@@ -43,6 +43,7 @@ packages=(
 	python3 python3-pytest python3-psycopg2 python3-confluent-kafka python3-jsonschema python3-yaml
 	python3-jwt python3-httpx
 	nginx
+	prometheus # only for promtool: deploy/prometheus's rules are checked and unit-tested
 )
 
 missing_packages() {
