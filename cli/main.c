@@ -564,7 +564,8 @@ int main(int argc, char **argv)
 	struct cli_settings settings = { 0 };
 	const struct prog_info info = { "aimem",   cli_usage,
 		                        cli_items, sizeof(cli_items) / sizeof(cli_items[0]),
-		                        &settings, "kafka." };
+		                        &settings, "kafka.",
+		                        NULL };
 	struct cfg *cfg = NULL;
 	int argi = 0;
 	sig_setup();

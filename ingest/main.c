@@ -133,6 +133,16 @@ static struct auth_verifier *ingest_auth_new(const struct ingest_settings *s, ch
 	return v;
 }
 
+/* prog_info.check: the verifier start-up builds (a secret too short, a key that does not load). */
+static int ingest_check(const void *settings, char *err, size_t errlen)
+{
+	struct auth_verifier *auth = ingest_auth_new(settings, err, errlen);
+	if (auth == NULL)
+		return -1;
+	auth_verifier_free(&auth);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct ingest_settings s = { 0 };
@@ -141,7 +151,8 @@ int main(int argc, char **argv)
 		                        ingest_items,
 		                        sizeof(ingest_items) / sizeof(ingest_items[0]),
 		                        &s,
-		                        "kafka." };
+		                        "kafka.",
+		                        ingest_check };
 	struct cfg *cfg = NULL;
 	int argi = 0;
 	sig_setup(); /* before any library starts a thread */

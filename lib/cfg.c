@@ -379,6 +379,33 @@ static int cfg_env_one(struct cfg *c, const char *name, const char *value, char 
 	return 0;
 }
 
+bool cfg_env_is_setting(const struct cfg *c, const char *name)
+{
+	char derived[300];
+	for (size_t i = 0; i < c->nitems; i++) {
+		cfg_env_name(c->items[i].key, derived, sizeof(derived));
+		size_t dlen = strlen(derived);
+		if (strcmp(name, derived) == 0 ||
+		    ((c->items[i].flags & CFG_SECRET) && strncmp(name, derived, dlen) == 0 &&
+		     strcmp(name + dlen, "_FILE") == 0))
+			return true;
+	}
+	if (c->passthrough == NULL)
+		return false;
+	cfg_env_name(c->passthrough, derived, sizeof(derived));
+	return strncmp(name, derived, strlen(derived)) == 0 && name[strlen(derived)] != '\0';
+}
+
+size_t cfg_item_count(const struct cfg *c)
+{
+	return c->nitems;
+}
+
+void cfg_item_env(const struct cfg *c, size_t i, char *out, size_t outlen)
+{
+	cfg_env_name(c->items[i].key, out, outlen);
+}
+
 int cfg_load_env(struct cfg *c, char *const *envp, char *err, size_t errlen)
 {
 	for (char *const *e = envp; e && *e; e++) {

@@ -80,6 +80,12 @@ int cfg_load_file(struct cfg *c, const char *path, char *err, size_t errlen)
 /* envp: NULL-terminated "NAME=value" strings (environ). Unknown AIMEM_* names are ignored. */
 int cfg_load_env(struct cfg *c, char *const *envp, char *err, size_t errlen)
     __attribute__((warn_unused_result));
+/* Is name (e.g. "AIMEM_DB_URL") one of c's environment names: an item's, a secret item's
+ * _FILE form, or under the passthrough prefix (AIMEM_KAFKA_...)? */
+bool cfg_env_is_setting(const struct cfg *c, const char *name);
+/* The number of items, and item i's environment name (AIMEM_DB_URL for db.url). */
+size_t cfg_item_count(const struct cfg *c);
+void cfg_item_env(const struct cfg *c, size_t i, char *out, size_t outlen);
 /* Checks that every CFG_REQUIRED item is set. */
 int cfg_check(const struct cfg *c, char *err, size_t errlen) __attribute__((warn_unused_result));
 /* Opens every CFG_PATH or CFG_DATA item that is set (a folder with opendir, a file for

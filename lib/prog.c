@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "buf.h"
+#include "cfg_env.h"
+#include "kafka.h"
 #include "log.h"
 
 #ifndef AIMEM_VERSION
@@ -56,6 +58,45 @@ static void prog_apply_log_level(const struct prog_info *pi)
 		if (name != NULL && log_level_parse(name, &level) == 0)
 			log_set_level(level);
 	}
+}
+
+/* Unknown AIMEM_* variables at a normal start: a warning each (a typo must not go unseen,
+ * but a stray variable in a container's environment is no reason to stay down). */
+static void prog_warn_unknown_env(const struct prog_info *pi, const struct cfg *c)
+{
+	struct buf b = BUF_INIT;
+	if (cfg_env_unknown(c, environ, pi->name, &b) > 0) {
+		for (char *line = b.data, *nl; line && *line; line = nl + 1) {
+			nl = strchr(line, '\n');
+			*nl = '\0';
+			log_warn("unknown environment variable ignored detail=\"%s\"", line);
+		}
+	}
+	buf_free(&b);
+}
+
+/* --check-config: everything start-up would refuse, and unknown AIMEM_* variables. */
+static int prog_check(const struct prog_info *pi, const struct cfg *c, char *err, size_t errlen)
+{
+	if (cfg_check_paths(c, err, errlen) != 0)
+		return -1;
+	if (pi->passthrough != NULL && strcmp(pi->passthrough, "kafka.") == 0) {
+		rd_kafka_conf_t *conf =
+		    kafka_conf_new(c, err, errlen); /* kafka.* as librdkafka reads them */
+		if (conf == NULL)
+			return -1;
+		rd_kafka_conf_destroy(conf);
+	}
+	if (pi->check != NULL && pi->check(pi->settings, err, errlen) != 0)
+		return -1;
+	struct buf b = BUF_INIT;
+	size_t n = cfg_env_unknown(c, environ, pi->name, &b);
+	if (n > 0) {
+		size_t len = b.len > 0 ? b.len - 1 : 0; /* without the last newline */
+		snprintf(err, errlen, "%.*s", (int)len, buf_str(&b));
+	}
+	buf_free(&b);
+	return n > 0 ? -1 : 0;
 }
 
 enum prog_action prog_start(const struct prog_info *pi, int argc, char **argv, struct cfg **cfgp,
@@ -106,11 +147,13 @@ enum prog_action prog_start(const struct prog_info *pi, int argc, char **argv, s
 		cfg_free(&c);
 		return PROG_EXIT_USAGE;
 	}
-	if (mode == OPT_CHECK && cfg_check_paths(c, err, sizeof(err)) != 0) {
+	if (mode == OPT_CHECK && prog_check(pi, c, err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s: %s\n", pi->name, err);
 		cfg_free(&c);
 		return PROG_EXIT_USAGE;
 	}
+	if (mode != OPT_CHECK && mode != OPT_PRINT)
+		prog_warn_unknown_env(pi, c);
 	if (mode == OPT_CHECK || mode == OPT_PRINT) {
 		if (mode == OPT_PRINT) {
 			struct buf b = BUF_INIT;

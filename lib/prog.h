@@ -5,7 +5,8 @@
  *   --help            usage, then the settings reference, exit 0
  *   --version         program and version, exit 0
  *   --check-config    load and validate the settings, open the files and folders they name
- *                     (cfg_check_paths), exit 0 or 2
+ *                     (cfg_check_paths), check kafka.* with librdkafka, run the program's
+ *                     own check, refuse unknown AIMEM_* variables (lib/cfg_env), exit 0 or 2
  *   --print-config    the effective settings with their origins, secrets redacted, exit 0
  *
  * Option parsing stops at the first non-option argument (a CLI subcommand). Settings are
@@ -23,6 +24,11 @@ struct prog_info {
 	size_t nitems;
 	void *settings;          /* the struct the items write into (borrowed) */
 	const char *passthrough; /* "kafka." or NULL */
+	/* Optional, for --check-config: what start-up would refuse beyond the table (a secret too
+	 * short, processor llm without a URL, a lexicon that does not load), by calling the same
+	 * set-up functions start-up calls, without the network or the database: 0, or -1 with
+	 * err. */
+	int (*check)(const void *settings, char *err, size_t errlen);
 };
 
 enum prog_action {
@@ -32,8 +38,9 @@ enum prog_action {
 };
 
 /* Initialises the logger with pi->name, parses the shared options, loads settings
- * (defaults, file, environment) and applies a "log.level" setting if the table has one. On
- * PROG_RUN the caller owns *cfgp (cfg_free). */
+ * (defaults, file, environment), applies a "log.level" setting if the table has one, warns
+ * about unknown AIMEM_* variables. On PROG_RUN the caller owns *cfgp
+ * (cfg_free). */
 enum prog_action prog_start(const struct prog_info *pi, int argc, char **argv, struct cfg **cfgp,
                             int *argi);
 

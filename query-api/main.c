@@ -152,6 +152,17 @@ static struct http_route *query_routes(size_t *n)
 	return r;
 }
 
+/* prog_info.check (--check-config): the verifier start-up builds (a secret too short, a key
+ * that does not load). */
+static int query_check(const void *settings, char *err, size_t errlen)
+{
+	struct auth_verifier *auth = query_auth_new(settings, err, errlen);
+	if (auth == NULL)
+		return -1;
+	auth_verifier_free(&auth);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct query_settings s = { 0 };
@@ -160,7 +171,8 @@ int main(int argc, char **argv)
 		                        query_items,
 		                        sizeof(query_items) / sizeof(query_items[0]),
 		                        &s,
-		                        NULL };
+		                        NULL,
+		                        query_check };
 	struct cfg *cfg = NULL;
 	int argi = 0;
 	sig_setup(); /* before MHD starts threads */

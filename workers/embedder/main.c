@@ -110,7 +110,8 @@ int main(int argc, char **argv)
 		                        embedder_items,
 		                        sizeof(embedder_items) / sizeof(embedder_items[0]),
 		                        &s,
-		                        "kafka." };
+		                        "kafka.",
+		                        NULL };
 	struct cfg *cfg = NULL;
 	int argi = 0;
 	sig_setup(); /* before librdkafka, curl and MHD start threads */

@@ -69,7 +69,8 @@ int main(int argc, char **argv)
 		                        memories_items,
 		                        sizeof(memories_items) / sizeof(memories_items[0]),
 		                        &s,
-		                        "kafka." };
+		                        "kafka.",
+		                        NULL };
 	struct cfg *cfg = NULL;
 	int argi = 0;
 	sig_setup(); /* before librdkafka and MHD start threads */

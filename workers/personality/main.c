@@ -190,6 +190,21 @@ static void personality_llm_close(struct personality_llm *l)
 	l->prompt = NULL;
 }
 
+/* prog_info.check (--check-config): the lexicons and model settings as start-up loads them (no
+ * request is sent). */
+static int personality_check(const void *settings, char *err, size_t errlen)
+{
+	const struct personality_settings *s = settings;
+	struct metrics *m = metrics_new();
+	struct personality_llm llm = { 0 };
+	struct proc_lexicons *lx = proc_lexicons_load(s->lexicons, err, errlen);
+	int rc = lx == NULL ? -1 : personality_llm_open(s, m, &llm, err, errlen);
+	personality_llm_close(&llm);
+	proc_lexicons_free(&lx);
+	metrics_free(&m);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct personality_settings s = { 0 };
@@ -198,7 +213,8 @@ int main(int argc, char **argv)
 		                        personality_items,
 		                        sizeof(personality_items) / sizeof(personality_items[0]),
 		                        &s,
-		                        "kafka." };
+		                        "kafka.",
+		                        personality_check };
 	struct cfg *cfg = NULL;
 	int argi = 0;
 	sig_setup(); /* before librdkafka, curl and MHD start threads */

@@ -78,6 +78,30 @@ static const char summarizer_usage[] =
     "      group (its stored offsets untouched), up to the end offsets at start; prints a\n"
     "      report (aimem replay --group ... runs this)\n";
 
+/* prog_info.check (--check-config): the lexicons, tenant topics and model settings as start-up
+ * loads them (no request is sent). */
+static int summarizer_check(const void *settings, char *err, size_t errlen)
+{
+	const struct summarizer_settings *s = settings;
+	struct metrics *m = metrics_new();
+	struct summary_llm llm = { 0 };
+	struct proc_tenants *tenants = NULL;
+	struct proc_lexicons *lx = proc_lexicons_load(s->lexicons, err, errlen);
+	int rc = lx == NULL ? -1 : 0;
+	if (rc == 0 && s->tenant_topics != NULL &&
+	    (tenants = proc_tenants_load(lx, s->tenant_topics, err, errlen)) == NULL)
+		rc = -1;
+	if (rc == 0 &&
+	    summary_llm_open(&s->llm, strcmp(s->processor, "llm") == 0, m, &llm, err, errlen) != 0)
+		rc = -1;
+	else if (rc == 0)
+		summary_llm_close(&llm);
+	proc_tenants_free(&tenants);
+	proc_lexicons_free(&lx);
+	metrics_free(&m);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct summarizer_settings s = { 0 };
@@ -86,7 +110,8 @@ int main(int argc, char **argv)
 		                        summarizer_items,
 		                        sizeof(summarizer_items) / sizeof(summarizer_items[0]),
 		                        &s,
-		                        "kafka." };
+		                        "kafka.",
+		                        summarizer_check };
 	struct cfg *cfg = NULL;
 	int argi = 0;
 	sig_setup(); /* before librdkafka, curl and MHD start threads */
