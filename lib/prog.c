@@ -82,7 +82,10 @@ static int prog_check(const struct prog_info *pi, const struct cfg *c, char *err
 {
 	if (cfg_check_paths(c, err, errlen) != 0)
 		return -1;
-	if (pi->passthrough != NULL && strcmp(pi->passthrough, "kafka.") == 0) {
+	/* kafka.* as librdkafka reads them, when any is set (the CLI needs none for most
+	 * commands, so a missing bootstrap.servers is left to the command or worker that needs it) */
+	if (pi->passthrough != NULL && strcmp(pi->passthrough, "kafka.") == 0 &&
+	    cfg_passthrough_count(c) > 0) {
 		rd_kafka_conf_t *conf =
 		    kafka_conf_new(c, err, errlen); /* kafka.* as librdkafka reads them */
 		if (conf == NULL)
