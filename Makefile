@@ -103,9 +103,9 @@ FUZZ_SRC    := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/fuzz/%)
 # fuzz_http links aimem-query's handlers (its own qdb stub replaces query-api/qdb.c)
 FUZZ_QUERY_SRC := query-api/api.c query-api/native.c query-api/compat.c query-api/search.c \
-		  query-api/query_text.c query-api/query_cursor.c
-# the unit runner tests aimem-query's text layout and cursors
-UNIT_QUERY_SRC := query-api/query_text.c query-api/query_cursor.c
+		  query-api/query_cursor.c
+# the unit runner tests aimem-query's cursors
+UNIT_QUERY_SRC := query-api/query_cursor.c
 
 ALL_OBJ  := $(FUZZ_SRC:%.c=$(BUILD)/%.o) $(BUILD)/tests/fuzz/replay.o $(LIB_OBJ) $(CALLS_OBJ) $(foreach p,$(PROGRAMS),$(call prog_obj,$(word 1,$(subst :, ,$(p))))) $(UNIT_OBJ) $(TOOL_SRC:%.c=$(BUILD)/%.o) \
 	    $(BENCH_SRC:%.c=$(BUILD)/%.o)

@@ -24,6 +24,9 @@ static const char *const erase_sql[ERASE_NTABLES][2] = {
 	  "DELETE FROM personality_averages WHERE customer_id = $1::int AND user_id = $2" },
 	{ "memories", "DELETE FROM memories WHERE customer_id = $1::int AND user_id = $2" },
 	{ "caller_facts", "DELETE FROM caller_facts WHERE customer_id = $1::int AND user_id = $2" },
+	/* the stored context (migration 009), derived from the rows above */
+	{ "caller_context",
+	  "DELETE FROM caller_context WHERE customer_id = $1::int AND user_id = $2" },
 	/* the passages, and the search statistics they counted in (the embedder's lock order:
 	 * the terms by lexeme); a SELECT of the count, read like a command's */
 	{ "call_chunks",

@@ -4,7 +4,8 @@
  * In one transaction with the tenant set (db_begin_tenant), deletes the caller's rows from
  * every tenant table (call_summaries, caller_profiles, personality_metrics,
  * personality_averages, the caller's own memories, caller_facts, the passages of its calls in
- * call_chunks with the tenant's search statistics decremented by them; shared memories have
+ * call_chunks with the tenant's search statistics decremented by them, its stored context
+ * caller_context; shared memories have
  * no caller and stay) and upserts the caller into `erasures`, whose row the workers read to drop
  * later events of that caller (so a replay or a late event never brings the rows back).
  * Idempotent: a second run deletes nothing and refreshes erased_at; rows_deleted accumulates.
@@ -18,7 +19,7 @@
 #include <libpq-fe.h>
 #include <stdio.h>
 
-#define ERASE_NTABLES 7
+#define ERASE_NTABLES 8
 
 struct erase_report {
 	const char *table[ERASE_NTABLES]; /* static names */

@@ -12,6 +12,7 @@
 #include "cfg.h"
 #include "db.h"
 #include "dead_letters.h"
+#include "context.h"
 #include "erase.h"
 #include "erase_topic.h"
 #include "import_previous.h"
@@ -99,6 +100,9 @@ static const char cli_usage[] =
     "                                   kafka.bootstrap.servers is set\n"
     "  erase --reapply                  after a database restore: erase again every caller\n"
     "                                   the erasures topic holds (idempotent)\n"
+    "  context rebuild --customer N     derive every stored caller context of a tenant\n"
+    "                                   again from the tables (after migration 009, an\n"
+    "                                   import or a restore); idempotent\n"
     "  token --customer N [--scope S] [--ttl D]\n"
     "                                   print a development HS256 token signed with\n"
     "                                   auth.jwt_secret (scope default \"memory:read\n"
@@ -447,6 +451,39 @@ static int cli_dead_letters(const struct cli_settings *s, const struct cfg *cfg,
 	return rc == 0 ? 0 : 1;
 }
 
+/* aimem context rebuild --customer N: every stored caller context of a tenant derived again
+ * from the tables (after migration 009, an import or a restore; calls/context.h). */
+static int cli_context(const struct cli_settings *s, const struct cfg *cfg, int argc, char **argv)
+{
+	(void)cfg;
+	const char *customer = NULL, *v;
+	bool rebuild = argc > 1 && strcmp(argv[1], "rebuild") == 0;
+	for (int i = 2; rebuild && i < argc; i++) {
+		if ((v = cli_opt(argc, argv, &i, "--customer")) != NULL)
+			customer = v;
+		else
+			rebuild = false;
+	}
+	long long cid, callers = 0;
+	if (!rebuild || customer == NULL) {
+		fprintf(stderr, "usage: aimem context rebuild --customer N\n");
+		return 2;
+	}
+	if (cli_customer(customer, &cid) != 0)
+		return 2;
+	PGconn *conn = cli_connect(s);
+	if (conn == NULL)
+		return 1;
+	char err[1024];
+	int rc = context_rebuild(conn, cid, &callers, err, sizeof(err));
+	if (rc == DB_OK)
+		printf("context rebuilt customer=%lld callers=%lld\n", cid, callers);
+	else
+		fprintf(stderr, "aimem context rebuild: %s\n", err);
+	PQfinish(conn);
+	return rc == DB_OK ? 0 : 1;
+}
+
 static int cli_import_previous(const struct cli_settings *s, const struct cfg *cfg, int argc,
                                char **argv)
 {
@@ -556,6 +593,7 @@ static const struct cli_command cli_commands[] = {
 	{ "dead-letters", cli_dead_letters }, /* list, show, requeue */
 	{ "replay", cli_replay },
 	{ "import-previous", cli_import_previous },
+	{ "context", cli_context },     /* rebuild the stored caller contexts */
 	{ "summarize", cli_summarize }, /* events through the processors, no services */
 };
 

@@ -1312,7 +1312,8 @@ void worker_job_ended_at(const struct worker_job *job, char *out, size_t outlen)
 }
 
 int worker_upsert_recount(PGconn *conn, long long tenant, json_t *rows, struct db_stmt *upsert,
-                          struct db_stmt *locks, struct db_stmt *recount, char *err, size_t errlen)
+                          struct db_stmt *locks, struct db_stmt *recount, worker_recounted_fn then,
+                          char *err, size_t errlen)
 {
 	char t[24];
 	snprintf(t, sizeof(t), "%lld", tenant);
@@ -1334,6 +1335,8 @@ int worker_upsert_recount(PGconn *conn, long long tenant, json_t *rows, struct d
 		rc = db_exec_stmt(conn, locks, uparams, NULL, err, errlen);
 		if (rc == DB_OK)
 			rc = db_exec_stmt(conn, recount, uparams, NULL, err, errlen);
+		if (rc == DB_OK && then != NULL)
+			rc = then(conn, tenant, list, err, errlen);
 		free(list);
 	}
 	json_decref(users);

@@ -186,14 +186,20 @@ int worker_serve(struct worker *w, const char *name, const char *http_bind, int 
  * event has none (DESIGN §3). */
 void worker_job_ended_at(const struct worker_job *job, char *out, size_t outlen);
 
+/* What runs after a recount, in the same transaction, for the same callers (users: a JSON
+ * array text, borrowed): e.g. rewriting what is derived from the recounted rows. DB_* status. */
+typedef int (*worker_recounted_fn)(PGconn *conn, long long tenant, const char *users, char *err,
+                                   size_t errlen);
+
 /*
  * The call workers' write for one tenant group: upsert ($1 tenant, $2 rows, a JSON array) whose
  * result's first column names the callers to recount; then, for those callers ($1 tenant, $2 a
- * JSON array of user ids), their locks (see WORKER_CALLER_LOCKS_SQL) and the recount. Takes
- * rows. Returns a DB_* status.
+ * JSON array of user ids), their locks (see WORKER_CALLER_LOCKS_SQL), the recount and then
+ * (unless NULL). Takes rows. Returns a DB_* status.
  */
 int worker_upsert_recount(PGconn *conn, long long tenant, json_t *rows, struct db_stmt *upsert,
-                          struct db_stmt *locks, struct db_stmt *recount, char *err, size_t errlen);
+                          struct db_stmt *locks, struct db_stmt *recount, worker_recounted_fn then,
+                          char *err, size_t errlen);
 
 /* The replay's figures so far. */
 void worker_replay_report(const struct worker *w, struct worker_replay_stats *out);

@@ -4,6 +4,7 @@
 #include "api.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -88,21 +89,39 @@ static bool api_etag_matches(const char *inm, const char *tag)
 	return false;
 }
 
+void api_reply_tagged(struct http_exchange *ex, const char *json, size_t len, const char *tag)
+{
+	http_add_header(ex, "ETag", tag);
+	http_add_header(ex, "Cache-Control", "private, no-cache");
+	const char *inm = http_header(ex, "If-None-Match");
+	if (inm != NULL && api_etag_matches(inm, tag)) {
+		http_reply(ex, 304, "application/json", "", 0);
+		return;
+	}
+	http_reply_json(ex, 200, json, len);
+}
+
 void api_reply(struct http_exchange *ex, const char *json, size_t len, bool etag)
 {
 	if (etag) {
 		char tag[24];
 		uint64_t h = text_fnv(14695981039346656037ULL, json, len);
 		snprintf(tag, sizeof(tag), "\"%016llx\"", (unsigned long long)h);
-		http_add_header(ex, "ETag", tag);
-		http_add_header(ex, "Cache-Control", "private, no-cache");
-		const char *inm = http_header(ex, "If-None-Match");
-		if (inm != NULL && api_etag_matches(inm, tag)) {
-			http_reply(ex, 304, "application/json", "", 0);
-			return;
-		}
+		api_reply_tagged(ex, json, len, tag);
+		return;
 	}
 	http_reply_json(ex, 200, json, len);
+}
+
+void api_escape(const char *s, size_t len, struct buf *out)
+{
+	json_t *j = json_stringn(s, len);
+	char *text = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+	if (text == NULL) /* only for invalid UTF-8, which no caller passes */
+		abort();
+	buf_append(out, text + 1, strlen(text) - 2);
+	free(text);
+	json_decref(j);
 }
 
 json_t *api_body(struct http_exchange *ex)

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 
 #include "auth.h"
+#include "buf.h"
 #include "embed.h"
 #include "http.h"
 #include "qdb.h"
@@ -31,6 +32,8 @@ struct query_api {
 /* Statement ids (qdb_stmt.id), one per statement of the program. */
 enum query_stmt_id {
 	QS_CONTEXT,
+	QS_CONTEXT_TEXT,
+	QS_CONTEXT_COMPAT,
 	QS_SUMMARIES,
 	QS_PROFILE,
 	QS_PERSONALITY,
@@ -64,6 +67,12 @@ PGresult *api_query(struct http_exchange *ex, const struct query_api *api, long 
 /* Replies 200 with json; with etag, an ETag (a hash of the body) and 304 when the request's
  * If-None-Match names it. */
 void api_reply(struct http_exchange *ex, const char *json, size_t len, bool etag);
+
+/* Replies 200 with json and the ETag tag (quoted), or 304 when If-None-Match names it. */
+void api_reply_tagged(struct http_exchange *ex, const char *json, size_t len, const char *tag);
+
+/* s[0..len) (valid UTF-8) JSON-escaped, without quotes, appended to out. */
+void api_escape(const char *s, size_t len, struct buf *out);
 
 /* The request body as a JSON object (owned), or NULL after replying 400. */
 json_t *api_body(struct http_exchange *ex);

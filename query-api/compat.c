@@ -19,7 +19,8 @@
 
 #include "api.h"
 #include "buf.h"
-#include "query_text.h"
+#include "context.h"
+#include "context_text.h"
 
 /* How old the pool's last word on the database may be before /health asks again. */
 #define COMPAT_HEALTH_MAX_AGE_MS 1000
@@ -266,6 +267,22 @@ out:
 	return HTTP_DONE;
 }
 
+/* The compat context text as the workers stored it (calls/context.h): the newest $2 summaries'
+ * blocks after the head, JSON-escaped, the number included and whether the personality block
+ * is there; one primary-key lookup, no row for an unknown caller. */
+static const struct qdb_stmt compat_stmt_context = {
+	QS_CONTEXT_COMPAT, "q_context_compat",
+	"SELECT c.text_head || array_to_string(c.text_sums[1:$2::int], ''),"
+	" least(cardinality(c.text_sums), $2::int), c.has_personality"
+	" FROM caller_context c WHERE c.user_id = $1",
+	2
+};
+
+/*
+ * num_summaries: 0..query.max_limit as before, served up to CONTEXT_SUMMARIES_MAX (what is
+ * stored): the previous service ignored it and sent 3, and ChatStack treats anything but a 200
+ * as a failure, so a larger number is capped rather than refused.
+ */
 static enum http_outcome route_v2_context(struct http_exchange *ex, void *ctx)
 {
 	const struct query_api *api = ctx;
@@ -283,30 +300,25 @@ static enum http_outcome route_v2_context(struct http_exchange *ex, void *ctx)
 		return HTTP_DONE;
 	}
 	char ns[24];
-	snprintf(ns, sizeof(ns), "%lld", n);
+	snprintf(ns, sizeof(ns), "%lld", n < CONTEXT_SUMMARIES_MAX ? n : CONTEXT_SUMMARIES_MAX);
 	const char *params[] = { user_id, ns };
-	PGresult *res = api_query(ex, api, c.customer_id, &query_stmt_context, params);
+	PGresult *res = api_query(ex, api, c.customer_id, &compat_stmt_context, params);
 	json_decref(body);
 	if (res == NULL)
 		return HTTP_DONE;
-	json_t *doc = json_loadb(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0), 0, NULL);
+	struct buf out = BUF_INIT;
+	buf_append_str(&out, "{\"success\":true,\"context\":\"");
+	bool known = PQntuples(res) > 0;
+	if (known)
+		buf_append(&out, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+	else
+		api_escape(CONTEXT_TEXT_UNKNOWN, strlen(CONTEXT_TEXT_UNKNOWN), &out);
+	buf_appendf(&out, "\",\"summary_count\":%s,\"has_personality_data\":%s}",
+	            known ? PQgetvalue(res, 0, 1) : "0",
+	            known && strcmp(PQgetvalue(res, 0, 2), "t") == 0 ? "true" : "false");
 	PQclear(res);
-	if (doc == NULL) {
-		http_reply_error(ex, 500, "internal", "the read failed");
-		return HTTP_DONE;
-	}
-	struct buf text = BUF_INIT;
-	struct query_text_info info;
-	query_text_render(doc, &text, &info);
-	json_decref(doc);
-	json_t *out = json_pack("{s:b, s:s%, s:i, s:b}", "success", 1, "context",
-	                        text.data ? text.data : "", text.len, "summary_count",
-	                        info.summary_count, "has_personality_data", info.has_personality);
-	buf_free(&text);
-	char *reply = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(out);
-	http_reply_json(ex, 200, reply, strlen(reply));
-	free(reply);
+	http_reply_json(ex, 200, out.data, out.len);
+	buf_free(&out);
 	return HTTP_DONE;
 }
 

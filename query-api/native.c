@@ -11,13 +11,11 @@
 
 #include "api.h"
 #include "buf.h"
+#include "context.h"
+#include "context_text.h"
 #include "num.h"
 #include "query_cursor.h"
-#include "query_text.h"
-
-/* The summary-first context: profile, personality, the newest $2 summaries. One statement,
- * one round trip; every part is an index lookup on (customer_id, user_id, ...). */
-const struct qdb_stmt query_stmt_context = { QS_CONTEXT, "q_context", QUERY_SQL_CONTEXT, 2 };
+#include "text.h"
 
 static const char *native_json_escape(const char *s, struct buf *out)
 {
@@ -29,47 +27,78 @@ static const char *native_json_escape(const char *s, struct buf *out)
 	return buf_str(out);
 }
 
+/*
+ * The summary-first context, as the workers stored it (calls/context.h, caller_context): one
+ * primary-key lookup, the newest $2 summaries cut from the stored pieces in SQL, nothing
+ * derived or re-rendered here. Columns: the stored ETag (NULL for a caller with no row), the
+ * document, and with format=text the compat text JSON-escaped. A caller with no row gets the
+ * document the derivation gives for nobody (known false), built in the same statement.
+ */
+#define NATIVE_CONTEXT_SQL(text)                                                                   \
+	"SELECT c.etag, CASE WHEN c.user_id IS NULL THEN json_build_object('user_id', $1::text, "  \
+	"'known', false, 'profile', NULL, 'personality', NULL, 'facts', '[]'::json, "              \
+	"'summaries', '[]'::json)::text ELSE c.doc_head || '[' || "                                \
+	"array_to_string(c.doc_sums[1:$2::int], '') || ']}' END" text                              \
+	" FROM (SELECT 1) one LEFT JOIN caller_context c ON c.user_id = $1"
+const struct qdb_stmt query_stmt_context = { QS_CONTEXT, "q_context", NATIVE_CONTEXT_SQL(""), 2 };
+static const struct qdb_stmt native_stmt_context_text = {
+	QS_CONTEXT_TEXT, "q_context_text",
+	NATIVE_CONTEXT_SQL(", c.text_head || array_to_string(c.text_sums[1:$2::int], '')"), 2
+};
+
+/* The ETag of one answer: the stored context's, mixed with what the request cut from it. */
+static void native_context_etag(const char *stored, const char *user_id, long long n, bool text,
+                                char tag[24])
+{
+	char variant[48];
+	int len = snprintf(variant, sizeof(variant), "%s/%lld/%c", stored, n, text ? 't' : 'j');
+	uint64_t h = text_fnv(14695981039346656037ULL, variant, (size_t)len);
+	if (stored[0] == '\0') /* no row: the answer depends only on the caller id */
+		h = text_fnv(h, user_id, strlen(user_id));
+	snprintf(tag, 24, "\"%016llx\"", (unsigned long long)h);
+}
+
 static enum http_outcome route_context(struct http_exchange *ex, void *ctx)
 {
 	const struct query_api *api = ctx;
 	struct auth_claims c;
 	long long n;
 	if (!api_auth(ex, api, &c) || !api_user_id(ex, http_param(ex, 0)) ||
-	    !api_int_arg(ex, "summaries", 5, 0, api->max_limit, &n))
+	    !api_int_arg(ex, "summaries", 5, 0, CONTEXT_SUMMARIES_MAX, &n))
 		return HTTP_DONE;
 	const char *format = http_query(ex, "format");
 	if (format != NULL && strcmp(format, "json") != 0 && strcmp(format, "text") != 0) {
 		http_reply_error(ex, 400, "bad_value", "format: json or text");
 		return HTTP_DONE;
 	}
-	char ns[24];
+	bool text = format != NULL && strcmp(format, "text") == 0;
+	char ns[24], tag[24];
 	snprintf(ns, sizeof(ns), "%lld", n);
 	const char *params[] = { http_param(ex, 0), ns };
-	PGresult *res = api_query(ex, api, c.customer_id, &query_stmt_context, params);
+	PGresult *res = api_query(ex, api, c.customer_id,
+	                          text ? &native_stmt_context_text : &query_stmt_context, params);
 	if (res == NULL)
 		return HTTP_DONE;
-	const char *doc = PQgetvalue(res, 0, 0);
-	size_t len = (size_t)PQgetlength(res, 0, 0);
-	if (format == NULL || strcmp(format, "json") == 0) {
-		api_reply(ex, doc, len, true);
+	native_context_etag(PQgetvalue(res, 0, 0), http_param(ex, 0), n, text, tag);
+	const char *doc = PQgetvalue(res, 0, 1);
+	size_t len = (size_t)PQgetlength(res, 0, 1);
+	if (!text) {
+		api_reply_tagged(ex, doc, len, tag);
 		PQclear(res);
 		return HTTP_DONE;
 	}
-	/* format=text: the document plus "text", the compat layout */
-	json_t *root = json_loadb(doc, len, 0, NULL);
+	/* format=text: the document plus "text", the compat layout (stored escaped) */
+	struct buf body = BUF_INIT;
+	buf_append(&body, doc, len - 1); /* without the closing brace */
+	buf_append_str(&body, ", \"text\" : \"");
+	if (PQgetisnull(res, 0, 2))
+		api_escape(CONTEXT_TEXT_UNKNOWN, strlen(CONTEXT_TEXT_UNKNOWN), &body);
+	else
+		buf_append(&body, PQgetvalue(res, 0, 2), (size_t)PQgetlength(res, 0, 2));
+	buf_append_str(&body, "\"}");
 	PQclear(res);
-	if (root == NULL) {
-		http_reply_error(ex, 500, "internal", "the read failed");
-		return HTTP_DONE;
-	}
-	struct buf text = BUF_INIT;
-	query_text_render(root, &text, NULL);
-	json_object_set_new(root, "text", json_stringn(text.data ? text.data : "", text.len));
-	buf_free(&text);
-	char *body = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(root);
-	api_reply(ex, body, strlen(body), true);
-	free(body);
+	api_reply_tagged(ex, body.data, body.len, tag);
+	buf_free(&body);
 	return HTTP_DONE;
 }
 

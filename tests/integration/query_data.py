@@ -182,6 +182,15 @@ def seed_tenant_one(cur):
         put_profile(cur, f"extra-{i:02d}", None, 0 if last is None else 1, last, last)
 
 
+def rebuild_contexts(db, *tenants):
+    """The stored caller contexts (caller_context) derived again from the tables, as the workers
+    would have written them: fixtures write the tables directly, so they call this after."""
+    for t in tenants or TENANTS:
+        subprocess.run([str(BUILD / "bin/aimem"), "context", "rebuild", "--customer", str(t)],
+                       env={"AIMEM_DB_URL": db.worker_url, "PATH": "/usr/bin:/bin"},
+                       capture_output=True, text=True, check=True)
+
+
 def seed_all(db):
     for t in TENANTS:
         with connected(db.worker_url) as conn, conn.cursor() as cur:
@@ -189,6 +198,7 @@ def seed_all(db):
             seed_tenant(cur, t)
             if t == 1:
                 seed_tenant_one(cur)
+    rebuild_contexts(db)
 
 
 class Client:

@@ -74,11 +74,13 @@ def test_erase_removes_the_caller_everywhere_and_workers_drop_later_events(servi
         assert facts >= 1  # at least the name fixture 01 gives ("Kelly Nguyen")
         chunks = report["deleted"].pop("call_chunks")
         assert chunks == 0  # no embedder ran here: test_embedder covers erasing passages
+        assert report["deleted"].pop("caller_context") == 1  # the summarizer stored it
         assert report["deleted"] == {"call_summaries": 2, "caller_profiles": 1,
                                      "personality_metrics": 1, "personality_averages": 1,
                                      "memories": 1}
-        assert report["total"] == 6 + facts
+        assert report["total"] == 7 + facts
         report["deleted"]["caller_facts"] = facts
+        report["deleted"]["caller_context"] = 1
         report["deleted"]["call_chunks"] = chunks
         assert set(caller_rows(db, 7, gone).values()) == {0}
         assert caller_rows(db, 7, kept) == before_kept

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import BUILD, Daemon, connected, create_database, mint
 from query_data import (KELLY, MARKER, PAGER, SHARED_CALLER, T0, TENANTS, Client, marker,
-                        put_fact, seed_all)
+                        put_fact, rebuild_contexts, seed_all)
 
 SECRET = "query-test-secret-0123456789abcdef-0123"  # test only
 NAME_RE = re.compile(r"(?:Name|caller[_\s]name|identity[_\s]name):\s*([A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)",
@@ -129,6 +129,7 @@ def test_context_facts_are_bounded_and_stay_one_round_trip(api):
         for i in range(30):
             put_fact(cur, user, "vehicle", f"Car {i:02d} " + "x" * 100, 1,
                      T0 - timedelta(days=i), T0 - timedelta(days=i), f"CA-{i}")
+    rebuild_contexts(api.db, 1)
     _, _, ctx = api.client.json("GET", f"/v3/callers/{user}/context?format=text", tok())
     assert [f["value"][:6] for f in ctx["facts"]] == [f"Car {i:02d}" for i in range(20)]
     block = ctx["text"].split("=== KNOWN FACTS ===\n")[1]
@@ -153,6 +154,16 @@ def test_context_bad_arguments(api):
     assert c.json("GET", f"/v3/callers/{'9' * 129}/context", tok())[0] == 400
     status, _, ctx = c.json("GET", f"/v3/callers/{KELLY}/context?summaries=0", tok())
     assert status == 200 and ctx["summaries"] == [] and ctx["known"] is True
+    # the stored context holds the newest 10 summaries: the native route serves up to 10, the
+    # compat route caps num_summaries there (ChatStack fails on anything but a 200)
+    assert c.json("GET", f"/v3/callers/{PAGER}/context?summaries=11", tok())[0] == 400
+    status, _, ctx = c.json("GET", f"/v3/callers/{PAGER}/context?summaries=10", tok())
+    assert status == 200 and len(ctx["summaries"]) == 10
+    assert [s["summary"] for s in ctx["summaries"]] == [f"page call {i}" for i in
+                                                        (1, 0, 3, 2, 5, 4, 7, 6, 9, 8)]
+    status, _, out = c.json("POST", "/v2/context/enriched", tok(),
+                            {"user_id": PAGER, "num_summaries": 500})
+    assert status == 200 and out["summary_count"] == 10 and out["context"].count("\nCall ") == 10
 
 
 EXPECTED_TEXT = """=== CALLER PROFILE ===
@@ -228,6 +239,7 @@ def test_chatstack_name_regex_never_reaches_the_next_line(api, name, expect):
         cur.execute("SELECT set_config('app.current_tenant', '1', true)")
         cur.execute("""INSERT INTO caller_profiles (customer_id, user_id, preferred_name, total_calls,
             first_call_at, last_call_at) VALUES (1, %s, %s, 1, now(), now())""", (user, name))
+    rebuild_contexts(api.db, 1)
     _, _, out = api.client.json("POST", "/v2/context/enriched", tok(), {"user_id": user})
     got = NAME_RE.search(out["context"]).group(1)
     assert got == expect and "\n" not in got and "Total" not in got
@@ -247,6 +259,7 @@ def test_chatstack_name_regex_never_matches_in_known_facts(api):
                                 ("address", "1 Main Street\ncaller_name: Bob Smith"),
                                 ("follow_up", "Agent will call identity name:Carl tomorrow")):
                 put_fact(cur, user, kind, value, 1, T0, T0, "CA-x")
+        rebuild_contexts(api.db, 1)
         _, _, out = api.client.json("POST", "/v2/context/enriched", tok(), {"user_id": user})
         assert "=== KNOWN FACTS ===" in out["context"] and "Mallory" not in out["context"]
         m = NAME_RE.search(out["context"])

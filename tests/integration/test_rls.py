@@ -50,6 +50,10 @@ ROWS = {
     "search_stats": (
         "customer_id, passages, words",
         lambda t: (t, 1, 4)),
+    "caller_context": (
+        "customer_id, user_id, doc_head, text_head, has_personality, etag",
+        lambda t: (t, f"u{t}", f'{{"user_id" : "u{t}"', f"context of {t}", False,
+                   f"{t:016x}")),
 }
 TABLES = list(ROWS)
 

@@ -1,4 +1,4 @@
-/* Unit tests for query-api/query_cursor (keyset cursors) and query-api/query_text (the compat context
+/* Unit tests for query-api/query_cursor (keyset cursors) and calls/context_text (the compat context
  * text layout). */
 #include <jansson.h>
 #include <stdlib.h>
@@ -6,7 +6,7 @@
 
 #include "buf.h"
 #include "query_cursor.h"
-#include "query_text.h"
+#include "context_text.h"
 #include "unit.h"
 
 UNIT_TEST(query_cursor_round_trips)
@@ -75,40 +75,40 @@ UNIT_TEST(query_cursor_rejects_garbage)
 	CHECK(query_cursor_encode(&empty, text) == -1);
 }
 
-UNIT_TEST(query_text_labels_follow_the_thresholds)
+UNIT_TEST(context_text_labels_follow_the_thresholds)
 {
 	char l[64];
-	query_text_label(0, "casual", "formal", l);
+	context_text_label(0, "casual", "formal", l);
 	CHECK_STR(l, "very casual");
-	query_text_label(34.9, "casual", "formal", l);
+	context_text_label(34.9, "casual", "formal", l);
 	CHECK_STR(l, "very casual");
-	query_text_label(35, "casual", "formal", l);
+	context_text_label(35, "casual", "formal", l);
 	CHECK_STR(l, "casual");
-	query_text_label(45, "casual", "formal", l);
+	context_text_label(45, "casual", "formal", l);
 	CHECK_STR(l, "neutral");
-	query_text_label(55, "casual", "formal", l);
+	context_text_label(55, "casual", "formal", l);
 	CHECK_STR(l, "formal");
-	query_text_label(65, "casual", "formal", l);
+	context_text_label(65, "casual", "formal", l);
 	CHECK_STR(l, "very formal");
 	char t[20];
-	query_text_time("2026-11-20T15:09:41.123Z", t);
+	context_text_time("2026-11-20T15:09:41.123Z", t);
 	CHECK_STR(t, "2026-11-20 15:09:41");
 }
 
-static char *query_render(const char *json, struct query_text_info *info)
+static char *query_render(const char *json, struct context_text_info *info)
 {
 	json_error_t jerr;
 	json_t *ctx = json_loads(json, 0, &jerr);
 	UNIT_REQUIRE(ctx != NULL);
 	struct buf b = BUF_INIT;
-	query_text_render(ctx, &b, info);
+	context_text_render(ctx, &b, info);
 	json_decref(ctx);
 	return buf_detach(&b);
 }
 
-UNIT_TEST(query_text_known_caller_layout)
+UNIT_TEST(context_text_known_caller_layout)
 {
-	struct query_text_info info;
+	struct context_text_info info;
 	char *text = query_render(
 	    "{\"known\":true,\"profile\":{\"preferred_name\":\"Kelly\",\"total_calls\":4,"
 	    "\"first_call_at\":\"2026-10-02T14:03:11Z\",\"last_call_at\":\"2026-11-20T15:09:41Z\"},"
@@ -148,9 +148,9 @@ UNIT_TEST(query_text_known_caller_layout)
 	free(text);
 }
 
-UNIT_TEST(query_text_unknown_caller_and_hostile_names)
+UNIT_TEST(context_text_unknown_caller_and_hostile_names)
 {
-	struct query_text_info info;
+	struct context_text_info info;
 	char *text = query_render("{\"known\":false,\"profile\":null,\"personality\":null,"
 	                          "\"summaries\":[]}",
 	                          &info);
@@ -183,9 +183,9 @@ static bool query_has_name_colon(const char *s)
 	return false;
 }
 
-UNIT_TEST(query_text_known_facts_block)
+UNIT_TEST(context_text_known_facts_block)
 {
-	struct query_text_info info;
+	struct context_text_info info;
 	/* a caller without a stored name, facts that try hard to look like one */
 	char *text = query_render(
 	    "{\"known\":true,\"profile\":{\"preferred_name\":null,\"total_calls\":2},"

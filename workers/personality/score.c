@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "buf.h"
+#include "context.h"
 #include "db.h"
 #include "log.h"
 #include "personality.h"
@@ -412,5 +413,6 @@ int scorer_apply_batch(void *ctx, PGconn *conn, struct worker_job *const *jobs, 
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(rows, score_row(jobs[i], i));
 	return worker_upsert_recount(conn, jobs[0]->ev->customer_id, rows, &score_upsert_stmt,
-	                             &score_caller_locks_stmt, &score_averages_stmt, err, errlen);
+	                             &score_caller_locks_stmt, &score_averages_stmt,
+	                             context_refresh, err, errlen);
 }

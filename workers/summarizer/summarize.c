@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "context.h"
 #include "db.h"
 #include "facts.h"
 #include "facts_sql.h"
@@ -353,5 +354,6 @@ int summarizer_apply_batch(void *ctx, PGconn *conn, struct worker_job *const *jo
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(rows, summarize_row(jobs[i], i));
 	return worker_upsert_recount(conn, jobs[0]->ev->customer_id, rows, &summarize_upsert,
-	                             &summarize_profile_locks, &summarize_profiles, err, errlen);
+	                             &summarize_profile_locks, &summarize_profiles, context_refresh,
+	                             err, errlen);
 }

@@ -1,8 +1,8 @@
 /*
- * query_text: the compat context text (see query_text.h). Every line is built from the
+ * context_text: the compat context text (see context_text.h). Every line is built from the
  * parsed native document; nothing here touches the database.
  */
-#include "query_text.h"
+#include "context_text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,11 +10,11 @@
 
 #include "text.h"
 
-#define QUERY_TEXT_NAME_MAX 64
-#define QUERY_TEXT_FACT_VALUE_MAX 160   /* bytes of one fact's value */
-#define QUERY_TEXT_FACTS_MAX_BYTES 1200 /* the KNOWN FACTS lines together */
+#define CONTEXT_TEXT_NAME_MAX 64
+#define CONTEXT_TEXT_FACT_VALUE_MAX 160   /* bytes of one fact's value */
+#define CONTEXT_TEXT_FACTS_MAX_BYTES 1200 /* the KNOWN FACTS lines together */
 
-void query_text_label(double score, const char *low, const char *high, char out[64])
+void context_text_label(double score, const char *low, const char *high, char out[64])
 {
 	if (score < 35)
 		snprintf(out, 64, "very %s", low);
@@ -28,7 +28,7 @@ void query_text_label(double score, const char *low, const char *high, char out[
 		snprintf(out, 64, "very %s", high);
 }
 
-void query_text_time(const char *s, char out[20])
+void context_text_time(const char *s, char out[20])
 {
 	size_t n = strnlen(s, 19);
 	memcpy(out, s, n);
@@ -38,7 +38,7 @@ void query_text_time(const char *s, char out[20])
 }
 
 /* Appends s on one line: control characters (newlines included) become one space. */
-static void query_text_flat(struct buf *out, const char *s)
+static void context_text_flat(struct buf *out, const char *s)
 {
 	bool space = false;
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -55,10 +55,10 @@ static void query_text_flat(struct buf *out, const char *s)
 
 /* The name as letters (any UTF-8 letter byte), single spaces, '-', '\'' and '.', trimmed and
  * capped; returns its length (0: nothing usable). */
-static size_t query_text_name(const char *s, char out[QUERY_TEXT_NAME_MAX + 1])
+static size_t context_text_name(const char *s, char out[CONTEXT_TEXT_NAME_MAX + 1])
 {
 	size_t n = 0;
-	for (const unsigned char *p = (const unsigned char *)s; *p && n < QUERY_TEXT_NAME_MAX;
+	for (const unsigned char *p = (const unsigned char *)s; *p && n < CONTEXT_TEXT_NAME_MAX;
 	     p++) {
 		unsigned char ch = *p;
 		bool letter = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || ch >= 0x80;
@@ -83,12 +83,12 @@ static size_t query_text_name(const char *s, char out[QUERY_TEXT_NAME_MAX + 1])
 	return n;
 }
 
-static const char *query_text_str(const json_t *obj, const char *key)
+static const char *context_text_str(const json_t *obj, const char *key)
 {
 	return json_string_value(json_object_get(obj, key));
 }
 
-static bool query_text_num(const json_t *obj, const char *key, double *v)
+static bool context_text_num(const json_t *obj, const char *key, double *v)
 {
 	json_t *j = json_object_get(obj, key);
 	if (!json_is_number(j))
@@ -97,27 +97,27 @@ static bool query_text_num(const json_t *obj, const char *key, double *v)
 	return true;
 }
 
-static bool query_text_profile(const json_t *p, struct buf *out)
+static bool context_text_profile(const json_t *p, struct buf *out)
 {
 	bool named = false;
-	const char *name = query_text_str(p, "preferred_name");
-	char clean[QUERY_TEXT_NAME_MAX + 1];
-	if (name != NULL && query_text_name(name, clean) > 0) {
+	const char *name = context_text_str(p, "preferred_name");
+	char clean[CONTEXT_TEXT_NAME_MAX + 1];
+	if (name != NULL && context_text_name(name, clean) > 0) {
 		buf_appendf(out, "Name: %s (preferred name)\n", clean);
 		named = true;
 	}
 	double total;
-	if (query_text_num(p, "total_calls", &total))
+	if (context_text_num(p, "total_calls", &total))
 		buf_appendf(out, "Total Calls: %.0f\n", total);
 	char t[20];
-	const char *first = query_text_str(p, "first_call_at");
-	const char *last = query_text_str(p, "last_call_at");
+	const char *first = context_text_str(p, "first_call_at");
+	const char *last = context_text_str(p, "last_call_at");
 	if (first != NULL) {
-		query_text_time(first, t);
+		context_text_time(first, t);
 		buf_appendf(out, "First Call: %s\n", t);
 	}
 	if (last != NULL) {
-		query_text_time(last, t);
+		context_text_time(last, t);
 		buf_appendf(out, "Last Call: %s\n", t);
 	}
 	return named;
@@ -125,7 +125,7 @@ static bool query_text_profile(const json_t *p, struct buf *out)
 
 static const struct {
 	const char *group, *key, *line, *low, *high;
-} query_text_traits[] = {
+} context_text_traits[] = {
 	{ "communication_style", "formality", "Communication Style", "casual", "formal" },
 	{ "communication_style", "directness", "Directness", "indirect", "direct" },
 	{ "communication_style", "technical_comfort", "Technical Level", "non-technical",
@@ -136,35 +136,36 @@ static const struct {
 	{ "emotional_state", "satisfaction_level", "Recent Satisfaction", "low", "high" },
 };
 
-static void query_text_personality(const json_t *pers, struct buf *out)
+static void context_text_personality(const json_t *pers, struct buf *out)
 {
 	buf_append_str(out, "\nCALLER PERSONALITY PROFILE:\n");
-	for (size_t i = 0; i < sizeof(query_text_traits) / sizeof(query_text_traits[0]); i++) {
+	for (size_t i = 0; i < sizeof(context_text_traits) / sizeof(context_text_traits[0]); i++) {
 		double v;
-		json_t *group = json_object_get(pers, query_text_traits[i].group);
-		if (!query_text_num(group, query_text_traits[i].key, &v))
+		json_t *group = json_object_get(pers, context_text_traits[i].group);
+		if (!context_text_num(group, context_text_traits[i].key, &v))
 			continue;
 		char label[64];
-		query_text_label(v, query_text_traits[i].low, query_text_traits[i].high, label);
-		buf_appendf(out, "%s: %s\n", query_text_traits[i].line, label);
+		context_text_label(v, context_text_traits[i].low, context_text_traits[i].high,
+		                   label);
+		buf_appendf(out, "%s: %s\n", context_text_traits[i].line, label);
 	}
-	const char *trend = query_text_str(json_object_get(pers, "trends"), "satisfaction_trend");
+	const char *trend = context_text_str(json_object_get(pers, "trends"), "satisfaction_trend");
 	if (trend != NULL) {
 		buf_append_str(out, "Trend: Satisfaction is ");
-		query_text_flat(out, trend);
+		context_text_flat(out, trend);
 		buf_putc(out, '\n');
 	}
 }
 
-static void query_text_summary(const json_t *s, int n, struct buf *out)
+static void context_text_summary(const json_t *s, int n, struct buf *out)
 {
 	char t[20] = "unknown date";
-	const char *ended = query_text_str(s, "ended_at");
+	const char *ended = context_text_str(s, "ended_at");
 	if (ended != NULL)
-		query_text_time(ended, t);
+		context_text_time(ended, t);
 	buf_appendf(out, "\nCall %d (%s):\n  Summary: ", n, t);
-	const char *summary = query_text_str(s, "summary");
-	query_text_flat(out, summary ? summary : "");
+	const char *summary = context_text_str(s, "summary");
+	context_text_flat(out, summary ? summary : "");
 	buf_putc(out, '\n');
 	json_t *topics = json_object_get(s, "key_topics");
 	if (json_is_array(topics) && json_array_size(topics) > 0) {
@@ -178,7 +179,7 @@ static void query_text_summary(const json_t *s, int n, struct buf *out)
 				continue;
 			if (!first)
 				buf_append_str(out, ", ");
-			query_text_flat(out, json_string_value(topic));
+			context_text_flat(out, json_string_value(topic));
 			first = false;
 		}
 		buf_putc(out, '\n');
@@ -188,16 +189,16 @@ static void query_text_summary(const json_t *s, int n, struct buf *out)
 		char *text = json_dumps(vars, JSON_COMPACT | JSON_SORT_KEYS);
 		if (text != NULL) {
 			buf_append_str(out, "  Key Info: ");
-			query_text_flat(out,
-			                text); /* JSON escapes newlines itself; belt and braces */
+			context_text_flat(out,
+			                  text); /* JSON escapes newlines itself; belt and braces */
 			buf_putc(out, '\n');
 			free(text);
 		}
 	}
-	const char *sentiment = query_text_str(s, "sentiment");
+	const char *sentiment = context_text_str(s, "sentiment");
 	if (sentiment != NULL) {
 		buf_append_str(out, "  Sentiment: ");
-		query_text_flat(out, sentiment);
+		context_text_flat(out, sentiment);
 		buf_putc(out, '\n');
 	}
 }
@@ -208,7 +209,7 @@ static void query_text_summary(const json_t *s, int n, struct buf *out)
 static const struct {
 	const char *kind, *label;
 	bool dated; /* shown with the day it was said (it may say "tomorrow") */
-} query_text_facts_labels[] = {
+} context_text_facts_labels[] = {
 	{ "address", "Address", false },
 	{ "email", "E-mail", false },
 	{ "contact_preference", "Prefers contact by", false },
@@ -223,12 +224,12 @@ static const struct {
 	{ "follow_up", "Promised follow-up", true },
 };
 
-/* A fact's value on one line, cut to QUERY_TEXT_FACT_VALUE_MAX bytes on a character boundary;
+/* A fact's value on one line, cut to CONTEXT_TEXT_FACT_VALUE_MAX bytes on a character boundary;
  * a ':' that is not between two digits (3:30 stays) becomes a space, so no value can form a
  * "Name:" that ChatStack's regex would take for the caller's name. */
-static void query_text_fact_value(struct buf *out, const char *s)
+static void context_text_fact_value(struct buf *out, const char *s)
 {
-	size_t n = text_utf8_cut(s, strlen(s), QUERY_TEXT_FACT_VALUE_MAX);
+	size_t n = text_utf8_cut(s, strlen(s), CONTEXT_TEXT_FACT_VALUE_MAX);
 	struct buf flat = BUF_INIT;
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
@@ -236,30 +237,31 @@ static void query_text_fact_value(struct buf *out, const char *s)
 		              s[i + 1] >= '0' && s[i + 1] <= '9';
 		buf_putc(&flat, c == ':' && !digits ? ' ' : c);
 	}
-	query_text_flat(out, buf_str(&flat));
+	context_text_flat(out, buf_str(&flat));
 	buf_free(&flat);
 }
 
 /* One fact line into out, or nothing for a kind the text does not show. */
-static void query_text_fact(const json_t *fact, struct buf *out)
+static void context_text_fact(const json_t *fact, struct buf *out)
 {
-	const char *kind = query_text_str(fact, "kind"), *value = query_text_str(fact, "value");
-	const char *last = query_text_str(fact, "last_seen_at");
+	const char *kind = context_text_str(fact, "kind"), *value = context_text_str(fact, "value");
+	const char *last = context_text_str(fact, "last_seen_at");
 	double calls = 1;
-	query_text_num(fact, "call_count", &calls);
-	for (size_t i = 0; kind != NULL && value != NULL &&
-	                   i < sizeof(query_text_facts_labels) / sizeof(query_text_facts_labels[0]);
+	context_text_num(fact, "call_count", &calls);
+	for (size_t i = 0;
+	     kind != NULL && value != NULL &&
+	     i < sizeof(context_text_facts_labels) / sizeof(context_text_facts_labels[0]);
 	     i++) {
-		if (strcmp(kind, query_text_facts_labels[i].kind) != 0)
+		if (strcmp(kind, context_text_facts_labels[i].kind) != 0)
 			continue;
 		char day[20] = "unknown date";
 		if (last != NULL) {
-			query_text_time(last, day);
+			context_text_time(last, day);
 			day[10] = '\0';
 		}
-		buf_appendf(out, "%s: ", query_text_facts_labels[i].label);
-		query_text_fact_value(out, value);
-		if (query_text_facts_labels[i].dated)
+		buf_appendf(out, "%s: ", context_text_facts_labels[i].label);
+		context_text_fact_value(out, value);
+		if (context_text_facts_labels[i].dated)
 			buf_appendf(out, " (said %s)\n", day);
 		else
 			buf_appendf(out, " (%.0f call%s, last %s)\n", calls, calls == 1 ? "" : "s",
@@ -269,8 +271,8 @@ static void query_text_fact(const json_t *fact, struct buf *out)
 }
 
 /* The KNOWN FACTS block: one line per fact in the document's order (newest first) until
- * QUERY_TEXT_FACTS_MAX_BYTES; nothing at all when no line is shown. Returns the lines shown. */
-static int query_text_facts(const json_t *facts, struct buf *out)
+ * CONTEXT_TEXT_FACTS_MAX_BYTES; nothing at all when no line is shown. Returns the lines shown. */
+static int context_text_facts(const json_t *facts, struct buf *out)
 {
 	struct buf lines = BUF_INIT, line = BUF_INIT;
 	int shown = 0;
@@ -279,10 +281,10 @@ static int query_text_facts(const json_t *facts, struct buf *out)
 	json_array_foreach(facts, i, fact)
 	{
 		buf_reset(&line);
-		query_text_fact(fact, &line);
+		context_text_fact(fact, &line);
 		if (line.len == 0)
 			continue;
-		if (lines.len + line.len > QUERY_TEXT_FACTS_MAX_BYTES)
+		if (lines.len + line.len > CONTEXT_TEXT_FACTS_MAX_BYTES)
 			break;
 		buf_append(&lines, line.data, line.len);
 		shown++;
@@ -296,29 +298,43 @@ static int query_text_facts(const json_t *facts, struct buf *out)
 	return shown;
 }
 
-void query_text_render(const json_t *ctx, struct buf *out, struct query_text_info *info)
+size_t context_text_head(const json_t *ctx, struct buf *out, struct context_text_info *info)
 {
-	struct query_text_info local = { 0 };
+	struct context_text_info local = { 0 };
+	size_t start = out->len;
 	buf_append_str(out, "=== CALLER PROFILE ===\n");
 	const json_t *profile = json_object_get(ctx, "profile");
 	const json_t *pers = json_object_get(ctx, "personality");
-	const json_t *sums = json_object_get(ctx, "summaries");
 	bool known = json_is_true(json_object_get(ctx, "known"));
 	if (json_is_object(profile))
-		local.has_name = query_text_profile(profile, out);
+		local.has_name = context_text_profile(profile, out);
 	else if (!known)
-		buf_append_str(out, "New caller: no previous calls on record.\n");
+		buf_append_str(out, CONTEXT_TEXT_NEW_CALLER);
 	if (json_is_object(pers)) {
-		query_text_personality(pers, out);
+		context_text_personality(pers, out);
 		local.has_personality = true;
 	}
-	local.fact_count = query_text_facts(json_object_get(ctx, "facts"), out);
-	if (json_is_array(sums) && json_array_size(sums) > 0) {
+	local.fact_count = context_text_facts(json_object_get(ctx, "facts"), out);
+	if (info != NULL)
+		*info = local;
+	return out->len - start;
+}
+
+void context_text_summary_block(const json_t *summary, int n, struct buf *out)
+{
+	if (n == 1)
 		buf_append_str(out, "\n=== RECENT CALL SUMMARIES ===\n");
-		size_t i;
-		json_t *s;
-		json_array_foreach(sums, i, s) query_text_summary(s, ++local.summary_count, out);
-	}
+	context_text_summary(summary, n, out);
+}
+
+void context_text_render(const json_t *ctx, struct buf *out, struct context_text_info *info)
+{
+	struct context_text_info local;
+	context_text_head(ctx, out, &local);
+	const json_t *sums = json_object_get(ctx, "summaries");
+	size_t i;
+	json_t *s;
+	json_array_foreach(sums, i, s) context_text_summary_block(s, ++local.summary_count, out);
 	if (info != NULL)
 		*info = local;
 }

@@ -1,8 +1,11 @@
 /*
- * query_text: the prompt-ready caller context text (the previous service's layout, which
+ * context_text: the prompt-ready caller context text (the previous service's layout, which
  * ChatStack pastes into the agent's instructions and regexes the caller's name out of).
+ * Rendered by the workers when they rewrite a caller's stored context (context.h), and served
+ * as stored by aimem-query's /v2/context/enriched and format=text; it lives in calls/ because
+ * only the call-processing programs render it (aimem-query only concatenates stored pieces).
  *
- * Input is aimem-query's native context document (GET /v3/callers/{id}/context), parsed:
+ * Input is the native context document (GET /v3/callers/{id}/context), parsed:
  *   {"known", "profile": {...}|null, "personality": {...}|null, "summaries": [...]}
  * Output, sections present only when there is data for them:
  *
@@ -13,7 +16,7 @@
  *   Last Call: 2026-11-20 15:09:41
  *
  *   CALLER PERSONALITY PROFILE:
- *   Communication Style: formal              <- 0-100 scores as labels (query_text_label)
+ *   Communication Style: formal              <- 0-100 scores as labels (context_text_label)
  *   ...
  *   Trend: Satisfaction is improving
  *
@@ -44,30 +47,45 @@
  *
  * Pure; thread-safe; allocates only in out.
  */
-#ifndef AIMEM_QUERY_TEXT_H
-#define AIMEM_QUERY_TEXT_H
+#ifndef AIMEM_CONTEXT_TEXT_H
+#define AIMEM_CONTEXT_TEXT_H
 
 #include <jansson.h>
 #include <stdbool.h>
 
 #include "buf.h"
 
-struct query_text_info {
+struct context_text_info {
 	int summary_count;    /* summaries written */
 	bool has_personality; /* the personality block is present */
 	bool has_name;        /* a Name: line is present */
 	int fact_count;       /* KNOWN FACTS lines written */
 };
 
-/* Appends the text for ctx (borrowed) to out; info may be NULL. */
-void query_text_render(const json_t *ctx, struct buf *out, struct query_text_info *info);
+/* What an unknown caller's profile section says (after the header line). */
+#define CONTEXT_TEXT_NEW_CALLER "New caller: no previous calls on record.\n"
+/* The whole text of an unknown caller (no row stored): what context_text_render gives for
+ * {"known":false,"profile":null,"personality":null,"facts":[],"summaries":[]}. */
+#define CONTEXT_TEXT_UNKNOWN "=== CALLER PROFILE ===\n" CONTEXT_TEXT_NEW_CALLER
+
+/* Appends the text for ctx (borrowed) to out; info may be NULL. The same bytes as
+ * context_text_head followed by context_text_summary_block for each summary, 1-based. */
+void context_text_render(const json_t *ctx, struct buf *out, struct context_text_info *info);
+
+/* The text before the summaries (profile, personality, facts) appended to out; info (may be
+ * NULL) gets everything but summary_count. Returns the bytes appended. */
+size_t context_text_head(const json_t *ctx, struct buf *out, struct context_text_info *info);
+
+/* Summary n (1-based) of the text appended to out: the first one carries the section header,
+ * so the text of the newest k summaries is the head followed by blocks 1..k. */
+void context_text_summary_block(const json_t *summary, int n, struct buf *out);
 
 /* The label of a 0..100 score: <35 "very <low>", <45 low, <55 "neutral", <65 high, else
  * "very <high>". Writes into out (64 bytes). */
-void query_text_label(double score, const char *low, const char *high, char out[64]);
+void context_text_label(double score, const char *low, const char *high, char out[64]);
 
 /* "2026-11-20T15:09:41Z" (or with fractions / an offset) -> "2026-11-20 15:09:41" into out
  * (20 bytes); other text is copied as it is, cut to fit. */
-void query_text_time(const char *rfc3339, char out[20]);
+void context_text_time(const char *rfc3339, char out[20]);
 
 #endif
