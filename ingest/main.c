@@ -10,11 +10,12 @@
 #include <string.h>
 
 #include "auth.h"
+#include "auth_keys.h"
 #include "cfg.h"
-#include "file.h"
 #include "gateway.h"
 #include "http.h"
 #include "log.h"
+#include "notify.h"
 #include "metrics.h"
 #include "prog.h"
 #include "routes.h"
@@ -25,8 +26,7 @@ struct ingest_settings {
 	char *http_bind;
 	long long http_port, http_threads, http_conn_timeout_ms, http_max_conns;
 	long long http_max_conns_per_ip, http_max_body, http_max_header;
-	char *auth_alg, *auth_secret, *auth_public_key_file, *auth_issuer, *auth_audience;
-	long long auth_leeway_ms, auth_max_lifetime_ms, auth_max_token;
+	struct auth_keys_settings auth; /* the auth.* section (lib/auth_keys.h) */
 	char *topic_calls, *topic_memories;
 	long long produce_timeout_ms, produce_linger_ms, drain_ms;
 	long long event_max_bytes, event_max_turns, event_max_text;
@@ -50,22 +50,7 @@ static const struct cfg_item ingest_items[] = {
 	  "largest request body (413 beyond)" },
 	{ "http.max_header", CFG_SIZE, "32KiB", 4096, 1LL << 20, NULL, 0, S(http_max_header),
 	  "memory for the request line and headers" },
-	{ "auth.algorithm", CFG_ENUM, "HS256", 0, 0, "HS256|RS256|ES256", 0, S(auth_alg),
-	  "the only JWT algorithm accepted" },
-	{ "auth.jwt_secret", CFG_STRING, NULL, 0, 0, NULL, CFG_SECRET, S(auth_secret),
-	  "HS256 shared secret, at least 32 bytes (ChatStack's JWT_SECRET_KEY)" },
-	{ "auth.public_key_file", CFG_STRING, NULL, 0, 0, NULL, CFG_PATH, S(auth_public_key_file),
-	  "RS256/ES256 public key (PEM file)" },
-	{ "auth.issuer", CFG_STRING, NULL, 0, 0, NULL, 0, S(auth_issuer),
-	  "required iss claim, if set" },
-	{ "auth.audience", CFG_STRING, NULL, 0, 0, NULL, 0, S(auth_audience),
-	  "required aud claim, if set" },
-	{ "auth.leeway", CFG_DURATION, "60s", 0, 600000, NULL, 0, S(auth_leeway_ms),
-	  "clock skew allowed on exp, nbf and iat" },
-	{ "auth.max_lifetime", CFG_DURATION, "24h", 60000, 30LL * 86400000, NULL, 0,
-	  S(auth_max_lifetime_ms), "longest token lifetime accepted (exp - iat)" },
-	{ "auth.max_token_bytes", CFG_SIZE, "8KiB", 256, 64 << 10, NULL, 0, S(auth_max_token),
-	  "longest bearer token accepted" },
+	AUTH_KEYS_CFG_ITEMS(S(auth)),
 	{ "topics.calls", CFG_STRING, "aimem.calls.v1", 0, 0, NULL, 0, S(topic_calls),
 	  "call.ended topic" },
 	{ "topics.memories", CFG_STRING, "aimem.memories.v1", 0, 0, NULL, 0, S(topic_memories),
@@ -101,45 +86,27 @@ static const char ingest_usage[] =
     "Signals: SIGTERM/SIGINT stop accepting, finish in-flight requests, flush, exit 0;\n"
     "a second one exits at once.\n";
 
-static struct auth_verifier *ingest_auth_new(const struct ingest_settings *s, char *err,
-                                             size_t errlen)
-{
-	struct auth_config ac = { 0 };
-	ac.alg = strcmp(s->auth_alg, "RS256") == 0   ? AUTH_RS256
-	         : strcmp(s->auth_alg, "ES256") == 0 ? AUTH_ES256
-	                                             : AUTH_HS256;
-	char *pem = NULL;
-	if (ac.alg == AUTH_HS256) {
-		ac.key = s->auth_secret ? s->auth_secret : "";
-		ac.key_len = strlen(ac.key);
-	} else {
-		if (s->auth_public_key_file == NULL) {
-			snprintf(err, errlen, "auth.public_key_file is required for %s",
-			         s->auth_alg);
-			return NULL;
-		}
-		pem = file_read(s->auth_public_key_file, 1 << 20, &ac.key_len, err, errlen);
-		if (pem == NULL)
-			return NULL;
-		ac.key = pem;
-	}
-	ac.issuer = s->auth_issuer;
-	ac.audience = s->auth_audience;
-	ac.leeway_s = s->auth_leeway_ms / 1000;
-	ac.max_lifetime_s = s->auth_max_lifetime_ms / 1000;
-	ac.max_token_len = (size_t)s->auth_max_token;
-	struct auth_verifier *v = auth_verifier_new(&ac, err, errlen);
-	free(pem);
-	return v;
-}
-
 /* prog_info.check: the verifier start-up builds (a secret too short, a key that does not load). */
 static int ingest_check(const void *settings, char *err, size_t errlen)
 {
-	struct auth_verifier *auth = ingest_auth_new(settings, err, errlen);
+	const struct ingest_settings *s = settings;
+	struct auth_verifier *auth = auth_keys_verifier(&s->auth, err, errlen);
 	if (auth == NULL)
 		return -1;
 	auth_verifier_free(&auth);
+	return 0;
+}
+
+/* SIGHUP (prog_on_reload): the JWT keys and settings read again, swapped in while requests
+ * verify; a key that does not load keeps the ones in use. log.level is prog's. */
+static int ingest_reload(const void *fresh, void *ctx, char *err, size_t errlen)
+{
+	const struct ingest_settings *s = fresh;
+	struct auth_verifier *next = auth_keys_verifier(&s->auth, err, errlen);
+	if (next == NULL)
+		return -1;
+	auth_verifier_replace(ctx, &next);
+	log_info("jwt keys reloaded keys=%zu", auth_verifier_keys(ctx));
 	return 0;
 }
 
@@ -170,7 +137,7 @@ int main(int argc, char **argv)
 	struct metrics *m = metrics_new();
 	struct ingest in = { .limits = { (size_t)s.event_max_bytes, (size_t)s.event_max_turns,
 		                         (size_t)s.event_max_text } };
-	struct auth_verifier *auth = ingest_auth_new(&s, err, sizeof(err));
+	struct auth_verifier *auth = auth_keys_verifier(&s.auth, err, sizeof(err));
 	struct http_server *srv = NULL;
 	if (auth == NULL) {
 		fprintf(stderr, "aimem-ingest: %s\n", err);
@@ -178,6 +145,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	in.auth = auth;
+	prog_on_reload(ingest_reload, auth); /* SIGHUP: the keys read again */
 	const struct gateway_config gc = { s.topic_calls, s.topic_memories, s.produce_timeout_ms,
 		                           s.produce_linger_ms, 1 + s.produce_timeout_ms / 1000 };
 	in.gw = gateway_new(&gc, cfg, m, err, sizeof(err));
@@ -204,8 +172,14 @@ int main(int argc, char **argv)
 	log_info("ready bind=%s port=%d threads=%lld topic_calls=%s topic_memories=%s", s.http_bind,
 	         http_server_port(srv), s.http_threads, s.topic_calls, s.topic_memories);
 
-	while (!sig_stop_requested())
-		sig_wait(1000);
+	/* systemd (Type=notify): READY=1 once /readyz answers 200 (the broker reachable), which the
+	 * units' curl probe used to wait for; sig_wait sends WATCHDOG=1; SIGHUP reloads */
+	for (bool ready = false; !sig_stop_requested(); sig_wait(ready ? 1000 : 100)) {
+		char why[256];
+		if (!ready && (ready = ingest_ready(&in, why, sizeof(why))))
+			notify_ready("serving");
+	}
+	notify_stopping();
 
 	log_info("stopping: no new connections, draining in-flight requests drain_ms=%lld",
 	         s.drain_ms);
@@ -216,6 +190,7 @@ int main(int argc, char **argv)
 out:
 	http_server_stop(&srv, 0);
 	gateway_free(&in.gw);
+	prog_on_reload(NULL, NULL); /* before the keys it swaps go */
 	auth_verifier_free(&auth);
 	metrics_free(&m);
 	cfg_free(&cfg);

@@ -16,13 +16,17 @@
  * size), since the Makefile does not link libcrypto and libjwt reports a bad key and a bad
  * signature with the same EINVAL; then every key is self-tested through jwt_decode().
  *
- * Not here: key fetching, JWE, key rotation, route scopes (see auth.h).
+ * Several keys (rotation) live in one immutable state behind a reader-writer lock, so a reload
+ * swaps them whole while other threads verify.
+ *
+ * Not here: key fetching, key files, JWE, route scopes (see auth.h).
  */
 #include "auth.h"
 
 #include <jansson.h>
 #include <jwt.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -33,17 +37,32 @@
 #include "buf.h"
 #include "xalloc.h"
 
-struct auth_verifier {
+/* One verification key, owned by its state. */
+struct auth_vkey {
+	char *kid;          /* owned or NULL: selected by a token's "kid" header when equal */
+	unsigned char *key; /* owned; secret or PEM text, NUL-terminated for convenience */
+	size_t key_len;
+};
+
+/* What a verifier checks with: immutable once built, replaced whole by auth_verifier_replace. */
+struct auth_state {
 	enum auth_alg alg;
 	jwt_alg_t jwt_alg;
 	const char *alg_name; /* as in the JWT header: "HS256" ... */
-	unsigned char *key;   /* owned; secret or PEM text, NUL-terminated for convenience */
-	size_t key_len;
+	struct auth_vkey keys[AUTH_KEYS_MAX];
+	size_t nkeys;   /* 1..AUTH_KEYS_MAX */
 	char *issuer;   /* owned or NULL */
 	char *audience; /* owned or NULL */
 	long long leeway_s;
 	long long max_lifetime_s;
 	size_t max_token_len;
+};
+
+/* The handle callers hold: the state behind a lock, so a reload can swap it while MHD threads
+ * verify (readers hold the lock for one verification, a few microseconds). */
+struct auth_verifier {
+	pthread_rwlock_t lock; /* mutable even through a const handle: only ever locked */
+	struct auth_state *st;
 };
 
 /* One part of a token, pointing into the caller's bytes. */
@@ -252,10 +271,13 @@ static const char *auth_alg_for_log(const json_t *alg)
 	return s;
 }
 
-static int auth_check_header(const struct auth_verifier *v, const struct auth_part *part, char *err,
-                             size_t errlen)
+/* The header's alg must be the pinned one; its kid (a string of at most AUTH_KID_MAX bytes)
+ * is copied into kid ("" when absent or unusable: every key is then tried). */
+static int auth_check_header(const struct auth_state *v, const struct auth_part *part,
+                             char kid[AUTH_KID_MAX + 1], char *err, size_t errlen)
 {
 	const char *common = auth_algs[v->alg].common_header;
+	kid[0] = '\0';
 	if (part->len == strlen(common) && memcmp(part->p, common, part->len) == 0)
 		return 0;
 	const char *why = NULL;
@@ -273,6 +295,10 @@ static int auth_check_header(const struct auth_verifier *v, const struct auth_pa
 		               auth_alg_for_log(alg), v->alg_name);
 	else if (json_object_get(hdr, "crit") != NULL)
 		rc = auth_fail(err, errlen, AUTH_MALFORMED, "token header has crit (unsupported)");
+	const json_t *jkid = json_object_get(hdr, "kid");
+	if (rc == 0 && json_is_string(jkid) && json_string_length(jkid) <= AUTH_KID_MAX &&
+	    strlen(json_string_value(jkid)) == json_string_length(jkid))
+		memcpy(kid, json_string_value(jkid), json_string_length(jkid) + 1);
 	json_decref(hdr);
 	return rc;
 }
@@ -281,12 +307,12 @@ static int auth_check_header(const struct auth_verifier *v, const struct auth_pa
  * The signature, by libjwt. token is the whole token, already shape- and alg-checked, so
  * jwt_decode() gets a non-empty key, a bounded NUL-free copy and a pinned header alg.
  */
-static int auth_check_signature(const struct auth_verifier *v, const char *token, size_t len,
-                                char *err, size_t errlen)
+static int auth_check_key(const struct auth_state *v, const struct auth_vkey *k, const char *token,
+                          size_t len, char *err, size_t errlen)
 {
 	char *copy = xmemdup0(token, len);
 	jwt_t *jwt = NULL;
-	int jrc = jwt_decode(&jwt, copy, v->key, (int)v->key_len);
+	int jrc = jwt_decode(&jwt, copy, k->key, (int)k->key_len);
 	free(copy);
 	int rc = 0;
 	if (jrc != 0 || jwt == NULL)
@@ -295,6 +321,27 @@ static int auth_check_signature(const struct auth_verifier *v, const char *token
 		rc = auth_fail(err, errlen, AUTH_BAD_ALG, "libjwt verified with %s, not %s",
 		               jwt_alg_str(jwt_get_alg(jwt)), v->alg_name);
 	jwt_free(jwt);
+	return rc;
+}
+
+/*
+ * The signature against the keys: only the key whose kid the header names, when one does
+ * (rotation with kids); otherwise each key in order until one verifies (rotation without:
+ * old and new secret both configured for the overlap). A forged token costs one HMAC or
+ * signature check per key, and there are at most AUTH_KEYS_MAX.
+ */
+static int auth_check_signature(const struct auth_state *v, const char *token, size_t len,
+                                const char *kid, char *err, size_t errlen)
+{
+	for (size_t i = 0; kid[0] != '\0' && i < v->nkeys; i++)
+		if (v->keys[i].kid != NULL && strcmp(v->keys[i].kid, kid) == 0)
+			return auth_check_key(v, &v->keys[i], token, len, err, errlen);
+	int rc = AUTH_BAD_SIGNATURE;
+	for (size_t i = 0; i < v->nkeys && rc == AUTH_BAD_SIGNATURE; i++)
+		rc = auth_check_key(v, &v->keys[i], token, len, err, errlen);
+	if (rc == AUTH_BAD_SIGNATURE && v->nkeys > 1)
+		auth_fail(err, errlen, AUTH_BAD_SIGNATURE,
+		          "signature verification failed with each of the %zu keys", v->nkeys);
 	return rc;
 }
 
@@ -368,7 +415,7 @@ static bool auth_json_string_is(const json_t *j, const char *want)
 	       memcmp(json_string_value(j), want, n) == 0;
 }
 
-static int auth_claim_iss_aud(const struct auth_verifier *v, const json_t *payload, char *err,
+static int auth_claim_iss_aud(const struct auth_state *v, const json_t *payload, char *err,
                               size_t errlen)
 {
 	if (v->issuer != NULL && !auth_json_string_is(json_object_get(payload, "iss"), v->issuer))
@@ -446,8 +493,8 @@ static void auth_claim_sub(const json_t *payload, struct auth_claims *c)
 }
 
 /* Time rules, written without arithmetic on now so no now can overflow them. */
-static int auth_check_times(const struct auth_verifier *v, const struct auth_claims *c,
-                            long long nbf, long long now, char *err, size_t errlen)
+static int auth_check_times(const struct auth_state *v, const struct auth_claims *c, long long nbf,
+                            long long now, char *err, size_t errlen)
 {
 	long long lw = v->leeway_s;
 	if (now >= c->exp + lw)
@@ -472,7 +519,7 @@ static int auth_check_times(const struct auth_verifier *v, const struct auth_cla
 	return 0;
 }
 
-static int auth_read_claims(const struct auth_verifier *v, const json_t *payload, long long now,
+static int auth_read_claims(const struct auth_state *v, const json_t *payload, long long now,
                             struct auth_claims *c, char *err, size_t errlen)
 {
 	long long nbf = -1;
@@ -492,8 +539,8 @@ static int auth_read_claims(const struct auth_verifier *v, const json_t *payload
 
 /* ---- verify -------------------------------------------------------------------------- */
 
-int auth_verify(const struct auth_verifier *v, const char *token, size_t len, long long now,
-                struct auth_claims *out, char *err, size_t errlen)
+static int auth_state_verify(const struct auth_state *v, const char *token, size_t len,
+                             long long now, struct auth_claims *out, char *err, size_t errlen)
 {
 	memset(out, 0, sizeof(*out));
 	if (errlen)
@@ -504,9 +551,10 @@ int auth_verify(const struct auth_verifier *v, const char *token, size_t len, lo
 		return auth_fail(err, errlen, AUTH_TOO_LONG, "token is %zu bytes, limit %zu", len,
 		                 v->max_token_len);
 	struct auth_part part[3];
+	char kid[AUTH_KID_MAX + 1] = "";
 	int rc = auth_split(token, len, part, err, errlen);
 	if (rc == 0)
-		rc = auth_check_header(v, &part[0], err, errlen);
+		rc = auth_check_header(v, &part[0], kid, err, errlen);
 	if (rc != 0)
 		return rc;
 	const char *why = NULL;
@@ -516,7 +564,7 @@ int auth_verify(const struct auth_verifier *v, const char *token, size_t len, lo
 	if (part[2].len == 0)
 		rc = auth_fail(err, errlen, AUTH_BAD_SIGNATURE, "token has no signature");
 	if (rc == 0)
-		rc = auth_check_signature(v, token, len, err, errlen);
+		rc = auth_check_signature(v, token, len, kid, err, errlen);
 	if (rc == 0)
 		rc = auth_read_claims(v, payload, now, out, err, errlen);
 	json_decref(payload);
@@ -525,8 +573,9 @@ int auth_verify(const struct auth_verifier *v, const char *token, size_t len, lo
 	return rc;
 }
 
-int auth_verify_header(const struct auth_verifier *v, const char *authorization, long long now,
-                       struct auth_claims *out, char *err, size_t errlen)
+static int auth_state_verify_header(const struct auth_state *v, const char *authorization,
+                                    long long now, struct auth_claims *out, char *err,
+                                    size_t errlen)
 {
 	memset(out, 0, sizeof(*out));
 	if (authorization == NULL || authorization[0] == '\0')
@@ -551,7 +600,32 @@ int auth_verify_header(const struct auth_verifier *v, const char *authorization,
 	if (*rest != '\0')
 		return auth_fail(err, errlen, AUTH_MALFORMED,
 		                 "Authorization has more than one token");
-	return auth_verify(v, tok, n, now, out, err, errlen);
+	return auth_state_verify(v, tok, n, now, out, err, errlen);
+}
+
+/* The lock lives in a verifier that was never defined const (auth_verifier_new allocates
+ * it), so taking it through a const handle is sound. */
+static pthread_rwlock_t *auth_lock(const struct auth_verifier *v)
+{
+	return (pthread_rwlock_t *)&v->lock;
+}
+
+int auth_verify(const struct auth_verifier *v, const char *token, size_t len, long long now,
+                struct auth_claims *out, char *err, size_t errlen)
+{
+	pthread_rwlock_rdlock(auth_lock(v));
+	int rc = auth_state_verify(v->st, token, len, now, out, err, errlen);
+	pthread_rwlock_unlock(auth_lock(v));
+	return rc;
+}
+
+int auth_verify_header(const struct auth_verifier *v, const char *authorization, long long now,
+                       struct auth_claims *out, char *err, size_t errlen)
+{
+	pthread_rwlock_rdlock(auth_lock(v));
+	int rc = auth_state_verify_header(v->st, authorization, now, out, err, errlen);
+	pthread_rwlock_unlock(auth_lock(v));
+	return rc;
 }
 
 /* ---- public key checks (PEM -> DER -> SubjectPublicKeyInfo) --------------------------- */
@@ -731,18 +805,52 @@ static int auth_check_pem(enum auth_alg alg, const char *pem, size_t len, char *
 
 /* ---- verifier ------------------------------------------------------------------------ */
 
+/* The keys of cfg in the order they are tried: key (when given, or when there is nothing else,
+ * so an empty one is refused), then keys[]. Borrowed pointers; returns the count. */
+static size_t auth_config_keys(const struct auth_config *cfg, struct auth_key out[AUTH_KEYS_MAX])
+{
+	size_t n = 0;
+	if ((cfg->key != NULL && cfg->key_len > 0) || cfg->nkeys == 0)
+		out[n++] = (struct auth_key){ NULL, cfg->key, cfg->key_len };
+	for (size_t i = 0; i < cfg->nkeys && n < AUTH_KEYS_MAX; i++)
+		out[n++] = cfg->keys[i];
+	return n;
+}
+
+/* One key's checks; the error names the key when it has a kid. */
+static int auth_check_one_key(enum auth_alg alg, const struct auth_key *k, char *err, size_t errlen)
+{
+	char why[256];
+	int rc = 0;
+	if (k->key == NULL || k->key_len == 0)
+		rc = auth_fail(why, sizeof(why), -1, "%s key is empty", auth_alg_name(alg));
+	else if (k->key_len > AUTH_KEY_MAX)
+		rc = auth_fail(why, sizeof(why), -1, "%s key is %zu bytes; at most %d allowed",
+		               auth_alg_name(alg), k->key_len, AUTH_KEY_MAX);
+	else if (alg == AUTH_HS256 && k->key_len < AUTH_SECRET_MIN)
+		rc =
+		    auth_fail(why, sizeof(why), -1, "HS256 secret is %zu bytes; at least %d needed",
+		              k->key_len, AUTH_SECRET_MIN);
+	else if (k->kid != NULL && (k->kid[0] == '\0' || strlen(k->kid) > AUTH_KID_MAX))
+		rc = auth_fail(why, sizeof(why), -1, "key id is empty or longer than %d bytes",
+		               AUTH_KID_MAX);
+	else if (alg != AUTH_HS256)
+		rc = auth_check_pem(alg, k->key, k->key_len, why, sizeof(why));
+	if (rc == 0)
+		return 0;
+	if (k->kid != NULL)
+		return auth_fail(err, errlen, -1, "key %s: %s", k->kid, why);
+	return auth_fail(err, errlen, -1, "%s", why);
+}
+
 static int auth_check_config(const struct auth_config *cfg, char *err, size_t errlen)
 {
 	if ((unsigned)cfg->alg > AUTH_ES256)
 		return auth_fail(err, errlen, -1, "unknown algorithm %d", (int)cfg->alg);
-	if (cfg->key == NULL || cfg->key_len == 0)
-		return auth_fail(err, errlen, -1, "%s key is empty", auth_alg_name(cfg->alg));
-	if (cfg->key_len > AUTH_KEY_MAX)
-		return auth_fail(err, errlen, -1, "%s key is %zu bytes; at most %d allowed",
-		                 auth_alg_name(cfg->alg), cfg->key_len, AUTH_KEY_MAX);
-	if (cfg->alg == AUTH_HS256 && cfg->key_len < AUTH_SECRET_MIN)
-		return auth_fail(err, errlen, -1, "HS256 secret is %zu bytes; at least %d needed",
-		                 cfg->key_len, AUTH_SECRET_MIN);
+	size_t total = cfg->nkeys + (cfg->key != NULL && cfg->key_len > 0 ? 1 : 0);
+	if (total > AUTH_KEYS_MAX)
+		return auth_fail(err, errlen, -1, "%zu keys; at most %d allowed", total,
+		                 AUTH_KEYS_MAX);
 	if (cfg->leeway_s < 0 || cfg->leeway_s > AUTH_LEEWAY_MAX)
 		return auth_fail(err, errlen, -1, "leeway %llds out of range [0, %d]",
 		                 cfg->leeway_s, AUTH_LEEWAY_MAX);
@@ -757,8 +865,16 @@ static int auth_check_config(const struct auth_config *cfg, char *err, size_t er
 	if (cfg->audience != NULL && cfg->audience[0] == '\0')
 		return auth_fail(err, errlen, -1,
 		                 "audience is empty (leave it unset to not check)");
-	if (cfg->alg != AUTH_HS256)
-		return auth_check_pem(cfg->alg, cfg->key, cfg->key_len, err, errlen);
+	struct auth_key keys[AUTH_KEYS_MAX];
+	size_t n = auth_config_keys(cfg, keys);
+	for (size_t i = 0; i < n; i++) {
+		if (auth_check_one_key(cfg->alg, &keys[i], err, errlen) != 0)
+			return -1;
+		for (size_t j = 0; j < i; j++)
+			if (keys[i].kid && keys[j].kid && strcmp(keys[i].kid, keys[j].kid) == 0)
+				return auth_fail(err, errlen, -1, "two keys have the id %s",
+				                 keys[i].kid);
+	}
 	return 0;
 }
 
@@ -768,15 +884,15 @@ static int auth_check_config(const struct auth_config *cfg, char *err, size_t er
  * token with a made-up signature must not (with an unusable key, nothing would ever verify,
  * which the DER check above makes unlikely but cannot rule out).
  */
-static int auth_self_test(const struct auth_verifier *v, char *err, size_t errlen)
+static int auth_self_test(const struct auth_state *v, const struct auth_vkey *k, char *err,
+                          size_t errlen)
 {
 	char why[128];
 	char *tok = NULL;
 	if (v->alg == AUTH_HS256) {
-		tok = auth_mint_hs256((const char *)v->key, v->key_len, 1, NULL, 1000000000,
+		tok = auth_mint_hs256((const char *)k->key, k->key_len, 1, NULL, 1000000000,
 		                      1000000060, why, sizeof(why));
-		if (tok == NULL ||
-		    auth_check_signature(v, tok, strlen(tok), why, sizeof(why)) != 0) {
+		if (tok == NULL || auth_check_key(v, k, tok, strlen(tok), why, sizeof(why)) != 0) {
 			free(tok);
 			return auth_fail(err, errlen, -1,
 			                 "HS256 self-test failed: libjwt rejected "
@@ -796,7 +912,7 @@ static int auth_self_test(const struct auth_verifier *v, char *err, size_t errle
 			buf_putc(&b, 'A');
 		tok = buf_detach(&b);
 	}
-	int rc = auth_check_signature(v, tok, strlen(tok), why, sizeof(why));
+	int rc = auth_check_key(v, k, tok, strlen(tok), why, sizeof(why));
 	free(tok);
 	if (rc == 0)
 		return auth_fail(err, errlen, -1,
@@ -804,6 +920,54 @@ static int auth_self_test(const struct auth_verifier *v, char *err, size_t errle
 		                 "signature",
 		                 v->alg_name);
 	return 0;
+}
+
+static void auth_state_free(struct auth_state **sp)
+{
+	struct auth_state *st = *sp;
+	if (st == NULL)
+		return;
+	for (size_t i = 0; i < st->nkeys; i++) {
+		explicit_bzero(st->keys[i].key, st->keys[i].key_len);
+		free(st->keys[i].key);
+		free(st->keys[i].kid);
+	}
+	free(st->issuer);
+	free(st->audience);
+	free(st);
+	*sp = NULL;
+}
+
+static struct auth_state *auth_state_new(const struct auth_config *cfg, char *err, size_t errlen)
+{
+	struct auth_state *st = xcalloc(1, sizeof(*st));
+	st->alg = cfg->alg;
+	st->jwt_alg = auth_algs[cfg->alg].jwt_alg;
+	st->alg_name = auth_algs[cfg->alg].name;
+	struct auth_key keys[AUTH_KEYS_MAX];
+	st->nkeys = auth_config_keys(cfg, keys);
+	for (size_t i = 0; i < st->nkeys; i++) {
+		st->keys[i].kid = keys[i].kid ? xstrdup(keys[i].kid) : NULL;
+		st->keys[i].key = (unsigned char *)xmemdup0(keys[i].key, keys[i].key_len);
+		st->keys[i].key_len = keys[i].key_len;
+	}
+	st->issuer = cfg->issuer ? xstrdup(cfg->issuer) : NULL;
+	st->audience = cfg->audience ? xstrdup(cfg->audience) : NULL;
+	st->leeway_s = cfg->leeway_s;
+	st->max_lifetime_s = cfg->max_lifetime_s;
+	st->max_token_len = cfg->max_token_len;
+	for (size_t i = 0; i < st->nkeys; i++) {
+		char why[256];
+		if (auth_self_test(st, &st->keys[i], why, sizeof(why)) != 0) {
+			if (st->keys[i].kid)
+				auth_fail(err, errlen, -1, "key %s: %s", st->keys[i].kid, why);
+			else
+				auth_fail(err, errlen, -1, "%s", why);
+			auth_state_free(&st);
+			break;
+		}
+	}
+	return st;
 }
 
 struct auth_verifier *auth_verifier_new(const struct auth_config *cfg, char *err, size_t errlen)
@@ -814,20 +978,38 @@ struct auth_verifier *auth_verifier_new(const struct auth_config *cfg, char *err
 	}
 	if (auth_check_config(cfg, err, errlen) != 0)
 		return NULL;
+	struct auth_state *st = auth_state_new(cfg, err, errlen);
+	if (st == NULL)
+		return NULL;
 	struct auth_verifier *v = xcalloc(1, sizeof(*v));
-	v->alg = cfg->alg;
-	v->jwt_alg = auth_algs[cfg->alg].jwt_alg;
-	v->alg_name = auth_algs[cfg->alg].name;
-	v->key = (unsigned char *)xmemdup0(cfg->key, cfg->key_len);
-	v->key_len = cfg->key_len;
-	v->issuer = cfg->issuer ? xstrdup(cfg->issuer) : NULL;
-	v->audience = cfg->audience ? xstrdup(cfg->audience) : NULL;
-	v->leeway_s = cfg->leeway_s;
-	v->max_lifetime_s = cfg->max_lifetime_s;
-	v->max_token_len = cfg->max_token_len;
-	if (auth_self_test(v, err, errlen) != 0)
-		auth_verifier_free(&v);
+	pthread_rwlockattr_t attr;
+	pthread_rwlockattr_init(&attr);
+	/* a reload must not wait behind a steady stream of verifications */
+	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	if (pthread_rwlock_init(&v->lock, &attr) != 0)
+		abort();
+	pthread_rwlockattr_destroy(&attr);
+	v->st = st;
 	return v;
+}
+
+size_t auth_verifier_keys(const struct auth_verifier *v)
+{
+	pthread_rwlock_rdlock(auth_lock(v));
+	size_t n = v->st->nkeys;
+	pthread_rwlock_unlock(auth_lock(v));
+	return n;
+}
+
+void auth_verifier_replace(struct auth_verifier *v, struct auth_verifier **fresh)
+{
+	struct auth_state *old;
+	pthread_rwlock_wrlock(&v->lock);
+	old = v->st;
+	v->st = (*fresh)->st;
+	pthread_rwlock_unlock(&v->lock);
+	(*fresh)->st = old; /* freed with the emptied handle, outside the lock */
+	auth_verifier_free(fresh);
 }
 
 void auth_verifier_free(struct auth_verifier **v)
@@ -835,10 +1017,8 @@ void auth_verifier_free(struct auth_verifier **v)
 	if (v == NULL || *v == NULL)
 		return;
 	struct auth_verifier *p = *v;
-	explicit_bzero(p->key, p->key_len);
-	free(p->key);
-	free(p->issuer);
-	free(p->audience);
+	auth_state_free(&p->st);
+	pthread_rwlock_destroy(&p->lock);
 	free(p);
 	*v = NULL;
 }

@@ -1,8 +1,11 @@
 /*
  * auth: verification of "Authorization: Bearer <JWT>" for the HTTP programs (DESIGN §6).
  *
- * One verifier per configured key. The algorithm is pinned by configuration: HS256 with a
- * shared secret, or RS256 / ES256 with a public key (PEM "PUBLIC KEY", i.e. SPKI). A token
+ * One verifier per configuration. The algorithm is pinned by configuration: HS256 with shared
+ * secrets, or RS256 / ES256 with public keys (PEM "PUBLIC KEY", i.e. SPKI). A verifier holds up
+ * to AUTH_KEYS_MAX keys at once, so a key can rotate without a coordinated restart: a token
+ * whose header names a kid that one key carries is checked with that key only; any other token
+ * is checked with each key in order until one verifies. A token
  * whose header names any other algorithm ("none" in any spelling, HS384, HS256 against an
  * RS256 key, ...) is refused before any cryptography runs. The required claims are
  * customer_id (a JSON integer 1..2147483647) and exp; iat and nbf are optional; iss and aud
@@ -13,11 +16,13 @@
  * nbf rounded up, so rounding never extends a token's life. Integers too large for 64 bits
  * do not parse at all (AUTH_MALFORMED). Times must lie in [0, AUTH_TIME_MAX].
  *
- * Not here: key fetching (no JWKS, jku, x5u or kid), JWE, key rotation (build a new verifier),
- * which scope a route needs and the 401/403 mapping (the caller's).
+ * Not here: key fetching (no JWKS, jku or x5u: a kid only selects among configured keys),
+ * reading key files (auth_keys.h), JWE, which scope a route needs and the 401/403 mapping (the
+ * caller's).
  *
- * Thread: a verifier is immutable after auth_verifier_new(); auth_verify() and
- * auth_verify_header() may run on many threads at once. Nothing blocks; nothing is global.
+ * Thread: auth_verify() and auth_verify_header() may run on many threads at once, also while
+ * another thread swaps the keys and settings with auth_verifier_replace() (a reader-writer
+ * lock held for one verification). Nothing blocks for long; nothing is global.
  * Error texts are for logs: they never contain the token or the key.
  */
 #ifndef AIMEM_AUTH_H
@@ -38,6 +43,15 @@ enum auth_scope { AUTH_SCOPE_READ = 1u << 0, AUTH_SCOPE_WRITE = 1u << 1 };
 #define AUTH_TOKEN_LEN_MAX 65536     /* libjwt copies the token on the stack: keep this small */
 #define AUTH_TIME_MAX 253402300799LL /* 9999-12-31T23:59:59Z; later NumericDates are refused */
 #define AUTH_CUSTOMER_ID_MAX 2147483647LL
+#define AUTH_KEYS_MAX 16 /* keys one verifier holds */
+#define AUTH_KID_MAX 64  /* longest key id, bytes */
+
+/* One verification key (borrowed for auth_verifier_new; copied). */
+struct auth_key {
+	const char *kid; /* NULL, or 1..AUTH_KID_MAX bytes: tokens with this "kid" use this key */
+	const char *key; /* HS256 secret or PEM text, as auth_config.key */
+	size_t key_len;
+};
 
 struct auth_config {
 	enum auth_alg alg;
@@ -45,6 +59,10 @@ struct auth_config {
 	 * PEM text ("-----BEGIN PUBLIC KEY-----", RSA >= 2048 bits or EC P-256). Copied. */
 	const char *key;
 	size_t key_len;
+	/* More keys, tried after key (key may then be NULL): up to AUTH_KEYS_MAX in all, each
+	 * checked as key is. Distinct kids. Borrowed for the call. */
+	const struct auth_key *keys;
+	size_t nkeys;
 	const char *issuer;       /* NULL: not checked; else `iss` must equal it. Copied. */
 	const char *audience;     /* NULL: not checked; else `aud` (string or array of strings) must
 	                         contain it. Copied. */
@@ -67,8 +85,14 @@ struct auth_verifier;
  */
 struct auth_verifier *auth_verifier_new(const struct auth_config *cfg, char *err, size_t errlen)
     __attribute__((warn_unused_result));
-/* Accepts NULL and clears the pointer. Wipes the copied key. */
+/* Accepts NULL and clears the pointer. Wipes the copied keys. */
 void auth_verifier_free(struct auth_verifier **v);
+/* Gives v the keys and settings of *fresh (a verifier just built from a reloaded
+ * configuration), atomically for concurrent auth_verify calls, then frees *fresh (with v's old
+ * keys) and clears it. Blocks only while verifications in progress finish. */
+void auth_verifier_replace(struct auth_verifier *v, struct auth_verifier **fresh);
+/* How many keys v holds now. */
+size_t auth_verifier_keys(const struct auth_verifier *v);
 
 struct auth_claims {
 	long long customer_id; /* >= 1, <= 2147483647 */

@@ -355,10 +355,15 @@ static void cfg_env_name(const char *key, char *out, size_t outlen)
 static int cfg_env_one(struct cfg *c, const char *name, const char *value, char *err, size_t errlen)
 {
 	char derived[300];
+	/* an item's own name first: a table may have a "<secret>_file" row of its own
+	 * (auth.jwt_secret_file), which then wins over the generic _FILE form below */
 	for (size_t i = 0; i < c->nitems; i++) {
 		cfg_env_name(c->items[i].key, derived, sizeof(derived));
 		if (strcmp(name, derived) == 0)
 			return cfg_set(c, c->items[i].key, value, name, err, errlen);
+	}
+	for (size_t i = 0; i < c->nitems; i++) {
+		cfg_env_name(c->items[i].key, derived, sizeof(derived));
 		size_t dlen = strlen(derived);
 		if ((c->items[i].flags & CFG_SECRET) && strncmp(name, derived, dlen) == 0 &&
 		    strcmp(name + dlen, "_FILE") == 0)

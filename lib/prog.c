@@ -13,12 +13,20 @@
 #include "cfg_env.h"
 #include "kafka.h"
 #include "log.h"
+#include "sig.h"
+#include "xalloc.h"
 
 #ifndef AIMEM_VERSION
 #define AIMEM_VERSION "dev"
 #endif
 
 extern char **environ;
+
+/* What a reload needs, recorded by prog_start (one program per process; main thread only). */
+static const struct prog_info *prog_running;
+static char *prog_config_path; /* owned; NULL: defaults and environment only */
+static prog_reload_fn prog_reload_cb;
+static void *prog_reload_ctx;
 
 static void prog_help(const struct prog_info *pi, const struct cfg *c)
 {
@@ -48,18 +56,68 @@ static void prog_help(const struct prog_info *pi, const struct cfg *c)
 	buf_free(&b);
 }
 
-/* A "log.level" setting (every program has one) takes effect as soon as it is loaded. */
-static void prog_apply_log_level(const struct prog_info *pi)
+/* A "log.level" setting (every program has one) takes effect as soon as it is loaded;
+ * settings: pi->settings or a reloaded copy. Returns the level's name, or NULL. */
+static const char *prog_apply_log_level(const struct prog_info *pi, const void *settings)
 {
 	for (size_t i = 0; i < pi->nitems; i++) {
 		const struct cfg_item *it = &pi->items[i];
 		if (strcmp(it->key, "log.level") != 0 || it->type != CFG_ENUM)
 			continue;
-		const char *name = *(char *const *)((const char *)pi->settings + it->offset);
+		const char *name = *(char *const *)((const char *)settings + it->offset);
 		enum log_level level;
-		if (name != NULL && log_level_parse(name, &level) == 0)
+		if (name != NULL && log_level_parse(name, &level) == 0) {
 			log_set_level(level);
+			return name;
+		}
 	}
+	return NULL;
+}
+
+/* The size a copy of the settings struct needs: the end of its last item. */
+static size_t prog_settings_size(const struct prog_info *pi)
+{
+	size_t end = 0;
+	for (size_t i = 0; i < pi->nitems; i++) {
+		const struct cfg_item *it = &pi->items[i];
+		size_t size = it->type == CFG_STRING || it->type == CFG_ENUM ? sizeof(char *)
+		              : it->type == CFG_BOOL                         ? sizeof(bool)
+		                                                             : sizeof(long long);
+		if (it->offset + size > end)
+			end = it->offset + size;
+	}
+	return end;
+}
+
+/* SIGHUP (sig_on_reload, main thread): the settings loaded again into a fresh copy, log.level
+ * applied, then the program's own part (prog_on_reload). A bad file changes nothing. */
+static void prog_reload(void *ctx)
+{
+	(void)ctx;
+	const struct prog_info *pi = prog_running;
+	void *fresh = xcalloc(1, prog_settings_size(pi) + sizeof(long long));
+	struct cfg *c = cfg_new(pi->items, pi->nitems, fresh, pi->passthrough);
+	char err[1024];
+	if (cfg_load(c, prog_config_path, environ, err, sizeof(err)) != 0) {
+		log_error("reload refused, the settings in use stay detail=\"%s\"", err);
+		goto out;
+	}
+	if (prog_reload_cb != NULL && prog_reload_cb(fresh, prog_reload_ctx, err, sizeof(err))) {
+		log_error("reload refused, the settings in use stay detail=\"%s\"", err);
+		goto out;
+	}
+	const char *level = prog_apply_log_level(pi, fresh);
+	log_info("reloaded log_level=%s config=%s", level ? level : "-",
+	         prog_config_path ? prog_config_path : "-");
+out:
+	cfg_free(&c);
+	free(fresh);
+}
+
+void prog_on_reload(prog_reload_fn fn, void *ctx)
+{
+	prog_reload_cb = fn;
+	prog_reload_ctx = ctx;
 }
 
 /* Unknown AIMEM_* variables at a normal start: a warning each (a typo must not go unseen,
@@ -171,7 +229,11 @@ enum prog_action prog_start(const struct prog_info *pi, int argc, char **argv, s
 		cfg_free(&c);
 		return PROG_EXIT_OK;
 	}
-	prog_apply_log_level(pi);
+	prog_apply_log_level(pi, pi->settings);
+	prog_running = pi;
+	free(prog_config_path);
+	prog_config_path = path ? xstrdup(path) : NULL;
+	sig_on_reload(prog_reload, NULL);
 	*cfgp = c;
 	return PROG_RUN;
 }

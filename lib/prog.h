@@ -11,6 +11,12 @@
  *
  * Option parsing stops at the first non-option argument (a CLI subcommand). Settings are
  * never taken from argv beyond the file name, so secrets do not show in ps.
+ *
+ * SIGHUP reloads: the settings are loaded again (defaults, the same file, the process's
+ * environment, which a signal cannot change) into a fresh copy; log.level takes effect, and
+ * the program's reload function (prog_on_reload) picks what else may change live (the HTTP
+ * programs' JWT keys). What cannot change live (ports, topics, the database) keeps its
+ * start-up value until a restart. A file that does not load changes nothing (logged).
  */
 #ifndef AIMEM_PROG_H
 #define AIMEM_PROG_H
@@ -43,5 +49,14 @@ enum prog_action {
  * (cfg_free). */
 enum prog_action prog_start(const struct prog_info *pi, int argc, char **argv, struct cfg **cfgp,
                             int *argi);
+
+/* A program's part of a reload: fresh is a reloaded copy of the settings (same struct type as
+ * prog_info.settings, valid for the call only); take what may change live, or return -1 with
+ * err to keep everything as it is (log.level included). Main thread. */
+typedef int (*prog_reload_fn)(const void *fresh, void *ctx, char *err, size_t errlen);
+/* Sets the reload function (NULL: log.level only, the default every program gets from
+ * prog_start). ctx is borrowed until the program exits or sets another. pi (prog_start's)
+ * must outlive the program's run: it is main()'s. */
+void prog_on_reload(prog_reload_fn fn, void *ctx);
 
 #endif

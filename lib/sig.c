@@ -13,9 +13,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "notify.h"
+
 static volatile sig_atomic_t sig_stop;
 static volatile sig_atomic_t sig_reload;
 static sigset_t sig_waitmask; /* the caller's mask minus our signals, used inside ppoll */
+static void (*sig_reload_fn)(void *ctx); /* main thread only */
+static void *sig_reload_ctx;
 
 static void sig_on_stop(int signo)
 {
@@ -25,7 +29,7 @@ static void sig_on_stop(int signo)
 	sig_stop = 1;
 }
 
-static void sig_on_reload(int signo)
+static void sig_handle_reload(int signo)
 {
 	(void)signo;
 	sig_reload = 1;
@@ -39,7 +43,7 @@ void sig_setup(void)
 	sa.sa_handler = sig_on_stop;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = sig_on_reload;
+	sa.sa_handler = sig_handle_reload;
 	sigaction(SIGHUP, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
@@ -65,8 +69,20 @@ bool sig_wait(int timeout_ms)
 		ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000L;
 		tsp = &ts;
 	}
+	notify_watchdog(); /* the main loop turns: systemd's WatchdogSec (notify.h) */
 	int rc = ppoll(NULL, 0, tsp, &sig_waitmask);
-	return rc < 0 || sig_stop + sig_reload != before;
+	bool taken = rc < 0 || sig_stop + sig_reload != before;
+	if (sig_reload && sig_reload_fn != NULL) {
+		sig_reload = 0;
+		sig_reload_fn(sig_reload_ctx);
+	}
+	return taken;
+}
+
+void sig_on_reload(void (*fn)(void *ctx), void *ctx)
+{
+	sig_reload_fn = fn;
+	sig_reload_ctx = ctx;
 }
 
 bool sig_stop_requested(void)

@@ -18,6 +18,7 @@
 #include "http.h"
 #include "kafka.h"
 #include "log.h"
+#include "notify.h"
 #include "num.h"
 #include "position.h"
 #include "sig.h"
@@ -1399,12 +1400,14 @@ int worker_run(struct worker *w)
 		return -1;
 	}
 	log_info("ready group=%s topic=%s", w->group, w->topic);
+	notify_ready("consuming"); /* systemd Type=notify; sig_wait sends WATCHDOG=1 */
 	worker_health_start(w->health, w->rk); /* watermarks asked for outside this loop */
 	while (!sig_stop_requested()) {
 		worker_settle(w); /* partitions held since the database did not answer, if any */
 		worker_fill(w);
 		worker_commit_batch(w);
 	}
+	notify_stopping();
 	/* the batch in hand was committed above (or stays for the next owner) */
 	worker_drop_batch(w);
 	worker_health_stop(w->health); /* before the handle it asks through closes */

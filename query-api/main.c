@@ -10,11 +10,12 @@
 
 #include "api.h"
 #include "auth.h"
+#include "auth_keys.h"
 #include "cfg.h"
 #include "embed.h"
-#include "file.h"
 #include "http.h"
 #include "log.h"
+#include "notify.h"
 #include "metrics.h"
 #include "prog.h"
 #include "qdb.h"
@@ -27,8 +28,7 @@ struct query_settings {
 	char *http_bind;
 	long long http_port, http_threads, http_conn_timeout_ms, http_max_conns;
 	long long http_max_conns_per_ip, http_max_body, http_max_header;
-	char *auth_alg, *auth_secret, *auth_public_key_file, *auth_issuer, *auth_audience;
-	long long auth_leeway_ms, auth_max_lifetime_ms, auth_max_token;
+	struct auth_keys_settings auth; /* the auth.* section (lib/auth_keys.h) */
 	long long max_limit, drain_ms;
 	char *log_level;
 	struct embed_settings embed; /* the embed.* section (lib/embed.h): query embeddings */
@@ -62,22 +62,7 @@ static const struct cfg_item query_items[] = {
 	  "largest request body (413 beyond); only the compat POST reads have one" },
 	{ "http.max_header", CFG_SIZE, "32KiB", 4096, 1LL << 20, NULL, 0, S(http_max_header),
 	  "memory for the request line and headers" },
-	{ "auth.algorithm", CFG_ENUM, "HS256", 0, 0, "HS256|RS256|ES256", 0, S(auth_alg),
-	  "the only JWT algorithm accepted" },
-	{ "auth.jwt_secret", CFG_STRING, NULL, 0, 0, NULL, CFG_SECRET, S(auth_secret),
-	  "HS256 shared secret, at least 32 bytes (ChatStack's JWT_SECRET_KEY)" },
-	{ "auth.public_key_file", CFG_STRING, NULL, 0, 0, NULL, CFG_PATH, S(auth_public_key_file),
-	  "RS256/ES256 public key (PEM file)" },
-	{ "auth.issuer", CFG_STRING, NULL, 0, 0, NULL, 0, S(auth_issuer),
-	  "required iss claim, if set" },
-	{ "auth.audience", CFG_STRING, NULL, 0, 0, NULL, 0, S(auth_audience),
-	  "required aud claim, if set" },
-	{ "auth.leeway", CFG_DURATION, "60s", 0, 600000, NULL, 0, S(auth_leeway_ms),
-	  "clock skew allowed on exp, nbf and iat" },
-	{ "auth.max_lifetime", CFG_DURATION, "24h", 60000, 30LL * 86400000, NULL, 0,
-	  S(auth_max_lifetime_ms), "longest token lifetime accepted (exp - iat)" },
-	{ "auth.max_token_bytes", CFG_SIZE, "8KiB", 256, 64 << 10, NULL, 0, S(auth_max_token),
-	  "longest bearer token accepted" },
+	AUTH_KEYS_CFG_ITEMS(S(auth)),
 	{ "query.max_limit", CFG_INT, "500", 1, 10000, NULL, 0, S(max_limit),
 	  "largest limit=, summaries= or num_summaries= accepted (400 beyond)" },
 	EMBED_CFG_ITEMS(S(embed)),
@@ -104,38 +89,6 @@ static const char query_usage[] =
     "Signals: SIGTERM/SIGINT stop accepting, finish in-flight requests, exit 0;\n"
     "a second one exits at once.\n";
 
-static struct auth_verifier *query_auth_new(const struct query_settings *s, char *err,
-                                            size_t errlen)
-{
-	struct auth_config ac = { 0 };
-	ac.alg = strcmp(s->auth_alg, "RS256") == 0   ? AUTH_RS256
-	         : strcmp(s->auth_alg, "ES256") == 0 ? AUTH_ES256
-	                                             : AUTH_HS256;
-	char *pem = NULL;
-	if (ac.alg == AUTH_HS256) {
-		ac.key = s->auth_secret ? s->auth_secret : "";
-		ac.key_len = strlen(ac.key);
-	} else {
-		if (s->auth_public_key_file == NULL) {
-			snprintf(err, errlen, "auth.public_key_file is required for %s",
-			         s->auth_alg);
-			return NULL;
-		}
-		pem = file_read(s->auth_public_key_file, 1 << 20, &ac.key_len, err, errlen);
-		if (pem == NULL)
-			return NULL;
-		ac.key = pem;
-	}
-	ac.issuer = s->auth_issuer;
-	ac.audience = s->auth_audience;
-	ac.leeway_s = s->auth_leeway_ms / 1000;
-	ac.max_lifetime_s = s->auth_max_lifetime_ms / 1000;
-	ac.max_token_len = (size_t)s->auth_max_token;
-	struct auth_verifier *v = auth_verifier_new(&ac, err, errlen);
-	free(pem);
-	return v;
-}
-
 static bool query_ready(void *ctx, char *why, size_t whylen)
 {
 	const struct query_api *api = ctx;
@@ -156,10 +109,24 @@ static struct http_route *query_routes(size_t *n)
  * that does not load). */
 static int query_check(const void *settings, char *err, size_t errlen)
 {
-	struct auth_verifier *auth = query_auth_new(settings, err, errlen);
+	const struct query_settings *s = settings;
+	struct auth_verifier *auth = auth_keys_verifier(&s->auth, err, errlen);
 	if (auth == NULL)
 		return -1;
 	auth_verifier_free(&auth);
+	return 0;
+}
+
+/* SIGHUP (prog_on_reload): the JWT keys and settings read again, swapped in while requests
+ * verify; a key that does not load keeps the ones in use. log.level is prog's. */
+static int query_reload(const void *fresh, void *ctx, char *err, size_t errlen)
+{
+	const struct query_settings *s = fresh;
+	struct auth_verifier *next = auth_keys_verifier(&s->auth, err, errlen);
+	if (next == NULL)
+		return -1;
+	auth_verifier_replace(ctx, &next);
+	log_info("jwt keys reloaded keys=%zu", auth_verifier_keys(ctx));
 	return 0;
 }
 
@@ -190,13 +157,14 @@ int main(int argc, char **argv)
 	struct metrics *m = metrics_new();
 	struct query_api api = { .max_limit = s.max_limit };
 	struct http_server *srv = NULL;
-	struct auth_verifier *auth = query_auth_new(&s, err, sizeof(err));
+	struct auth_verifier *auth = auth_keys_verifier(&s.auth, err, sizeof(err));
 	if (auth == NULL) {
 		fprintf(stderr, "aimem-query: %s\n", err);
 		rc = 2; /* bad configuration: refuse to start */
 		goto out;
 	}
 	api.auth = auth;
+	prog_on_reload(query_reload, auth); /* SIGHUP: the keys read again */
 	/* the same embed.* settings as aimem-embedder: queries and passages share a model id */
 	if ((api.emb = embed_open(&s.embed, m, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "aimem-query: %s\n", err);
@@ -229,8 +197,13 @@ int main(int argc, char **argv)
 	log_info("ready bind=%s port=%d threads=%lld pool=%u", s.http_bind, http_server_port(srv),
 	         s.http_threads, qc.size);
 
-	while (!sig_stop_requested())
-		sig_wait(1000);
+	/* systemd (Type=notify): READY=1 once /readyz answers 200 (the database reachable), which the
+	 * units' curl probe used to wait for; sig_wait sends WATCHDOG=1; SIGHUP reloads */
+	for (bool ready = false; !sig_stop_requested(); sig_wait(ready ? 1000 : 100)) {
+		if (!ready && (ready = query_ready(&api, why, sizeof(why))))
+			notify_ready("serving");
+	}
+	notify_stopping();
 
 	log_info("stopping: no new connections, draining in-flight requests drain_ms=%lld",
 	         s.drain_ms);
@@ -240,6 +213,7 @@ out:
 	http_server_stop(&srv, 0);
 	qdb_free(&api.db);
 	embed_close(&api.emb);
+	prog_on_reload(NULL, NULL); /* before the keys it swaps go */
 	auth_verifier_free(&auth);
 	metrics_free(&m);
 	cfg_free(&cfg);

@@ -257,8 +257,22 @@ def test_systemd_units_are_well_formed():
             continue
         text = unit.read_text()
         for needed in ("[Unit]", "[Service]", "[Install]", "Restart=on-failure", "NoNewPrivileges=yes",
-                       "ProtectSystem=strict", "ExecStart="):
+                       "ProtectSystem=strict", "ExecStart=",
+                       # the programs tell systemd themselves (lib/notify): ready, stopping, alive
+                       "Type=notify", "NotifyAccess=main", "ExecReload=/bin/kill -HUP $MAINPID"):
             assert needed in text, (unit.name, needed)
+        assert re.search(r"^WatchdogSec=\d+(s|min)$", text, re.M), unit.name
+        assert "curl" not in text and "ExecStartPost" not in text, (unit.name, "no readiness polling")
+    # the nginx drop-in deploy/README installs exists and is not hidden by .gitignore
+    dropin = REPO / "deploy/systemd/nginx.service.d/aimem.conf"
+    text = dropin.read_text()
+    assert "[Unit]" in text and re.search(r"^After=.*aimem-ingest\.service", text, re.M) \
+        and re.search(r"^After=.*aimem-query\.service", text, re.M), text
+    readme = (REPO / "deploy/README.md").read_text()
+    assert "deploy/systemd/nginx.service.d" in readme
+    if shutil.which("git") and (REPO / ".git").exists():
+        ignored = run(["git", "-C", str(REPO), "check-ignore", "-q", str(dropin)], check=False)
+        assert ignored.returncode == 1, ".gitignore hides the nginx drop-in"
     verify = shutil.which("systemd-analyze")
     if verify:
         proc = run([verify, "verify", *map(str, units)], check=False)

@@ -80,3 +80,24 @@ UNIT_TEST(sig_sigpipe_is_ignored)
 	CHECK(write(fds[1], "x", 1) == -1); /* EPIPE instead of death */
 	close(fds[1]);
 }
+
+static int sig_reloads;
+static void sig_count_reload(void *ctx)
+{
+	(void)ctx;
+	sig_reloads++;
+}
+
+UNIT_TEST(sig_hup_runs_the_reload_function_in_sig_wait)
+{
+	sig_setup();
+	sig_on_reload(sig_count_reload, NULL);
+	raise(SIGHUP); /* blocked: nothing runs in the handler */
+	CHECK_INT(sig_reloads, 0);
+	CHECK(sig_wait(1000));
+	CHECK_INT(sig_reloads, 1);
+	CHECK(!sig_take_reload()); /* the function took it */
+	CHECK(!sig_wait(0));
+	CHECK_INT(sig_reloads, 1);
+	sig_on_reload(NULL, NULL);
+}
