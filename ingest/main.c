@@ -84,7 +84,11 @@ static const char ingest_usage[] =
     "  POST /v1/memories/shared, DELETE /v1/memories/{id}, POST /memory/store\n"
     "Also GET /healthz, /readyz (broker reachable), /metrics.\n"
     "Signals: SIGTERM/SIGINT stop accepting, finish in-flight requests, flush, exit 0;\n"
-    "a second one exits at once.\n";
+    "a second one exits at once. SIGHUP reads the settings again: log.level and the JWT\n"
+    "keys (auth.jwt_secret_file or auth.public_key_file, a file or a folder of several,\n"
+    "each named by its file: the kid) change live; the rest needs a restart.\n"
+    "Under systemd (Type=notify) it reports READY=1 once /readyz answers 200,\n"
+    "STOPPING=1 and WATCHDOG=1.\n";
 
 /* prog_info.check: the verifier start-up builds (a secret too short, a key that does not load). */
 static int ingest_check(const void *settings, char *err, size_t errlen)

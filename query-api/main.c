@@ -87,7 +87,11 @@ static const char query_usage[] =
     "  POST /v2/summaries/search, POST /memory/retrieve\n"
     "Also GET /healthz, /readyz (database reachable), /metrics.\n"
     "Signals: SIGTERM/SIGINT stop accepting, finish in-flight requests, exit 0;\n"
-    "a second one exits at once.\n";
+    "a second one exits at once. SIGHUP reads the settings again: log.level and the JWT\n"
+    "keys (auth.jwt_secret_file or auth.public_key_file, a file or a folder of several,\n"
+    "each named by its file: the kid) change live; the rest needs a restart.\n"
+    "Under systemd (Type=notify) it reports READY=1 once /readyz answers 200,\n"
+    "STOPPING=1 and WATCHDOG=1.\n";
 
 static bool query_ready(void *ctx, char *why, size_t whylen)
 {

@@ -34,6 +34,11 @@ def test_refuses_what_start_up_refuses():
         ("aimem-summarizer", {"AIMEM_LEXICONS_DIR": "/nonexistent"}, "/nonexistent"),
         ("aimem-ingest", {"AIMEM_AUTH_JWT_SECRET": SECRET, "AIMEM_KAFKA_NO_SUCH_PROPERTY": "1"},
          "No such configuration property"),
+        # the embedder opens its provider as start-up does: a model folder without the model
+        ("aimem-embedder", {"AIMEM_EMBED_MODEL_DIR": "/nonexistent-model"},
+         "/nonexistent-model/config.json"),
+        ("aimem-embedder", {"AIMEM_EMBED_PROVIDER": "hashed", "AIMEM_CHUNK_WORDS": "40",
+                            "AIMEM_CHUNK_OVERLAP": "20"}, "chunk.overlap"),
     ]
     for prog, env, message in cases:
         p = check(prog, **env)

@@ -72,7 +72,9 @@ static const char embedder_usage[] =
     "(embed.provider) and stores them in call_chunks for search, exactly once: offsets are\n"
     "stored with the rows in one transaction; bad events go to dead_letters. Re-embedding\n"
     "after a model change is a replay of this group.\n"
-    "Signals: SIGTERM/SIGINT finish the batch, commit, leave the group, exit 0.\n"
+    "Signals: SIGTERM/SIGINT finish the batch, commit, leave the group, exit 0; SIGHUP\n"
+    "reads log.level again. Under systemd (Type=notify): READY=1 once subscribed,\n"
+    "STOPPING=1, WATCHDOG=1.\n"
     "\n"
     "  replay --from <RFC 3339|earliest> [--to <RFC 3339>] [--customer N] [--dry-run]\n"
     "      reprocess a time range of the topic with a temporary consumer beside the live\n"
@@ -102,6 +104,23 @@ static int embedder_check_dim(const struct embedder_settings *s, char *err, size
 	return rc;
 }
 
+/* prog_info.check (--check-config): the provider opened as start-up opens it (the built-in
+ * model's files loaded and checked, an openai provider's settings), and the chunk sizes. */
+static int embedder_check(const void *settings, char *err, size_t errlen)
+{
+	const struct embedder_settings *s = settings;
+	if (s->chunk_overlap * 2 >= s->chunk_words) {
+		snprintf(err, errlen, "chunk.overlap must be less than half of chunk.words");
+		return -1;
+	}
+	struct metrics *m = metrics_new();
+	struct embedder *emb = embed_open(&s->embed, m, err, errlen);
+	int rc = emb != NULL ? 0 : -1;
+	embed_close(&emb);
+	metrics_free(&m);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct embedder_settings s = { 0 };
@@ -111,7 +130,7 @@ int main(int argc, char **argv)
 		                        sizeof(embedder_items) / sizeof(embedder_items[0]),
 		                        &s,
 		                        "kafka.",
-		                        NULL };
+		                        embedder_check };
 	struct cfg *cfg = NULL;
 	int argi = 0;
 	sig_setup(); /* before librdkafka, curl and MHD start threads */
