@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "auth_keys.h"
 #include "cfg.h"
 #include "db.h"
 #include "dead_letters.h"
@@ -39,6 +40,7 @@ struct cli_settings {
 	char *topic_erasures; /* erase, erase --reapply; "" records nowhere */
 	long long produce_timeout_ms;
 	char *jwt_secret;
+	long long max_lifetime_ms; /* the APIs' auth.max_lifetime: token refuses a longer --ttl */
 	long long lag_timeout_ms;
 	char *import_from_url;
 	char *lexicons_dir;
@@ -70,6 +72,7 @@ static const struct cfg_item cli_items[] = {
 	  offsetof(struct cli_settings, jwt_secret),
 	  "HS256 secret (>= 32 bytes, ChatStack's JWT_SECRET_KEY) that token signs with; the same "
 	  "value as aimem-ingest's and aimem-query's auth.jwt_secret" },
+	AUTH_KEYS_MAX_LIFETIME_CFG_ITEM(offsetof(struct cli_settings, max_lifetime_ms)),
 	{ "lag.timeout", CFG_DURATION, "5s", 100, 600000, NULL, 0,
 	  offsetof(struct cli_settings, lag_timeout_ms),
 	  "lag: how long each broker request (watermarks, the oldest event's fetch) may take" },
@@ -342,8 +345,8 @@ static int cli_token(const struct cli_settings *s, const struct cfg *cfg, int ar
 		return 2;
 	}
 	char err[512];
-	char *token =
-	    token_mint(s->jwt_secret, cid, scope, ttl_ms, (long long)time(NULL), err, sizeof(err));
+	char *token = token_mint(s->jwt_secret, cid, scope, ttl_ms, s->max_lifetime_ms,
+	                         (long long)time(NULL), err, sizeof(err));
 	if (token == NULL) {
 		fprintf(stderr, "aimem token: %s\n", err);
 		return 1;

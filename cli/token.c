@@ -10,7 +10,7 @@
 #include "auth.h"
 
 char *token_mint(const char *secret, long long customer_id, const char *scope, long long ttl_ms,
-                 long long now, char *err, size_t errlen)
+                 long long max_ms, long long now, char *err, size_t errlen)
 {
 	if (secret == NULL || *secret == '\0') {
 		snprintf(err, errlen,
@@ -18,8 +18,17 @@ char *token_mint(const char *secret, long long customer_id, const char *scope, l
 		         "AIMEM_AUTH_JWT_SECRET_FILE; never on the command line)");
 		return NULL;
 	}
-	if (ttl_ms < 1000 || ttl_ms / 1000 > AUTH_LIFETIME_MAX) {
-		snprintf(err, errlen, "--ttl must be between 1s and 366d");
+	if (ttl_ms < 1000) {
+		snprintf(err, errlen, "--ttl must be at least 1s");
+		return NULL;
+	}
+	if (ttl_ms > max_ms) { /* the APIs would refuse it (auth_verify: lifetime too long) */
+		snprintf(
+		    err, errlen,
+		    "--ttl %llds is longer than auth.max_lifetime (%llds), the longest lifetime "
+		    "aimem-ingest and aimem-query accept; ask for at most %llds, or raise "
+		    "auth.max_lifetime for all three programs (up to 30d)",
+		    ttl_ms / 1000, max_ms / 1000, max_ms / 1000);
 		return NULL;
 	}
 	return auth_mint_hs256(secret, strlen(secret), customer_id, scope, now, now + ttl_ms / 1000,

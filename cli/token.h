@@ -17,8 +17,10 @@
 #define TOKEN_SCOPE_DEFAULT "memory:read memory:write"
 
 /* Returns an owned token (free) or NULL with err (no secret, secret under 32 bytes, bad
- * customer id or ttl). now is unix seconds. */
+ * customer id, a ttl under 1s or over max_ms: the APIs' auth.max_lifetime, so a token is never
+ * minted that they would refuse). now is unix seconds. */
 char *token_mint(const char *secret, long long customer_id, const char *scope, long long ttl_ms,
-                 long long now, char *err, size_t errlen) __attribute__((warn_unused_result));
+                 long long max_ms, long long now, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 
 #endif

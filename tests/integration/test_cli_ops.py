@@ -128,6 +128,16 @@ def token(*args, **env):
     return aimem("token", *args, env=env).stdout.strip()
 
 
+def test_token_ttl_beyond_the_apis_max_lifetime_is_refused_with_it():
+    """--ttl 48h against the default auth.max_lifetime (24h, the setting the APIs read) is
+    refused naming the maximum; with auth.max_lifetime raised it is minted."""
+    p = aimem("token", "--customer", "7", "--ttl", "48h", check=False,
+              env={"AIMEM_AUTH_JWT_SECRET": SECRET})
+    assert p.returncode == 1 and "longer than auth.max_lifetime (86400s)" in p.stderr, p.stderr
+    assert token("--customer", "7", "--ttl", "48h", AIMEM_AUTH_JWT_SECRET=SECRET,
+                 AIMEM_AUTH_MAX_LIFETIME="3d").count(".") == 2
+
+
 def test_token_is_accepted_by_ingest_and_query(services, db, tmp_path):
     calls, memories = make_topic(services), make_topic(services)
     ingest = Daemon([str(BUILD / "bin/aimem-ingest")],
