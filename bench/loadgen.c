@@ -3,7 +3,7 @@
  *
  *   loadgen --port P [--host 127.0.0.1] [--method POST] [--path /v3/calls] [--body FILE]
  *           [--header "Name: value"]... [--connections 64] [--seconds 10] [--rate R]
- *           [--requests FILE]
+ *           [--requests FILE] [--floor PATH] [--floor-seconds S]
  *
  * --requests FILE: complete raw HTTP requests separated by NUL bytes, sent in turn (each
  * new request takes the next one), e.g. random callers of many tenants with their tokens;
@@ -11,10 +11,17 @@
  *
  * Every connection sends one request at a time. With --rate 0 (default) it sends the next
  * request as soon as the answer arrived (closed loop: the maximum rate). With --rate R the
- * connections share R requests/s on a fixed schedule and latency is measured from the
- * scheduled start, so a stalled server is charged for the requests it delayed (no
- * coordinated omission). Prints requests, statuses, rate and p50/p90/p99/max latency.
- * Single-threaded epoll: measure it against a trivial server to know its own ceiling.
+ * requests follow one fixed schedule (request k due at start + k/R), each sent on an idle
+ * connection at its due time: the loop sleeps to the exact due time on a timerfd (no polling
+ * tick), and latency is measured from the scheduled start, so a stalled server (or a moment
+ * with every connection busy) is charged for the requests it delayed (no coordinated
+ * omission); "late" counts requests sent more than 100 us after they were due.
+ *
+ * --floor PATH (e.g. /healthz): first the same schedule (rate, connections) against GET PATH
+ * of the same server for --floor-seconds (default 5), printed as the "floor" line: what this
+ * tool, the kernel and the HTTP server add by themselves, measured in the same run.
+ *
+ * Prints requests, statuses, rate and p50/p90/p99/p99.9/max latency. Single-threaded epoll.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -26,6 +33,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,7 +50,6 @@ struct lg_conn {
 	size_t sent;           /* bytes of the request written */
 	struct buf in;         /* response bytes so far */
 	double started;        /* when the current request was (scheduled to be) sent */
-	double next;           /* rate mode: when to send the next one */
 	bool busy;
 };
 
@@ -54,7 +61,7 @@ struct lg {
 	struct buf req;
 	struct buf *reqs; /* --requests: the requests, used in turn */
 	size_t nreqs, next_req;
-	long long done, errors, status[6];
+	long long done, errors, late, status[6];
 	double *lat;
 	size_t nlat;
 };
@@ -177,70 +184,133 @@ static double lg_pct(const struct lg *g, double p)
 	return g->lat[i] * 1000.0;
 }
 
-static void lg_run(struct lg *g)
+/* Arms the timer at the absolute monotonic time t (seconds). */
+static void lg_arm(int tfd, double t)
+{
+	struct itimerspec its = { 0 };
+	its.it_value.tv_sec = (time_t)t;
+	its.it_value.tv_nsec = (long)((t - (double)(time_t)t) * 1e9);
+	if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
+		its.it_value.tv_nsec = 1; /* zero would disarm it */
+	timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+static void lg_reconnect(struct lg *g, int ep, struct lg_conn *c)
+{
+	g->errors++;
+	epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	c->fd = lg_connect(g);
+	c->busy = false;
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLET, .data.ptr = c };
+	epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
+}
+
+/* Starts every request that is due (rate mode) or every idle connection (closed loop);
+ * returns the next due time (or end). */
+static double lg_dispatch(struct lg *g, struct lg_conn *cs, double *due, double now, double end)
+{
+	double step = g->rate > 0 ? 1.0 / g->rate : 0;
+	for (int i = 0; i < g->conns; i++) {
+		struct lg_conn *c = &cs[i];
+		if (c->busy || c->fd < 0)
+			continue;
+		if (g->rate <= 0) {
+			lg_start(g, c, now);
+			continue;
+		}
+		if (*due > now || *due >= end)
+			break;
+		if (now - *due > 100e-6)
+			g->late++;
+		lg_start(g, c, *due); /* latency counts from when it was due */
+		*due += step;
+	}
+	if (g->rate > 0 && *due <= now)
+		return end; /* due but every connection busy: the next answer wakes the loop */
+	return g->rate > 0 && *due < end ? *due : end;
+}
+
+static void lg_run(struct lg *g, const char *label)
 {
 	int ep = epoll_create1(0);
+	int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK);
+	struct epoll_event tev = { .events = EPOLLIN, .data.ptr = NULL };
+	epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &tev);
 	struct lg_conn *cs = xcalloc((size_t)g->conns, sizeof(*cs));
-	double t0 = lg_now(), interval = g->rate > 0 ? g->conns / g->rate : 0;
 	for (int i = 0; i < g->conns; i++) {
 		cs[i].fd = lg_connect(g);
 		struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLET,
 			                  .data.ptr = &cs[i] };
 		epoll_ctl(ep, EPOLL_CTL_ADD, cs[i].fd, &ev);
-		cs[i].next = t0 + interval * i / g->conns;
 	}
-	double end = t0 + g->seconds;
+	double t0 = lg_now(), end = t0 + g->seconds, due = t0;
 	struct epoll_event evs[256];
 	for (;;) {
 		double now = lg_now();
 		if (now >= end)
 			break;
-		for (int i = 0; i < g->conns; i++) {
-			struct lg_conn *c = &cs[i];
-			if (c->busy || c->fd < 0 || (g->rate > 0 && now < c->next))
-				continue;
-			lg_start(g, c, g->rate > 0 ? c->next : now);
-			c->next += interval;
-		}
-		int n = epoll_wait(ep, evs, 256, 1);
+		lg_arm(tfd, lg_dispatch(g, cs, &due, now, end));
+		int n = epoll_wait(ep, evs, 256, -1); /* the timer or a socket wakes it */
 		now = lg_now();
 		for (int i = 0; i < n; i++) {
 			struct lg_conn *c = evs[i].data.ptr;
+			if (c == NULL) { /* the timer: drain its count */
+				uint64_t ticks;
+				if (read(tfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+					break;
+				continue;
+			}
 			if ((evs[i].events & EPOLLOUT) && c->busy && lg_send(g, c) < 0)
 				evs[i].events |= EPOLLHUP;
 			if (((evs[i].events & EPOLLIN) && lg_read(g, c, now) < 0) ||
-			    (evs[i].events & (EPOLLHUP | EPOLLERR))) {
-				g->errors++;
-				epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
-				close(c->fd);
-				c->fd = lg_connect(g);
-				c->busy = false;
-				struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLET,
-					                  .data.ptr = c };
-				epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
-			}
+			    (evs[i].events & (EPOLLHUP | EPOLLERR)))
+				lg_reconnect(g, ep, c);
 		}
 	}
 	double took = lg_now() - t0;
 	qsort(g->lat, g->nlat, sizeof(double), lg_cmp);
-	printf("loadgen: %lld requests in %.1f s = %.0f req/s; 2xx %lld 3xx %lld 4xx %lld 5xx %lld "
-	       "errors %lld; latency ms p50 %.2f p90 %.2f p99 %.2f max %.2f\n",
-	       g->done, took, (double)g->done / took, g->status[2], g->status[3], g->status[4],
-	       g->status[5], g->errors, lg_pct(g, 0.50), lg_pct(g, 0.90), lg_pct(g, 0.99),
-	       lg_pct(g, 1.0));
+	printf("%s%lld requests in %.1f s = %.0f req/s; 2xx %lld 3xx %lld 4xx %lld 5xx %lld "
+	       "errors %lld late %lld; latency ms p50 %.2f p90 %.2f p99 %.2f p99.9 %.2f max %.2f\n",
+	       label, g->done, took, (double)g->done / took, g->status[2], g->status[3],
+	       g->status[4], g->status[5], g->errors, g->late, lg_pct(g, 0.50), lg_pct(g, 0.90),
+	       lg_pct(g, 0.99), lg_pct(g, 0.999), lg_pct(g, 1.0));
+	fflush(stdout);
 	for (int i = 0; i < g->conns; i++) {
 		if (cs[i].fd >= 0)
 			close(cs[i].fd);
 		buf_free(&cs[i].in);
 	}
 	free(cs);
+	close(tfd);
 	close(ep);
+}
+
+/* The floor: the same schedule against GET path of the same server (see the file comment). */
+static void lg_floor(const struct lg *g, const char *path, double seconds)
+{
+	struct lg f = *g;
+	f.seconds = seconds;
+	f.reqs = NULL;
+	f.nreqs = 0;
+	f.next_req = 0;
+	f.done = f.errors = f.late = 0;
+	memset(f.status, 0, sizeof(f.status));
+	f.nlat = 0;
+	f.req = (struct buf)BUF_INIT;
+	buf_appendf(&f.req, "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", path, g->host);
+	char label[300];
+	snprintf(label, sizeof(label), "loadgen floor (GET %s, same schedule): ", path);
+	lg_run(&f, label);
+	buf_free(&f.req);
 }
 
 int main(int argc, char **argv)
 {
 	struct lg g = { .host = "127.0.0.1", .conns = 64, .seconds = 10 };
 	const char *method = "POST", *path = "/", *body_file = NULL, *reqs_file = NULL;
+	const char *floor_path = NULL;
+	double floor_seconds = 5;
 	struct buf headers = BUF_INIT;
 	long long v;
 	for (int i = 1; i + 1 < argc; i += 2) {
@@ -257,6 +327,11 @@ int main(int argc, char **argv)
 			body_file = val;
 		else if (strcmp(k, "--requests") == 0)
 			reqs_file = val;
+		else if (strcmp(k, "--floor") == 0)
+			floor_path = val;
+		else if (strcmp(k, "--floor-seconds") == 0 &&
+		         num_parse_int(val, 1, 3600, &v) == NUM_OK)
+			floor_seconds = (double)v;
 		else if (strcmp(k, "--header") == 0)
 			buf_appendf(&headers, "%s\r\n", val);
 		else if (strcmp(k, "--connections") == 0 &&
@@ -308,7 +383,9 @@ int main(int argc, char **argv)
 	}
 	free(all);
 	g.lat = xmallocarray(LG_MAX_LAT, sizeof(double));
-	lg_run(&g);
+	if (floor_path != NULL)
+		lg_floor(&g, floor_path, floor_seconds);
+	lg_run(&g, "loadgen: ");
 	for (size_t i = 0; i < g.nreqs; i++)
 		buf_free(&g.reqs[i]);
 	free(g.reqs);
