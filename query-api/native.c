@@ -34,16 +34,11 @@ static const char *native_json_escape(const char *s, struct buf *out)
  * document, and with format=text the compat text JSON-escaped. A caller with no row gets the
  * document the derivation gives for nobody (known false), built in the same statement.
  */
-#define NATIVE_CONTEXT_SQL(text)                                                                   \
-	"SELECT c.etag, CASE WHEN c.user_id IS NULL THEN json_build_object('user_id', $1::text, "  \
-	"'known', false, 'profile', NULL, 'personality', NULL, 'facts', '[]'::json, "              \
-	"'summaries', '[]'::json)::text ELSE c.doc_head || '[' || "                                \
-	"array_to_string(c.doc_sums[1:$2::int], '') || ']}' END" text                              \
-	" FROM (SELECT 1) one LEFT JOIN caller_context c ON c.user_id = $1"
-const struct qdb_stmt query_stmt_context = { QS_CONTEXT, "q_context", NATIVE_CONTEXT_SQL(""), 2 };
+const struct qdb_stmt query_stmt_context = { QS_CONTEXT, "q_context", QUERY_SQL_CONTEXT_READ(""),
+	                                     2 };
 static const struct qdb_stmt native_stmt_context_text = {
 	QS_CONTEXT_TEXT, "q_context_text",
-	NATIVE_CONTEXT_SQL(", c.text_head || array_to_string(c.text_sums[1:$2::int], '')"), 2
+	QUERY_SQL_CONTEXT_READ(", c.text_head || array_to_string(c.text_sums[1:$2::int], '')"), 2
 };
 
 /* The ETag of one answer: the stored context's, mixed with what the request cut from it. */

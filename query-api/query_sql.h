@@ -5,7 +5,8 @@
  * route answers the same shapes. Text only; no code.
  *
  * QUERY_SQL_CONTEXT is the old per-read derivation ($1 user_id, $2 the number of summaries),
- * which bench/query_sql prints so pgbench can compare it with the stored context's read.
+ * which bench/query_sql prints so pgbench can compare it with the stored context's read
+ * (QUERY_SQL_CONTEXT_READ) and a bare primary-key lookup of the same row.
  */
 #ifndef AIMEM_QUERY_SQL_H
 #define AIMEM_QUERY_SQL_H
@@ -40,5 +41,18 @@
 	                      ".processor)"
 
 #define QUERY_SQL_CONTEXT CONTEXT_SQL_DOC
+
+/* The context read of the stored context (native.c's routes; bench/query_sql stored): $1
+ * user_id, $2 summaries; text: "" or the extra column(s) to select. */
+#define QUERY_SQL_CONTEXT_READ(text)                                                               \
+	"SELECT c.etag, CASE WHEN c.user_id IS NULL THEN json_build_object('user_id', $1::text, "  \
+	"'known', false, 'profile', NULL, 'personality', NULL, 'facts', '[]'::json, "              \
+	"'summaries', '[]'::json)::text ELSE c.doc_head || '[' || "                                \
+	"array_to_string(c.doc_sums[1:$2::int], '') || ']}' END" text                              \
+	" FROM (SELECT 1) one LEFT JOIN caller_context c ON c.user_id = $1"
+
+/* The physical limit of that read: the same primary-key lookup returning one short column
+ * (bench/query_sql pk, pgbench's select-only on the same key). */
+#define QUERY_SQL_CONTEXT_PK "SELECT c.etag FROM caller_context c WHERE c.user_id = $1"
 
 #endif
