@@ -974,7 +974,7 @@ static int worker_replay_count(struct worker *w)
 	                 "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0)"
 	                 " FROM pg_stat_xact_user_tables WHERE relname IN ('call_summaries',"
 	                 " 'caller_profiles', 'personality_metrics', 'personality_averages',"
-	                 " 'memories')",
+	                 " 'memories', 'caller_facts', 'call_chunks')",
 	                 0, NULL, &res, err, sizeof(err));
 	long long n = 0;
 	if (rc == DB_OK && num_parse_int(PQgetvalue(res, 0, 0), 0, INT64_MAX, &n) == NUM_OK)
