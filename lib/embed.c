@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "embed_openai.h"
+#include "log.h"
 #include "minilm.h"
 #include "proc_embed.h"
 #include "text.h"
@@ -81,6 +82,32 @@ static struct minilm *embed_minilm_load(const struct embed_settings *s, char *er
 	return m;
 }
 
+/* builtin-minilm, or the hashed provider when the model cannot be loaded and embed.fallback
+ * says so (loud: an error line and a gauge at 1). */
+static int embed_minilm_open(struct embedder *e, const struct embed_settings *s, struct metrics *m,
+                             char *err, size_t errlen)
+{
+	struct metrics_gauge *fell = metrics_gauge(
+	    m, "aimem_embed_fallback",
+	    "1 when embed.provider builtin-minilm could not load its model and embed.fallback "
+	    "made this program use the lexical hashed provider instead",
+	    "provider=\"builtin-minilm\"");
+	snprintf(e->model_id, sizeof(e->model_id), "%s", MINILM_MODEL_ID);
+	if ((e->minilm = embed_minilm_load(s, err, errlen)) != NULL)
+		return 0;
+	if (s->fallback == NULL || strcmp(s->fallback, "hashed") != 0)
+		return -1;
+	log_error("the built-in model is unavailable: FALLING BACK to the lexical hashed embedder "
+	          "(embed.fallback=hashed); semantic search is word matching until the model is "
+	          "fetched and the program restarted, and only hashed-ngram/1 vectors are compared "
+	          "error=\"%s\"",
+	          err);
+	metrics_gauge_set(fell, 1);
+	e->kind = EMBED_HASHED;
+	snprintf(e->model_id, sizeof(e->model_id), "hashed-ngram/1");
+	return 0;
+}
+
 struct embedder *embed_open(const struct embed_settings *s, struct metrics *m, char *err,
                             size_t errlen)
 {
@@ -97,8 +124,7 @@ struct embedder *embed_open(const struct embed_settings *s, struct metrics *m, c
 	if (kind == EMBED_HASHED) {
 		snprintf(e->model_id, sizeof(e->model_id), "hashed-ngram/1");
 	} else if (kind == EMBED_MINILM) {
-		snprintf(e->model_id, sizeof(e->model_id), "%s", MINILM_MODEL_ID);
-		if ((e->minilm = embed_minilm_load(s, err, errlen)) == NULL) {
+		if (embed_minilm_open(e, s, m, err, errlen) != 0) {
 			embed_close(&e);
 			return NULL;
 		}

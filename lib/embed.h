@@ -31,7 +31,7 @@
 #include "metrics.h"
 
 struct embed_settings {
-	char *provider, *base_url, *model, *api_key, *api_key_header, *model_dir;
+	char *provider, *base_url, *model, *api_key, *api_key_header, *model_dir, *fallback;
 	long long dimensions, batch_size, max_input_bytes;
 	long long timeout_ms, connect_timeout_ms, in_flight, attempts;
 	long long backoff_base_ms, backoff_cap_ms, retry_after_cap_ms, max_response;
@@ -49,6 +49,9 @@ struct embed_settings {
 	  "/embeddings server) | hashed (lexical word hashing, no model: the fallback)" }, \
 	{ "embed.model_dir", CFG_STRING, NULL, 0, 0, NULL, 0, EMBED_S_(base, model_dir), \
 	  "builtin-minilm: the model's folder; unset: $AIMEM_CACHE/all-minilm-l6-v2 (scripts/deps.sh)" }, \
+	{ "embed.fallback", CFG_ENUM, "none", 0, 0, "none|hashed", 0, EMBED_S_(base, fallback), \
+	  "builtin-minilm: none (a missing or corrupt model refuses to start) | hashed (start with " \
+	  "the lexical hashed provider instead: logged as an error, aimem_embed_fallback 1)" }, \
 	{ "embed.dimensions", CFG_INT, "384", 1, 2000, NULL, 0, EMBED_S_(base, dimensions), \
 	  "vector dimension; must equal call_chunks.embedding's (checked at start)" }, \
 	{ "embed.base_url", CFG_STRING, NULL, 0, 0, NULL, 0, EMBED_S_(base, base_url), \
@@ -87,9 +90,15 @@ struct embedder;
 
 /*
  * Checks the settings (copied) and opens the provider. m (borrowed, outlives the embedder)
- * receives aimem_embed_texts_total, aimem_embed_failures_total and, for openai, lib/llm's
- * request metrics; NULL keeps them private. Returns the embedder (owned: embed_close) or NULL
- * with err ("embed.<key>: reason"). Does not connect anywhere.
+ * receives aimem_embed_texts_total, aimem_embed_failures_total, aimem_embed_fallback and, for
+ * openai, lib/llm's request metrics; NULL keeps them private. Returns the embedder (owned:
+ * embed_close) or NULL with err ("embed.<key>: reason"). Does not connect anywhere.
+ *
+ * builtin-minilm with a model that cannot be loaded: NULL with the file and the fix in err,
+ * unless embed.fallback is hashed: then the embedder is the hashed provider (model id
+ * hashed-ngram/1, so its vectors are never compared with MiniLM's), the reason is logged at
+ * error level and aimem_embed_fallback{provider="builtin-minilm"} is 1 (0 when the model
+ * loaded), for an alert.
  */
 struct embedder *embed_open(const struct embed_settings *s, struct metrics *m, char *err,
                             size_t errlen);

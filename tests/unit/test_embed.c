@@ -1,6 +1,6 @@
 /*
  * Unit tests for lib/embed_json (the embeddings request and the strict answer parser) and
- * lib/embed's hashed provider and normalisation. The openai provider's transfers are tested
+ * lib/embed's hashed provider, the fallback from a missing model to it, and normalisation. The openai provider's transfers are tested
  * against a fake server (tests/integration/test_embedder.py).
  */
 #include <math.h>
@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "embed.h"
 #include "embed_json.h"
+#include "metrics.h"
 #include "unit.h"
 
 UNIT_TEST(embed_json_request_escapes_and_batches)
@@ -86,6 +87,43 @@ UNIT_TEST(embed_hashed_provider_is_normalised_and_checks_dimensions)
 	struct embed_settings o = { .provider = "openai", .dimensions = 8, .max_input_bytes = 256 };
 	CHECK(embed_open(&o, NULL, err, sizeof(err)) == NULL); /* no base_url, no model */
 	CHECK_CONTAINS(err, "embed.base_url");
+}
+
+UNIT_TEST(embed_missing_model_refuses_or_falls_back_to_hashed_when_configured)
+{
+	struct embed_settings s = { .provider = "builtin-minilm",
+		                    .model_dir = "/nonexistent/all-minilm-l6-v2",
+		                    .dimensions = 384,
+		                    .max_input_bytes = 256 };
+	char err[512];
+	CHECK(embed_open(&s, NULL, err, sizeof(err)) == NULL); /* the default: no fallback */
+	CHECK_CONTAINS(err, "/nonexistent/all-minilm-l6-v2/");
+	CHECK_CONTAINS(err, "scripts/deps.sh");
+	s.fallback = "none";
+	CHECK(embed_open(&s, NULL, err, sizeof(err)) == NULL);
+	s.fallback = "hashed";
+	struct metrics *m = metrics_new();
+	struct embedder *e = embed_open(&s, m, err, sizeof(err));
+	UNIT_REQUIRE(e != NULL);
+	CHECK_STR(embed_model_id(e), "hashed-ngram/1");
+	const char *text = "my windshield cracked";
+	size_t len = strlen(text);
+	float v[384], w[384];
+	UNIT_REQUIRE(embed_texts(e, &text, &len, 1, v, err, sizeof(err)) == 0);
+	struct embed_settings h = { .provider = "hashed",
+		                    .dimensions = 384,
+		                    .max_input_bytes = 256 };
+	struct embedder *eh = embed_open(&h, NULL, err, sizeof(err));
+	UNIT_REQUIRE(eh != NULL);
+	UNIT_REQUIRE(embed_texts(eh, &text, &len, 1, w, err, sizeof(err)) == 0);
+	CHECK(memcmp(v, w, sizeof(v)) == 0); /* the very vectors of the hashed provider */
+	struct buf b = BUF_INIT;
+	metrics_render(m, &b);
+	CHECK_CONTAINS(buf_str(&b), "aimem_embed_fallback{provider=\"builtin-minilm\"} 1");
+	buf_free(&b);
+	embed_close(&eh);
+	embed_close(&e);
+	metrics_free(&m);
 }
 
 UNIT_TEST(embed_normalise_zero_vector_is_e0)
