@@ -100,6 +100,7 @@ def test_passages_written_once_and_a_replay_changes_nothing(services, db, worker
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert f"read={len(events)}" in out.stdout, out.stdout
+    assert "rows_changed=0" in out.stdout, out.stdout  # nothing rewritten, and counted so
     assert query(db, "SELECT call_id, chunk_no, updated_at FROM call_chunks ORDER BY 1, 2") == before
     check_stats(db)
 
@@ -199,6 +200,9 @@ def test_openai_provider_batches_retries_and_a_model_switch_is_a_replay(services
                               "earliest"], env=dict(os.environ, **oenv), capture_output=True,
                              text=True, timeout=120)
         assert out.returncode == 0, out.stderr
+        # the replay's report counts the rewritten passages (lib/worker lists call_chunks)
+        changed = int(out.stdout.split("rows_changed=")[1].split()[0])
+        assert changed >= total, out.stdout
         assert query(db, "SELECT DISTINCT model FROM call_chunks") == [("openai:fake-embed/384",)]
         assert query(db, "SELECT count(*) FROM call_chunks")[0][0] == total
         check_stats(db)  # the text did not change: neither did the statistics
@@ -258,20 +262,20 @@ def test_search_modes_find_the_call_and_never_another_tenants(services, db, work
         ids5 = {x["call_id"] for x in mine + other}
         for mode in ("text", "semantic", "hybrid"):
             res = search(q.port, 5, words, mode)
-            got = [r["call"]["call_id"] for r in res["results"]]
+            got = [r["call_id"] for r in res["results"]]
             assert got, mode
             assert set(got) <= ids5, (mode, got)
             assert set(got[:3]) == {x["call_id"] for x in mine}, (mode, got)
             assert len(got) == len(set(got))  # each call once
             for r in res["results"]:
-                assert r["snippet"] and r["call"]["summary"]
+                assert r["snippet"] and r["call"]["summary"] and r["call"]["call_id"] == r["call_id"]
             # tenant 6 sees only its own copies; a tenant without data sees nothing
             res6 = search(q.port, 6, words, mode)
-            assert {r["call"]["call_id"] for r in res6["results"]} <= {x["call_id"] for x in theirs}
+            assert {r["call_id"] for r in res6["results"]} <= {x["call_id"] for x in theirs}
             assert search(q.port, 7, words, mode)["results"] == []
             # within one caller
             resu = search(q.port, 5, words, mode, user="5550002")
-            assert all(r["call"]["user_id"] == "5550002" for r in resu["results"])
+            assert all(r["user_id"] == "5550002" for r in resu["results"])
         # text mode: any word matches (OR), stop words alone match nothing
         assert search(q.port, 5, "the and of", "text")["results"] == []
         res = search(q.port, 5, "zzzunknownword " + words.split()[-1], "text")
@@ -280,3 +284,64 @@ def test_search_modes_find_the_call_and_never_another_tenants(services, db, work
     finally:
         for dmn in (q, s, e):
             assert dmn.stop() == 0, dmn.output()
+
+
+def compat_search(port, tenant, q):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/v2/summaries/search",
+                                 data=json.dumps({"query": q}).encode(), method="POST",
+                                 headers={"Content-Type": "application/json",
+                                          "Authorization": "Bearer " + mint(SECRET, customer_id=tenant,
+                                                                            scope="memory:read")})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())
+
+
+def test_a_call_is_found_before_its_summary_and_by_words_only_its_summary_has(services, db, worker_env, tmp_path):
+    """Issue 14 item 1: the summary is a text passage of its own, written once by the summarizer
+    (call_summaries.search_tsv, ranked with the passages); a call the summarizer has not reached
+    is still found, with "call": null."""
+    topic, group, env = worker_env
+    base = json.loads(FIXTURES[1].read_text())
+    events = [call(base, 8, "5550008", i) for i in range(3)]
+    produce(services.bootstrap, topic, [(e["customer_id"], e) for e in events])
+    words = " ".join(base["turns"][1]["text"].split()[:12])
+    e = start(env, tmp_path)
+    q = Daemon([str(BUILD / "bin/aimem-query")],
+               {"AIMEM_HTTP_PORT": "0", "AIMEM_AUTH_JWT_SECRET": SECRET, "AIMEM_DB_URL": db.reader_url,
+                "AIMEM_EMBED_PROVIDER": "hashed"}, tmp_path / "query.log").wait_ready()
+    s = None
+    try:
+        wait_for(lambda: stored_total(db, group) == len(events), what="passages")
+        ids = {x["call_id"] for x in events}
+        for mode in ("text", "semantic", "hybrid"):
+            res = search(q.port, 8, words, mode)["results"]
+            assert {r["call_id"] for r in res} == ids, mode
+            assert all(r["call"] is None and r["user_id"] == "5550008" and r["snippet"] for r in res)
+            res = search(q.port, 8, words, mode, user="5550008")["results"]
+            assert {r["call_id"] for r in res} == ids, mode
+        # the previous service's route searched summaries: nothing yet
+        assert compat_search(q.port, 8, words)["results"] == []
+
+        senv = dict(env, AIMEM_CONSUMER_GROUP=group + "-s", AIMEM_LEXICONS_DIR=str(REPO / "workers/lexicons"))
+        s = Daemon([str(BUILD / "bin/aimem-summarizer")], senv, tmp_path / "summ.log").wait_ready(
+            pattern=r"\bready group=")
+        wait_for(lambda: stored_total(db, group + "-s") == len(events), what="summaries")
+        res = search(q.port, 8, words, "hybrid")["results"]
+        assert {r["call_id"] for r in res} == ids
+        assert all(r["call"]["call_id"] == r["call_id"] and r["call"]["summary"] for r in res)
+        assert {r["call_id"] for r in compat_search(q.port, 8, words)["results"]} == ids
+
+        # a word only one summary holds (no passage has it) finds that call, by its summary
+        target = events[0]["call_id"]
+        query(db, "UPDATE call_summaries SET search_tsv = search_tsv || to_tsvector('english', 'zebracorn')"
+                  " WHERE customer_id = 8 AND call_id = %s RETURNING call_id", target)
+        assert query(db, "SELECT count(*) FROM call_chunks WHERE tsv @@ 'zebracorn'::tsquery") == [(0,)]
+        for user in (None, "5550008"):
+            res = search(q.port, 8, "zebracorn", "text", user=user)["results"]
+            assert [r["call_id"] for r in res] == [target]
+            assert res[0]["text_rank"] > 0 and res[0]["call"]["summary"] and res[0]["snippet"]
+        assert search(q.port, 9, "zebracorn", "text")["results"] == []  # another tenant: nothing
+    finally:
+        for dmn in (q, s, e):
+            if dmn is not None:
+                assert dmn.stop() == 0, dmn.output()
