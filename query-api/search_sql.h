@@ -30,14 +30,17 @@
 	"  WHERE $4::text <> 'semantic') y), "                                                            \
 	"pick AS (SELECT websearch_to_tsquery('simple', string_agg(lexeme, ' or ')) AS tq FROM ("         \
 	"  SELECT lexeme FROM qt ORDER BY df, lexeme LIMIT " SEARCH_TERMS ") x), "                        \
-	"cand AS ((SELECT c.call_id, c.chunk_no, c.tsv, c.words FROM " CH " c, pick "                     \
-	"  WHERE c.tsv @@ pick.tq LIMIT " SEARCH_CANDIDATES ") UNION ALL (SELECT s.call_id, -1, "         \
-	"  s.search_tsv, (SELECT avgdl FROM st)::int FROM " SUM " s, pick "                               \
-	"  WHERE s.search_tsv @@ pick.tq LIMIT " SEARCH_CANDIDATES ")), "                                 \
+	"cand AS ((SELECT c.call_id, c.chunk_no, c.tsv, c.words FROM " CH " c "                           \
+	"  WHERE $4::text <> 'semantic' AND c.tsv @@ (SELECT tq FROM pick) "                              \
+	"  LIMIT " SEARCH_CANDIDATES ") UNION ALL (SELECT s.call_id, -1, s.search_tsv, "                  \
+	"  (SELECT avgdl FROM st)::int FROM " SUM " s WHERE $4::text <> 'semantic' "                      \
+	"  AND s.search_tsv @@ (SELECT tq FROM pick) LIMIT " SEARCH_CANDIDATES ")), "                     \
+	"ql AS (SELECT array_agg(lexeme) AS lx FROM qt), "                                                \
 	"bm AS (SELECT cand.call_id, cand.chunk_no, sum(qt.idf * x.tf * 2.2 / (x.tf + 1.2 * "             \
-	"  (0.25 + 0.75 * cand.words / st.avgdl))) AS s FROM cand CROSS JOIN st "                         \
+	"  (0.25 + 0.75 * cand.words / st.avgdl))) AS s FROM cand CROSS JOIN st CROSS JOIN ql "           \
 	"  CROSS JOIN LATERAL (SELECT u.lexeme, cardinality(u.positions)::float8 AS tf "                  \
-	"  FROM unnest(cand.tsv) u) x JOIN qt ON qt.lexeme = x.lexeme GROUP BY 1, 2), "                   \
+	"  FROM unnest(ts_filter(setweight(setweight(cand.tsv, 'D'), 'A', ql.lx), '{a}')) u) x "          \
+	"  JOIN qt ON qt.lexeme = x.lexeme GROUP BY 1, 2), "                                              \
 	"txt AS (SELECT call_id, chunk_no, s, row_number() OVER (ORDER BY s DESC, call_id) AS r "         \
 	"  FROM (SELECT DISTINCT ON (call_id) call_id, chunk_no, s FROM bm "                              \
 	"  ORDER BY call_id, s DESC, chunk_no) y ORDER BY s DESC, call_id LIMIT $3::int * 2), "           \
