@@ -138,10 +138,20 @@ $(CALLS_A): $(CALLS_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
 
+# The HTTP programs serve their part of schemas/openapi.yaml at GET /openapi.json, compiled in
+# as JSON (scripts/openapi-c.py; PyYAML is a test dependency already installed by deps.sh).
+PROG_GEN_aimem-query  := $(BUILD)/gen/openapi_query.o
+PROG_GEN_aimem-ingest := $(BUILD)/gen/openapi_ingest.o
+$(BUILD)/gen/openapi_%.c: schemas/openapi.yaml scripts/openapi-c.py | $(DEPS_FIRST)
+	@mkdir -p $(@D)
+	$(PYTHON) scripts/openapi-c.py $* $< $@
+$(BUILD)/gen/%.o: $(BUILD)/gen/%.c
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
 define PROGRAM_RULE
-$(BUILD)/bin/$(1): $(call prog_obj,$(1)) $(LIBS_A)
+$(BUILD)/bin/$(1): $(call prog_obj,$(1)) $(PROG_GEN_$(1)) $(LIBS_A)
 	@mkdir -p $$(@D)
-	$$(CC) $$(LDFLAGS) -o $$@ $(call prog_obj,$(1)) $(LIBS_A) $$(LDLIBS)
+	$$(CC) $$(LDFLAGS) -o $$@ $(call prog_obj,$(1)) $(PROG_GEN_$(1)) $(LIBS_A) $$(LDLIBS)
 $(BUILD)/$(call prog_dir,$(1))/%.o: CPPFLAGS += -I$(call prog_dir,$(1)) -Icalls
 endef
 $(foreach p,$(PROGRAMS),$(eval $(call PROGRAM_RULE,$(word 1,$(subst :, ,$(p))))))

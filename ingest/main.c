@@ -158,15 +158,16 @@ int main(int argc, char **argv)
 		rc = 2;
 		goto out;
 	}
-	const struct http_config hc = { s.http_bind,
-		                        (int)s.http_port,
-		                        (unsigned)s.http_threads,
-		                        s.http_conn_timeout_ms / 1000,
-		                        (unsigned)s.http_max_conns,
-		                        (unsigned)s.http_max_conns_per_ip,
-		                        (size_t)s.http_max_body,
-		                        (size_t)s.http_max_header,
-		                        "aimem-ingest" };
+	const struct http_config hc = { .bind = s.http_bind,
+		                        .port = (int)s.http_port,
+		                        .threads = (unsigned)s.http_threads,
+		                        .conn_timeout_s = s.http_conn_timeout_ms / 1000,
+		                        .max_conns = (unsigned)s.http_max_conns,
+		                        .max_conns_per_ip = (unsigned)s.http_max_conns_per_ip,
+		                        .max_body = (size_t)s.http_max_body,
+		                        .max_header = (size_t)s.http_max_header,
+		                        .program = "aimem-ingest",
+		                        .openapi_json = aimem_openapi_json };
 	srv = http_server_start(&hc, ingest_routes, ingest_nroutes, &in, ingest_ready, m, err,
 	                        sizeof(err));
 	if (srv == NULL) {

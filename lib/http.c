@@ -68,6 +68,17 @@ static enum http_outcome http_builtin_metrics(struct http_exchange *ex, void *ct
 	return HTTP_DONE;
 }
 
+static enum http_outcome http_builtin_openapi(struct http_exchange *ex, void *ctx)
+{
+	(void)ctx;
+	const char *doc = ex->srv->openapi_json;
+	if (doc == NULL)
+		http_reply_error(ex, 404, "not_found", "this program serves no OpenAPI document");
+	else
+		http_reply_json(ex, 200, doc, strlen(doc));
+	return HTTP_DONE;
+}
+
 static const struct http_route http_builtins[] = {
 	{ "GET", "/healthz", "healthz", http_builtin_healthz },
 	{ "HEAD", "/healthz", "healthz", http_builtin_healthz },
@@ -75,6 +86,7 @@ static const struct http_route http_builtins[] = {
 	{ "HEAD", "/readyz", "readyz", http_builtin_readyz },
 	{ "GET", "/metrics", "metrics", http_builtin_metrics },
 	{ "HEAD", "/metrics", "metrics", http_builtin_metrics },
+	{ "GET", "/openapi.json", "openapi", http_builtin_openapi },
 };
 #define HTTP_NBUILTINS (sizeof(http_builtins) / sizeof(http_builtins[0]))
 
@@ -145,6 +157,7 @@ static struct http_server *http_server_new(const struct http_config *cfg, void *
 	srv->ctx = ctx;
 	srv->ready = ready;
 	srv->m = m;
+	srv->openapi_json = cfg->openapi_json;
 	srv->max_body = cfg->max_body ? cfg->max_body : HTTP_DEFAULT_MAX_BODY;
 	srv->discard_max =
 	    srv->max_body + (srv->max_body > HTTP_MIN_DISCARD ? srv->max_body : HTTP_MIN_DISCARD);

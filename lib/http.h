@@ -40,7 +40,13 @@ struct http_config {
 	                              (MHD_OPTION_CONNECTION_MEMORY_LIMIT); 0 = 32 KiB, at least
 	                              4 KiB; larger headers get MHD's own 431 (HTML body) */
 	const char *program;       /* for logs; may be NULL */
+	const char *openapi_json;  /* the program's OpenAPI document, served at GET /openapi.json
+	                              without a token (static storage; NULL: 404 there) */
 };
+
+/* A program's OpenAPI document (GET /openapi.json), generated at build time from
+ * schemas/openapi.yaml by scripts/openapi-c.py into the HTTP programs only. */
+extern const char aimem_openapi_json[];
 
 enum http_outcome {
 	HTTP_DONE = 0,     /* the handler called http_reply* (on this thread or another) */
@@ -67,8 +73,8 @@ typedef bool (*http_ready_fn)(void *ctx, char *why, size_t whylen);
  * Starts listening and serving. routes (copied, with their strings) are matched most
  * specific first: where several patterns match a path, the one with a literal in the
  * earliest differing segment wins; a path that matches only with other methods gets 405
- * with Allow; no match gets 404. The built-in GET (and HEAD) /healthz, /readyz and /metrics
- * are added after routes. ctx is handed to every handler and to ready (borrowed; must
+ * with Allow; no match gets 404. The built-in GET (and HEAD) /healthz, /readyz, /metrics
+ * and /openapi.json are added after routes. ctx is handed to every handler and to ready (borrowed; must
  * outlive the server). m may be NULL (no metrics; /metrics is then empty); it must outlive
  * the server. Returns the server (owned; stop it with http_server_stop) or NULL with err
  * set (bad config or routes, or MHD could not listen: its reason is in the log).

@@ -33,6 +33,7 @@ struct http_server {
 	void *ctx;
 	http_ready_fn ready;
 	struct metrics *m;               /* may be NULL */
+	const char *openapi_json;        /* http_config's, may be NULL */
 	struct metrics_gauge *in_flight; /* NULL without metrics */
 	size_t max_body;
 	size_t discard_max; /* body bytes read and dropped before cutting a connection */

@@ -1361,7 +1361,13 @@ int worker_serve(struct worker *w, const char *name, const char *http_bind, int 
 	struct http_server *srv = NULL;
 	if (!w->replaying) { /* a replay runs beside the live worker: no port of its own */
 		char err[256];
-		const struct http_config hc = { http_bind, http_port, 2, 30, 64, 0, 4096, 0, name };
+		const struct http_config hc = { .bind = http_bind,
+			                        .port = http_port,
+			                        .threads = 2,
+			                        .conn_timeout_s = 30,
+			                        .max_conns = 64,
+			                        .max_body = 4096,
+			                        .program = name };
 		srv = http_server_start(&hc, NULL, 0, w, worker_ready, w->m, err, sizeof(err));
 		if (srv == NULL)
 			log_warn("no metrics endpoint: %s", err);
@@ -1400,7 +1406,7 @@ int worker_run(struct worker *w)
 		return -1;
 	}
 	log_info("ready group=%s topic=%s", w->group, w->topic);
-	notify_ready("consuming"); /* systemd Type=notify; sig_wait sends WATCHDOG=1 */
+	notify_ready("consuming");             /* systemd Type=notify; sig_wait sends WATCHDOG=1 */
 	worker_health_start(w->health, w->rk); /* watermarks asked for outside this loop */
 	while (!sig_stop_requested()) {
 		worker_settle(w); /* partitions held since the database did not answer, if any */

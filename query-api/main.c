@@ -181,15 +181,16 @@ int main(int argc, char **argv)
 	char why[256];
 	if (!qdb_ready(api.db, why, sizeof(why))) /* not fatal: /readyz says so until it is */
 		log_warn("database not reachable at start-up; serving 503 until it is");
-	const struct http_config hc = { s.http_bind,
-		                        (int)s.http_port,
-		                        (unsigned)s.http_threads,
-		                        s.http_conn_timeout_ms / 1000,
-		                        (unsigned)s.http_max_conns,
-		                        (unsigned)s.http_max_conns_per_ip,
-		                        (size_t)s.http_max_body,
-		                        (size_t)s.http_max_header,
-		                        "aimem-query" };
+	const struct http_config hc = { .bind = s.http_bind,
+		                        .port = (int)s.http_port,
+		                        .threads = (unsigned)s.http_threads,
+		                        .conn_timeout_s = s.http_conn_timeout_ms / 1000,
+		                        .max_conns = (unsigned)s.http_max_conns,
+		                        .max_conns_per_ip = (unsigned)s.http_max_conns_per_ip,
+		                        .max_body = (size_t)s.http_max_body,
+		                        .max_header = (size_t)s.http_max_header,
+		                        .program = "aimem-query",
+		                        .openapi_json = aimem_openapi_json };
 	size_t nroutes;
 	struct http_route *routes = query_routes(&nroutes);
 	srv = http_server_start(&hc, routes, nroutes, &api, query_ready, m, err, sizeof(err));

@@ -190,3 +190,54 @@ def test_ingest_responses_match_the_spec(services, tmp_path):
         c.close()
     finally:
         assert d.stop() == 0, d.output()
+
+
+def route_tables():
+    """The programs' route tables as the C sources declare them: program -> {(METHOD, pattern
+    with {} for a parameter): route name}; the built-ins of lib/http belong to both."""
+    import re
+    entry = re.compile(r'\{\s*"(GET|POST|DELETE|PUT|PATCH)",\s*"([^"]+)",\s*"([a-z0-9_]+)"')
+
+    def read(*files):
+        return {(m[1], m[2]): m[3] for f in files for m in entry.finditer(f.read_text())}
+    builtins = read(REPO / "lib/http.c")
+    return {"query": {**builtins, **read(*sorted((REPO / "query-api").glob("*.c")))},
+            "ingest": {**builtins, **read(REPO / "ingest/routes.c")}}
+
+
+def served_routes(doc):
+    import re
+    return {(m.upper(), re.sub(r"\{[^}]+\}", "{}", path)): op["operationId"]
+            for path, item in doc["paths"].items() for m, op in item.items()
+            if m in ("get", "post", "delete", "put", "patch")}
+
+
+def test_served_documents_match_the_route_tables(query, services, tmp_path):
+    """GET /openapi.json, without a token, on both programs: exactly the program's routes (its
+    table in the C sources, plus lib/http's built-ins), each operationId the route's name in
+    the logs and metrics (suffixed with the method where the two programs share a name), and
+    the same document schemas/openapi.yaml gives for that program."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("openapi_c", REPO / "scripts/openapi-c.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    ingest = start_ingest(services.bootstrap, make_topic(services), make_topic(services),
+                          tmp_path / "ingest.log")
+    try:
+        tables = route_tables()
+        for program, port in (("query", query.port), ("ingest", ingest.port)):
+            status, headers, raw = Client(port).request("GET", "/openapi.json")
+            assert status == 200 and headers["content-type"].startswith("application/json")
+            doc = json.loads(raw)
+            assert doc == gen.program_document(SPEC, program)
+            served, table = served_routes(doc), tables[program]
+            assert set(served) == set(table), (program, set(served) ^ set(table))
+            for key, operation_id in served.items():
+                assert operation_id in (table[key], f"{table[key]}_{key[0].lower()}"), (key, operation_id)
+        every = [op["operationId"] for item in SPEC["paths"].values() for op in item.values()
+                 if isinstance(op, dict) and "operationId" in op]
+        assert len(every) == len(set(every)), "operationIds are unique"
+        assert all("summary" in op for item in SPEC["paths"].values() for op in item.values()
+                   if isinstance(op, dict) and "responses" in op)
+    finally:
+        assert ingest.stop() == 0, ingest.output()
