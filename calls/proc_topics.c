@@ -3,9 +3,12 @@
  */
 #include "proc_topics.h"
 
+#include "text.h"
+
 #include <string.h>
 
 #define TOPIC_AGENT_FACTOR 0.5f
+#define TOPIC_SETTING_FACTOR 0.5f /* a cue naming where (topics_setting) */
 
 _Static_assert(PROC_TOPIC_MAX <= 64, "proc_topics bit sets have one bit per topic");
 _Static_assert(PROC_TOPICS_CHAT_KEEP <= PROC_TOPICS_OUT, "the kept topics fit the ranking array");
@@ -43,6 +46,36 @@ static bool topics_proper_noun(const struct proc_tok *toks, size_t i, size_t n)
 	       !(t->mark & PROC_MARK_SENT0);
 }
 
+/* Whether h is one of the NUL-terminated words of list. */
+static bool topics_word_in(uint64_t h, const char *const *list)
+{
+	for (; *list; list++)
+		if (text_word_hash(*list, strlen(*list), NULL) == h)
+			return true;
+	return false;
+}
+
+/* A cue after a preposition of place, straight or through a determiner ("at the party",
+ * "over dinner", "near the pool", "at my office"): where something happened, the setting of
+ * a story rather than its subject. "in", "to" and the time words are not here: "interested
+ * in films", "go to the cinema", "during my yoga" mostly name what the talk is about. */
+static bool topics_setting(const struct proc_tok *toks, size_t i)
+{
+	static const char *const preps[] = { "at",     "near", "inside", "outside",
+		                             "beside", "over", NULL };
+	static const char *const dets[] = { "the", "a",     "an",   "my",   "his",  "her",
+		                            "our", "their", "your", "that", "this", NULL };
+	size_t at = i; /* the word whose predecessor is looked at */
+	for (int step = 0; step < 2 && at > 0 && !(toks[at].flags & TEXT_W_BREAK); step++) {
+		if (topics_word_in(toks[at - 1].h, preps))
+			return true;
+		if (!topics_word_in(toks[at - 1].h, dets))
+			return false;
+		at--;
+	}
+	return false;
+}
+
 bool proc_topics_on_tag(struct proc_topics *t, const struct proc_tok *toks, size_t i, size_t n,
                         const struct proc_tag *tag, bool caller, uint32_t turn)
 {
@@ -55,7 +88,10 @@ bool proc_topics_on_tag(struct proc_topics *t, const struct proc_tok *toks, size
 	    t->turns[tag->cat] < UINT16_MAX)
 		t->turns[tag->cat]++;
 	t->last_turn[tag->cat] = turn;
-	t->score[tag->cat] += tag->weight * (caller ? 1.0f : TOPIC_AGENT_FACTOR);
+	float w = tag->weight * (caller ? 1.0f : TOPIC_AGENT_FACTOR);
+	if (topics_setting(toks, i))
+		w *= TOPIC_SETTING_FACTOR;
+	t->score[tag->cat] += w;
 	if (tag->weight >= PROC_TOPIC_ANCHOR) {
 		t->anchored |= bit;
 		if (caller && turn < PROC_TOPIC_REQUEST_TURNS)

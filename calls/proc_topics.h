@@ -4,7 +4,9 @@
  *
  * Each cue phrase adds its weight to its topic, fully in the caller's turns and at half
  * weight in the agent's (agents name topics the caller never raised: "anything else about
- * your billing?"). Word-sense guards keep ambiguous words from making a topic:
+ * your billing?"), and at half again after a preposition of place ("at the party", "over
+ * dinner": the setting of a story, not its subject). Word-sense guards keep ambiguous words
+ * from making a topic:
  *   - anchors: a topic is only kept when at least one of its cues weighs PROC_TOPIC_ANCHOR or
  *     more; weaker cues ("kitchen", "car", "home") only support a topic something else
  *     names;
