@@ -200,6 +200,8 @@ bench: all
 	AIMEM_BUILD=$(abspath $(BUILD)) bench/summarize.sh
 	AIMEM_BUILD=$(abspath $(BUILD)) bench/query.sh
 	AIMEM_BUILD=$(abspath $(BUILD)) bench/embed.sh
+	AIMEM_BUILD=$(abspath $(BUILD)) bench/embedder.sh
+	AIMEM_BUILD=$(abspath $(BUILD)) bench/search.sh
 
 # The long kill run: 50 SIGKILLs of the summarizer over 10,000 events (make test runs 20 over 3,000),
 # then the full chaos run of issue 8 (tests/chaos/driver.py: 20,000 events, 50 kills of 4 workers,

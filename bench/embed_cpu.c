@@ -1,14 +1,16 @@
 /*
  * embed_cpu: the cost of lib/minilm (all-MiniLM-L6-v2 on OpenBLAS), for bench/embed.sh.
  *
- *   embed_cpu [MODEL_DIR [threads]]   (default: the cache scripts/deps.sh fills)
+ *   embed_cpu [MODEL_DIR [threads | file FILE]]   (default: the cache scripts/deps.sh fills)
  *
  * For passages of 16, 64, 128 and 256 word pieces ([CLS] and [SEP] included): ms per passage
  * on one thread, one passage per call and 16 per call, next to the ceiling measured in the
  * same run: the GFLOP/s of a bare cblas_sgemm on the encoder's own feed-forward shape
  * ([n x 384] x [384 x 1536]), and the time the passage's multiply-adds would take at that
  * rate. With "threads": passages/s of 64 pieces with two threads calling at once (the
- * embedder on two cores) instead. Then the resident memory: file-backed (the mapped weights, shared by every process
+ * embedder on two cores) instead. With "file FILE": passages/s of FILE's texts (one per line,
+ * bench/embedder.sh writes the passages the worker stored) on two threads in batches of 64,
+ * the model alone: the ceiling of the embedder worker on two cores. Then the resident memory: file-backed (the mapped weights, shared by every process
  * that maps them) and anonymous (this process's own).
  */
 #include <cblas.h>
@@ -110,6 +112,64 @@ static void *work(void *arg)
 	return NULL;
 }
 
+struct file_worker {
+	const struct minilm *m;
+	char **texts;
+	size_t n;
+};
+
+static void *file_work(void *arg)
+{
+	struct file_worker *w = arg;
+	float *out = malloc(64 * MINILM_DIM * sizeof(float));
+	size_t lens[64];
+	char err[256];
+	for (size_t i = 0; i < w->n; i += 64) {
+		size_t k = w->n - i < 64 ? w->n - i : 64;
+		for (size_t j = 0; j < k; j++)
+			lens[j] = strlen(w->texts[i + j]);
+		if (minilm_embed(w->m, (const char *const *)w->texts + i, lens, k, out, err,
+		                 sizeof(err)) != 0)
+			abort();
+	}
+	free(out);
+	return NULL;
+}
+
+/* passages/s of the texts in path, two threads, batches of 64 */
+static int file_rate(const struct minilm *m, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return 2;
+	size_t n = 0, cap = 0;
+	char **texts = NULL, *line = NULL;
+	size_t lcap = 0;
+	ssize_t len;
+	while ((len = getline(&line, &lcap, f)) > 0) {
+		if (line[len - 1] == '\n')
+			line[len - 1] = '\0';
+		if (n == cap)
+			texts = realloc(texts, (cap = cap ? cap * 2 : 1024) * sizeof(*texts));
+		texts[n++] = strdup(line);
+	}
+	free(line);
+	fclose(f);
+	struct file_worker w[2] = { { m, texts, n / 2 }, { m, texts + n / 2, n - n / 2 } };
+	pthread_t t[2];
+	double t0 = now_s();
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, file_work, &w[i]);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	printf("minilm alone, the same %zu passages, two threads, batches of 64: %.1f passages/s\n",
+	       n, (double)n / (now_s() - t0));
+	for (size_t i = 0; i < n; i++)
+		free(texts[i]);
+	free(texts);
+	return 0;
+}
+
 static long status_kb(const char *key)
 {
 	FILE *f = fopen("/proc/self/status", "r");
@@ -134,6 +194,11 @@ int main(int argc, char **argv)
 	if (m == NULL) {
 		fprintf(stderr, "embed_cpu: %s\n", err);
 		return 2;
+	}
+	if (argc > 3 && strcmp(argv[2], "file") == 0) {
+		int rc = file_rate(m, argv[3]);
+		minilm_free(&m);
+		return rc;
 	}
 	static const size_t sizes[] = { 16, 64, 128, 256 };
 	bool threads = argc > 2 && strcmp(argv[2], "threads") == 0;
