@@ -45,7 +45,7 @@ def seed_other_tables(db, customer, user):
 def caller_rows(db, customer, user):
     out = {}
     for t in ("call_summaries", "caller_profiles", "personality_metrics", "personality_averages",
-              "memories", "caller_facts"):
+              "memories", "caller_facts", "caller_context", "call_chunks"):
         out[t] = query(db, f"SELECT count(*) FROM {t} WHERE customer_id = %s AND user_id = %s",
                        customer, user)[0][0]
     return out
