@@ -161,7 +161,7 @@ int erase_topic_reapply(PGconn *conn, const struct cfg *cfg, const char *topic,
 {
 	memset(r, 0, sizeof(*r));
 	struct reapply_read rd = { .r = r, .topic = topic };
-	rd_kafka_t *rk = topic_reader_new(cfg, "aimem-erase-reapply", err, errlen);
+	rd_kafka_t *rk = topic_reader_new(cfg, "aimem-erase-reapply", true, err, errlen);
 	if (rk == NULL)
 		return -1;
 	int rc = topic_read_all(rk, topic, timeout_ms, reapply_collect, &rd, err, errlen);

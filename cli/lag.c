@@ -14,6 +14,7 @@
 #include "db.h"
 #include "kafka.h"
 #include "num.h"
+#include "topic.h"
 #include "xalloc.h"
 
 struct lag_row {
@@ -65,25 +66,6 @@ static int lag_load(PGconn *conn, const char *group, struct lag_rows *rows, char
 	}
 	PQclear(res);
 	return 0;
-}
-
-static rd_kafka_t *lag_consumer(const struct cfg *cfg, char *err, size_t errlen)
-{
-	rd_kafka_conf_t *conf = kafka_conf_new(cfg, err, errlen);
-	if (conf == NULL)
-		return NULL;
-	/* a group.id is needed by the consumer, but nothing joins it: assign, never subscribe */
-	if (kafka_conf_set(conf, "group.id", "aimem-lag", err, errlen) ||
-	    kafka_conf_set(conf, "enable.auto.commit", "false", err, errlen) ||
-	    kafka_conf_set(conf, "enable.auto.offset.store", "false", err, errlen) ||
-	    kafka_conf_set(conf, "enable.partition.eof", "false", err, errlen)) {
-		rd_kafka_conf_destroy(conf);
-		return NULL;
-	}
-	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
-	if (rk == NULL)
-		rd_kafka_conf_destroy(conf); /* only taken on success */
-	return rk;
 }
 
 /* The timestamp of the message at r's first unprocessed offset (one message, then unassign). */
@@ -204,7 +186,7 @@ int lag_run(PGconn *conn, const struct cfg *cfg, const struct lag_opts *o, char 
 	if (lag_load(conn, o->group, &rows, err, errlen) != 0)
 		return -1;
 	rd_kafka_t *rk = NULL;
-	if (rows.n > 0 && (rk = lag_consumer(cfg, err, errlen)) == NULL) {
+	if (rows.n > 0 && (rk = topic_reader_new(cfg, "aimem-lag", false, err, errlen)) == NULL) {
 		lag_rows_free(&rows);
 		return -1;
 	}

@@ -13,6 +13,7 @@
 #include "backoff.h"
 #include "db.h"
 #include "kafka.h"
+#include "topic.h"
 #include "log.h"
 #include "num.h"
 #include "position.h"
@@ -44,25 +45,6 @@ int offsets_parse_to(const char *text, struct offsets_opts *o)
 	else
 		return -1;
 	return 0;
-}
-
-static rd_kafka_t *offsets_client(const struct cfg *cfg, char *err, size_t errlen)
-{
-	rd_kafka_conf_t *conf = kafka_conf_new(cfg, err, errlen);
-	if (conf == NULL)
-		return NULL;
-	/* a group.id is needed by the consumer, but nothing joins it: assign, never subscribe */
-	if (kafka_conf_set(conf, "group.id", "aimem-offsets", err, errlen) ||
-	    kafka_conf_set(conf, "enable.auto.commit", "false", err, errlen) ||
-	    kafka_conf_set(conf, "enable.auto.offset.store", "false", err, errlen) ||
-	    kafka_conf_set(conf, "enable.partition.eof", "false", err, errlen)) {
-		rd_kafka_conf_destroy(conf);
-		return NULL;
-	}
-	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
-	if (rk == NULL)
-		rd_kafka_conf_destroy(conf); /* only taken on success */
-	return rk;
 }
 
 /* The topic's partition count from the broker; -1 with err when it has no such topic. */
@@ -185,7 +167,7 @@ static void offsets_measure(struct offsets_run *r, const struct offsets_opts *o,
 static int offsets_open(const struct cfg *cfg, const struct offsets_opts *o, struct offsets_run *r,
                         char *err, size_t errlen)
 {
-	r->rk = offsets_client(cfg, err, errlen);
+	r->rk = topic_reader_new(cfg, "aimem-offsets", false, err, errlen);
 	if (r->rk == NULL)
 		return -1;
 	r->n = offsets_topic(r->rk, o, err, errlen);

@@ -276,7 +276,7 @@ int requeue_run(PGconn *conn, const struct cfg *cfg, const struct dead_letters_o
 	if (db_exec(conn, rq_messages_sql, 10, params, &cand, err, errlen) != DB_OK)
 		return -1;
 	int rc = -1;
-	q.reader = topic_reader_new(cfg, "aimem-requeue", err, errlen);
+	q.reader = topic_reader_new(cfg, "aimem-requeue", true, err, errlen);
 	if (q.reader != NULL && !o->dry_run)
 		q.producer = topic_producer_new(cfg, o->timeout_ms, err, errlen);
 	if (q.reader != NULL && (o->dry_run || q.producer != NULL))

@@ -26,7 +26,8 @@ bool topic_configured(const struct cfg *cfg)
 	return false;
 }
 
-rd_kafka_t *topic_reader_new(const struct cfg *cfg, const char *name, char *err, size_t errlen)
+rd_kafka_t *topic_reader_new(const struct cfg *cfg, const char *name, bool eof, char *err,
+                             size_t errlen)
 {
 	rd_kafka_conf_t *conf = kafka_conf_new(cfg, err, errlen);
 	if (conf == NULL)
@@ -35,7 +36,7 @@ rd_kafka_t *topic_reader_new(const struct cfg *cfg, const char *name, char *err,
 	if (kafka_conf_set(conf, "group.id", name, err, errlen) ||
 	    kafka_conf_set(conf, "enable.auto.commit", "false", err, errlen) ||
 	    kafka_conf_set(conf, "enable.auto.offset.store", "false", err, errlen) ||
-	    kafka_conf_set(conf, "enable.partition.eof", "true", err, errlen)) {
+	    kafka_conf_set(conf, "enable.partition.eof", eof ? "true" : "false", err, errlen)) {
 		rd_kafka_conf_destroy(conf);
 		return NULL;
 	}

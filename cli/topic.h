@@ -21,9 +21,11 @@
 /* True when cfg names a broker (kafka.bootstrap.servers set and not empty). */
 bool topic_configured(const struct cfg *cfg);
 
-/* An assign-only consumer (group.id name, never joined). NULL with err. */
-rd_kafka_t *topic_reader_new(const struct cfg *cfg, const char *name, char *err, size_t errlen)
-    __attribute__((warn_unused_result));
+/* An assign-only consumer (group.id name, never joined, nothing committed or stored); eof:
+ * whether it reports the end of a partition (RD_KAFKA_RESP_ERR__PARTITION_EOF). NULL with err.
+ * aimem lag, offsets, dead-letters and erase --reapply read the log through it. */
+rd_kafka_t *topic_reader_new(const struct cfg *cfg, const char *name, bool eof, char *err,
+                             size_t errlen) __attribute__((warn_unused_result));
 
 /*
  * The message at topic/partition/offset: 1 with *out (owned: rd_kafka_message_destroy it),

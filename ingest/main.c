@@ -90,28 +90,15 @@ static const char ingest_usage[] =
     "Under systemd (Type=notify) it reports READY=1 once /readyz answers 200,\n"
     "STOPPING=1 and WATCHDOG=1.\n";
 
-/* prog_info.check: the verifier start-up builds (a secret too short, a key that does not load). */
+/* prog_info.check and prog_on_reload: the JWT keys (lib/auth_keys); log.level is prog's. */
 static int ingest_check(const void *settings, char *err, size_t errlen)
 {
-	const struct ingest_settings *s = settings;
-	struct auth_verifier *auth = auth_keys_verifier(&s->auth, err, errlen);
-	if (auth == NULL)
-		return -1;
-	auth_verifier_free(&auth);
-	return 0;
+	return auth_keys_check(&((const struct ingest_settings *)settings)->auth, err, errlen);
 }
 
-/* SIGHUP (prog_on_reload): the JWT keys and settings read again, swapped in while requests
- * verify; a key that does not load keeps the ones in use. log.level is prog's. */
 static int ingest_reload(const void *fresh, void *ctx, char *err, size_t errlen)
 {
-	const struct ingest_settings *s = fresh;
-	struct auth_verifier *next = auth_keys_verifier(&s->auth, err, errlen);
-	if (next == NULL)
-		return -1;
-	auth_verifier_replace(ctx, &next);
-	log_info("jwt keys reloaded keys=%zu", auth_verifier_keys(ctx));
-	return 0;
+	return auth_keys_reload(&((const struct ingest_settings *)fresh)->auth, ctx, err, errlen);
 }
 
 int main(int argc, char **argv)

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "file.h"
+#include "log.h"
 #include "xalloc.h"
 
 /* The keys read so far: kids and key bytes owned here, handed to auth_config borrowed. */
@@ -153,4 +154,24 @@ struct auth_verifier *auth_keys_verifier(const struct auth_keys_settings *s, cha
 	struct auth_verifier *v = auth_verifier_new(&ac, err, errlen);
 	auth_keys_list_free(&l);
 	return v;
+}
+
+int auth_keys_check(const struct auth_keys_settings *s, char *err, size_t errlen)
+{
+	struct auth_verifier *auth = auth_keys_verifier(s, err, errlen);
+	if (auth == NULL)
+		return -1;
+	auth_verifier_free(&auth);
+	return 0;
+}
+
+int auth_keys_reload(const struct auth_keys_settings *s, struct auth_verifier *v, char *err,
+                     size_t errlen)
+{
+	struct auth_verifier *next = auth_keys_verifier(s, err, errlen);
+	if (next == NULL)
+		return -1;
+	auth_verifier_replace(v, &next);
+	log_info("jwt keys reloaded keys=%zu", auth_verifier_keys(v));
+	return 0;
 }

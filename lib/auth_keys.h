@@ -70,4 +70,13 @@ struct auth_keys_settings {
 struct auth_verifier *auth_keys_verifier(const struct auth_keys_settings *s, char *err,
                                          size_t errlen) __attribute__((warn_unused_result));
 
+/* --check-config (prog_info.check): builds the verifier start-up would build and drops it.
+ * 0, or -1 with err. */
+int auth_keys_check(const struct auth_keys_settings *s, char *err, size_t errlen);
+
+/* SIGHUP (prog_on_reload): builds a verifier from the fresh settings and swaps it into v while
+ * requests keep verifying; a key that does not load leaves v as it is (-1 with err). */
+int auth_keys_reload(const struct auth_keys_settings *s, struct auth_verifier *v, char *err,
+                     size_t errlen);
+
 #endif
