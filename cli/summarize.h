@@ -21,13 +21,13 @@
 #include <stdio.h>
 
 #include "proc.h"
-#include "summary_llm.h"
+#include "llm_settings.h"
 
 struct summarize_opts {
-	const char *path;                /* "-" for standard input */
-	const struct proc_lexicons *lx;  /* borrowed */
-	const struct summary_llm *model; /* borrowed; NULL: the built-in processors */
-	bool summary, personality;       /* what each line carries (--only) */
+	const char *path;               /* "-" for standard input */
+	const struct proc_lexicons *lx; /* borrowed */
+	const struct llm_model *model;  /* borrowed; NULL: the built-in processors */
+	bool summary, personality;      /* what each line carries (--only) */
 	FILE *out;
 };
 

@@ -6,8 +6,6 @@
  * stays unavailable. This file is the settings and the start-up and shutdown story; score.c
  * is the work.
  */
-#include <errno.h>
-#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +14,7 @@
 #include "cfg.h"
 #include "http.h"
 #include "llm.h"
+#include "llm_settings.h"
 #include "log.h"
 #include "metrics.h"
 #include "proc.h"
@@ -29,12 +28,7 @@ struct personality_settings {
 	char *db_url, *group, *topic, *log_level, *http_bind, *lexicons, *processor;
 	long long batch_max, batch_ms, retry_base_ms, retry_cap_ms, http_port, event_max_bytes,
 	    stall_ms;
-	char *llm_base_url, *llm_model, *llm_api_key, *llm_api_key_header, *llm_prompt;
-	char *llm_policy, *llm_temperature;
-	long long llm_timeout_ms, llm_connect_timeout_ms, llm_in_flight, llm_attempts;
-	long long llm_backoff_base_ms, llm_backoff_cap_ms, llm_retry_after_cap_ms;
-	long long llm_max_response, llm_max_prompt;
-	bool llm_json_mode;
+	struct llm_settings llm; /* the llm.* section (lib/llm_settings.h) */
 };
 
 #define S(field) offsetof(struct personality_settings, field)
@@ -59,42 +53,7 @@ static const struct cfg_item personality_items[] = {
 	  "builtin: the built-in lexicon scorer, no network; llm: the model at llm.base_url" },
 	{ "lexicons.dir", CFG_STRING, "workers/lexicons", 0, 0, NULL, CFG_DATA, S(lexicons),
 	  "folder of the built-in scorer's word lists (also needed for the fallback)" },
-	{ "llm.base_url", CFG_STRING, NULL, 0, 0, NULL, 0, S(llm_base_url),
-	  "OpenAI-compatible API base, e.g. https://api.openai.com/v1 (processor llm)" },
-	{ "llm.model", CFG_STRING, NULL, 0, 0, NULL, 0, S(llm_model),
-	  "model name (processor llm); recorded on rows as llm:<model>/<prompt version>" },
-	{ "llm.api_key", CFG_STRING, NULL, 0, 0, NULL, CFG_SECRET, S(llm_api_key),
-	  "API key (use llm.api_key_file or AIMEM_LLM_API_KEY_FILE); unset for local servers" },
-	{ "llm.api_key_header", CFG_STRING, NULL, 0, 0, NULL, 0, S(llm_api_key_header),
-	  "header carrying the bare key (e.g. api-key); unset: Authorization: Bearer" },
-	{ "llm.prompt", CFG_STRING, "workers/personality/prompts/personality.v1.txt", 0, 0, NULL,
-	  CFG_DATA, S(llm_prompt),
-	  "system prompt file; its name carries the version (…​.v<N>.txt)" },
-	{ "llm.policy", CFG_ENUM, "fallback", 0, 0, "fallback|wait|dead-letter", 0, S(llm_policy),
-	  "when the model stays unavailable: built-in scores marked needs_reprocess, retry "
-	  "without advancing, or dead letter" },
-	{ "llm.timeout", CFG_DURATION, "60s", 100, 600000, NULL, 0, S(llm_timeout_ms),
-	  "per attempt, the whole transfer" },
-	{ "llm.connect_timeout", CFG_DURATION, "5s", 100, 60000, NULL, 0, S(llm_connect_timeout_ms),
-	  "per attempt" },
-	{ "llm.max_in_flight", CFG_INT, "64", 1, 1024, NULL, 0, S(llm_in_flight),
-	  "requests in flight at once" },
-	{ "llm.max_attempts", CFG_INT, "4", 1, 100, NULL, 0, S(llm_attempts),
-	  "attempts per call on 429/5xx/timeouts (1: no retry)" },
-	{ "llm.backoff.base", CFG_DURATION, "500ms", 1, 60000, NULL, 0, S(llm_backoff_base_ms),
-	  "first backoff between attempts" },
-	{ "llm.backoff.cap", CFG_DURATION, "30s", 1, 600000, NULL, 0, S(llm_backoff_cap_ms),
-	  "longest backoff between attempts" },
-	{ "llm.retry_after_cap", CFG_DURATION, "60s", 0, 600000, NULL, 0, S(llm_retry_after_cap_ms),
-	  "a longer Retry-After is cut to this" },
-	{ "llm.max_response", CFG_SIZE, "1MiB", 1024, 1LL << 30, NULL, 0, S(llm_max_response),
-	  "largest answer body accepted" },
-	{ "llm.max_prompt", CFG_SIZE, "96KiB", 1024, 16LL << 20, NULL, 0, S(llm_max_prompt),
-	  "transcript bytes sent at most (longer calls are cut at a turn)" },
-	{ "llm.temperature", CFG_STRING, "0.2", 0, 0, NULL, 0, S(llm_temperature),
-	  "sampling temperature, 0..2" },
-	{ "llm.json_mode", CFG_BOOL, "true", 0, 0, NULL, 0, S(llm_json_mode),
-	  "send response_format json_object (turn off for servers that refuse it)" },
+	LLM_CFG_ITEMS(S(llm), "workers/personality/prompts/personality.v1.txt", "built-in scores"),
 	WORKER_READYZ_CFG_ITEM(S(stall_ms)),
 	{ "http.bind", CFG_STRING, "127.0.0.1", 0, 0, NULL, 0, S(http_bind),
 	  "address of /healthz, /readyz and /metrics" },
@@ -121,87 +80,18 @@ static const char personality_usage[] =
     "      group (its stored offsets untouched), up to the end offsets at start; prints a\n"
     "      report (aimem replay --group ... runs this)\n";
 
-/* The model side: client, prompt and the processor name rows carry. */
-struct personality_llm {
-	struct llm_client *client;
-	char *prompt;
-	char processor[192];
-	enum llm_policy policy;
-};
-
-static int personality_llm_open(const struct personality_settings *s, struct metrics *m,
-                                struct personality_llm *out, char *err, size_t errlen)
-{
-	memset(out, 0, sizeof(*out));
-	if (llm_policy_parse(s->llm_policy, &out->policy) != 0) {
-		snprintf(err, errlen, "llm.policy: unknown policy");
-		return -1;
-	}
-	if (strcmp(s->processor, "llm") != 0)
-		return 0;
-	if (s->llm_base_url == NULL || s->llm_model == NULL) {
-		snprintf(err, errlen, "processor llm needs llm.base_url and llm.model");
-		return -1;
-	}
-	char *end;
-	errno = 0;
-	double temperature = strtod(s->llm_temperature, &end);
-	if (errno != 0 || end == s->llm_temperature || *end != '\0' || !isfinite(temperature) ||
-	    temperature < 0 || temperature > 2) {
-		snprintf(err, errlen, "llm.temperature: a number from 0 to 2");
-		return -1;
-	}
-	char version[32];
-	if (llm_prompt_version(s->llm_prompt, version, sizeof(version)) != 0) {
-		snprintf(err, errlen, "llm.prompt: the file name needs a version (name.v1.txt)");
-		return -1;
-	}
-	out->prompt = llm_load_prompt(s->llm_prompt, err, errlen);
-	if (out->prompt == NULL)
-		return -1;
-	snprintf(out->processor, sizeof(out->processor), "llm:%s/%s", s->llm_model, version);
-	const struct llm_config lc = {
-		.base_url = s->llm_base_url,
-		.model = s->llm_model,
-		.api_key = s->llm_api_key,
-		.api_key_header = s->llm_api_key_header,
-		.timeout_ms = s->llm_timeout_ms,
-		.connect_timeout_ms = s->llm_connect_timeout_ms,
-		.max_in_flight = (unsigned)s->llm_in_flight,
-		.max_attempts = (unsigned)s->llm_attempts,
-		.backoff_base_ms = s->llm_backoff_base_ms,
-		.backoff_cap_ms = s->llm_backoff_cap_ms,
-		.retry_after_cap_ms = s->llm_retry_after_cap_ms,
-		.max_response_bytes = (size_t)s->llm_max_response,
-		.temperature = temperature,
-		.json_mode = s->llm_json_mode,
-	};
-	out->client = llm_new(&lc, m, err, errlen);
-	if (out->client == NULL) {
-		free(out->prompt);
-		out->prompt = NULL;
-		return -1;
-	}
-	return 0;
-}
-
-static void personality_llm_close(struct personality_llm *l)
-{
-	llm_free(&l->client);
-	free(l->prompt);
-	l->prompt = NULL;
-}
-
 /* prog_info.check (--check-config): the lexicons and model settings as start-up loads them (no
  * request is sent). */
 static int personality_check(const void *settings, char *err, size_t errlen)
 {
 	const struct personality_settings *s = settings;
 	struct metrics *m = metrics_new();
-	struct personality_llm llm = { 0 };
+	struct llm_model llm = { 0 };
 	struct proc_lexicons *lx = proc_lexicons_load(s->lexicons, err, errlen);
-	int rc = lx == NULL ? -1 : personality_llm_open(s, m, &llm, err, errlen);
-	personality_llm_close(&llm);
+	int rc = lx == NULL ? -1
+	                    : llm_model_open(&s->llm, strcmp(s->processor, "llm") == 0, m, &llm,
+	                                     err, errlen);
+	llm_model_close(&llm);
 	proc_lexicons_free(&lx);
 	metrics_free(&m);
 	return rc;
@@ -234,11 +124,12 @@ int main(int argc, char **argv)
 
 	int exit_code = 2;
 	struct metrics *m = metrics_new();
-	struct personality_llm llm = { 0 };
+	struct llm_model llm = { 0 };
 	struct scorer *sc = NULL;
 	struct worker *w = NULL;
 	struct proc_lexicons *lx = proc_lexicons_load(s.lexicons, err, sizeof(err));
-	if (lx == NULL || personality_llm_open(&s, m, &llm, err, sizeof(err)) != 0) {
+	if (lx == NULL || llm_model_open(&s.llm, strcmp(s.processor, "llm") == 0, m, &llm, err,
+	                                 sizeof(err)) != 0) {
 		fprintf(stderr, "aimem-personality: %s\n", err);
 		goto out;
 	}
@@ -248,7 +139,7 @@ int main(int argc, char **argv)
 		log_info("dry run: the built-in processor stands in for the model");
 	const struct scorer_config scfg = { lx,         model ? llm.client : NULL,
 		                            llm.prompt, llm.processor,
-		                            llm.policy, (size_t)s.llm_max_prompt };
+		                            llm.policy, llm.max_prompt_bytes };
 	sc = scorer_new(&scfg, m);
 	const struct worker_config wc = { s.group,
 		                          s.topic,
@@ -278,7 +169,7 @@ int main(int argc, char **argv)
 out:
 	worker_free(&w); /* before the scorer: dropping a batch releases its scores */
 	scorer_free(&sc);
-	personality_llm_close(&llm);
+	llm_model_close(&llm);
 	proc_lexicons_free(&lx);
 	metrics_free(&m);
 	cfg_free(&cfg);

@@ -26,7 +26,7 @@ struct summarizer_settings {
 	char *db_url, *group, *topic, *log_level, *http_bind, *lexicons, *processor, *tenant_topics;
 	long long batch_max, batch_ms, retry_base_ms, retry_cap_ms, http_port, event_max_bytes,
 	    stall_ms;
-	struct summary_llm_settings llm; /* the llm.* section (calls/summary_llm.h) */
+	struct llm_settings llm; /* the llm.* section (calls/summary_llm.h, lib/llm_settings.h) */
 };
 
 #define S(field) offsetof(struct summarizer_settings, field)
@@ -86,7 +86,7 @@ static int summarizer_check(const void *settings, char *err, size_t errlen)
 {
 	const struct summarizer_settings *s = settings;
 	struct metrics *m = metrics_new();
-	struct summary_llm llm = { 0 };
+	struct llm_model llm = { 0 };
 	struct proc_tenants *tenants = NULL;
 	struct proc_lexicons *lx = proc_lexicons_load(s->lexicons, err, errlen);
 	int rc = lx == NULL ? -1 : 0;
@@ -94,10 +94,10 @@ static int summarizer_check(const void *settings, char *err, size_t errlen)
 	    (tenants = proc_tenants_load(lx, s->tenant_topics, err, errlen)) == NULL)
 		rc = -1;
 	if (rc == 0 &&
-	    summary_llm_open(&s->llm, strcmp(s->processor, "llm") == 0, m, &llm, err, errlen) != 0)
+	    llm_model_open(&s->llm, strcmp(s->processor, "llm") == 0, m, &llm, err, errlen) != 0)
 		rc = -1;
 	else if (rc == 0)
-		summary_llm_close(&llm);
+		llm_model_close(&llm);
 	proc_tenants_free(&tenants);
 	proc_lexicons_free(&lx);
 	metrics_free(&m);
@@ -131,7 +131,7 @@ int main(int argc, char **argv)
 
 	int exit_code = 2;
 	struct metrics *m = metrics_new();
-	struct summary_llm llm = { 0 };
+	struct llm_model llm = { 0 };
 	struct summarizer *sz = NULL;
 	struct worker *w = NULL;
 	struct proc_tenants *tenants = NULL;
@@ -141,8 +141,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "aimem-summarizer: topics.tenant_dir: %s\n", err);
 		goto out;
 	}
-	if (lx == NULL || summary_llm_open(&s.llm, strcmp(s.processor, "llm") == 0, m, &llm, err,
-	                                   sizeof(err)) != 0) {
+	if (lx == NULL || llm_model_open(&s.llm, strcmp(s.processor, "llm") == 0, m, &llm, err,
+	                                 sizeof(err)) != 0) {
 		fprintf(stderr, "aimem-summarizer: %s\n", err);
 		goto out;
 	}
@@ -182,7 +182,7 @@ int main(int argc, char **argv)
 out:
 	worker_free(&w); /* before the summarizer: dropping a batch releases its summaries */
 	summarizer_free(&sz);
-	summary_llm_close(&llm);
+	llm_model_close(&llm);
 	proc_tenants_free(&tenants);
 	proc_lexicons_free(&lx);
 	metrics_free(&m);

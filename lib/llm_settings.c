@@ -1,7 +1,7 @@
 /*
- * summary_llm: the summarizer's model settings turned into a client (see summary_llm.h).
+ * llm_settings: the llm.* settings turned into a client, prompt and processor name (see llm_settings.h).
  */
-#include "summary_llm.h"
+#include "llm_settings.h"
 
 #include <errno.h>
 #include <math.h>
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int summary_llm_temperature(const char *text, double *out)
+static int llm_settings_temperature(const char *text, double *out)
 {
 	char *end;
 	errno = 0;
@@ -19,8 +19,8 @@ static int summary_llm_temperature(const char *text, double *out)
 	return 0;
 }
 
-int summary_llm_open(const struct summary_llm_settings *s, bool use_model, struct metrics *m,
-                     struct summary_llm *out, char *err, size_t errlen)
+int llm_model_open(const struct llm_settings *s, bool use_model, struct metrics *m,
+                   struct llm_model *out, char *err, size_t errlen)
 {
 	memset(out, 0, sizeof(*out));
 	out->max_prompt_bytes = (size_t)s->max_prompt;
@@ -35,7 +35,7 @@ int summary_llm_open(const struct summary_llm_settings *s, bool use_model, struc
 		return -1;
 	}
 	double temperature;
-	if (summary_llm_temperature(s->temperature, &temperature) != 0) {
+	if (llm_settings_temperature(s->temperature, &temperature) != 0) {
 		snprintf(err, errlen, "llm.temperature: a number from 0 to 2");
 		return -1;
 	}
@@ -66,13 +66,13 @@ int summary_llm_open(const struct summary_llm_settings *s, bool use_model, struc
 	};
 	out->client = llm_new(&lc, m, err, errlen);
 	if (out->client == NULL) {
-		summary_llm_close(out);
+		llm_model_close(out);
 		return -1;
 	}
 	return 0;
 }
 
-void summary_llm_close(struct summary_llm *l)
+void llm_model_close(struct llm_model *l)
 {
 	llm_free(&l->client);
 	free(l->prompt);
