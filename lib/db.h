@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cfg.h"
 #define DB_WUR __attribute__((warn_unused_result))
 
 enum db_status {
@@ -79,5 +80,13 @@ void db_rollback(PGconn *conn);
 
 /* Connection is OK and not inside a transaction: safe to hand to the next request. */
 bool db_is_clean(PGconn *conn);
+
+/* The db.url row of a cfg table (a secret, required); off: the offset of a char * field; role:
+ * the database role the program connects as ("aimem_worker"), named in the help. */
+/* clang-format off */
+#define DB_URL_CFG_ITEM(off, role) \
+	{ .key = "db.url", .type = CFG_STRING, .flags = CFG_SECRET | CFG_REQUIRED, .offset = (off), \
+	  .help = "libpq connection string as " role }
+/* clang-format on */
 
 #endif

@@ -19,6 +19,7 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "cfg.h"
 
 struct metrics;
 struct metrics_counter;
@@ -80,5 +81,26 @@ extern const size_t metrics_latency_nbounds;
  * (a histogram's _count always equals its +Inf bucket).
  */
 void metrics_render(struct metrics *m, struct buf *out);
+
+/*
+ * The metrics section of a program without an HTTP API of its own (the workers): where its
+ * /healthz, /readyz and /metrics listen (lib/worker_health serves them). A program embeds
+ * struct metrics_settings and lists METRICS_CFG_ITEMS(offsetof(struct its_settings, metrics),
+ * "9103") with its port's default. The HTTP programs serve /metrics on their API port (http.h).
+ */
+struct metrics_settings {
+	char *bind;
+	long long port;
+};
+
+/* clang-format off */
+#define METRICS_S_(base, field) ((base) + offsetof(struct metrics_settings, field))
+#define METRICS_CFG_ITEMS(base, port_default) \
+	{ .key = "http.bind", .type = CFG_STRING, .def = "127.0.0.1", .offset = METRICS_S_(base, bind), \
+	  .help = "address of /healthz, /readyz and /metrics" }, \
+	{ .key = "http.port", .type = CFG_INT, .def = (port_default), .min = 0, .max = 65535, \
+	  .offset = METRICS_S_(base, port), \
+	  .help = "port of /healthz, /readyz and /metrics (0: any free port)" }
+/* clang-format on */
 
 #endif

@@ -59,4 +59,12 @@ typedef int (*prog_reload_fn)(const void *fresh, void *ctx, char *err, size_t er
  * must outlive the program's run: it is main()'s. */
 void prog_on_reload(prog_reload_fn fn, void *ctx);
 
+/* The log.level row every program's table ends with (prog_start and each reload apply it);
+ * off: the offset of a char * field. */
+/* clang-format off */
+#define PROG_LOG_CFG_ITEM(off) \
+	{ .key = "log.level", .type = CFG_ENUM, .def = "info", .choices = "debug|info|warn|error", \
+	  .offset = (off), .help = "lowest level logged" }
+/* clang-format on */
+
 #endif

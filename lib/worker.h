@@ -86,20 +86,8 @@ struct worker_config {
 	long long retry_base_ms, retry_cap_ms;
 	struct event_limits limits;
 	const struct worker_replay *replay; /* NULL: the live consumer group */
-	long long stall_ms; /* readyz.stall_timeout (WORKER_READYZ_CFG_ITEM); 0: not checked */
+	long long stall_ms; /* readyz.stall_timeout (worker_settings.h); 0: not checked */
 };
-
-/*
- * The worker loop's own setting, for each worker program's table (field: a long long of the
- * program's settings, handed on as worker_config.stall_ms): /readyz answers 503 when no batch
- * has committed for this long while the consumer lags (lib/worker_health).
- */
-#define WORKER_READYZ_CFG_ITEM(field_offset)                                                            \
-	{                                                                                               \
-		"readyz.stall_timeout", CFG_DURATION, "5m", 0, 86400000, NULL, 0, (field_offset),       \
-		    "/readyz answers 503 when no batch has committed for this long while messages wait" \
-		    " (the lag is read from the broker even while the worker is stuck); 0: never"       \
-	}
 
 /* One valid event of a batch, as the program sees it. */
 struct worker_job {

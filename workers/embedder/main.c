@@ -13,55 +13,64 @@
 #include "chunk.h"
 #include "db.h"
 #include "embed.h"
+#include "kafka.h"
 #include "log.h"
 #include "metrics.h"
 #include "passages.h"
 #include "prog.h"
 #include "sig.h"
 #include "worker.h"
+#include "worker_settings.h"
 
 struct embedder_settings {
-	char *db_url, *group, *topic, *log_level, *http_bind;
-	long long batch_max, batch_ms, retry_base_ms, retry_cap_ms, http_port, event_max_bytes,
-	    stall_ms;
+	struct worker_settings worker; /* the worker section (lib/worker_settings.h) */
 	long long chunk_words, chunk_overlap, chunk_max, chunk_bytes;
-	struct embed_settings embed; /* the embed.* section (lib/embed.h) */
+	struct embed_settings embed;     /* the embed.* section (lib/embed.h) */
+	struct metrics_settings metrics; /* /healthz, /readyz, /metrics (lib/metrics.h) */
+	char *log_level;
 };
 
 #define S(field) offsetof(struct embedder_settings, field)
 static const struct cfg_item embedder_items[] = {
-	{ "db.url", CFG_STRING, NULL, 0, 0, NULL, CFG_SECRET | CFG_REQUIRED, S(db_url),
-	  "libpq connection string as aimem_worker" },
-	{ "consumer.group", CFG_STRING, "aimem-embedder", 0, 0, NULL, 0, S(group),
-	  "consumer group (and its key in consumer_offsets)" },
-	{ "topics.calls", CFG_STRING, "aimem.calls.v1", 0, 0, NULL, 0, S(topic),
-	  "call.ended topic" },
-	{ "batch.max_events", CFG_INT, "200", 1, 100000, NULL, 0, S(batch_max),
-	  "events per transaction at most (their passages are embedded together)" },
-	{ "batch.max_wait", CFG_DURATION, "100ms", 1, 60000, NULL, 0, S(batch_ms),
-	  "longest wait to fill a batch" },
-	{ "retry.base", CFG_DURATION, "100ms", 1, 60000, NULL, 0, S(retry_base_ms),
-	  "first backoff after a database error or an embedding failure" },
-	{ "retry.cap", CFG_DURATION, "10s", 1, 600000, NULL, 0, S(retry_cap_ms),
-	  "longest backoff" },
-	{ "event.max_bytes", CFG_SIZE, "1MiB", 1024, 64LL << 20, NULL, 0, S(event_max_bytes),
-	  "largest event accepted" },
-	{ "chunk.words", CFG_INT, "200", 8, 2000, NULL, 0, S(chunk_words),
-	  "words per passage (MiniLM reads 256 word pieces: about 180-200 words)" },
-	{ "chunk.overlap", CFG_INT, "40", 0, 999, NULL, 0, S(chunk_overlap),
-	  "words shared by consecutive passages (less than half of chunk.words)" },
-	{ "chunk.max_per_call", CFG_INT, "128", 1, 10000, NULL, 0, S(chunk_max),
-	  "passages per call at most (the rest of a longer call is not indexed, and counted)" },
-	{ "chunk.max_bytes", CFG_SIZE, "8KiB", 256, 16384, NULL, 0, S(chunk_bytes),
-	  "bytes per passage at most" },
+	WORKER_CFG_ITEMS(S(worker), "aimem-embedder"),
+	KAFKA_TOPICS_CALLS_CFG_ITEM(S(worker.topic), "call.ended topic"),
+	WORKER_BATCH_CFG_ITEMS(
+	    S(worker), "200", "100ms",
+	    "events per transaction at most (their passages are embedded together)",
+	    "first backoff after a database error or an embedding failure"),
+	{ .key = "chunk.words",
+	  .type = CFG_INT,
+	  .def = "200",
+	  .min = 8,
+	  .max = 2000,
+	  .offset = S(chunk_words),
+	  .help = "words per passage (MiniLM reads 256 word pieces: about 180-200 words)" },
+	{ .key = "chunk.overlap",
+	  .type = CFG_INT,
+	  .def = "40",
+	  .min = 0,
+	  .max = 999,
+	  .offset = S(chunk_overlap),
+	  .help = "words shared by consecutive passages (less than half of chunk.words)" },
+	{ .key = "chunk.max_per_call",
+	  .type = CFG_INT,
+	  .def = "128",
+	  .min = 1,
+	  .max = 10000,
+	  .offset = S(chunk_max),
+	  .help =
+	      "passages per call at most (the rest of a longer call is not indexed, and counted)" },
+	{ .key = "chunk.max_bytes",
+	  .type = CFG_SIZE,
+	  .def = "8KiB",
+	  .min = 256,
+	  .max = 16384,
+	  .offset = S(chunk_bytes),
+	  .help = "bytes per passage at most" },
 	EMBED_CFG_ITEMS(S(embed)),
-	WORKER_READYZ_CFG_ITEM(S(stall_ms)),
-	{ "http.bind", CFG_STRING, "127.0.0.1", 0, 0, NULL, 0, S(http_bind),
-	  "address of /healthz, /readyz and /metrics" },
-	{ "http.port", CFG_INT, "9106", 0, 65535, NULL, 0, S(http_port),
-	  "port of /healthz, /readyz and /metrics (0: any free port)" },
-	{ "log.level", CFG_ENUM, "info", 0, 0, "debug|info|warn|error", 0, S(log_level),
-	  "lowest level logged" },
+	WORKER_READYZ_CFG_ITEM(S(worker)),
+	METRICS_CFG_ITEMS(S(metrics), "9106"),
+	PROG_LOG_CFG_ITEM(S(log_level)),
 };
 #undef S
 
@@ -86,7 +95,7 @@ static const char embedder_usage[] =
 static int embedder_check_dim(const struct embedder_settings *s, char *err, size_t errlen)
 {
 	char derr[256];
-	PGconn *conn = db_connect(s->db_url, 10000, derr, sizeof(derr));
+	PGconn *conn = db_connect(s->worker.db_url, 10000, derr, sizeof(derr));
 	if (conn == NULL) {
 		log_warn("cannot check call_chunks.embedding's dimension now error=\"%s\"", derr);
 		return 0;
@@ -124,13 +133,15 @@ static int embedder_check(const void *settings, char *err, size_t errlen)
 int main(int argc, char **argv)
 {
 	struct embedder_settings s = { 0 };
-	const struct prog_info info = { "aimem-embedder",
-		                        embedder_usage,
-		                        embedder_items,
-		                        sizeof(embedder_items) / sizeof(embedder_items[0]),
-		                        &s,
-		                        "kafka.",
-		                        embedder_check };
+	const struct prog_info info = {
+		.name = "aimem-embedder",
+		.usage = embedder_usage,
+		.items = embedder_items,
+		.nitems = sizeof(embedder_items) / sizeof(embedder_items[0]),
+		.settings = &s,
+		.passthrough = KAFKA_CFG_PASSTHROUGH,
+		.check = embedder_check,
+	};
 	struct cfg *cfg = NULL;
 	int argi = 0;
 	sig_setup(); /* before librdkafka, curl and MHD start threads */
@@ -140,8 +151,10 @@ int main(int argc, char **argv)
 	char err[512];
 	struct worker_replay replay;
 	int replaying = worker_replay_args(argc, argv, argi, &replay, err, sizeof(err));
-	const struct chunk_limits lim = { (unsigned)s.chunk_words, (unsigned)s.chunk_overlap,
-		                          (unsigned)s.chunk_max, (size_t)s.chunk_bytes };
+	const struct chunk_limits lim = { .words = (unsigned)s.chunk_words,
+		                          .overlap = (unsigned)s.chunk_overlap,
+		                          .max_chunks = (unsigned)s.chunk_max,
+		                          .max_bytes = (size_t)s.chunk_bytes };
 	if (replaying >= 0 && s.chunk_overlap * 2 >= s.chunk_words) {
 		snprintf(err, sizeof(err), "chunk.overlap must be less than half of chunk.words");
 		replaying = -1;
@@ -162,20 +175,13 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	p = passages_new(emb, &lim, m);
-	const struct worker_config wc = { s.group,
-		                          s.topic,
-		                          s.db_url,
-		                          (size_t)s.batch_max,
-		                          s.batch_ms,
-		                          s.retry_base_ms,
-		                          s.retry_cap_ms,
-		                          { (size_t)s.event_max_bytes, 5000, 32 << 10 },
-		                          replaying ? &replay : NULL,
-		                          s.stall_ms };
-	const struct worker_ops ops = {
-		1u << EVENT_CALL_ENDED, NULL, p, passages_prepare, passages_release,
-		passages_apply_batch
-	};
+	const struct worker_config wc =
+	    worker_settings_config(&s.worker, replaying ? &replay : NULL);
+	const struct worker_ops ops = { .accept_types = 1u << EVENT_CALL_ENDED,
+		                        .ctx = p,
+		                        .prepare = passages_prepare,
+		                        .release = passages_release,
+		                        .apply_batch = passages_apply_batch };
 	w = worker_new(&wc, &ops, cfg, m, err, sizeof(err));
 	if (w == NULL) {
 		fprintf(stderr, "aimem-embedder: %s\n", err);
@@ -184,7 +190,8 @@ int main(int argc, char **argv)
 	log_info("provider=%s model=%s dimensions=%u chunk_words=%lld overlap=%lld",
 	         s.embed.provider, embed_model_id(emb), embed_dim(emb), s.chunk_words,
 	         s.chunk_overlap);
-	exit_code = worker_serve(w, "aimem-embedder", s.http_bind, (int)s.http_port) == 0 ? 0 : 1;
+	exit_code =
+	    worker_serve(w, "aimem-embedder", s.metrics.bind, (int)s.metrics.port) == 0 ? 0 : 1;
 	log_info("stopped");
 out:
 	worker_free(&w); /* before the passages: dropping a batch releases them */

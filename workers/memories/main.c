@@ -9,43 +9,29 @@
 #include "apply.h"
 #include "cfg.h"
 #include "http.h"
+#include "kafka.h"
 #include "log.h"
 #include "metrics.h"
 #include "prog.h"
 #include "sig.h"
 #include "worker.h"
+#include "worker_settings.h"
 
 struct memories_settings {
-	char *db_url, *group, *topic, *log_level, *http_bind;
-	long long batch_max, batch_ms, retry_base_ms, retry_cap_ms, http_port, stall_ms;
-	long long event_max_bytes;
+	struct worker_settings worker;   /* the worker section (lib/worker_settings.h) */
+	struct metrics_settings metrics; /* /healthz, /readyz, /metrics (lib/metrics.h) */
+	char *log_level;
 };
 
 #define S(field) offsetof(struct memories_settings, field)
 static const struct cfg_item memories_items[] = {
-	{ "db.url", CFG_STRING, NULL, 0, 0, NULL, CFG_SECRET | CFG_REQUIRED, S(db_url),
-	  "libpq connection string as aimem_worker" },
-	{ "consumer.group", CFG_STRING, "aimem-memories", 0, 0, NULL, 0, S(group),
-	  "consumer group (and its key in consumer_offsets)" },
-	{ "topics.memories", CFG_STRING, "aimem.memories.v1", 0, 0, NULL, 0, S(topic),
-	  "memory.put/delete topic" },
-	{ "batch.max_events", CFG_INT, "500", 1, 100000, NULL, 0, S(batch_max),
-	  "events per transaction at most" },
-	{ "batch.max_wait", CFG_DURATION, "50ms", 1, 60000, NULL, 0, S(batch_ms),
-	  "longest wait to fill a batch" },
-	{ "retry.base", CFG_DURATION, "100ms", 1, 60000, NULL, 0, S(retry_base_ms),
-	  "first backoff after a database error" },
-	{ "retry.cap", CFG_DURATION, "10s", 1, 600000, NULL, 0, S(retry_cap_ms),
-	  "longest backoff" },
-	{ "event.max_bytes", CFG_SIZE, "1MiB", 1024, 64LL << 20, NULL, 0, S(event_max_bytes),
-	  "largest event accepted" },
-	WORKER_READYZ_CFG_ITEM(S(stall_ms)),
-	{ "http.bind", CFG_STRING, "127.0.0.1", 0, 0, NULL, 0, S(http_bind),
-	  "address of /healthz, /readyz and /metrics" },
-	{ "http.port", CFG_INT, "9103", 0, 65535, NULL, 0, S(http_port),
-	  "port of /healthz, /readyz and /metrics (0: any free port)" },
-	{ "log.level", CFG_ENUM, "info", 0, 0, "debug|info|warn|error", 0, S(log_level),
-	  "lowest level logged" },
+	WORKER_CFG_ITEMS(S(worker), "aimem-memories"),
+	KAFKA_TOPICS_MEMORIES_CFG_ITEM(S(worker.topic), "memory.put/delete topic"),
+	WORKER_BATCH_CFG_ITEMS(S(worker), "500", "50ms", "events per transaction at most",
+	                       "first backoff after a database error"),
+	WORKER_READYZ_CFG_ITEM(S(worker)),
+	METRICS_CFG_ITEMS(S(metrics), "9103"),
+	PROG_LOG_CFG_ITEM(S(log_level)),
 };
 #undef S
 
@@ -66,13 +52,14 @@ static const char memories_usage[] =
 int main(int argc, char **argv)
 {
 	struct memories_settings s = { 0 };
-	const struct prog_info info = { "aimem-memories",
-		                        memories_usage,
-		                        memories_items,
-		                        sizeof(memories_items) / sizeof(memories_items[0]),
-		                        &s,
-		                        "kafka.",
-		                        NULL };
+	const struct prog_info info = {
+		.name = "aimem-memories",
+		.usage = memories_usage,
+		.items = memories_items,
+		.nitems = sizeof(memories_items) / sizeof(memories_items[0]),
+		.settings = &s,
+		.passthrough = KAFKA_CFG_PASSTHROUGH,
+	};
 	struct cfg *cfg = NULL;
 	int argi = 0;
 	sig_setup(); /* before librdkafka and MHD start threads */
@@ -89,22 +76,12 @@ int main(int argc, char **argv)
 	}
 
 	struct metrics *m = metrics_new();
-	const struct worker_config wc = { s.group,
-		                          s.topic,
-		                          s.db_url,
-		                          (size_t)s.batch_max,
-		                          s.batch_ms,
-		                          s.retry_base_ms,
-		                          s.retry_cap_ms,
-		                          { (size_t)s.event_max_bytes, 5000, 32 << 10 },
-		                          replaying ? &replay : NULL,
-		                          s.stall_ms };
-	const struct worker_ops ops = { (1u << EVENT_MEMORY_PUT) | (1u << EVENT_MEMORY_DELETE),
-		                        memories_apply,
-		                        NULL,
-		                        NULL,
-		                        NULL,
-		                        NULL };
+	const struct worker_config wc =
+	    worker_settings_config(&s.worker, replaying ? &replay : NULL);
+	const struct worker_ops ops = {
+		.accept_types = (1u << EVENT_MEMORY_PUT) | (1u << EVENT_MEMORY_DELETE),
+		.apply = memories_apply,
+	};
 	struct worker *w = worker_new(&wc, &ops, cfg, m, err, sizeof(err));
 	if (w == NULL) {
 		fprintf(stderr, "aimem-memories: %s\n", err);
@@ -112,7 +89,7 @@ int main(int argc, char **argv)
 		cfg_free(&cfg);
 		return 2;
 	}
-	int rc = worker_serve(w, "aimem-memories", s.http_bind, (int)s.http_port);
+	int rc = worker_serve(w, "aimem-memories", s.metrics.bind, (int)s.metrics.port);
 	worker_free(&w);
 	metrics_free(&m);
 	cfg_free(&cfg);

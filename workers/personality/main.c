@@ -15,6 +15,7 @@
 #include "http.h"
 #include "llm.h"
 #include "llm_settings.h"
+#include "kafka.h"
 #include "log.h"
 #include "metrics.h"
 #include "proc.h"
@@ -23,44 +24,42 @@
 #include "personality.h"
 #include "score.h"
 #include "worker.h"
+#include "worker_settings.h"
 
 struct personality_settings {
-	char *db_url, *group, *topic, *log_level, *http_bind, *lexicons, *processor;
-	long long batch_max, batch_ms, retry_base_ms, retry_cap_ms, http_port, event_max_bytes,
-	    stall_ms;
-	struct llm_settings llm; /* the llm.* section (lib/llm_settings.h) */
+	struct worker_settings worker; /* the worker section (lib/worker_settings.h) */
+	char *processor, *lexicons;
+	struct llm_settings llm;         /* the llm.* section (lib/llm_settings.h) */
+	struct metrics_settings metrics; /* /healthz, /readyz, /metrics (lib/metrics.h) */
+	char *log_level;
 };
 
 #define S(field) offsetof(struct personality_settings, field)
 static const struct cfg_item personality_items[] = {
-	{ "db.url", CFG_STRING, NULL, 0, 0, NULL, CFG_SECRET | CFG_REQUIRED, S(db_url),
-	  "libpq connection string as aimem_worker" },
-	{ "consumer.group", CFG_STRING, "aimem-personality", 0, 0, NULL, 0, S(group),
-	  "consumer group (and its key in consumer_offsets)" },
-	{ "topics.calls", CFG_STRING, "aimem.calls.v1", 0, 0, NULL, 0, S(topic),
-	  "call.ended topic" },
-	{ "batch.max_events", CFG_INT, "500", 1, 100000, NULL, 0, S(batch_max),
-	  "events per transaction at most (with the LLM: per round of requests)" },
-	{ "batch.max_wait", CFG_DURATION, "50ms", 1, 60000, NULL, 0, S(batch_ms),
-	  "longest wait to fill a batch" },
-	{ "retry.base", CFG_DURATION, "100ms", 1, 60000, NULL, 0, S(retry_base_ms),
-	  "first backoff after a database error (or an LLM outage under policy wait)" },
-	{ "retry.cap", CFG_DURATION, "10s", 1, 600000, NULL, 0, S(retry_cap_ms),
-	  "longest backoff" },
-	{ "event.max_bytes", CFG_SIZE, "1MiB", 1024, 64LL << 20, NULL, 0, S(event_max_bytes),
-	  "largest event accepted" },
-	{ "processor", CFG_ENUM, "builtin", 0, 0, "builtin|llm", 0, S(processor),
-	  "builtin: the built-in lexicon scorer, no network; llm: the model at llm.base_url" },
-	{ "lexicons.dir", CFG_STRING, "workers/lexicons", 0, 0, NULL, CFG_DATA, S(lexicons),
-	  "folder of the built-in scorer's word lists (also needed for the fallback)" },
+	WORKER_CFG_ITEMS(S(worker), "aimem-personality"),
+	KAFKA_TOPICS_CALLS_CFG_ITEM(S(worker.topic), "call.ended topic"),
+	WORKER_BATCH_CFG_ITEMS(
+	    S(worker), "500", "50ms",
+	    "events per transaction at most (with the LLM: per round of requests)",
+	    "first backoff after a database error (or an LLM outage under policy "
+	    "wait)"),
+	{ .key = "processor",
+	  .type = CFG_ENUM,
+	  .def = "builtin",
+	  .choices = "builtin|llm",
+	  .offset = S(processor),
+	  .help =
+	      "builtin: the built-in lexicon scorer, no network; llm: the model at llm.base_url" },
+	{ .key = "lexicons.dir",
+	  .type = CFG_STRING,
+	  .def = "workers/lexicons",
+	  .flags = CFG_DATA,
+	  .offset = S(lexicons),
+	  .help = "folder of the built-in scorer's word lists (also needed for the fallback)" },
 	LLM_CFG_ITEMS(S(llm), "workers/personality/prompts/personality.v1.txt", "built-in scores"),
-	WORKER_READYZ_CFG_ITEM(S(stall_ms)),
-	{ "http.bind", CFG_STRING, "127.0.0.1", 0, 0, NULL, 0, S(http_bind),
-	  "address of /healthz, /readyz and /metrics" },
-	{ "http.port", CFG_INT, "9105", 0, 65535, NULL, 0, S(http_port),
-	  "port of /healthz, /readyz and /metrics (0: any free port)" },
-	{ "log.level", CFG_ENUM, "info", 0, 0, "debug|info|warn|error", 0, S(log_level),
-	  "lowest level logged" },
+	WORKER_READYZ_CFG_ITEM(S(worker)),
+	METRICS_CFG_ITEMS(S(metrics), "9105"),
+	PROG_LOG_CFG_ITEM(S(log_level)),
 };
 #undef S
 
@@ -100,13 +99,15 @@ static int personality_check(const void *settings, char *err, size_t errlen)
 int main(int argc, char **argv)
 {
 	struct personality_settings s = { 0 };
-	const struct prog_info info = { "aimem-personality",
-		                        personality_usage,
-		                        personality_items,
-		                        sizeof(personality_items) / sizeof(personality_items[0]),
-		                        &s,
-		                        "kafka.",
-		                        personality_check };
+	const struct prog_info info = {
+		.name = "aimem-personality",
+		.usage = personality_usage,
+		.items = personality_items,
+		.nitems = sizeof(personality_items) / sizeof(personality_items[0]),
+		.settings = &s,
+		.passthrough = KAFKA_CFG_PASSTHROUGH,
+		.check = personality_check,
+	};
 	struct cfg *cfg = NULL;
 	int argi = 0;
 	sig_setup(); /* before librdkafka, curl and MHD start threads */
@@ -137,20 +138,15 @@ int main(int argc, char **argv)
 	bool model = llm.client != NULL && !(replaying > 0 && replay.dry_run);
 	if (llm.client != NULL && !model)
 		log_info("dry run: the built-in processor stands in for the model");
-	const struct scorer_config scfg = { lx,         model ? llm.client : NULL,
-		                            llm.prompt, llm.processor,
-		                            llm.policy, llm.max_prompt_bytes };
+	const struct scorer_config scfg = { .lexicons = lx,
+		                            .llm = model ? llm.client : NULL,
+		                            .system_prompt = llm.prompt,
+		                            .llm_processor = llm.processor,
+		                            .policy = llm.policy,
+		                            .max_prompt_bytes = llm.max_prompt_bytes };
 	sc = scorer_new(&scfg, m);
-	const struct worker_config wc = { s.group,
-		                          s.topic,
-		                          s.db_url,
-		                          (size_t)s.batch_max,
-		                          s.batch_ms,
-		                          s.retry_base_ms,
-		                          s.retry_cap_ms,
-		                          { (size_t)s.event_max_bytes, 5000, 32 << 10 },
-		                          replaying ? &replay : NULL,
-		                          s.stall_ms };
+	const struct worker_config wc =
+	    worker_settings_config(&s.worker, replaying ? &replay : NULL);
 	const struct worker_ops ops = { .accept_types = 1u << EVENT_CALL_ENDED,
 		                        .ctx = sc,
 		                        .prepare = scorer_prepare,
@@ -164,7 +160,7 @@ int main(int argc, char **argv)
 	log_info("processor=%s policy=%s", llm.client ? llm.processor : PERSONALITY_BUILTIN_NAME,
 	         llm_policy_name(llm.policy));
 	exit_code =
-	    worker_serve(w, "aimem-personality", s.http_bind, (int)s.http_port) == 0 ? 0 : 1;
+	    worker_serve(w, "aimem-personality", s.metrics.bind, (int)s.metrics.port) == 0 ? 0 : 1;
 	log_info("stopped");
 out:
 	worker_free(&w); /* before the scorer: dropping a batch releases its scores */

@@ -1,0 +1,70 @@
+/*
+ * worker_settings: the worker section of the worker programs' tables (aimem-summarizer,
+ * aimem-personality, aimem-memories, aimem-embedder) and the worker_config made from it.
+ *
+ * A worker program embeds struct worker_settings and lists, in this order, the rows of its
+ * start-up story:
+ *
+ *   WORKER_CFG_ITEMS(S(worker), "aimem-memories"),             db.url, consumer.group
+ *   KAFKA_TOPICS_MEMORIES_CFG_ITEM(S(worker.topic), "..."),   its topic (lib/kafka.h)
+ *   WORKER_BATCH_CFG_ITEMS(S(worker), "500", "50ms", "...", "..."),
+ *                                    batch.max_events, batch.max_wait, retry.*, event.max_bytes
+ *   ... its own rows ...
+ *   WORKER_READYZ_CFG_ITEM(S(worker)),                       readyz.stall_timeout
+ *
+ * with S(f) = offsetof(struct its_settings, f). The defaults and help texts that differ
+ * between programs (the group, how many events a batch holds and what a batch means with a
+ * model) are arguments; the rest is written once here.
+ *
+ * Not here: the loop (worker.h), where /metrics listens (metrics.h).
+ */
+#ifndef AIMEM_WORKER_SETTINGS_H
+#define AIMEM_WORKER_SETTINGS_H
+
+#include <stddef.h>
+
+#include "cfg.h"
+#include "db.h"
+#include "worker.h"
+
+struct worker_settings {
+	char *db_url, *group, *topic;
+	long long batch_max, batch_ms, retry_base_ms, retry_cap_ms, event_max_bytes, stall_ms;
+};
+
+/* clang-format off */
+#define WORKER_S_(base, field) ((base) + offsetof(struct worker_settings, field))
+/* db.url (as aimem_worker) and consumer.group (default: the program's name). */
+#define WORKER_CFG_ITEMS(base, group_default) \
+	DB_URL_CFG_ITEM(WORKER_S_(base, db_url), "aimem_worker"), \
+	{ .key = "consumer.group", .type = CFG_STRING, .def = (group_default), \
+	  .offset = WORKER_S_(base, group), .help = "consumer group (and its key in consumer_offsets)" }
+/* The batch rows: max_events and max_wait are the defaults of batch.max_events and
+ * batch.max_wait; events_help and retry_help say what a batch and a retry mean to the program. */
+#define WORKER_BATCH_CFG_ITEMS(base, max_events, max_wait, events_help, retry_help) \
+	{ .key = "batch.max_events", .type = CFG_INT, .def = (max_events), .min = 1, .max = 100000, \
+	  .offset = WORKER_S_(base, batch_max), .help = (events_help) }, \
+	{ .key = "batch.max_wait", .type = CFG_DURATION, .def = (max_wait), .min = 1, .max = 60000, \
+	  .offset = WORKER_S_(base, batch_ms), .help = "longest wait to fill a batch" }, \
+	{ .key = "retry.base", .type = CFG_DURATION, .def = "100ms", .min = 1, .max = 60000, \
+	  .offset = WORKER_S_(base, retry_base_ms), .help = (retry_help) }, \
+	{ .key = "retry.cap", .type = CFG_DURATION, .def = "10s", .min = 1, .max = 600000, \
+	  .offset = WORKER_S_(base, retry_cap_ms), .help = "longest backoff" }, \
+	{ .key = "event.max_bytes", .type = CFG_SIZE, .def = "1MiB", .min = 1024, .max = 64LL << 20, \
+	  .offset = WORKER_S_(base, event_max_bytes), .help = "largest event accepted" }
+/* readyz.stall_timeout (worker_config.stall_ms): /readyz answers 503 when no batch has
+ * committed for this long while the consumer lags (lib/worker_health). */
+#define WORKER_READYZ_CFG_ITEM(base) \
+	{ .key = "readyz.stall_timeout", .type = CFG_DURATION, .def = "5m", .min = 0, .max = 86400000, \
+	  .offset = WORKER_S_(base, stall_ms), \
+	  .help = "/readyz answers 503 when no batch has committed for this long while messages wait" \
+	          " (the lag is read from the broker even while the worker is stuck); 0: never" }
+/* clang-format on */
+
+/* The worker_config of s (its strings borrowed): the live group when replay is NULL, else that
+ * replay (borrowed). Events beyond event.max_bytes are refused; turns and turn text keep the
+ * defaults of DESIGN §3. */
+struct worker_config worker_settings_config(const struct worker_settings *s,
+                                            const struct worker_replay *replay);
+
+#endif
