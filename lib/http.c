@@ -241,6 +241,21 @@ struct http_server *http_server_start(const struct http_config *cfg,
 	return srv;
 }
 
+struct http_config http_settings_config(const struct http_settings *s, const char *program,
+                                        const char *openapi_json)
+{
+	return (struct http_config){ .bind = s->bind,
+		                     .port = (int)s->port,
+		                     .threads = (unsigned)s->threads,
+		                     .conn_timeout_s = s->conn_timeout_ms / 1000,
+		                     .max_conns = (unsigned)s->max_conns,
+		                     .max_conns_per_ip = (unsigned)s->max_conns_per_ip,
+		                     .max_body = (size_t)s->max_body,
+		                     .max_header = (size_t)s->max_header,
+		                     .program = program,
+		                     .openapi_json = openapi_json };
+}
+
 int http_server_port(const struct http_server *s)
 {
 	return s->port;

@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cfg.h"
 #include "metrics.h"
 
 struct http_server;
@@ -43,6 +44,49 @@ struct http_config {
 	const char *openapi_json;  /* the program's OpenAPI document, served at GET /openapi.json
 	                              without a token (static storage; NULL: 404 there) */
 };
+
+/*
+ * The http.* section of the HTTP programs' tables (aimem-ingest, aimem-query) and the
+ * http_config made from it. A program embeds struct http_settings and lists
+ * HTTP_CFG_ITEMS(offsetof(struct its_settings, http), "8101", "1MiB", 64LL << 20, "...") with
+ * its port's default and its request bodies' limit (default, maximum, help), and
+ * HTTP_DRAIN_CFG_ITEM(offsetof(struct its_settings, http)) where its shutdown rows go.
+ */
+struct http_settings {
+	char *bind;
+	long long port, threads, conn_timeout_ms, max_conns, max_conns_per_ip;
+	long long max_body, max_header, drain_ms;
+};
+
+/* clang-format off */
+#define HTTP_S_(base, field) ((base) + offsetof(struct http_settings, field))
+#define HTTP_CFG_ITEMS(base, port_default, body_default, body_max, body_help) \
+	{ .key = "http.bind", .type = CFG_STRING, .def = "127.0.0.1", .offset = HTTP_S_(base, bind), \
+	  .help = "address to listen on" }, \
+	{ .key = "http.port", .type = CFG_INT, .def = (port_default), .min = 0, .max = 65535, \
+	  .offset = HTTP_S_(base, port), .help = "TCP port (0: any free port)" }, \
+	{ .key = "http.threads", .type = CFG_INT, .def = "4", .min = 2, .max = 256, \
+	  .offset = HTTP_S_(base, threads), .help = "HTTP worker threads" }, \
+	{ .key = "http.connection_timeout", .type = CFG_DURATION, .def = "30s", .min = 1000, \
+	  .max = 3600000, .offset = HTTP_S_(base, conn_timeout_ms), .help = "idle connection timeout" }, \
+	{ .key = "http.max_connections", .type = CFG_INT, .def = "1024", .min = 1, .max = 100000, \
+	  .offset = HTTP_S_(base, max_conns), .help = "open connections at most" }, \
+	{ .key = "http.max_connections_per_ip", .type = CFG_INT, .def = "0", .min = 0, .max = 100000, \
+	  .offset = HTTP_S_(base, max_conns_per_ip), \
+	  .help = "open connections per client address (0: no limit)" }, \
+	{ .key = "http.max_body", .type = CFG_SIZE, .def = (body_default), .min = 1024, \
+	  .max = (body_max), .offset = HTTP_S_(base, max_body), .help = (body_help) }, \
+	{ .key = "http.max_header", .type = CFG_SIZE, .def = "32KiB", .min = 4096, .max = 1LL << 20, \
+	  .offset = HTTP_S_(base, max_header), .help = "memory for the request line and headers" }
+/* shutdown.drain, into the embedded struct's drain_ms (http_server_stop's wait). */
+#define HTTP_DRAIN_CFG_ITEM(base) \
+	{ .key = "shutdown.drain", .type = CFG_DURATION, .def = "10s", .min = 0, .max = 300000, \
+	  .offset = HTTP_S_(base, drain_ms), .help = "how long SIGTERM waits for in-flight requests" }
+/* clang-format on */
+
+/* The http_config of s (its bind borrowed), for program (logs) serving openapi_json. */
+struct http_config http_settings_config(const struct http_settings *s, const char *program,
+                                        const char *openapi_json);
 
 /* A program's OpenAPI document (GET /openapi.json), generated at build time from
  * schemas/openapi.yaml by scripts/openapi-c.py into the HTTP programs only. */

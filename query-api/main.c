@@ -12,6 +12,7 @@
 #include "auth.h"
 #include "auth_keys.h"
 #include "cfg.h"
+#include "db.h"
 #include "embed.h"
 #include "http.h"
 #include "log.h"
@@ -25,51 +26,59 @@
 struct query_settings {
 	char *db_url;
 	long long db_pool, db_stmt_timeout_ms, db_wait_ms, db_reconnect_ms;
-	char *http_bind;
-	long long http_port, http_threads, http_conn_timeout_ms, http_max_conns;
-	long long http_max_conns_per_ip, http_max_body, http_max_header;
+	struct http_settings http;      /* the http.* section and shutdown.drain (lib/http.h) */
 	struct auth_keys_settings auth; /* the auth.* section (lib/auth_keys.h) */
-	long long max_limit, drain_ms;
-	char *log_level;
+	long long max_limit;
 	struct embed_settings embed; /* the embed.* section (lib/embed.h): query embeddings */
+	char *log_level;
 };
 
 #define S(field) offsetof(struct query_settings, field)
 static const struct cfg_item query_items[] = {
-	{ "db.url", CFG_STRING, NULL, 0, 0, NULL, CFG_SECRET | CFG_REQUIRED, S(db_url),
-	  "libpq connection string as aimem_reader" },
-	{ "db.pool_size", CFG_INT, "0", 0, 256, NULL, 0, S(db_pool),
-	  "database connections (0: one per HTTP thread, so a request never waits for one)" },
-	{ "db.statement_timeout", CFG_DURATION, "2s", 10, 600000, NULL, 0, S(db_stmt_timeout_ms),
-	  "longest read; beyond it the request gets 503" },
-	{ "db.pool_wait", CFG_DURATION, "1s", 0, 60000, NULL, 0, S(db_wait_ms),
-	  "longest wait for a free connection before 503" },
-	{ "db.reconnect_interval", CFG_DURATION, "250ms", 10, 60000, NULL, 0, S(db_reconnect_ms),
-	  "least time between two connection attempts of one pool slot while the database is "
-	  "down (requests in between get 503 at once)" },
-	{ "http.bind", CFG_STRING, "127.0.0.1", 0, 0, NULL, 0, S(http_bind),
-	  "address to listen on" },
-	{ "http.port", CFG_INT, "8102", 0, 65535, NULL, 0, S(http_port),
-	  "TCP port (0: any free port)" },
-	{ "http.threads", CFG_INT, "4", 2, 256, NULL, 0, S(http_threads), "HTTP worker threads" },
-	{ "http.connection_timeout", CFG_DURATION, "30s", 1000, 3600000, NULL, 0,
-	  S(http_conn_timeout_ms), "idle connection timeout" },
-	{ "http.max_connections", CFG_INT, "1024", 1, 100000, NULL, 0, S(http_max_conns),
-	  "open connections at most" },
-	{ "http.max_connections_per_ip", CFG_INT, "0", 0, 100000, NULL, 0, S(http_max_conns_per_ip),
-	  "open connections per client address (0: no limit)" },
-	{ "http.max_body", CFG_SIZE, "64KiB", 1024, 16LL << 20, NULL, 0, S(http_max_body),
-	  "largest request body (413 beyond); only the compat POST reads have one" },
-	{ "http.max_header", CFG_SIZE, "32KiB", 4096, 1LL << 20, NULL, 0, S(http_max_header),
-	  "memory for the request line and headers" },
+	DB_URL_CFG_ITEM(S(db_url), "aimem_reader"),
+	{ .key = "db.pool_size",
+	  .type = CFG_INT,
+	  .def = "0",
+	  .min = 0,
+	  .max = 256,
+	  .offset = S(db_pool),
+	  .help =
+	      "database connections (0: one per HTTP thread, so a request never waits for one)" },
+	{ .key = "db.statement_timeout",
+	  .type = CFG_DURATION,
+	  .def = "2s",
+	  .min = 10,
+	  .max = 600000,
+	  .offset = S(db_stmt_timeout_ms),
+	  .help = "longest read; beyond it the request gets 503" },
+	{ .key = "db.pool_wait",
+	  .type = CFG_DURATION,
+	  .def = "1s",
+	  .min = 0,
+	  .max = 60000,
+	  .offset = S(db_wait_ms),
+	  .help = "longest wait for a free connection before 503" },
+	{ .key = "db.reconnect_interval",
+	  .type = CFG_DURATION,
+	  .def = "250ms",
+	  .min = 10,
+	  .max = 60000,
+	  .offset = S(db_reconnect_ms),
+	  .help = "least time between two connection attempts of one pool slot while the database "
+	          "is down (requests in between get 503 at once)" },
+	HTTP_CFG_ITEMS(S(http), "8102", "64KiB", 16LL << 20,
+	               "largest request body (413 beyond); only the compat POST reads have one"),
 	AUTH_KEYS_CFG_ITEMS(S(auth)),
-	{ "query.max_limit", CFG_INT, "500", 1, 10000, NULL, 0, S(max_limit),
-	  "largest limit=, summaries= or num_summaries= accepted (400 beyond)" },
+	{ .key = "query.max_limit",
+	  .type = CFG_INT,
+	  .def = "500",
+	  .min = 1,
+	  .max = 10000,
+	  .offset = S(max_limit),
+	  .help = "largest limit=, summaries= or num_summaries= accepted (400 beyond)" },
 	EMBED_CFG_ITEMS(S(embed)),
-	{ "shutdown.drain", CFG_DURATION, "10s", 0, 300000, NULL, 0, S(drain_ms),
-	  "how long SIGTERM waits for in-flight requests" },
-	{ "log.level", CFG_ENUM, "info", 0, 0, "debug|info|warn|error", 0, S(log_level),
-	  "lowest level logged" },
+	HTTP_DRAIN_CFG_ITEM(S(http)),
+	PROG_LOG_CFG_ITEM(S(log_level)),
 };
 #undef S
 
@@ -123,13 +132,14 @@ static int query_reload(const void *fresh, void *ctx, char *err, size_t errlen)
 int main(int argc, char **argv)
 {
 	struct query_settings s = { 0 };
-	const struct prog_info info = { "aimem-query",
-		                        query_usage,
-		                        query_items,
-		                        sizeof(query_items) / sizeof(query_items[0]),
-		                        &s,
-		                        NULL,
-		                        query_check };
+	const struct prog_info info = {
+		.name = "aimem-query",
+		.usage = query_usage,
+		.items = query_items,
+		.nitems = sizeof(query_items) / sizeof(query_items[0]),
+		.settings = &s,
+		.check = query_check,
+	};
 	struct cfg *cfg = NULL;
 	int argi = 0;
 	sig_setup(); /* before MHD starts threads */
@@ -161,22 +171,19 @@ int main(int argc, char **argv)
 		rc = 2;
 		goto out;
 	}
-	const struct qdb_config qc = { s.db_url, (unsigned)(s.db_pool ? s.db_pool : s.http_threads),
-		                       s.db_stmt_timeout_ms, s.db_wait_ms, s.db_reconnect_ms };
+	const struct qdb_config qc = {
+		.url = s.db_url,
+		.size = (unsigned)(s.db_pool ? s.db_pool : s.http.threads),
+		.statement_timeout_ms = s.db_stmt_timeout_ms,
+		.wait_ms = s.db_wait_ms,
+		.reconnect_ms = s.db_reconnect_ms,
+	};
 	api.db = qdb_new(&qc, m);
 	char why[256];
 	if (!qdb_ready(api.db, why, sizeof(why))) /* not fatal: /readyz says so until it is */
 		log_warn("database not reachable at start-up; serving 503 until it is");
-	const struct http_config hc = { .bind = s.http_bind,
-		                        .port = (int)s.http_port,
-		                        .threads = (unsigned)s.http_threads,
-		                        .conn_timeout_s = s.http_conn_timeout_ms / 1000,
-		                        .max_conns = (unsigned)s.http_max_conns,
-		                        .max_conns_per_ip = (unsigned)s.http_max_conns_per_ip,
-		                        .max_body = (size_t)s.http_max_body,
-		                        .max_header = (size_t)s.http_max_header,
-		                        .program = "aimem-query",
-		                        .openapi_json = aimem_openapi_json };
+	const struct http_config hc =
+	    http_settings_config(&s.http, "aimem-query", aimem_openapi_json);
 	size_t nroutes;
 	struct http_route *routes = query_routes(&nroutes);
 	srv = http_server_start(&hc, routes, nroutes, &api, query_ready, m, err, sizeof(err));
@@ -185,8 +192,8 @@ int main(int argc, char **argv)
 		log_error("cannot start the HTTP server: %s", err);
 		goto out;
 	}
-	log_info("ready bind=%s port=%d threads=%lld pool=%u", s.http_bind, http_server_port(srv),
-	         s.http_threads, qc.size);
+	log_info("ready bind=%s port=%d threads=%lld pool=%u", s.http.bind, http_server_port(srv),
+	         s.http.threads, qc.size);
 
 	/* systemd (Type=notify): READY=1 once /readyz answers 200 (the database reachable), which the
 	 * units' curl probe used to wait for; sig_wait sends WATCHDOG=1; SIGHUP reloads */
@@ -197,8 +204,8 @@ int main(int argc, char **argv)
 	notify_stopping();
 
 	log_info("stopping: no new connections, draining in-flight requests drain_ms=%lld",
-	         s.drain_ms);
-	http_server_stop(&srv, s.drain_ms);
+	         s.http.drain_ms);
+	http_server_stop(&srv, s.http.drain_ms);
 	rc = 0;
 out:
 	http_server_stop(&srv, 0);
