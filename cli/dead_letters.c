@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "cmdline.h"
 #include "db.h"
 #include "event.h"
 #include "num.h"
@@ -24,18 +25,21 @@ const char dead_letters_usage[] =
     "                                  [--limit N] [--again] [--dry-run]\n"
     "T: RFC 3339 (2026-11-20T15:00:00Z) or a duration back from now (30m, 24h, 7d)\n";
 
-/* "--name value" or "--name=value" at argv[*i]: the value (borrowed), advancing *i. */
-static const char *dl_opt(int argc, char **argv, int *i, const char *name)
-{
-	size_t n = strlen(name);
-	if (strncmp(argv[*i], name, n) != 0)
-		return NULL;
-	if (argv[*i][n] == '=')
-		return argv[*i] + n + 1;
-	if (argv[*i][n] != '\0' || *i + 1 >= argc)
-		return NULL;
-	return argv[++*i];
-}
+enum {
+	DL_GROUP = 1,
+	DL_TOPIC,
+	DL_CUSTOMER,
+	DL_CODE,
+	DL_SINCE,
+	DL_UNTIL,
+	DL_LIMIT,
+	DL_PARTITION,
+	DL_OFFSET,
+	DL_PENDING,
+	DL_JSON,
+	DL_AGAIN,
+	DL_DRY_RUN,
+};
 
 /* RFC 3339, or a duration back from now_ms. */
 static int dl_time(const char *text, long long now_ms, long long *out)
@@ -50,87 +54,118 @@ static int dl_time(const char *text, long long now_ms, long long *out)
 	return -1;
 }
 
-static int dl_number(const char *name, const char *v, long long min, long long max, long long *out,
-                     char *err, size_t errlen)
+/* One option's value into o; 0, or -1 after refusing it through c. */
+static int dl_option(struct cmdline *c, int ch, long long now_ms, struct dead_letters_opts *o)
 {
-	if (num_parse_int(v, min, max, out) == NUM_OK)
-		return 0;
-	snprintf(err, errlen, "%s takes an integer %lld..%lld", name, min, max);
-	return -1;
-}
-
-static int dl_when(const char *name, const char *v, long long now_ms, long long *out, char *err,
-                   size_t errlen)
-{
-	if (dl_time(v, now_ms, out) == 0)
-		return 1;
-	snprintf(err, errlen, "%s takes RFC 3339 or a duration (24h): \"%s\"", name, v);
-	return -1;
-}
-
-/* One option of argv[*i]; 1 when taken, 0 unknown, -1 bad value (err set). */
-static int dl_option(int argc, char **argv, int *i, long long now_ms, struct dead_letters_opts *o,
-                     char *err, size_t errlen)
-{
-	const char *v;
-	if ((v = dl_opt(argc, argv, i, "--group")) != NULL)
+	const char *v = c->value;
+	long long *number = NULL, min = 0, max = INT32_MAX;
+	switch (ch) {
+	case DL_GROUP:
 		o->group = v;
-	else if ((v = dl_opt(argc, argv, i, "--topic")) != NULL)
-		o->topic = v;
-	else if ((v = dl_opt(argc, argv, i, "--code")) != NULL)
-		o->code = v;
-	else if ((v = dl_opt(argc, argv, i, "--customer")) != NULL)
-		return dl_number("--customer", v, 1, INT32_MAX, &o->customer, err, errlen) ? -1 : 1;
-	else if ((v = dl_opt(argc, argv, i, "--partition")) != NULL)
-		return dl_number("--partition", v, 0, INT32_MAX, &o->partition, err, errlen) ? -1
-		                                                                             : 1;
-	else if ((v = dl_opt(argc, argv, i, "--offset")) != NULL)
-		return dl_number("--offset", v, 0, INT64_MAX, &o->offset, err, errlen) ? -1 : 1;
-	else if ((v = dl_opt(argc, argv, i, "--limit")) != NULL)
-		return dl_number("--limit", v, 1, 100000, &o->limit, err, errlen) ? -1 : 1;
-	else if ((v = dl_opt(argc, argv, i, "--since")) != NULL)
-		return dl_when("--since", v, now_ms, &o->since_ms, err, errlen);
-	else if ((v = dl_opt(argc, argv, i, "--until")) != NULL)
-		return dl_when("--until", v, now_ms, &o->until_ms, err, errlen);
-	else if (strcmp(argv[*i], "--json") == 0 && o->cmd != DEAD_LETTERS_REQUEUE)
-		o->json = true;
-	else if (strcmp(argv[*i], "--pending") == 0 && o->cmd == DEAD_LETTERS_LIST)
-		o->pending = true;
-	else if (strcmp(argv[*i], "--dry-run") == 0 && o->cmd == DEAD_LETTERS_REQUEUE)
-		o->dry_run = true;
-	else if (strcmp(argv[*i], "--again") == 0 && o->cmd == DEAD_LETTERS_REQUEUE)
-		o->again = true;
-	else
 		return 0;
-	return 1;
+	case DL_TOPIC:
+		o->topic = v;
+		return 0;
+	case DL_CODE:
+		o->code = v;
+		return 0;
+	case DL_JSON:
+		o->json = true;
+		return 0;
+	case DL_PENDING:
+		o->pending = true;
+		return 0;
+	case DL_DRY_RUN:
+		o->dry_run = true;
+		return 0;
+	case DL_AGAIN:
+		o->again = true;
+		return 0;
+	case DL_CUSTOMER:
+		number = &o->customer, min = 1;
+		break;
+	case DL_PARTITION:
+		number = &o->partition;
+		break;
+	case DL_OFFSET:
+		number = &o->offset, max = INT64_MAX;
+		break;
+	case DL_LIMIT:
+		number = &o->limit, min = 1, max = 100000;
+		break;
+	default: /* DL_SINCE, DL_UNTIL */
+		if (dl_time(v, now_ms, ch == DL_SINCE ? &o->since_ms : &o->until_ms) == 0)
+			return 0;
+		cmdline_fail(c, "--%s takes RFC 3339 or a duration (24h): \"%s\"",
+		             ch == DL_SINCE ? "since" : "until", v);
+		return -1;
+	}
+	if (num_parse_int(v, min, max, number) == NUM_OK)
+		return 0;
+	const char *name = ch == DL_CUSTOMER    ? "customer"
+	                   : ch == DL_PARTITION ? "partition"
+	                   : ch == DL_OFFSET    ? "offset"
+	                                        : "limit";
+	cmdline_fail(c, "--%s takes an integer %lld..%lld: \"%s\"", name, min, max, v);
+	return -1;
 }
 
 int dead_letters_parse(int argc, char **argv, long long now_ms, struct dead_letters_opts *o,
-                       char *err, size_t errlen)
+                       int *status)
 {
-	static const char *const names[] = { "list", "show", "requeue" };
-	int cmd = -1;
-	for (int c = 0; argc > 1 && c < 3; c++)
-		if (strcmp(argv[1], names[c]) == 0)
-			cmd = c;
-	if (cmd < 0) {
-		snprintf(err, errlen, "a subcommand is needed: list, show or requeue");
-		return -1;
+/* every verb takes every filter, as before; the flags are each verb's own */
+#define DL_FILTERS                                                                                 \
+	{ "group", required_argument, NULL, DL_GROUP },                                            \
+	    { "topic", required_argument, NULL, DL_TOPIC },                                        \
+	    { "customer", required_argument, NULL, DL_CUSTOMER },                                  \
+	    { "code", required_argument, NULL, DL_CODE },                                          \
+	    { "since", required_argument, NULL, DL_SINCE },                                        \
+	    { "until", required_argument, NULL, DL_UNTIL },                                        \
+	    { "limit", required_argument, NULL, DL_LIMIT },                                        \
+	    { "partition", required_argument, NULL, DL_PARTITION },                                \
+	{                                                                                          \
+		"offset", required_argument, NULL, DL_OFFSET                                       \
 	}
+	static const struct option list[] = {
+		DL_FILTERS,
+		{ "pending", no_argument, NULL, DL_PENDING },
+		{ "json", no_argument, NULL, DL_JSON },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const struct option show[] = {
+		DL_FILTERS,
+		{ "json", no_argument, NULL, DL_JSON },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const struct option requeue[] = {
+		DL_FILTERS,
+		{ "again", no_argument, NULL, DL_AGAIN },
+		{ "dry-run", no_argument, NULL, DL_DRY_RUN },
+		{ NULL, 0, NULL, 0 },
+	};
+#undef DL_FILTERS
+	static const struct option *const tables[] = { list, show, requeue };
+	static const char *const names[] = { "list", "show", "requeue" };
+	static const char *const cmds[] = { "dead-letters list", "dead-letters show",
+		                            "dead-letters requeue" };
+	int cmd = cmdline_verb("dead-letters", dead_letters_usage, argc, argv, names, 3, status);
+	if (cmd < 0)
+		return -1;
 	o->cmd = (enum dead_letters_cmd)cmd;
 	o->limit = o->cmd == DEAD_LETTERS_LIST ? 50 : 1000;
-	for (int i = 2; i < argc; i++) {
-		int rc = dl_option(argc, argv, &i, now_ms, o, err, errlen);
-		if (rc < 0)
-			return -1;
-		if (rc == 0) {
-			snprintf(err, errlen, "unknown argument \"%s\"", argv[i]);
-			return -1;
-		}
+	struct cmdline c =
+	    CMDLINE_INIT(cmds[cmd], dead_letters_usage, tables[cmd], argc - 1, argv + 1);
+	int ch;
+	while ((ch = cmdline_next(&c)) > 0)
+		if (dl_option(&c, ch, now_ms, o) != 0)
+			break;
+	if (ch != CMDLINE_END || cmdline_args(&c, 0, 0, NULL) < 0) {
+		*status = c.status;
+		return -1;
 	}
 	if (o->cmd == DEAD_LETTERS_SHOW &&
 	    (o->topic == NULL || o->partition < 0 || o->offset < 0)) {
-		snprintf(err, errlen, "show needs --topic, --partition and --offset");
+		*status = cmdline_fail(&c, "show needs --topic, --partition and --offset");
 		return -1;
 	}
 	return 0;

@@ -72,10 +72,11 @@ struct dead_letters_filter {
 void dead_letters_filter(const struct dead_letters_opts *o, bool with_requeued,
                          struct dead_letters_filter *f);
 
-/* Parses "list|show|requeue [options]" (argv[0] is "dead-letters"; "--opt value" and
- * "--opt=value"). Returns 0, or -1 with err (a usage error). now_ms resolves durations. */
+/* Parses "list|show|requeue [options]" (argv[0] is "dead-letters"; cli/cmdline: "--opt value"
+ * and "--opt=value", --help). Returns 0, or -1 with *status the exit code: 0 after --help (the
+ * usage printed), 2 after a usage error (said on stderr). now_ms resolves durations. */
 int dead_letters_parse(int argc, char **argv, long long now_ms, struct dead_letters_opts *o,
-                       char *err, size_t errlen) __attribute__((warn_unused_result));
+                       int *status) __attribute__((warn_unused_result));
 
 /* Runs the command on conn (aimem_worker or an administrator); requeue also needs cfg's kafka.*
  * settings. Returns 0, 1 when requeue refused or failed some message (each reported on

@@ -11,6 +11,7 @@
 
 #include "auth_keys.h"
 #include "cfg.h"
+#include "cmdline.h"
 #include "db.h"
 #include "dead_letters.h"
 #include "context.h"
@@ -89,7 +90,9 @@ static const struct cfg_item cli_items[] = {
 static const char cli_usage[] =
     "Usage: aimem [options] <command> [command options]\n"
     "\n"
-    "The ai-memory operator CLI.\n"
+    "The ai-memory operator CLI. Every command takes --help (its usage); options are\n"
+    "given as --opt value or --opt=value, in any order; an unknown option, a missing value\n"
+    "or a stray argument is refused with exit code 2.\n"
     "\n"
     "Commands:\n"
     "  migrate [--dir DIR] [--status]   apply the schema migrations in order (or list them)\n"
@@ -164,20 +167,27 @@ static PGconn *cli_connect(const struct cli_settings *s)
 static int cli_migrate(const struct cli_settings *s, const struct cfg *cfg, int argc, char **argv)
 {
 	(void)cfg;
+	enum { OPT_DIR = 1, OPT_STATUS };
+	static const struct option options[] = {
+		{ "dir", required_argument, NULL, OPT_DIR },
+		{ "status", no_argument, NULL, OPT_STATUS },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char usage[] =
+	    "usage: aimem migrate [--dir DIR] [--status]\n"
+	    "Applies the schema migrations (NNN_name.sql) not yet applied, in order, each in its\n"
+	    "own transaction; --status lists them instead. --dir: the folder (migrations.dir).\n";
 	struct migrate_opts opts = { s->migrations_dir, false, stdout };
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
-			opts.dir = argv[++i];
-		} else if (strcmp(argv[i], "--status") == 0) {
+	struct cmdline c = CMDLINE_INIT("migrate", usage, options, argc, argv);
+	int ch;
+	while ((ch = cmdline_next(&c)) > 0) {
+		if (ch == OPT_DIR)
+			opts.dir = c.value;
+		else
 			opts.status_only = true;
-		} else {
-			fprintf(stderr,
-			        "aimem migrate: unknown argument \"%s\"\n"
-			        "usage: aimem migrate [--dir DIR] [--status]\n",
-			        argv[i]);
-			return 2;
-		}
 	}
+	if (ch < 0 || cmdline_args(&c, 0, 0, NULL) < 0)
+		return c.status;
 	PGconn *conn = cli_connect(s);
 	if (conn == NULL)
 		return 1;
@@ -191,20 +201,25 @@ static int cli_migrate(const struct cli_settings *s, const struct cfg *cfg, int 
 
 static int cli_publish(const struct cli_settings *s, const struct cfg *cfg, int argc, char **argv)
 {
+	static const struct option options[] = {
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char usage[] =
+	    "usage: aimem publish [--dry-run] FILE|-\n"
+	    "Produces JSON Lines events (call.ended to topics.calls, memory.put/delete to\n"
+	    "topics.memories; backfill), - reads stdin. Needs kafka.bootstrap.servers. --dry-run:\n"
+	    "check every line, publish nothing.\n";
 	struct publish_opts o = { NULL,  s->topic_calls, s->topic_memories, s->produce_timeout_ms,
 		                  false, stdout };
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--dry-run") == 0)
-			o.dry_run = true;
-		else if (o.path == NULL && (argv[i][0] != '-' || strcmp(argv[i], "-") == 0))
-			o.path = argv[i];
-		else
-			o.path = NULL, i = argc;
-	}
-	if (o.path == NULL) {
-		fprintf(stderr, "usage: aimem publish [--dry-run] FILE|-\n");
-		return 2;
-	}
+	struct cmdline c = CMDLINE_INIT("publish", usage, options, argc, argv);
+	int ch;
+	while ((ch = cmdline_next(&c)) > 0)
+		o.dry_run = true;
+	if (ch < 0 || cmdline_args(&c, 0, 1, &o.path) < 0)
+		return c.status;
+	if (o.path == NULL)
+		return cmdline_fail(&c, "FILE (or - for standard input) is needed");
 	struct publish_report r;
 	char err[512];
 	int rc = publish_run(&o, cfg, &r, err, sizeof(err));
@@ -213,20 +228,13 @@ static int cli_publish(const struct cli_settings *s, const struct cfg *cfg, int 
 	return rc;
 }
 
-/* "--name value" at argv[*i]: the value (borrowed), advancing *i; NULL when not that option. */
-static const char *cli_opt(int argc, char **argv, int *i, const char *name)
+/* --customer's value, or refused through c. */
+static int cli_customer(struct cmdline *c, const char *text, long long *out)
 {
-	if (strcmp(argv[*i], name) != 0 || *i + 1 >= argc)
-		return NULL;
-	return argv[++*i];
-}
-
-static int cli_customer(const char *text, long long *out)
-{
-	if (text == NULL || num_parse_int(text, 1, 2147483647, out) != NUM_OK) {
-		fprintf(stderr, "aimem: --customer must be an integer 1..2147483647\n");
-		return -1;
-	}
+	if (text == NULL)
+		return cmdline_fail(c, "--customer N is required"), -1;
+	if (num_parse_int(text, 1, 2147483647, out) != NUM_OK)
+		return cmdline_fail(c, "--customer must be an integer 1..2147483647"), -1;
 	return 0;
 }
 
@@ -272,33 +280,46 @@ static int cli_erase_reapply(const struct cli_settings *s, const struct cfg *cfg
 
 static int cli_erase(const struct cli_settings *s, const struct cfg *cfg, int argc, char **argv)
 {
-	(void)cfg;
-	const char *customer = NULL, *user = NULL, *v;
-	int json = 0, reapply = 0;
-	for (int i = 1; i < argc; i++) {
-		if ((v = cli_opt(argc, argv, &i, "--customer")) != NULL) {
-			customer = v;
-		} else if ((v = cli_opt(argc, argv, &i, "--user")) != NULL) {
-			user = v;
-		} else if (strcmp(argv[i], "--json") == 0) {
-			json = 1;
-		} else if (strcmp(argv[i], "--reapply") == 0) {
-			reapply = 1;
-		} else {
-			customer = NULL, reapply = 0, user = "";
-			break;
-		}
+	enum { OPT_CUSTOMER = 1, OPT_USER, OPT_JSON, OPT_REAPPLY };
+	static const struct option options[] = {
+		{ "customer", required_argument, NULL, OPT_CUSTOMER },
+		{ "user", required_argument, NULL, OPT_USER },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "reapply", no_argument, NULL, OPT_REAPPLY },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char usage[] =
+	    "usage: aimem erase --customer N --user U [--json]\n"
+	    "       aimem erase --reapply\n"
+	    "Deletes a caller from every tenant table in one transaction and records the erasure\n"
+	    "(workers and replays then drop the caller's events); idempotent. Recorded first on\n"
+	    "topics.erasures (compacted) when kafka.bootstrap.servers is set. --reapply, after a\n"
+	    "database restore: erase again every caller that topic holds.\n";
+	const char *customer = NULL, *user = NULL;
+	bool json = false, reapply = false;
+	struct cmdline c = CMDLINE_INIT("erase", usage, options, argc, argv);
+	int ch;
+	while ((ch = cmdline_next(&c)) > 0) {
+		if (ch == OPT_CUSTOMER)
+			customer = c.value;
+		else if (ch == OPT_USER)
+			user = c.value;
+		else if (ch == OPT_JSON)
+			json = true;
+		else
+			reapply = true;
 	}
-	if (reapply && customer == NULL && user == NULL && !json)
+	if (ch < 0 || cmdline_args(&c, 0, 0, NULL) < 0)
+		return c.status;
+	if (reapply && (customer != NULL || user != NULL || json))
+		return cmdline_fail(&c, "--reapply takes no other option");
+	if (reapply)
 		return cli_erase_reapply(s, cfg);
 	long long cid;
-	if (customer == NULL || user == NULL || *user == '\0' || strlen(user) > 128) {
-		fprintf(stderr, "usage: aimem erase --customer N --user U [--json]\n"
-		                "       aimem erase --reapply\n");
-		return 2;
-	}
-	if (cli_customer(customer, &cid) != 0)
-		return 2;
+	if (cli_customer(&c, customer, &cid) != 0)
+		return c.status;
+	if (user == NULL || *user == '\0' || strlen(user) > 128)
+		return cmdline_fail(&c, "--user U is required (1..128 bytes)");
 	PGconn *conn = cli_connect(s);
 	if (conn == NULL)
 		return 1;
@@ -318,32 +339,37 @@ static int cli_erase(const struct cli_settings *s, const struct cfg *cfg, int ar
 static int cli_token(const struct cli_settings *s, const struct cfg *cfg, int argc, char **argv)
 {
 	(void)cfg;
-	const char *customer = NULL, *scope = TOKEN_SCOPE_DEFAULT, *ttl = NULL, *v;
-	for (int i = 1; i < argc; i++) {
-		if ((v = cli_opt(argc, argv, &i, "--customer")) != NULL) {
-			customer = v;
-		} else if ((v = cli_opt(argc, argv, &i, "--scope")) != NULL) {
-			scope = v;
-		} else if ((v = cli_opt(argc, argv, &i, "--ttl")) != NULL) {
-			ttl = v;
-		} else {
-			customer = NULL;
-			break;
-		}
+	enum { OPT_CUSTOMER = 1, OPT_SCOPE, OPT_TTL };
+	static const struct option options[] = {
+		{ "customer", required_argument, NULL, OPT_CUSTOMER },
+		{ "scope", required_argument, NULL, OPT_SCOPE },
+		{ "ttl", required_argument, NULL, OPT_TTL },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char usage[] =
+	    "usage: aimem token --customer N [--scope S] [--ttl D]\n"
+	    "Prints a development HS256 token signed with auth.jwt_secret (AIMEM_AUTH_JWT_SECRET or\n"
+	    "AIMEM_AUTH_JWT_SECRET_FILE, never an argument). --scope default \"" TOKEN_SCOPE_DEFAULT
+	    "\";\n--ttl: a duration (30m, 1h, 1d; default 1h) up to auth.max_lifetime.\n";
+	const char *customer = NULL, *scope = TOKEN_SCOPE_DEFAULT, *ttl = NULL;
+	struct cmdline c = CMDLINE_INIT("token", usage, options, argc, argv);
+	int ch;
+	while ((ch = cmdline_next(&c)) > 0) {
+		if (ch == OPT_CUSTOMER)
+			customer = c.value;
+		else if (ch == OPT_SCOPE)
+			scope = c.value;
+		else
+			ttl = c.value;
 	}
+	if (ch < 0 || cmdline_args(&c, 0, 0, NULL) < 0)
+		return c.status;
 	long long cid, ttl_ms = TOKEN_TTL_DEFAULT_MS;
-	if (customer == NULL) {
-		fprintf(stderr, "usage: aimem token --customer N [--scope S] [--ttl D]\n"
-		                "(the secret comes from auth.jwt_secret, AIMEM_AUTH_JWT_SECRET or "
-		                "AIMEM_AUTH_JWT_SECRET_FILE)\n");
-		return 2;
-	}
-	if (cli_customer(customer, &cid) != 0)
-		return 2;
-	if (ttl != NULL && num_parse_duration_ms(ttl, &ttl_ms) != NUM_OK) {
-		fprintf(stderr, "aimem token: --ttl takes a duration with a unit (30m, 1h, 1d)\n");
-		return 2;
-	}
+	if (cli_customer(&c, customer, &cid) != 0)
+		return c.status;
+	if (ttl != NULL && num_parse_duration_ms(ttl, &ttl_ms) != NUM_OK)
+		return cmdline_fail(&c, "--ttl takes a duration with a unit (30m, 1h, 1d): \"%s\"",
+		                    ttl);
 	char err[512];
 	char *token = token_mint(s->jwt_secret, cid, scope, ttl_ms, s->max_lifetime_ms,
 	                         (long long)time(NULL), err, sizeof(err));
@@ -358,18 +384,27 @@ static int cli_token(const struct cli_settings *s, const struct cfg *cfg, int ar
 
 static int cli_lag(const struct cli_settings *s, const struct cfg *cfg, int argc, char **argv)
 {
+	enum { OPT_GROUP = 1, OPT_JSON };
+	static const struct option options[] = {
+		{ "group", required_argument, NULL, OPT_GROUP },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char usage[] =
+	    "usage: aimem lag [--group G] [--json]\n"
+	    "Per group and partition: the stored next offset, the high watermark, the lag and the\n"
+	    "age of the oldest unprocessed event. Needs db.url and kafka.bootstrap.servers.\n";
 	struct lag_opts o = { NULL, s->lag_timeout_ms, false, stdout };
-	const char *v;
-	for (int i = 1; i < argc; i++) {
-		if ((v = cli_opt(argc, argv, &i, "--group")) != NULL) {
-			o.group = v;
-		} else if (strcmp(argv[i], "--json") == 0) {
+	struct cmdline c = CMDLINE_INIT("lag", usage, options, argc, argv);
+	int ch;
+	while ((ch = cmdline_next(&c)) > 0) {
+		if (ch == OPT_GROUP)
+			o.group = c.value;
+		else
 			o.json = true;
-		} else {
-			fprintf(stderr, "usage: aimem lag [--group G] [--json]\n");
-			return 2;
-		}
 	}
+	if (ch < 0 || cmdline_args(&c, 0, 0, NULL) < 0)
+		return c.status;
 	PGconn *conn = cli_connect(s);
 	if (conn == NULL)
 		return 1;
@@ -383,41 +418,61 @@ static int cli_lag(const struct cli_settings *s, const struct cfg *cfg, int argc
 
 static int cli_offsets(const struct cli_settings *s, const struct cfg *cfg, int argc, char **argv)
 {
+	enum { OPT_GROUP = 1, OPT_TOPIC, OPT_TO, OPT_PARTITION };
+	static const struct option show_options[] = {
+		{ "group", required_argument, NULL, OPT_GROUP },
+		{ "topic", required_argument, NULL, OPT_TOPIC },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const struct option reset_options[] = {
+		{ "group", required_argument, NULL, OPT_GROUP },
+		{ "topic", required_argument, NULL, OPT_TOPIC },
+		{ "to", required_argument, NULL, OPT_TO },
+		{ "partition", required_argument, NULL, OPT_PARTITION },
+		{ NULL, 0, NULL, 0 },
+	};
 	static const char usage[] =
 	    "usage: aimem offsets show --group G --topic T\n"
 	    "       aimem offsets reset --group G --topic T --to earliest|latest|OFFSET"
-	    " [--partition P]\n";
+	    " [--partition P]\n"
+	    "show: per partition the stored next offset, the broker's low and high watermarks and\n"
+	    "the status a worker finds (ok, expired, none; beyond_end and mismatch stop the\n"
+	    "partition). reset: rewrite the stored offsets (logged), refused while the group has\n"
+	    "members.\n";
+	static const char *const verbs[] = { "show", "reset" };
+	int status;
+	int verb = cmdline_verb("offsets", usage, argc, argv, verbs, 2, &status);
+	if (verb < 0)
+		return status;
+	bool reset = verb == 1;
 	struct offsets_opts o = {
 		NULL, NULL, -1, OFFSETS_TO_EARLIEST, 0, s->lag_timeout_ms, stdout
 	};
-	const char *to = NULL, *part = NULL, *v;
-	bool reset = argc > 1 && strcmp(argv[1], "reset") == 0;
-	bool ok = argc > 1 && (reset || strcmp(argv[1], "show") == 0);
-	for (int i = 2; ok && i < argc; i++) {
-		if ((v = cli_opt(argc, argv, &i, "--group")) != NULL)
-			o.group = v;
-		else if ((v = cli_opt(argc, argv, &i, "--topic")) != NULL)
-			o.topic = v;
-		else if (reset && (v = cli_opt(argc, argv, &i, "--to")) != NULL)
-			to = v;
-		else if (reset && (v = cli_opt(argc, argv, &i, "--partition")) != NULL)
-			part = v;
+	const char *to = NULL, *part = NULL;
+	struct cmdline c = CMDLINE_INIT(reset ? "offsets reset" : "offsets show", usage,
+	                                reset ? reset_options : show_options, argc - 1, argv + 1);
+	int ch;
+	while ((ch = cmdline_next(&c)) > 0) {
+		if (ch == OPT_GROUP)
+			o.group = c.value;
+		else if (ch == OPT_TOPIC)
+			o.topic = c.value;
+		else if (ch == OPT_TO)
+			to = c.value;
 		else
-			ok = false;
+			part = c.value;
 	}
-	ok = ok && o.group != NULL && o.topic != NULL && (!reset || to != NULL);
-	if (ok && to != NULL && offsets_parse_to(to, &o) != 0) {
-		fprintf(stderr, "aimem offsets: --to takes earliest, latest or an offset >= 0\n");
-		return 2;
-	}
-	if (ok && part != NULL && num_parse_int(part, 0, 2147483647, &o.partition) != NUM_OK) {
-		fprintf(stderr, "aimem offsets: --partition takes a partition number >= 0\n");
-		return 2;
-	}
-	if (!ok) {
-		fputs(usage, stderr);
-		return 2;
-	}
+	if (ch < 0 || cmdline_args(&c, 0, 0, NULL) < 0)
+		return c.status;
+	if (o.group == NULL || o.topic == NULL)
+		return cmdline_fail(&c, "--group G and --topic T are required");
+	if (reset && to == NULL)
+		return cmdline_fail(&c, "--to earliest|latest|OFFSET is required");
+	if (to != NULL && offsets_parse_to(to, &o) != 0)
+		return cmdline_fail(&c, "--to takes earliest, latest or an offset >= 0: \"%s\"",
+		                    to);
+	if (part != NULL && num_parse_int(part, 0, 2147483647, &o.partition) != NUM_OK)
+		return cmdline_fail(&c, "--partition takes a partition number >= 0: \"%s\"", part);
 	PGconn *conn = cli_connect(s);
 	if (conn == NULL)
 		return 1;
@@ -439,14 +494,13 @@ static int cli_dead_letters(const struct cli_settings *s, const struct cfg *cfg,
 		                       .offset = -1,
 		                       .timeout_ms = s->lag_timeout_ms,
 		                       .out = stdout };
-	char err[1024];
-	if (dead_letters_parse(argc, argv, (long long)time(NULL) * 1000, &o, err, sizeof(err))) {
-		fprintf(stderr, "aimem dead-letters: %s\n%s", err, dead_letters_usage);
-		return 2;
-	}
+	int status;
+	if (dead_letters_parse(argc, argv, (long long)time(NULL) * 1000, &o, &status) != 0)
+		return status;
 	PGconn *conn = cli_connect(s);
 	if (conn == NULL)
 		return 1;
+	char err[1024];
 	int rc = dead_letters_run(conn, cfg, &o, err, sizeof(err));
 	if (rc < 0)
 		fprintf(stderr, "aimem dead-letters: %s\n", err);
@@ -459,21 +513,28 @@ static int cli_dead_letters(const struct cli_settings *s, const struct cfg *cfg,
 static int cli_context(const struct cli_settings *s, const struct cfg *cfg, int argc, char **argv)
 {
 	(void)cfg;
-	const char *customer = NULL, *v;
-	bool rebuild = argc > 1 && strcmp(argv[1], "rebuild") == 0;
-	for (int i = 2; rebuild && i < argc; i++) {
-		if ((v = cli_opt(argc, argv, &i, "--customer")) != NULL)
-			customer = v;
-		else
-			rebuild = false;
-	}
+	static const struct option options[] = {
+		{ "customer", required_argument, NULL, 'c' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char usage[] =
+	    "usage: aimem context rebuild --customer N\n"
+	    "Derives every stored caller context of a tenant again from the tables (after\n"
+	    "migration 009, an import or a restore); idempotent.\n";
+	static const char *const verbs[] = { "rebuild" };
+	int status;
+	if (cmdline_verb("context", usage, argc, argv, verbs, 1, &status) < 0)
+		return status;
+	const char *customer = NULL;
+	struct cmdline c = CMDLINE_INIT("context rebuild", usage, options, argc - 1, argv + 1);
+	int ch;
+	while ((ch = cmdline_next(&c)) > 0)
+		customer = c.value;
+	if (ch < 0 || cmdline_args(&c, 0, 0, NULL) < 0)
+		return c.status;
 	long long cid, callers = 0;
-	if (!rebuild || customer == NULL) {
-		fprintf(stderr, "usage: aimem context rebuild --customer N\n");
-		return 2;
-	}
-	if (cli_customer(customer, &cid) != 0)
-		return 2;
+	if (cli_customer(&c, customer, &cid) != 0)
+		return c.status;
 	PGconn *conn = cli_connect(s);
 	if (conn == NULL)
 		return 1;
@@ -491,20 +552,24 @@ static int cli_import_previous(const struct cli_settings *s, const struct cfg *c
                                char **argv)
 {
 	(void)cfg;
-	const char *from = s->import_from_url, *v;
-	for (int i = 1; i < argc; i++) {
-		if ((v = cli_opt(argc, argv, &i, "--from")) != NULL) {
-			from = v;
-		} else {
-			from = NULL;
-			break;
-		}
-	}
-	if (from == NULL || *from == '\0') {
-		fprintf(stderr,
-		        "usage: aimem import-previous --from CONNINFO (or import.from_url)\n");
-		return 2;
-	}
+	static const struct option options[] = {
+		{ "from", required_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char usage[] =
+	    "usage: aimem import-previous [--from CONNINFO]\n"
+	    "Copies the previous Python service's database into ours, per tenant, recomputing\n"
+	    "embeddings, profile counts and personality averages; idempotent. --from, or\n"
+	    "import.from_url (AIMEM_IMPORT_FROM_URL keeps a password out of argv).\n";
+	const char *from = s->import_from_url;
+	struct cmdline c = CMDLINE_INIT("import-previous", usage, options, argc, argv);
+	int ch;
+	while ((ch = cmdline_next(&c)) > 0)
+		from = c.value;
+	if (ch < 0 || cmdline_args(&c, 0, 0, NULL) < 0)
+		return c.status;
+	if (from == NULL || *from == '\0')
+		return cmdline_fail(&c, "--from CONNINFO (or import.from_url) is required");
 	char err[1024];
 	PGconn *src = db_connect(from, s->db_connect_timeout_ms, err, sizeof(err));
 	if (src == NULL) {
@@ -533,31 +598,40 @@ static int cli_replay(const struct cli_settings *s, const struct cfg *cfg, int a
 static int cli_summarize(const struct cli_settings *s, const struct cfg *cfg, int argc, char **argv)
 {
 	(void)cfg;
-	static const char usage[] = "usage: aimem summarize [--only summary|personality] "
-	                            "[--processor builtin|llm] [FILE|-]\n";
+	enum { OPT_ONLY = 1, OPT_PROCESSOR };
+	static const struct option options[] = {
+		{ "only", required_argument, NULL, OPT_ONLY },
+		{ "processor", required_argument, NULL, OPT_PROCESSOR },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char usage[] =
+	    "usage: aimem summarize [--only summary|personality] [--processor builtin|llm] "
+	    "[FILE|-]\n"
+	    "call.ended events (JSON Lines, default stdin) through the summarizer's and the\n"
+	    "personality worker's processors, no Kafka or database: one JSON line per event;\n"
+	    "llm uses the summarizer's llm.* settings.\n";
 	struct summarize_opts o = { "-", NULL, NULL, true, true, stdout };
-	const char *only = NULL, *processor = "builtin", *v;
-	bool ok = true, path = false;
-	for (int i = 1; ok && i < argc; i++) {
-		if ((v = cli_opt(argc, argv, &i, "--only")) != NULL)
-			only = v;
-		else if ((v = cli_opt(argc, argv, &i, "--processor")) != NULL)
-			processor = v;
-		else if (!path && (argv[i][0] != '-' || strcmp(argv[i], "-") == 0))
-			o.path = argv[i], path = true;
+	const char *only = NULL, *processor = "builtin";
+	struct cmdline c = CMDLINE_INIT("summarize", usage, options, argc, argv);
+	int ch;
+	while ((ch = cmdline_next(&c)) > 0) {
+		if (ch == OPT_ONLY)
+			only = c.value;
 		else
-			ok = false;
+			processor = c.value;
 	}
+	if (ch < 0 || cmdline_args(&c, 0, 1, &o.path) < 0)
+		return c.status;
 	if (only != NULL) {
 		o.summary = strcmp(only, "summary") == 0;
 		o.personality = strcmp(only, "personality") == 0;
-		ok = ok && (o.summary || o.personality);
+		if (!o.summary && !o.personality)
+			return cmdline_fail(&c, "--only takes summary or personality: \"%s\"",
+			                    only);
 	}
 	bool llm = strcmp(processor, "llm") == 0;
-	if (!ok || (!llm && strcmp(processor, "builtin") != 0)) {
-		fputs(usage, stderr);
-		return 2;
-	}
+	if (!llm && strcmp(processor, "builtin") != 0)
+		return cmdline_fail(&c, "--processor takes builtin or llm: \"%s\"", processor);
 	char err[512];
 	struct summary_llm model;
 	struct proc_lexicons *lx = proc_lexicons_load(s->lexicons_dir, err, sizeof(err));
