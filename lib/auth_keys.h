@@ -29,35 +29,38 @@ struct auth_keys_settings {
 /* clang-format off */
 #define AUTH_KEYS_S_(base, field) ((base) + offsetof(struct auth_keys_settings, field))
 /* auth.max_lifetime alone, for a table that mints tokens (aimem token refuses a --ttl the
- * APIs would refuse); offset: of a long long milliseconds field. */
-#define AUTH_KEYS_MAX_LIFETIME_CFG_ITEM(offset) \
-	{ "auth.max_lifetime", CFG_DURATION, "24h", 60000, 30LL * 86400000, NULL, 0, (offset), \
-	  "longest token lifetime accepted (exp - iat)" }
+ * APIs would refuse); off: the offset of a long long milliseconds field. */
+#define AUTH_KEYS_MAX_LIFETIME_CFG_ITEM(off) \
+	{ .key = "auth.max_lifetime", .type = CFG_DURATION, .def = "24h", .min = 60000, \
+	  .max = 30LL * 86400000, .offset = (off), .help = "longest token lifetime accepted (exp - iat)" }
 /* The auth.* rows of a cfg table; base: the offset of the embedded struct auth_keys_settings.
  * auth.jwt_secret_file is a row of its own (a file or a folder, read again on reload), so
  * AIMEM_AUTH_JWT_SECRET_FILE names it rather than cfg's generic <secret>_FILE. */
 #define AUTH_KEYS_CFG_ITEMS(base) \
-	{ "auth.algorithm", CFG_ENUM, "HS256", 0, 0, "HS256|RS256|ES256", 0, AUTH_KEYS_S_(base, alg), \
-	  "the only JWT algorithm accepted" }, \
-	{ "auth.jwt_secret_file", CFG_STRING, NULL, 0, 0, NULL, CFG_PATH, AUTH_KEYS_S_(base, secret_file), \
-	  "HS256 secrets: a file (one secret, its name the key id) or a folder (each file one " \
-	  "secret, named by its file; names starting with '.' skipped); read again on SIGHUP, so " \
-	  "old and new secret can both be accepted during a rotation" }, \
-	{ "auth.jwt_secret", CFG_STRING, NULL, 0, 0, NULL, CFG_SECRET, AUTH_KEYS_S_(base, secret), \
-	  "HS256 shared secret, at least 32 bytes (ChatStack's JWT_SECRET_KEY); accepted beside " \
-	  "auth.jwt_secret_file's" }, \
-	{ "auth.public_key_file", CFG_STRING, NULL, 0, 0, NULL, CFG_PATH, AUTH_KEYS_S_(base, public_key_file), \
-	  "RS256/ES256 public keys: a PEM file or a folder of them (each named by its file); read " \
-	  "again on SIGHUP" }, \
-	{ "auth.issuer", CFG_STRING, NULL, 0, 0, NULL, 0, AUTH_KEYS_S_(base, issuer), \
-	  "required iss claim, if set" }, \
-	{ "auth.audience", CFG_STRING, NULL, 0, 0, NULL, 0, AUTH_KEYS_S_(base, audience), \
-	  "required aud claim, if set" }, \
-	{ "auth.leeway", CFG_DURATION, "60s", 0, 600000, NULL, 0, AUTH_KEYS_S_(base, leeway_ms), \
-	  "clock skew allowed on exp, nbf and iat" }, \
+	{ .key = "auth.algorithm", .type = CFG_ENUM, .def = "HS256", .choices = "HS256|RS256|ES256", \
+	  .offset = AUTH_KEYS_S_(base, alg), .help = "the only JWT algorithm accepted" }, \
+	{ .key = "auth.jwt_secret_file", .type = CFG_STRING, .flags = CFG_PATH, \
+	  .offset = AUTH_KEYS_S_(base, secret_file), \
+	  .help = "HS256 secrets: a file (one secret, its name the key id) or a folder (each file one " \
+	          "secret, named by its file; names starting with '.' skipped); read again on SIGHUP, so " \
+	          "old and new secret can both be accepted during a rotation" }, \
+	{ .key = "auth.jwt_secret", .type = CFG_STRING, .flags = CFG_SECRET, \
+	  .offset = AUTH_KEYS_S_(base, secret), \
+	  .help = "HS256 shared secret, at least 32 bytes (ChatStack's JWT_SECRET_KEY); accepted beside " \
+	          "auth.jwt_secret_file's" }, \
+	{ .key = "auth.public_key_file", .type = CFG_STRING, .flags = CFG_PATH, \
+	  .offset = AUTH_KEYS_S_(base, public_key_file), \
+	  .help = "RS256/ES256 public keys: a PEM file or a folder of them (each named by its file); read " \
+	          "again on SIGHUP" }, \
+	{ .key = "auth.issuer", .type = CFG_STRING, .offset = AUTH_KEYS_S_(base, issuer), \
+	  .help = "required iss claim, if set" }, \
+	{ .key = "auth.audience", .type = CFG_STRING, .offset = AUTH_KEYS_S_(base, audience), \
+	  .help = "required aud claim, if set" }, \
+	{ .key = "auth.leeway", .type = CFG_DURATION, .def = "60s", .min = 0, .max = 600000, \
+	  .offset = AUTH_KEYS_S_(base, leeway_ms), .help = "clock skew allowed on exp, nbf and iat" }, \
 	AUTH_KEYS_MAX_LIFETIME_CFG_ITEM(AUTH_KEYS_S_(base, max_lifetime_ms)), \
-	{ "auth.max_token_bytes", CFG_SIZE, "8KiB", 256, 64 << 10, NULL, 0, AUTH_KEYS_S_(base, max_token), \
-	  "longest bearer token accepted" }
+	{ .key = "auth.max_token_bytes", .type = CFG_SIZE, .def = "8KiB", .min = 256, .max = 64 << 10, \
+	  .offset = AUTH_KEYS_S_(base, max_token), .help = "longest bearer token accepted" }
 /* clang-format on */
 
 /*

@@ -44,46 +44,56 @@ struct embed_settings {
 #define EMBED_S_(base, field) ((base) + offsetof(struct embed_settings, field))
 /* The embed.* rows of a cfg table; base: the offset of the embedded struct embed_settings. */
 #define EMBED_CFG_ITEMS(base) \
-	{ "embed.provider", CFG_ENUM, "builtin-minilm", 0, 0, EMBED_PROVIDERS, 0, EMBED_S_(base, provider), \
-	  "builtin-minilm (all-MiniLM-L6-v2 in process) | openai (an OpenAI-compatible " \
-	  "/embeddings server) | hashed (lexical word hashing, no model: the fallback)" }, \
-	{ "embed.model_dir", CFG_STRING, NULL, 0, 0, NULL, 0, EMBED_S_(base, model_dir), \
-	  "builtin-minilm: the model's folder; unset: $AIMEM_CACHE/all-minilm-l6-v2 (scripts/deps.sh)" }, \
-	{ "embed.fallback", CFG_ENUM, "none", 0, 0, "none|hashed", 0, EMBED_S_(base, fallback), \
-	  "builtin-minilm: none (a missing or corrupt model refuses to start) | hashed (start with " \
-	  "the lexical hashed provider instead: logged as an error, aimem_embed_fallback 1)" }, \
-	{ "embed.dimensions", CFG_INT, "384", 1, 2000, NULL, 0, EMBED_S_(base, dimensions), \
-	  "vector dimension; must equal call_chunks.embedding's (checked at start)" }, \
-	{ "embed.base_url", CFG_STRING, NULL, 0, 0, NULL, 0, EMBED_S_(base, base_url), \
-	  "provider openai: API base, e.g. https://api.openai.com/v1 or http://127.0.0.1:11434/v1" }, \
-	{ "embed.model", CFG_STRING, NULL, 0, 0, NULL, 0, EMBED_S_(base, model), \
-	  "provider openai: model name; rows record openai:<model>/<dimensions>" }, \
-	{ "embed.api_key", CFG_STRING, NULL, 0, 0, NULL, CFG_SECRET, EMBED_S_(base, api_key), \
-	  "provider openai: API key (use embed.api_key_file or AIMEM_EMBED_API_KEY_FILE)" }, \
-	{ "embed.api_key_header", CFG_STRING, NULL, 0, 0, NULL, 0, EMBED_S_(base, api_key_header), \
-	  "header carrying the bare key (e.g. api-key); unset: Authorization: Bearer" }, \
-	{ "embed.send_dimensions", CFG_BOOL, "false", 0, 0, NULL, 0, EMBED_S_(base, send_dimensions), \
-	  "provider openai: send dimensions (OpenAI text-embedding-3 shortens its vectors)" }, \
-	{ "embed.batch_size", CFG_INT, "64", 1, 2048, NULL, 0, EMBED_S_(base, batch_size), \
-	  "provider openai: texts per request" }, \
-	{ "embed.max_input_bytes", CFG_SIZE, "8KiB", 256, 1LL << 20, NULL, 0, EMBED_S_(base, max_input_bytes), \
-	  "a longer text is cut (at a UTF-8 boundary) before it is embedded" }, \
-	{ "embed.timeout", CFG_DURATION, "30s", 100, 600000, NULL, 0, EMBED_S_(base, timeout_ms), \
-	  "provider openai: per attempt, the whole transfer" }, \
-	{ "embed.connect_timeout", CFG_DURATION, "5s", 100, 60000, NULL, 0, EMBED_S_(base, connect_timeout_ms), \
-	  "provider openai: per attempt" }, \
-	{ "embed.max_in_flight", CFG_INT, "8", 1, 1024, NULL, 0, EMBED_S_(base, in_flight), \
-	  "provider openai: requests in flight at once" }, \
-	{ "embed.max_attempts", CFG_INT, "4", 1, 100, NULL, 0, EMBED_S_(base, attempts), \
-	  "provider openai: attempts per request on 429/5xx/timeouts (1: no retry)" }, \
-	{ "embed.backoff.base", CFG_DURATION, "250ms", 1, 60000, NULL, 0, EMBED_S_(base, backoff_base_ms), \
-	  "provider openai: first backoff between attempts" }, \
-	{ "embed.backoff.cap", CFG_DURATION, "10s", 1, 600000, NULL, 0, EMBED_S_(base, backoff_cap_ms), \
-	  "provider openai: longest backoff between attempts" }, \
-	{ "embed.retry_after_cap", CFG_DURATION, "30s", 0, 600000, NULL, 0, EMBED_S_(base, retry_after_cap_ms), \
-	  "provider openai: a longer Retry-After is cut to this" }, \
-	{ "embed.max_response", CFG_SIZE, "64MiB", 1024, 1LL << 30, NULL, 0, EMBED_S_(base, max_response), \
-	  "provider openai: largest answer body accepted" }
+	{ .key = "embed.provider", .type = CFG_ENUM, .def = "builtin-minilm", .choices = EMBED_PROVIDERS, \
+	  .offset = EMBED_S_(base, provider), \
+	  .help = "builtin-minilm (all-MiniLM-L6-v2 in process) | openai (an OpenAI-compatible " \
+	          "/embeddings server) | hashed (lexical word hashing, no model: the fallback)" }, \
+	{ .key = "embed.model_dir", .type = CFG_STRING, .offset = EMBED_S_(base, model_dir), \
+	  .help = "builtin-minilm: the model's folder; unset: $AIMEM_CACHE/all-minilm-l6-v2 (scripts/deps.sh)" }, \
+	{ .key = "embed.fallback", .type = CFG_ENUM, .def = "none", .choices = "none|hashed", \
+	  .offset = EMBED_S_(base, fallback), \
+	  .help = "builtin-minilm: none (a missing or corrupt model refuses to start) | hashed (start with " \
+	          "the lexical hashed provider instead: logged as an error, aimem_embed_fallback 1)" }, \
+	{ .key = "embed.dimensions", .type = CFG_INT, .def = "384", .min = 1, .max = 2000, \
+	  .offset = EMBED_S_(base, dimensions), \
+	  .help = "vector dimension; must equal call_chunks.embedding's (checked at start)" }, \
+	{ .key = "embed.base_url", .type = CFG_STRING, .offset = EMBED_S_(base, base_url), \
+	  .help = "provider openai: API base, e.g. https://api.openai.com/v1 or http://127.0.0.1:11434/v1" }, \
+	{ .key = "embed.model", .type = CFG_STRING, .offset = EMBED_S_(base, model), \
+	  .help = "provider openai: model name; rows record openai:<model>/<dimensions>" }, \
+	{ .key = "embed.api_key", .type = CFG_STRING, .flags = CFG_SECRET, .offset = EMBED_S_(base, api_key), \
+	  .help = "provider openai: API key (use embed.api_key_file or AIMEM_EMBED_API_KEY_FILE)" }, \
+	{ .key = "embed.api_key_header", .type = CFG_STRING, .offset = EMBED_S_(base, api_key_header), \
+	  .help = "header carrying the bare key (e.g. api-key); unset: Authorization: Bearer" }, \
+	{ .key = "embed.send_dimensions", .type = CFG_BOOL, .def = "false", \
+	  .offset = EMBED_S_(base, send_dimensions), \
+	  .help = "provider openai: send dimensions (OpenAI text-embedding-3 shortens its vectors)" }, \
+	{ .key = "embed.batch_size", .type = CFG_INT, .def = "64", .min = 1, .max = 2048, \
+	  .offset = EMBED_S_(base, batch_size), .help = "provider openai: texts per request" }, \
+	{ .key = "embed.max_input_bytes", .type = CFG_SIZE, .def = "8KiB", .min = 256, .max = 1LL << 20, \
+	  .offset = EMBED_S_(base, max_input_bytes), \
+	  .help = "a longer text is cut (at a UTF-8 boundary) before it is embedded" }, \
+	{ .key = "embed.timeout", .type = CFG_DURATION, .def = "30s", .min = 100, .max = 600000, \
+	  .offset = EMBED_S_(base, timeout_ms), .help = "provider openai: per attempt, the whole transfer" }, \
+	{ .key = "embed.connect_timeout", .type = CFG_DURATION, .def = "5s", .min = 100, .max = 60000, \
+	  .offset = EMBED_S_(base, connect_timeout_ms), .help = "provider openai: per attempt" }, \
+	{ .key = "embed.max_in_flight", .type = CFG_INT, .def = "8", .min = 1, .max = 1024, \
+	  .offset = EMBED_S_(base, in_flight), .help = "provider openai: requests in flight at once" }, \
+	{ .key = "embed.max_attempts", .type = CFG_INT, .def = "4", .min = 1, .max = 100, \
+	  .offset = EMBED_S_(base, attempts), \
+	  .help = "provider openai: attempts per request on 429/5xx/timeouts (1: no retry)" }, \
+	{ .key = "embed.backoff.base", .type = CFG_DURATION, .def = "250ms", .min = 1, .max = 60000, \
+	  .offset = EMBED_S_(base, backoff_base_ms), \
+	  .help = "provider openai: first backoff between attempts" }, \
+	{ .key = "embed.backoff.cap", .type = CFG_DURATION, .def = "10s", .min = 1, .max = 600000, \
+	  .offset = EMBED_S_(base, backoff_cap_ms), \
+	  .help = "provider openai: longest backoff between attempts" }, \
+	{ .key = "embed.retry_after_cap", .type = CFG_DURATION, .def = "30s", .min = 0, .max = 600000, \
+	  .offset = EMBED_S_(base, retry_after_cap_ms), \
+	  .help = "provider openai: a longer Retry-After is cut to this" }, \
+	{ .key = "embed.max_response", .type = CFG_SIZE, .def = "64MiB", .min = 1024, .max = 1LL << 30, \
+	  .offset = EMBED_S_(base, max_response), \
+	  .help = "provider openai: largest answer body accepted" }
 /* clang-format on */
 
 struct embedder;
