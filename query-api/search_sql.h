@@ -9,10 +9,13 @@
 #include "query_sql.h"
 
 #define SEARCH_TERMS "12"
-#define SEARCH_CANDIDATES "4000"
+#define SEARCH_POSTINGS "1000"
+#define SEARCH_CANDIDATES "300"
 
-/* $1 query text, $2 query vector, $3 limit, $4 mode, $5 model id, [$6 user_id]. CH is the
- * passages' source, SEM its candidate source for the semantic list, SUM the summaries' source.
+/* $1 query text, $2 query vector, $3 limit, $4 mode, $5 model id, [$6 user_id]. CAND is the CTEs
+ * that end in cand (call_id, chunk_no, tsv, words), the text candidates from the query's
+ * SEARCH_TERMS rarest lexemes (pick: lexeme, idf), ranked below by the exact BM25 of all of the
+ * query's lexemes; SEM the passages' source of the semantic list.
  * The summary is a text passage of its own (chunk_no -1 below): its search_tsv (summary,
  * topics, key values) ranked by the same BM25 with the passages' statistics (a word no passage
  * holds counts as the rarest, so a word only the summary has still finds it), as a passage of
@@ -21,20 +24,14 @@
  * does not embed). A call is returned with or without a summary ("call": null until the
  * summarizer stored one); the compat answer (the previous service searched summaries) keeps
  * only calls with a summary. */
-#define SEARCH_SQL(CH, SEM, SUM)                                                                          \
+#define SEARCH_SQL(CAND, SEM)                                                                             \
 	"WITH q AS (SELECT DISTINCT lexeme FROM unnest(to_tsvector('english', $1::text))), "              \
 	"st AS (SELECT passages::float8 AS n, greatest(words::float8 / greatest(passages, 1), 1)"         \
 	"  AS avgdl FROM search_stats), "                                                                 \
 	"qt AS (SELECT lexeme, df, ln(1 + (n - df + 0.5) / (df + 0.5)) AS idf FROM (SELECT q.lexeme, "    \
 	"  coalesce(t.df, 0) AS df, st.n FROM q LEFT JOIN search_terms t USING (lexeme) CROSS JOIN st "   \
 	"  WHERE $4::text <> 'semantic') y), "                                                            \
-	"pick AS (SELECT websearch_to_tsquery('simple', string_agg(lexeme, ' or ')) AS tq FROM ("         \
-	"  SELECT lexeme FROM qt ORDER BY df, lexeme LIMIT " SEARCH_TERMS ") x), "                        \
-	"cand AS ((SELECT c.call_id, c.chunk_no, c.tsv, c.words FROM " CH " c "                           \
-	"  WHERE $4::text <> 'semantic' AND c.tsv @@ (SELECT tq FROM pick) "                              \
-	"  LIMIT " SEARCH_CANDIDATES ") UNION ALL (SELECT s.call_id, -1, s.search_tsv, "                  \
-	"  (SELECT avgdl FROM st)::int FROM " SUM " s WHERE $4::text <> 'semantic' "                      \
-	"  AND s.search_tsv @@ (SELECT tq FROM pick) LIMIT " SEARCH_CANDIDATES ")), "                     \
+	"pick AS (SELECT lexeme, idf FROM qt ORDER BY df, lexeme LIMIT " SEARCH_TERMS "), " CAND          \
 	"ql AS (SELECT array_agg(lexeme) AS lx FROM qt), "                                                \
 	"bm AS (SELECT cand.call_id, cand.chunk_no, sum(qt.idf * x.tf * 2.2 / (x.tf + 1.2 * "             \
 	"  (0.25 + 0.75 * cand.words / st.avgdl))) AS s FROM cand CROSS JOIN st CROSS JOIN ql "           \
@@ -81,11 +78,39 @@
 	         "  FILTER (WHERE r.summarised), "                                                        \
 	         "'[]'::json)::text FROM r"
 
+/* Tenant-wide candidates, from search_postings (migration 010) in two stages: (1) per picked
+ * lexeme its SEARCH_POSTINGS postings of the highest tf (all of them for a lexeme that rare,
+ * a btree range read backwards, index only), summed into a partial BM25 per passage (the
+ * summary, passage -1, at the average length); (2) the SEARCH_CANDIDATES best of those, read
+ * with their tsvectors (primary keys) for the exact BM25 of every query lexeme below. */
+#define SEARCH_CAND_TENANT                                                                           \
+	"post AS (SELECT p.call_id, p.chunk_no, sum(pick.idf * p.tf * 2.2 / (p.tf + 1.2 * (0.25 + "  \
+	"  0.75 * CASE WHEN p.chunk_no < 0 THEN st.avgdl ELSE p.words END / st.avgdl))) AS s "       \
+	"  FROM pick CROSS JOIN st CROSS JOIN LATERAL (SELECT p.call_id, p.chunk_no, p.tf, p.words " \
+	"  FROM search_postings p WHERE p.lexeme = pick.lexeme ORDER BY p.tf DESC "                  \
+	"  LIMIT " SEARCH_POSTINGS ") p GROUP BY 1, 2 ORDER BY s DESC, call_id, chunk_no "           \
+	"  LIMIT " SEARCH_CANDIDATES "), "                                                           \
+	"cand AS (SELECT t.call_id, t.chunk_no, coalesce(c.tsv, s.search_tsv) AS tsv, "              \
+	"  coalesce(c.words, (SELECT avgdl FROM st)::int) AS words FROM post t "                     \
+	"  LEFT JOIN call_chunks c ON t.chunk_no >= 0 AND c.call_id = t.call_id "                    \
+	"  AND c.chunk_no = t.chunk_no LEFT JOIN call_summaries s ON t.chunk_no < 0 "                \
+	"  AND s.call_id = t.call_id), "
+
+/* Within one caller: that caller's passages and summaries exactly (a caller's few hundred
+ * rows at most; the OFFSET 0 fence keeps the planner on the (customer_id, user_id) index). */
+#define SEARCH_CAND_USER                                                                             \
+	"ptq AS (SELECT websearch_to_tsquery('simple', string_agg(lexeme, ' or ')) AS tq "           \
+	"  FROM pick), "                                                                             \
+	"cand AS ((SELECT c.call_id, c.chunk_no, c.tsv, c.words FROM (SELECT * FROM call_chunks "    \
+	"  WHERE user_id = $6::text OFFSET 0) c WHERE $4::text <> 'semantic' "                       \
+	"  AND c.tsv @@ (SELECT tq FROM ptq)) UNION ALL (SELECT s.call_id, -1, s.search_tsv, "       \
+	"  (SELECT avgdl FROM st)::int FROM (SELECT * FROM call_summaries WHERE user_id = $6::text " \
+	"  OFFSET 0) s WHERE $4::text <> 'semantic' AND s.search_tsv @@ (SELECT tq FROM ptq))), "
+
 /* The tenant-wide statement ($1..$5) and the one within a caller ($6 user_id). */
-#define SEARCH_SQL_TENANT SEARCH_SQL("call_chunks", "call_chunks", "call_summaries")
+#define SEARCH_SQL_TENANT SEARCH_SQL(SEARCH_CAND_TENANT, "call_chunks")
 #define SEARCH_SQL_USER                                                                            \
-	SEARCH_SQL("(SELECT * FROM call_chunks WHERE user_id = $6::text OFFSET 0)",                \
-	           "(SELECT * FROM call_chunks WHERE user_id = $6::text OFFSET 0) c",              \
-	           "(SELECT * FROM call_summaries WHERE user_id = $6::text OFFSET 0)")
+	SEARCH_SQL(SEARCH_CAND_USER,                                                               \
+	           "(SELECT * FROM call_chunks WHERE user_id = $6::text OFFSET 0) c")
 
 #endif

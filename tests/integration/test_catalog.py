@@ -3,7 +3,8 @@ import pytest
 
 TENANT_TABLES = {"call_summaries", "caller_profiles", "personality_metrics",
                  "personality_averages", "memories", "erasures", "caller_facts",
-                 "call_chunks", "search_terms", "search_stats", "caller_context"}
+                 "call_chunks", "search_terms", "search_stats", "caller_context",
+                 "search_postings"}
 
 
 def query(db, sql, *args):

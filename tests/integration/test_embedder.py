@@ -65,6 +65,22 @@ def check_stats(db):
         db, "SELECT customer_id, lexeme, count(*) FROM call_chunks,"
             " unnest(tsvector_to_array(tsv)) AS lexeme GROUP BY 1, 2")}
     assert got_df == want_df
+    check_postings(db)
+
+
+def check_postings(db):
+    """search_postings (migration 010, kept by triggers) is exactly the passages' and the
+    summaries' lexemes with their counts, nothing more, nothing missing."""
+    got = query(db, "SELECT customer_id, lexeme, tf, call_id, chunk_no, words FROM search_postings"
+                    " ORDER BY 1, 2, 3, 4, 5")
+    want = query(db, """
+        SELECT customer_id, lexeme, tf, call_id, chunk_no, words FROM (
+            SELECT c.customer_id, u.lexeme, cardinality(u.positions) AS tf, c.call_id, c.chunk_no,
+                   c.words FROM call_chunks c, unnest(c.tsv) u
+            UNION ALL
+            SELECT s.customer_id, u.lexeme, cardinality(u.positions), s.call_id, -1, 0
+            FROM call_summaries s, unnest(s.search_tsv) u) x ORDER BY 1, 2, 3, 4, 5""")
+    assert got == want
 
 
 def chunks(db):
@@ -341,6 +357,7 @@ def test_a_call_is_found_before_its_summary_and_by_words_only_its_summary_has(se
             assert [r["call_id"] for r in res] == [target]
             assert res[0]["text_rank"] > 0 and res[0]["call"]["summary"] and res[0]["snippet"]
         assert search(q.port, 9, "zebracorn", "text")["results"] == []  # another tenant: nothing
+        check_postings(db)  # the summarizer's rows and the UPDATE above, through the triggers
     finally:
         for dmn in (q, s, e):
             if dmn is not None:

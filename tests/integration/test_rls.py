@@ -43,13 +43,16 @@ ROWS = {
     "call_chunks": (
         "customer_id, call_id, chunk_no, user_id, call_ended_at, content, words, tsv, model",
         lambda t: (t, f"CA{t}", 0, f"u{t}", "2026-11-20T15:09:41Z", f"Caller: passage of {t}", 4,
-                   f"passag {t}", "test/1")),
+                   "", "test/1")),  # no lexeme: the postings below are the table's one row
     "search_terms": (
         "customer_id, lexeme, df",
         lambda t: (t, f"lex{t}", 1)),
     "search_stats": (
         "customer_id, passages, words",
         lambda t: (t, 1, 4)),
+    "search_postings": (
+        "customer_id, lexeme, tf, call_id, chunk_no, words",
+        lambda t: (t, f"lex{t}", 1, f"CA{t}", 0, 4)),
     "caller_context": (
         "customer_id, user_id, doc_head, text_head, has_personality, etag",
         lambda t: (t, f"u{t}", f'{{"user_id" : "u{t}"', f"context of {t}", False,
