@@ -150,6 +150,23 @@ static bool topics_follows(const struct proc_topics *t, size_t i, size_t top, ui
 	return t->score[i] >= t->score[top] * PROC_TOPIC_REL_MIN;
 }
 
+/* The first topic top again, unless it is a service topic the caller named once in the opening
+ * turns and a confident subject outscores it: then that subject, and the call is a
+ * conversation about it ("I had to cancel my dentist visit" before a talk about last night's
+ * match). A service the call deals with comes back in a second cue. */
+static size_t topics_over_passing_request(const struct proc_topics *t, size_t top, size_t ntopics,
+                                          uint64_t subjects)
+{
+	if ((subjects >> top) & 1 || t->hits[top] >= 2)
+		return top;
+	size_t best = top;
+	for (size_t i = 0; i < ntopics && i < PROC_TOPIC_MAX; i++)
+		if (((subjects >> i) & 1) && t->score[i] > t->score[best] &&
+		    topics_confident(t, i, subjects))
+			best = i;
+	return best;
+}
+
 size_t proc_topics_rank(const struct proc_topics *t, size_t ntopics, uint64_t subjects,
                         size_t idx[PROC_TOPICS_OUT])
 {
@@ -160,6 +177,7 @@ size_t proc_topics_rank(const struct proc_topics *t, size_t ntopics, uint64_t su
 			top = i;
 	if (top == SIZE_MAX)
 		return 0;
+	top = topics_over_passing_request(t, top, ntopics, subjects);
 	size_t keep = (subjects & (1ull << top)) ? PROC_TOPICS_CHAT_KEEP : PROC_TOPICS_OUT;
 	size_t n = 1;
 	idx[0] = top;

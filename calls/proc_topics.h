@@ -20,6 +20,10 @@
  *     renewal") is not what a call is about, "why is my payment different?" is; and a subject
  *     (health, travel ...: proc_topics_subjects) needs cues in two turns, unless the caller
  *     opened with it (one anecdote is not the conversation);
+ *   - a service topic resting on one cue mention in the caller's opening turns, which would
+ *     come first as the request, yields to a confident subject that outscores it: the call is
+ *     a conversation about that subject ("I had to cancel my dentist visit" before a talk about
+ *     last night's match);
  *   - topics after the first never rest on one cue mention; in a service call (the first is a service topic) another
  *     service topic needs PROC_TOPIC_REL_MIN of the first's score, up to PROC_TOPICS_OUT in
  *     all (a billing call is often a refund and a complaint too); a subject after a service

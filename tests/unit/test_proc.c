@@ -1089,6 +1089,76 @@ UNIT_TEST(proc_topics_general)
 	proc_lexicons_free(&lx);
 }
 
+/* A service word the caller said once in the opening does not make a conversation a service
+ * call when a subject outscores it; a service the call deals with (said again, or alone) stays
+ * first. Words in another sense move to that sense (docs/processors.md, "Topics"). */
+UNIT_TEST(proc_topics_passing_request)
+{
+	static const struct proc_topic_case cases[] = {
+		{ "uaua",
+		  { "Sorry I'm late, I had to cancel my dentist visit. Did you watch the football "
+		    "match?",
+		    "Yes, the soccer final was great.",
+		    "The football season has been amazing, and that goal in the final!",
+		    "I loved that match." },
+		  "leisure" },
+		{ "ua",
+		  { "Hi, I'd like to cancel my gym membership.", "Sure, I can do that." },
+		  "cancellation" },
+		{ "uaua",
+		  { "I need to cancel my subscription. Did you watch the football match?",
+		    "Yes, the soccer final was great.",
+		    "Great. Anyway, please cancel it today, the football season is over.",
+		    "Done, it's cancelled." },
+		  "cancellation" },
+		/* senses: a job, one's way, weight; a boss; someone else complaining; a class */
+		{ "uaua",
+		  { "I lost my job last week.", "Oh no, what happened at work?",
+		    "My boss said the company is cutting staff, so I need a new job.",
+		    "You'll find one." },
+		  "employment" },
+		{ "ua",
+		  { "Excuse me, I lost my way. How do I get to the bus station?",
+		    "Turn left at the corner." },
+		  "transportation" },
+		{ "u", { "I lost my temper again, I lost my temper with everyone." }, NULL },
+		{ "uaua",
+		  { "Your manager seems nice.", "He is.", "Your manager is always smiling.",
+		    "Yes." },
+		  NULL },
+		{ "uaua",
+		  { "My neighbours always complain.", "Really?", "They keep complaining about us.",
+		    "How odd." },
+		  NULL },
+		{ "u",
+		  { "I missed the registration for my course at the university, is registration "
+		    "closed?" },
+		  "education" },
+	};
+	struct proc_lexicons *lx = proc_test_lexicons();
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct proc_result r;
+		proc_run_texts(lx, cases[i].roles, cases[i].texts, &r);
+		const char *first = json_string_value(json_array_get(r.key_topics, 0));
+		bool ok =
+		    cases[i].want ? first && strcmp(first, cases[i].want) == 0 : first == NULL;
+		if (!ok) {
+			char *tp = json_dumps(r.key_topics, JSON_COMPACT);
+			unit_fail(__FILE__, __LINE__, "case %zu: topics %s, expected %s first", i,
+			          tp, cases[i].want ? cases[i].want : "none");
+			free(tp);
+		}
+		/* the passing service word is not listed after the subject either */
+		CHECK(i != 0 || json_array_size(r.key_topics) == 1);
+		CHECK(!proc_json_has(r.key_topics, NULL, "lost_or_stolen"));
+		CHECK(!proc_json_has(r.key_topics, NULL, "escalation"));
+		CHECK(!proc_json_has(r.key_topics, NULL, "complaint"));
+		CHECK(!proc_json_has(r.key_topics, NULL, "account_access"));
+		proc_result_release(&r);
+	}
+	proc_lexicons_free(&lx);
+}
+
 UNIT_TEST(proc_summary_shape)
 {
 	struct proc_lexicons *lx = proc_test_lexicons();
