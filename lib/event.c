@@ -485,6 +485,7 @@ void event_release(struct event *ev)
 {
 	free(ev->call.turns);
 	free(ev->raw);
+	free(ev->rewritten);
 	jscan_doc_free(&ev->doc);
 	memset(ev, 0, sizeof(*ev));
 }

@@ -103,6 +103,8 @@ struct event {
 	struct event_memory mem; /* EVENT_MEMORY_PUT / EVENT_MEMORY_DELETE */
 	char *raw;               /* owned copy of the event's JSON text, NUL-terminated */
 	size_t raw_len;
+	/* owned: turn texts and metadata rewritten after decoding (lib/redact_event), or NULL */
+	char *rewritten;
 	struct jscan_doc doc; /* owned: the strings above live in its arena */
 };
 

@@ -1,0 +1,195 @@
+/*
+ * redact_event: policy + metrics + a pool of redactors, applied to a decoded event (see
+ * redact_event.h).
+ */
+#include "redact_event.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "jscan.h"
+#include "redact_policy.h"
+#include "xalloc.h"
+
+#define EDGE_MAGIC 0x45444745u
+
+struct redact_edge {
+	unsigned magic;
+	struct redact_policy *policy;
+	struct metrics_counter *count[REDACT_NKINDS];
+	pthread_mutex_t mu;
+	struct redactor **pool; /* idle redactors, reused by whichever thread comes */
+	size_t npool, cappool;
+};
+
+struct redact_edge *redact_edge_new(const struct redact_settings *s, struct metrics *m, char *err,
+                                    size_t errlen)
+{
+	struct redact_policy *p = redact_policy_load(s, err, errlen);
+	if (p == NULL)
+		return NULL;
+	struct redact_edge *e = xcalloc(1, sizeof(*e));
+	e->magic = EDGE_MAGIC;
+	e->policy = p;
+	pthread_mutex_init(&e->mu, NULL);
+	for (int k = 0; k < REDACT_NKINDS && m; k++) {
+		char labels[48];
+		snprintf(labels, sizeof(labels), "kind=\"%s\"",
+		         redact_kind_name((enum redact_kind)k));
+		e->count[k] = metrics_counter(m, "aimem_redactions_total",
+		                              "Values replaced by a placeholder, by kind", labels);
+	}
+	return e;
+}
+
+int redact_edge_reload(struct redact_edge *e, const struct redact_settings *s, char *err,
+                       size_t errlen)
+{
+	return redact_policy_reload(e->policy, s, err, errlen);
+}
+
+void redact_edge_free(struct redact_edge **ep)
+{
+	struct redact_edge *e = *ep;
+	if (e == NULL)
+		return;
+	if (e->magic != EDGE_MAGIC)
+		abort();
+	for (size_t i = 0; i < e->npool; i++)
+		redact_free(&e->pool[i]);
+	free(e->pool);
+	redact_policy_free(&e->policy);
+	pthread_mutex_destroy(&e->mu);
+	e->magic = 0;
+	free(e);
+	*ep = NULL;
+}
+
+static struct redactor *edge_take(struct redact_edge *e)
+{
+	struct redactor *r = NULL;
+	pthread_mutex_lock(&e->mu);
+	if (e->npool > 0)
+		r = e->pool[--e->npool];
+	pthread_mutex_unlock(&e->mu);
+	return r ? r : redact_new();
+}
+
+static void edge_give(struct redact_edge *e, struct redactor *r)
+{
+	pthread_mutex_lock(&e->mu);
+	if (e->npool == e->cappool) {
+		e->cappool = e->cappool ? e->cappool * 2 : 8;
+		e->pool = xreallocarray(e->pool, e->cappool, sizeof(*e->pool));
+	}
+	e->pool[e->npool++] = r;
+	pthread_mutex_unlock(&e->mu);
+}
+
+/* metadata.redaction first, then the event's own members but a "redaction" of its own. */
+static void edge_metadata(const struct event *ev, const char *version, const unsigned *counts,
+                          struct buf *out)
+{
+	buf_append_str(out, "{\"redaction\":{\"policy\":");
+	jscan_quote(out, version, strlen(version));
+	buf_append_str(out, ",\"counts\":{");
+	bool first = true;
+	for (int k = 0; k < REDACT_NKINDS; k++)
+		if (counts[k]) {
+			buf_appendf(out, "%s\"%s\":%u", first ? "" : ",",
+			            redact_kind_name((enum redact_kind)k), counts[k]);
+			first = false;
+		}
+	buf_append_str(out, "}}");
+	const struct event_json *md = &ev->call.metadata;
+	struct jscan_doc doc = JSCAN_DOC_INIT;
+	char why[64];
+	if (md->ptr != NULL && jscan_parse(&doc, md->ptr, md->len, why, sizeof(why)) == 0) {
+		size_t key = 1;
+		for (uint32_t i = 0; i < doc.tok[0].count; i++) {
+			size_t val = key + 1;
+			if (strcmp(jscan_str(&doc, key), "redaction") != 0) {
+				buf_putc(out, ',');
+				buf_append(out, md->ptr + doc.tok[key].start, doc.tok[key].len);
+				buf_putc(out, ':');
+				buf_append(out, md->ptr + doc.tok[val].start, doc.tok[val].len);
+			}
+			key = doc.tok[val].next;
+		}
+	}
+	jscan_doc_free(&doc);
+	buf_putc(out, '}');
+}
+
+/* Re-encodes ev with its new texts and metadata, and decodes the result into ev. */
+static void edge_record(struct event *ev, const char *version, const unsigned *counts)
+{
+	struct buf md = BUF_INIT, text = BUF_INIT;
+	edge_metadata(ev, version, counts, &md);
+	ev->call.metadata = (struct event_json){ md.data, md.len };
+	event_encode(ev, &text);
+	buf_free(&md);
+	/* placeholders may be longer than what they replace: no size limit for our own text */
+	const struct event_limits lim = { (size_t)-1, (size_t)-1, (size_t)-1 };
+	char err[160];
+	struct event fresh;
+	if (event_decode(text.data, text.len, NULL, 0, &lim, &fresh, err, sizeof(err)) != EVENT_OK)
+		abort(); /* our own encoding of a valid event: a broken invariant */
+	buf_free(&text);
+	event_release(ev);
+	*ev = fresh;
+}
+
+size_t redact_edge_event(struct redact_edge *e, struct event *ev, bool record,
+                         unsigned counts[REDACT_NKINDS])
+{
+	unsigned local[REDACT_NKINDS];
+	unsigned *c = counts ? counts : local;
+	memset(c, 0, sizeof(local));
+	if (ev->type != EVENT_CALL_ENDED)
+		return 0;
+	char version[REDACT_VERSION_MAX];
+	unsigned kinds = redact_policy_kinds(e->policy, ev->customer_id, version);
+	struct redactor *r = edge_take(e);
+	struct redact_turn stack[32];
+	size_t n = ev->call.nturns;
+	struct redact_turn *in = n <= 32 ? stack : xmallocarray(n, sizeof(*in));
+	for (size_t i = 0; i < n; i++)
+		in[i] = (struct redact_turn){ (int)ev->call.turns[i].role, ev->call.turns[i].text,
+			                      ev->call.turns[i].text_len };
+	size_t found = redact_run(r, kinds, in, n, c);
+	if (found > 0) {
+		struct buf all = BUF_INIT;
+		size_t *off = xmallocarray(n, sizeof(*off));
+		for (size_t i = 0; i < n; i++) {
+			size_t len;
+			bool changed;
+			const char *t = redact_text(r, i, &len, &changed);
+			off[i] = changed ? all.len : (size_t)-1;
+			if (changed) {
+				buf_append(&all, t, len);
+				buf_putc(&all, '\0');
+			}
+		}
+		free(ev->rewritten);
+		ev->rewritten = buf_detach(&all);
+		for (size_t i = 0; i < n; i++)
+			if (off[i] != (size_t)-1) {
+				ev->call.turns[i].text = ev->rewritten + off[i];
+				ev->call.turns[i].text_len = strlen(ev->call.turns[i].text);
+			}
+		free(off);
+	}
+	if (in != stack)
+		free(in);
+	edge_give(e, r);
+	for (int k = 0; k < REDACT_NKINDS; k++)
+		if (c[k] && e->count[k])
+			metrics_counter_add(e->count[k], c[k]);
+	if (record)
+		edge_record(ev, version, c);
+	return found;
+}

@@ -1,0 +1,236 @@
+/*
+ * redact_words: the table of redact_words.h, hashed into an open-addressing array on first
+ * use (pthread_once), then read-only.
+ */
+#include "redact_words.h"
+
+#include <pthread.h>
+#include <string.h>
+
+struct rw_entry {
+	const char *w;
+	struct redact_word v;
+};
+
+/* clang-format off */
+#define D(w, n) { w, { RW_DIGIT, n, RC_NONE } }
+#define K(w, n) { w, { RW_WEAK, n, RC_NONE } }
+#define T(w, n) { w, { RW_TEEN, n, RC_NONE } }
+#define X(w, n) { w, { RW_TENS, n, RC_NONE } }
+#define M(w, n) { w, { RW_MONTH, n, RC_NONE } }
+#define F(w) { w, { RW_FILLER, 0, RC_NONE } }
+#define C(w, c) { w, { RW_OTHER, 0, c } }
+/* clang-format on */
+
+static const struct rw_entry rw_table[] = {
+	D("zero", 0),
+	D("one", 1),
+	D("two", 2),
+	D("three", 3),
+	D("four", 4),
+	D("five", 5),
+	D("six", 6),
+	D("seven", 7),
+	D("eight", 8),
+	D("nine", 9),
+	D("niner", 9),
+	/* ASR's homophones and "oh" for zero: digits only between digits */
+	K("oh", 0),
+	K("o", 0),
+	K("won", 1),
+	K("to", 2),
+	K("too", 2),
+	K("for", 4),
+	K("fore", 4),
+	K("ate", 8),
+	T("ten", 10),
+	T("eleven", 11),
+	T("twelve", 12),
+	T("thirteen", 13),
+	T("fourteen", 14),
+	T("fifteen", 15),
+	T("sixteen", 16),
+	T("seventeen", 17),
+	T("eighteen", 18),
+	T("nineteen", 19),
+	/* ordinals, for dates: "march fourteenth", "the twenty first" */
+	K("first", 1),
+	K("second", 2),
+	D("third", 3),
+	D("fourth", 4),
+	D("fifth", 5),
+	D("sixth", 6),
+	D("seventh", 7),
+	D("eighth", 8),
+	D("ninth", 9),
+	T("tenth", 10),
+	T("eleventh", 11),
+	T("twelfth", 12),
+	T("thirteenth", 13),
+	T("fourteenth", 14),
+	T("fifteenth", 15),
+	T("sixteenth", 16),
+	T("seventeenth", 17),
+	T("eighteenth", 18),
+	T("nineteenth", 19),
+	X("twentieth", 2),
+	X("thirtieth", 3),
+	X("twenty", 2),
+	X("thirty", 3),
+	X("forty", 4),
+	X("fourty", 4),
+	X("fifty", 5),
+	X("sixty", 6),
+	X("seventy", 7),
+	X("eighty", 8),
+	X("ninety", 9),
+	{ "double", { RW_MULT, 2, RC_NONE } },
+	{ "triple", { RW_MULT, 3, RC_NONE } },
+	F("uh"),
+	F("um"),
+	F("uhm"),
+	F("er"),
+	F("erm"),
+	F("ah"),
+	F("hmm"),
+	F("mm"),
+	F("and"),
+	F("dash"),
+	F("hyphen"),
+	F("space"),
+	F("then"),
+	F("st"),
+	F("nd"),
+	F("rd"),
+	F("th"),
+	/* "may" is left out: too common a word to start a date */
+	M("january", 1),
+	M("jan", 1),
+	M("february", 2),
+	M("feb", 2),
+	M("march", 3),
+	M("april", 4),
+	M("apr", 4),
+	M("june", 6),
+	M("jun", 6),
+	M("july", 7),
+	M("jul", 7),
+	M("august", 8),
+	M("aug", 8),
+	M("september", 9),
+	M("sept", 9),
+	M("sep", 9),
+	M("october", 10),
+	M("oct", 10),
+	M("november", 11),
+	M("nov", 11),
+	M("december", 12),
+	M("dec", 12),
+	C("card", RC_CARD),
+	C("visa", RC_CARD),
+	C("mastercard", RC_CARD),
+	C("amex", RC_CARD),
+	C("discover", RC_CARD),
+	C("credit", RC_CARD),
+	C("debit", RC_CARD),
+	C("cardholder", RC_CARD),
+	C("cvv", RC_CVV),
+	C("cvc", RC_CVV),
+	C("cvv2", RC_CVV),
+	C("cid", RC_CVV),
+	C("security", RC_CVV),
+	C("verification", RC_CVV),
+	C("back", RC_CVV),
+	C("expires", RC_EXPIRY),
+	C("expiry", RC_EXPIRY),
+	C("expiration", RC_EXPIRY),
+	C("exp", RC_EXPIRY),
+	C("expire", RC_EXPIRY),
+	C("expiring", RC_EXPIRY),
+	C("expired", RC_EXPIRY),
+	C("thru", RC_EXPIRY),
+	C("social", RC_SSN),
+	C("ssn", RC_SSN),
+	C("routing", RC_ROUTING),
+	C("aba", RC_ROUTING),
+	C("transit", RC_ROUTING),
+	C("bank", RC_BANK),
+	C("checking", RC_BANK),
+	C("savings", RC_BANK),
+	C("account", RC_ACCOUNT),
+	C("acct", RC_ACCOUNT),
+	C("code", RC_CODE),
+	C("birth", RC_DOB),
+	C("born", RC_DOB),
+	C("birthday", RC_DOB),
+	C("dob", RC_DOB),
+	C("birthdate", RC_DOB),
+	C("phone", RC_PHONE),
+	C("cell", RC_PHONE),
+	C("mobile", RC_PHONE),
+	C("telephone", RC_PHONE),
+	C("callback", RC_PHONE),
+	C("order", RC_NEG),
+	C("policy", RC_NEG),
+	C("confirmation", RC_NEG),
+	C("reference", RC_NEG),
+	C("ref", RC_NEG),
+	C("tracking", RC_NEG),
+	C("invoice", RC_NEG),
+	C("claim", RC_NEG),
+	C("member", RC_NEG),
+	C("membership", RC_NEG),
+	C("ticket", RC_NEG),
+	C("case", RC_NEG),
+	C("extension", RC_NEG),
+	C("zip", RC_NEG),
+	C("dollars", RC_NEG),
+	C("bucks", RC_NEG),
+	C("cents", RC_NEG),
+	C("total", RC_NEG),
+	C("balance", RC_NEG),
+	C("amount", RC_NEG),
+	C("price", RC_NEG),
+	C("percent", RC_NEG),
+	C("serial", RC_NEG),
+	C("model", RC_NEG),
+	C("booking", RC_NEG),
+	C("reservation", RC_NEG),
+	C("receipt", RC_NEG),
+};
+
+#define RW_SLOTS 512 /* a power of two, over twice the table */
+
+static uint16_t rw_slot[RW_SLOTS]; /* index + 1 into rw_table; 0: empty */
+static pthread_once_t rw_once = PTHREAD_ONCE_INIT;
+
+static uint32_t rw_hash(const char *w, size_t len)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)w[i]) * 16777619u;
+	return h;
+}
+
+static void rw_build(void)
+{
+	_Static_assert(sizeof(rw_table) / sizeof(rw_table[0]) * 2 < RW_SLOTS, "rw_slot too small");
+	for (size_t i = 0; i < sizeof(rw_table) / sizeof(rw_table[0]); i++) {
+		uint32_t h = rw_hash(rw_table[i].w, strlen(rw_table[i].w)) & (RW_SLOTS - 1);
+		while (rw_slot[h] != 0)
+			h = (h + 1) & (RW_SLOTS - 1);
+		rw_slot[h] = (uint16_t)(i + 1);
+	}
+}
+
+const struct redact_word *redact_word_find(const char *w, size_t len)
+{
+	pthread_once(&rw_once, rw_build);
+	uint32_t h = rw_hash(w, len) & (RW_SLOTS - 1);
+	for (; rw_slot[h] != 0; h = (h + 1) & (RW_SLOTS - 1)) {
+		const struct rw_entry *e = &rw_table[rw_slot[h] - 1];
+		if (strncmp(e->w, w, len) == 0 && e->w[len] == '\0')
+			return &e->v;
+	}
+	return NULL;
+}

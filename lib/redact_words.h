@@ -1,0 +1,52 @@
+/*
+ * redact_words: the word table the redactor reads spoken numbers and cue words with
+ * (redact.c): digits ("four", "oh"), teens and tens ("twelve", "twenty"), "double"/"triple",
+ * fillers that do not break a spoken number ("uh", "dash"), month names, and the cue words
+ * that say what a number is ("security code", "expires", "social", "routing", "order").
+ *
+ * A static table hashed once (thread-safe, no allocation after the first call). Not here:
+ * what a run of digits is (redact.c).
+ */
+#ifndef AIMEM_REDACT_WORDS_H
+#define AIMEM_REDACT_WORDS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum redact_word_type {
+	RW_OTHER,  /* an ordinary word: breaks a spoken number */
+	RW_DIGIT,  /* val 0-9 */
+	RW_WEAK,   /* val 0-9, but also a common word ("oh", "for", "to"): only inside a run */
+	RW_TEEN,   /* val 10-19 */
+	RW_TENS,   /* val 2-9: twenty .. ninety */
+	RW_MULT,   /* val 2 (double) or 3 (triple) */
+	RW_FILLER, /* does not break a run: "uh", "um", "dash", "and" */
+	RW_MONTH,  /* val 1-12 */
+};
+
+enum redact_cue {
+	RC_NONE,
+	RC_CARD,    /* card, visa, credit: any Luhn-valid 13-19 digits is a card */
+	RC_CVV,     /* security, cvv, back */
+	RC_EXPIRY,  /* expires, expiration */
+	RC_SSN,     /* social, ssn */
+	RC_ROUTING, /* routing, aba, transit */
+	RC_BANK,    /* bank, checking, savings */
+	RC_ACCOUNT, /* account: a bank account once a bank word was heard in the call */
+	RC_CODE,    /* code, pin: the CVV once a card was mentioned in the call */
+	RC_DOB,     /* birth, born, birthday */
+	RC_PHONE,   /* phone, cell, mobile */
+	RC_NEG,     /* order, policy, confirmation, amount, ...: what follows is not a secret */
+	RC_NCUES
+};
+
+struct redact_word {
+	uint8_t type; /* enum redact_word_type */
+	uint8_t val;
+	uint8_t cue; /* enum redact_cue (RW_OTHER words only) */
+};
+
+/* The entry of the lower-case word w[0..len), or NULL for a word the table does not know. */
+const struct redact_word *redact_word_find(const char *w, size_t len);
+
+#endif
