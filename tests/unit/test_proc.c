@@ -1134,6 +1134,16 @@ UNIT_TEST(proc_topics_passing_request)
 		  { "I missed the registration for my course at the university, is registration "
 		    "closed?" },
 		  "education" },
+		/* renting skis, undressing for an X-ray */
+		{ "uaua",
+		  { "Can we rent skis here? I'd like to rent boots too.", "Yes, at the counter.",
+		    "Great, I can't wait to go skiing.", "Enjoy the slopes." },
+		  "leisure" },
+		{ "uaua",
+		  { "Should I take off my clothes now?",
+		    "Yes, take your clothes off and put on this gown.",
+		    "Okay, so I take my clothes off here?", "Yes, then the x-ray." },
+		  NULL },
 	};
 	struct proc_lexicons *lx = proc_test_lexicons();
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -1154,6 +1164,8 @@ UNIT_TEST(proc_topics_passing_request)
 		CHECK(!proc_json_has(r.key_topics, NULL, "escalation"));
 		CHECK(!proc_json_has(r.key_topics, NULL, "complaint"));
 		CHECK(!proc_json_has(r.key_topics, NULL, "account_access"));
+		CHECK(!proc_json_has(r.key_topics, NULL, "housing"));
+		CHECK(!proc_json_has(r.key_topics, NULL, "shopping"));
 		proc_result_release(&r);
 	}
 	proc_lexicons_free(&lx);
