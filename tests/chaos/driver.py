@@ -422,7 +422,9 @@ class Chaos:
             d = self.rng.uniform(*down)
             with self.gate.read(), self._outage():
                 log(f"pg: crash-stop {i + 1}/{stops} for {d:.1f}s")
+                t0 = time.monotonic()
                 self.stack.pg_crash(d)
+                self.stats["pg_windows"].append((t0, time.monotonic()))  # down until back (the soak's speed)
                 self.stats["pg_stops"] += 1
                 self.stats["pg_down_s"] += d
         log("pg: done")
@@ -490,7 +492,7 @@ class Chaos:
 
 
 def new_stats():
-    return {"kills": 0, "commit_kills": [], "commit_kills_missed": 0, "pg_stops": 0, "pg_down_s": 0.0,
+    return {"kills": 0, "commit_kills": [], "commit_kills_missed": 0, "pg_stops": 0, "pg_down_s": 0.0, "pg_windows": [],
             "kafka_restarts": 0, "pauses": 0, "fenced_messages": 0}
 
 

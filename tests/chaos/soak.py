@@ -15,7 +15,18 @@ third of the run over the highest sample of the first third after a one-minute w
 Mid-run invariant checks (every minute, traffic flowing): dup = 0, xtenant = 0, phantom = 0,
 no event lost below its group's stored offset, no answer with another tenant's canary. After
 the run (faults stopped, drained): the full check (lost = 0, offsets = watermarks).
+
+Speed (issue 17 item 8): the API load is open-loop (soak_load, a process of its own: request k
+due at start + k / rps, latency counted from the due time). Every minute the soak logs the
+client's p50/p99 and achieved rate, aimem-query's own histograms (HTTP and database round
+trip, deltas of /metrics) and CPU, the hot tables' dead tuples and autovacuum runs, and the
+machine's load average; soak_minutes.json in the work folder keeps them. It fails when the
+last window's client p99 exceeds the first's by more than 50% or the achieved rate of the run
+or of either window is below 90% of AIMEM_SOAK_RPS (windows: the first and last ten minutes,
+a third of the run when shorter than 30 minutes).
 """
+import json
+import multiprocessing
 import os
 import random
 import signal
@@ -27,6 +38,8 @@ from pathlib import Path
 
 import driver
 import invariants
+import soak_load
+import soak_speed
 from conftest import mint
 from driver import BUILD, GROUPS, TOPIC, Chaos, Slot, Stack, Supervisor, log, wait_log
 
@@ -39,79 +52,67 @@ def canary(tenant):
     return f'"CA{tenant}x'
 
 
-class ApiLoad(threading.Thread):
-    """rps requests per second, spread over `threads` keep-alive connections, each request as
-    a random tenant for a random caller; every answer is checked for other tenants' canaries."""
+class ApiLoad:
+    """rps requests per second from soak_load's open-loop client in a process of its own (each
+    request due at start + k / rps, latency counted from its due time, a random tenant for a
+    random caller, every answer checked for other tenants' canaries); the records come back
+    here in batches and are kept for the per-minute figures and the speed verdict."""
 
-    def __init__(self, port_of, tenants, rps, users, threads=4):
-        super().__init__(daemon=True)
-        self.port_of, self.tenants, self.rps, self.users, self.nthreads = port_of, tenants, rps, users, threads
-        self.tokens = {t: mint(SECRET, customer_id=t, scope="memory:read") for t in range(1, tenants + 1)}
-        self.canaries = {t: canary(t) for t in range(1, tenants + 1)}
-        self.stop = threading.Event()
+    def __init__(self, tenants, rps, users, seed):
+        ctx = multiprocessing.get_context("spawn")  # no fork of a process with threads
+        self.port = ctx.Value("i", 0)
+        self.out = ctx.Queue()
+        self.stop_ev = ctx.Event()
+        tokens = {t: mint(SECRET, customer_id=t, scope="memory:read") for t in range(1, tenants + 1)}
+        canaries = {t: canary(t) for t in range(1, tenants + 1)}
+        self.proc = ctx.Process(target=soak_load.run, args=(self.port, rps, tokens, canaries, users, seed,
+                                                              self.out, self.stop_ev), daemon=True)
+        self.t_start = None
         self.lock = threading.Lock()
-        self.status = {}
-        self.errors = 0
-        self.leaks = 0
-        self.answers = 0
-        self.lat = []
+        self.records = []
+        self.scheduled = None
+        self.collector = threading.Thread(target=self.collect, daemon=True)
 
-    def one(self, rng, client):
-        from query_data import Client
-        t = rng.randint(1, self.tenants)
-        u = rng.choice(self.users)
-        path = rng.choice([f"/v3/callers/{u}/context?summaries=5", f"/v3/callers/{u}/summaries?limit=20",
-                           f"/v3/callers/{u}/profile", f"/v3/callers/{u}/personality?recent=5",
-                           "/v3/callers?limit=50", "/v3/search?q=billing%20discount&limit=10",
-                           f"/v3/search?q=card&user_id={u}&mode=text"])
-        if client[0] is None or client[0].port != self.port_of():
-            client[0] = Client(self.port_of())
-        t0 = time.monotonic()
-        try:
-            status, _, raw = client[0].request("GET", path, token=self.tokens[t])
-        except (OSError, Exception):  # noqa: BLE001 — counted, the load goes on
+    def start(self):
+        """Starts the client; returns its time origin (request k is due at origin + k / rps)."""
+        self.proc.start()
+        item = self.out.get(timeout=120)
+        assert item[0] == "start", item
+        self.t_start = item[1]
+        self.collector.start()
+        return self.t_start
+
+    def collect(self):
+        while True:
+            item = self.out.get()
+            if isinstance(item, tuple) and item[0] == "scheduled":
+                self.scheduled = item[1]
+                return
             with self.lock:
-                self.errors += 1
-            client[0] = None
-            return
-        dt = time.monotonic() - t0
-        body = raw.decode(errors="replace")
-        leaked = invariants.check_answers([{"tenant": t, "body": body}], self.canaries)["xtenant"]
+                self.records.extend(item)
+
+    def stop(self):
+        self.stop_ev.set()
+        self.collector.join(60)
+        self.proc.join(10)
+        if self.proc.is_alive():
+            self.proc.kill()
+
+    def snapshot(self):
         with self.lock:
-            self.status[status] = self.status.get(status, 0) + 1
-            self.answers += 1
-            self.leaks += leaked
-            self.lat.append(dt)
-            if status >= 500 and status != 503:
-                self.errors += 1
-
-    def worker(self, seed):
-        rng = random.Random(seed)
-        client = [None]
-        period = self.nthreads / self.rps
-        nxt = time.monotonic()
-        while not self.stop.is_set():
-            self.one(rng, client)
-            nxt += period
-            delay = nxt - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            elif delay < -1:
-                nxt = time.monotonic()  # behind (an outage): do not burst to catch up
-
-    def run(self):
-        ts = [threading.Thread(target=self.worker, args=(i,), daemon=True) for i in range(self.nthreads)]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
+            return list(self.records)
 
     def figures(self):
-        with self.lock:
-            lat = sorted(self.lat)
-            p = (lambda q: round(lat[min(len(lat) - 1, int(q * len(lat)))] * 1000, 1)) if lat else (lambda q: None)
-            return {"requests": self.answers, "errors": self.errors, "leaks": self.leaks,
-                    "status": dict(sorted(self.status.items())), "p50_ms": p(0.5), "p99_ms": p(0.99)}
+        recs = self.snapshot()
+        status = {}
+        for r in recs:
+            key = "error" if r[3] is None else r[3]
+            status[key] = status.get(key, 0) + 1
+        lat = sorted(r[1] for r in recs)
+        return {"requests": len(recs), "errors": sum(1 for r in recs if soak_speed.is_error(r[3])),
+                "leaks": sum(r[4] for r in recs), "status": dict(sorted(status.items(), key=str)),
+                "p50_ms": soak_speed.ms(soak_speed.quantile(lat, 0.5)),
+                "p99_ms": soak_speed.ms(soak_speed.quantile(lat, 0.99))}
 
 
 def run_soak(workdir):
@@ -140,7 +141,7 @@ def run_soak(workdir):
     stats = driver.new_stats()
     chaos = Chaos(stack, slots, sup, rng, stats)
     chaos.busy = {"summarizer-0", "personality-0"}  # never killed: their RSS is followed
-    failures, checks, rss = [], [], {}
+    failures, checks, rss, per_minute = [], [], {}, []
     n_events = int(eps * seconds)
     events = driver.events_for(n_events, tenants, seed)
     users = sorted({e["user_id"] for e in events})
@@ -150,12 +151,20 @@ def run_soak(workdir):
             if not wait_log(s, s.incarnation, r"\bready\b", 60):
                 raise AssertionError(f"{s.name} not ready:\n{s.output()}")
 
+        ports = {}  # incarnation of aimem-query -> its port
+
         def port():
-            m = wait_log(query, query.incarnation, r"\bready\b.*\bport=(\d+)", 30)
-            return int(m.group(1)) if m else 0
+            inc = query.incarnation
+            if inc not in ports:
+                m = wait_log(query, inc, r"\bready\b.*\bport=(\d+)", 30)
+                if not m:
+                    return 0
+                ports[inc] = int(m.group(1))
+            return ports[inc]
 
         prod = driver.ProducerThread(stack.bootstrap, events, seconds)
-        api = ApiLoad(port, tenants, rps, users)
+        api = ApiLoad(tenants, rps, users, seed)
+        api.port.value = port()
         fault_s = max(60.0, seconds - 60)  # the last minute is quiet: lag must come back
         kills = max(2, int(minutes * 2))
         threads = [
@@ -167,25 +176,56 @@ def run_soak(workdir):
                 time.sleep(fault_s * (i + 0.5) / max(1, int(minutes / 10)))
                 chaos.pause(llm, 1.5)
             threads.append(threading.Thread(target=pauser))
+        t_load = api.start()  # the load's time origin: minutes and windows count from it
         prod.start()
-        api.start()
         for t in threads:
             t.daemon = True
             t.start()
 
+        def follow_port():  # a restarted aimem-query listens on a new port
+            while not api.stop_ev.is_set():
+                p = port()
+                if p:
+                    api.port.value = p
+                time.sleep(0.5)
+        threading.Thread(target=follow_port, daemon=True).start()
+
         def sample():
-            now = round(time.monotonic() - t_start)
+            now = round(time.monotonic() - t_load)
             for s in allslots:
                 kb = s.rss_kb()
                 if kb is not None:
                     rss.setdefault(s.name, []).append((now, s.incarnation, kb))
 
-        next_check = t_start + 60
-        while time.monotonic() - t_start < seconds or any(t.is_alive() for t in threads):
-            time.sleep(5)
+        def minute(m, before, busy_before):
+            """The speed figures of minute m of the load: the client's (requests due in it), the
+            server's histogram deltas, the hot tables, the machine's load."""
+            scraped, busy = soak_speed.scrape(api.port.value), soak_speed.cpu_busy()
+            tables = None
+            try:
+                conn = invariants._connect(stack.admin_url)
+                try:
+                    tables = soak_speed.table_stats(conn)
+                finally:
+                    conn.close()
+            except Exception:  # noqa: BLE001 — PostgreSQL may be down right now
+                pass
+            row = {"minute": m, "client": soak_speed.client_window(api.snapshot(), (m - 1) * 60.0, m * 60.0),
+                   "server": soak_speed.server_minute(scraped, before), "load1": soak_speed.loadavg(),
+                   "busy_pct": round(100 * (busy[0] - busy_before[0]) / max(1, busy[1] - busy_before[1]), 1),
+                   "tables": tables}
+            per_minute.append(row)
+            log(f"soak: speed minute {m}: {soak_speed.minute_line(row)}")
+            return (scraped if scraped is not None else before), busy
+
+        last_scrape, last_busy = soak_speed.scrape(api.port.value), soak_speed.cpu_busy()
+        next_check = t_load + 60
+        while time.monotonic() - t_load < seconds or any(t.is_alive() for t in threads):
+            time.sleep(min(5.0, max(0.05, next_check - time.monotonic())))
             sample()
             if time.monotonic() >= next_check:
                 next_check += 60
+                last_scrape, last_busy = minute(len(per_minute) + 1, last_scrape, last_busy)
                 try:
                     rep = invariants.check(stack.admin_url, stack.bootstrap, TOPIC, GROUPS,
                                            events=prod.snapshot(), final=False, known=events)
@@ -203,8 +243,7 @@ def run_soak(workdir):
         drain = invariants.wait_drained(stack.admin_url, stack.bootstrap, TOPIC, GROUPS, 300)
         t_quiet = max(t_faults_end, getattr(prod, "finished_at", t_faults_end))
         lag0 = None if drain is None else time.monotonic() - t_quiet
-        api.stop.set()
-        api.join(30)
+        api.stop()
         final = invariants.check(stack.admin_url, stack.bootstrap, TOPIC, GROUPS, events=prod.snapshot())
         sample()
         alive = {s.name: s.proc.poll() is None for s in allslots}
@@ -232,6 +271,18 @@ def run_soak(workdir):
         if g >= 0.10:
             failures.append(f"{name}: RSS grew {100 * g:.1f}% (>= 10%)")
     a = api.figures()
+    records = api.snapshot()
+    for row in per_minute:  # the client's figures again, now with every answer of the minute in
+        row["client"] = soak_speed.client_window(records, (row["minute"] - 1) * 60.0, row["minute"] * 60.0)
+        log(f"soak: speed minute {row['minute']}: {soak_speed.minute_line(row)}")
+    pg_windows = [(round(a0 - t_load, 1), round(a1 - t_load, 1)) for a0, a1 in stats["pg_windows"]]
+    speed, slow = soak_speed.verdict(records, seconds, rps)
+    calm = soak_speed.verdict(soak_speed.outside(records, pg_windows), seconds, rps)[0]  # for the report only
+    speed["p99_ms_outside_pg_stops"] = {"first": calm["first"]["p99_ms"], "last": calm["last"]["p99_ms"]}
+    speed["pg_stops_s"] = pg_windows
+    speed["load1_first_last"] = soak_speed.window_load(per_minute, seconds)
+    failures += slow
+    (Path(workdir) / "soak_minutes.json").write_text(json.dumps({"minutes": per_minute, "speed": speed}, indent=1))
     failures += final["violations"] + chaos.errors
     if a["leaks"]:
         failures.append(f"{a['leaks']} API answers carried another tenant's canary")
@@ -252,5 +303,5 @@ def run_soak(workdir):
            "fenced_messages": stats["fenced_messages"], "invariant_checks": len(checks),
            "checks_skipped": sum(1 for c in checks if "error" in c),
            "final": invariants.summary_line(final), "lag0_after_faults_s": None if lag0 is None else round(lag0, 1),
-           "api": a, "rss": growth, "total_seconds": round(total, 1), "failures": failures}
+           "api": a, "speed": speed, "rss": growth, "total_seconds": round(total, 1), "failures": failures}
     return not failures, fig
