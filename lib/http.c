@@ -21,6 +21,8 @@
 #include "jscan.h"
 #include "log.h"
 #include "metrics_process.h"
+#include "notify.h"
+#include "sig.h"
 #include "xalloc.h"
 
 #define HTTP_DEFAULT_TIMEOUT_S 30
@@ -254,6 +256,16 @@ struct http_config http_settings_config(const struct http_settings *s, const cha
 		                     .max_header = (size_t)s->max_header,
 		                     .program = program,
 		                     .openapi_json = openapi_json };
+}
+
+void http_server_wait(struct http_server *s)
+{
+	for (bool ready = false; !sig_stop_requested(); sig_wait(ready ? 1000 : 100)) {
+		char why[256];
+		if (!ready && (ready = s->ready == NULL || s->ready(s->ctx, why, sizeof(why))))
+			notify_ready("serving");
+	}
+	notify_stopping();
 }
 
 int http_server_port(const struct http_server *s)

@@ -127,6 +127,13 @@ struct http_server *http_server_start(const struct http_config *cfg,
                                       const struct http_route *routes, size_t nroutes, void *ctx,
                                       http_ready_fn ready, struct metrics *m, char *err,
                                       size_t errlen);
+/*
+ * The HTTP programs' main loop: until a stop is requested (SIGTERM/SIGINT; sig_wait serves
+ * SIGHUP and the systemd watchdog meanwhile), asks the server's ready function every 100 ms
+ * until it answers yes, then sends systemd READY=1 (notify_ready) and waits in 1 s steps;
+ * sends STOPPING=1 when it returns. The caller then drains and stops the server. Main thread.
+ */
+void http_server_wait(struct http_server *s);
 /* The bound port (useful with port 0). */
 int http_server_port(const struct http_server *s);
 /* Stops accepting new connections (within milliseconds: MHD's threads drop the listen socket

@@ -237,3 +237,16 @@ enum prog_action prog_start(const struct prog_info *pi, int argc, char **argv, s
 	*cfgp = c;
 	return PROG_RUN;
 }
+
+enum prog_action prog_start_no_args(const struct prog_info *pi, int argc, char **argv,
+                                    struct cfg **cfgp)
+{
+	int argi = 0;
+	enum prog_action action = prog_start(pi, argc, argv, cfgp, &argi);
+	if (action == PROG_RUN && argi < argc) {
+		fprintf(stderr, "%s: unexpected argument \"%s\"\n", pi->name, argv[argi]);
+		cfg_free(cfgp);
+		return PROG_EXIT_USAGE;
+	}
+	return action;
+}

@@ -50,6 +50,11 @@ enum prog_action {
 enum prog_action prog_start(const struct prog_info *pi, int argc, char **argv, struct cfg **cfgp,
                             int *argi);
 
+/* prog_start for a program that takes no argument after the options (the HTTP programs): one
+ * is refused with "name: unexpected argument" (PROG_EXIT_USAGE, *cfgp freed). */
+enum prog_action prog_start_no_args(const struct prog_info *pi, int argc, char **argv,
+                                    struct cfg **cfgp);
+
 /* A program's part of a reload: fresh is a reloaded copy of the settings (same struct type as
  * prog_info.settings, valid for the call only); take what may change live, or return -1 with
  * err to keep everything as it is (log.level included). Main thread. */

@@ -4,6 +4,11 @@
  */
 #include "worker_settings.h"
 
+#include <stdio.h>
+
+#include "log.h"
+#include "sig.h"
+
 struct worker_config worker_settings_config(const struct worker_settings *s,
                                             const struct worker_replay *replay)
 {
@@ -21,4 +26,40 @@ struct worker_config worker_settings_config(const struct worker_settings *s,
 		.replay = replay,
 		.stall_ms = s->stall_ms,
 	};
+}
+
+enum prog_action worker_prog_start(const struct prog_info *pi, int argc, char **argv,
+                                   struct cfg **cfgp, struct worker_replay *replay, bool *replaying)
+{
+	int argi = 0;
+	sig_setup();
+	enum prog_action action = prog_start(pi, argc, argv, cfgp, &argi);
+	if (action != PROG_RUN)
+		return action;
+	char err[512];
+	int rc = worker_replay_args(argc, argv, argi, replay, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "%s: %s\n", pi->name, err);
+		cfg_free(cfgp);
+		return PROG_EXIT_USAGE;
+	}
+	*replaying = rc > 0;
+	return PROG_RUN;
+}
+
+int worker_prog_run(const char *name, const struct worker_settings *s,
+                    const struct metrics_settings *ms, const struct worker_replay *replay,
+                    const struct worker_ops *ops, const struct cfg *cfg, struct metrics *m)
+{
+	char err[512];
+	const struct worker_config wc = worker_settings_config(s, replay);
+	struct worker *w = worker_new(&wc, ops, cfg, m, err, sizeof(err));
+	if (w == NULL) {
+		fprintf(stderr, "%s: %s\n", name, err);
+		return 2;
+	}
+	int rc = worker_serve(w, name, ms->bind, (int)ms->port);
+	worker_free(&w);
+	log_info("stopped");
+	return rc == 0 ? 0 : 1;
 }

@@ -16,15 +16,21 @@
  * between programs (the group, how many events a batch holds and what a batch means with a
  * model) are arguments; the rest is written once here.
  *
+ * worker_prog_start and worker_prog_run are the parts of a worker program's main() that are
+ * the same in each: main() reads as its own story between them (its processors, its model).
+ *
  * Not here: the loop (worker.h), where /metrics listens (metrics.h).
  */
 #ifndef AIMEM_WORKER_SETTINGS_H
 #define AIMEM_WORKER_SETTINGS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "cfg.h"
 #include "db.h"
+#include "metrics.h"
+#include "prog.h"
 #include "worker.h"
 
 struct worker_settings {
@@ -66,5 +72,26 @@ struct worker_settings {
  * defaults of DESIGN §3. */
 struct worker_config worker_settings_config(const struct worker_settings *s,
                                             const struct worker_replay *replay);
+
+/*
+ * The start of a worker program's main(): sig_setup (before librdkafka, curl and MHD start
+ * threads), prog_start(pi), then the replay arguments after the options ("replay --from ...",
+ * worker_replay_args). PROG_RUN with *cfgp (owned: cfg_free), *replaying and, when replaying,
+ * *replay filled; otherwise the message is printed, nothing is left to free and main exits
+ * with 0 (PROG_EXIT_OK) or 2.
+ */
+enum prog_action worker_prog_start(const struct prog_info *pi, int argc, char **argv,
+                                   struct cfg **cfgp, struct worker_replay *replay,
+                                   bool *replaying);
+
+/*
+ * The rest of it: creates the worker of s and ops (the live group, or replay when not NULL)
+ * with cfg's kafka.* and m, serves /healthz, /readyz and /metrics on ms around its run
+ * (worker_serve) until a stop, frees it and logs "stopped". 0 after a clean stop, 1 when the
+ * run failed, 2 when the worker could not be created (the reason printed as "name: reason").
+ */
+int worker_prog_run(const char *name, const struct worker_settings *s,
+                    const struct metrics_settings *ms, const struct worker_replay *replay,
+                    const struct worker_ops *ops, const struct cfg *cfg, struct metrics *m);
 
 #endif

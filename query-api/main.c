@@ -16,7 +16,6 @@
 #include "embed.h"
 #include "http.h"
 #include "log.h"
-#include "notify.h"
 #include "metrics.h"
 #include "prog.h"
 #include "qdb.h"
@@ -141,16 +140,10 @@ int main(int argc, char **argv)
 		.check = query_check,
 	};
 	struct cfg *cfg = NULL;
-	int argi = 0;
 	sig_setup(); /* before MHD starts threads */
-	enum prog_action action = prog_start(&info, argc, argv, &cfg, &argi);
+	enum prog_action action = prog_start_no_args(&info, argc, argv, &cfg);
 	if (action != PROG_RUN)
 		return action == PROG_EXIT_OK ? 0 : 2;
-	if (argi < argc) {
-		fprintf(stderr, "aimem-query: unexpected argument \"%s\"\n", argv[argi]);
-		cfg_free(&cfg);
-		return 2;
-	}
 
 	char err[512];
 	int rc = 1;
@@ -195,13 +188,9 @@ int main(int argc, char **argv)
 	log_info("ready bind=%s port=%d threads=%lld pool=%u", s.http.bind, http_server_port(srv),
 	         s.http.threads, qc.size);
 
-	/* systemd (Type=notify): READY=1 once /readyz answers 200 (the database reachable), which the
-	 * units' curl probe used to wait for; sig_wait sends WATCHDOG=1; SIGHUP reloads */
-	for (bool ready = false; !sig_stop_requested(); sig_wait(ready ? 1000 : 100)) {
-		if (!ready && (ready = query_ready(&api, why, sizeof(why))))
-			notify_ready("serving");
-	}
-	notify_stopping();
+	/* until SIGTERM: READY=1 once /readyz answers 200 (the database reachable), WATCHDOG=1,
+	 * SIGHUP reloads */
+	http_server_wait(srv);
 
 	log_info("stopping: no new connections, draining in-flight requests drain_ms=%lld",
 	         s.http.drain_ms);

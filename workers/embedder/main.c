@@ -18,7 +18,6 @@
 #include "metrics.h"
 #include "passages.h"
 #include "prog.h"
-#include "sig.h"
 #include "worker.h"
 #include "worker_settings.h"
 
@@ -143,58 +142,43 @@ int main(int argc, char **argv)
 		.check = embedder_check,
 	};
 	struct cfg *cfg = NULL;
-	int argi = 0;
-	sig_setup(); /* before librdkafka, curl and MHD start threads */
-	enum prog_action action = prog_start(&info, argc, argv, &cfg, &argi);
+	struct worker_replay replay;
+	bool replaying = false;
+	enum prog_action action = worker_prog_start(&info, argc, argv, &cfg, &replay, &replaying);
 	if (action != PROG_RUN)
 		return action == PROG_EXIT_OK ? 0 : 2;
-	char err[512];
-	struct worker_replay replay;
-	int replaying = worker_replay_args(argc, argv, argi, &replay, err, sizeof(err));
 	const struct chunk_limits lim = { .words = (unsigned)s.chunk_words,
 		                          .overlap = (unsigned)s.chunk_overlap,
 		                          .max_chunks = (unsigned)s.chunk_max,
 		                          .max_bytes = (size_t)s.chunk_bytes };
-	if (replaying >= 0 && s.chunk_overlap * 2 >= s.chunk_words) {
-		snprintf(err, sizeof(err), "chunk.overlap must be less than half of chunk.words");
-		replaying = -1;
-	}
-	if (replaying < 0) {
-		fprintf(stderr, "aimem-embedder: %s\n", err);
+	if (s.chunk_overlap * 2 >= s.chunk_words) {
+		fprintf(stderr,
+		        "aimem-embedder: chunk.overlap must be less than half of chunk.words\n");
 		cfg_free(&cfg);
 		return 2;
 	}
 
+	char err[512];
 	int exit_code = 2;
 	struct metrics *m = metrics_new();
 	struct passages *p = NULL;
-	struct worker *w = NULL;
 	struct embedder *emb = embed_open(&s.embed, m, err, sizeof(err));
 	if (emb == NULL || embedder_check_dim(&s, err, sizeof(err)) != 0) {
 		fprintf(stderr, "aimem-embedder: %s\n", err);
 		goto out;
 	}
 	p = passages_new(emb, &lim, m);
-	const struct worker_config wc =
-	    worker_settings_config(&s.worker, replaying ? &replay : NULL);
 	const struct worker_ops ops = { .accept_types = 1u << EVENT_CALL_ENDED,
 		                        .ctx = p,
 		                        .prepare = passages_prepare,
 		                        .release = passages_release,
 		                        .apply_batch = passages_apply_batch };
-	w = worker_new(&wc, &ops, cfg, m, err, sizeof(err));
-	if (w == NULL) {
-		fprintf(stderr, "aimem-embedder: %s\n", err);
-		goto out;
-	}
 	log_info("provider=%s model=%s dimensions=%u chunk_words=%lld overlap=%lld",
 	         s.embed.provider, embed_model_id(emb), embed_dim(emb), s.chunk_words,
 	         s.chunk_overlap);
-	exit_code =
-	    worker_serve(w, "aimem-embedder", s.metrics.bind, (int)s.metrics.port) == 0 ? 0 : 1;
-	log_info("stopped");
+	exit_code = worker_prog_run("aimem-embedder", &s.worker, &s.metrics,
+	                            replaying ? &replay : NULL, &ops, cfg, m);
 out:
-	worker_free(&w); /* before the passages: dropping a batch releases them */
 	passages_free(&p);
 	embed_close(&emb);
 	metrics_free(&m);

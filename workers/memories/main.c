@@ -8,12 +8,10 @@
 
 #include "apply.h"
 #include "cfg.h"
-#include "http.h"
 #include "kafka.h"
 #include "log.h"
 #include "metrics.h"
 #include "prog.h"
-#include "sig.h"
 #include "worker.h"
 #include "worker_settings.h"
 
@@ -61,38 +59,20 @@ int main(int argc, char **argv)
 		.passthrough = KAFKA_CFG_PASSTHROUGH,
 	};
 	struct cfg *cfg = NULL;
-	int argi = 0;
-	sig_setup(); /* before librdkafka and MHD start threads */
-	enum prog_action action = prog_start(&info, argc, argv, &cfg, &argi);
+	struct worker_replay replay;
+	bool replaying = false;
+	enum prog_action action = worker_prog_start(&info, argc, argv, &cfg, &replay, &replaying);
 	if (action != PROG_RUN)
 		return action == PROG_EXIT_OK ? 0 : 2;
-	char err[512];
-	struct worker_replay replay;
-	int replaying = worker_replay_args(argc, argv, argi, &replay, err, sizeof(err));
-	if (replaying < 0) {
-		fprintf(stderr, "aimem-memories: %s\n", err);
-		cfg_free(&cfg);
-		return 2;
-	}
 
 	struct metrics *m = metrics_new();
-	const struct worker_config wc =
-	    worker_settings_config(&s.worker, replaying ? &replay : NULL);
 	const struct worker_ops ops = {
 		.accept_types = (1u << EVENT_MEMORY_PUT) | (1u << EVENT_MEMORY_DELETE),
 		.apply = memories_apply,
 	};
-	struct worker *w = worker_new(&wc, &ops, cfg, m, err, sizeof(err));
-	if (w == NULL) {
-		fprintf(stderr, "aimem-memories: %s\n", err);
-		metrics_free(&m);
-		cfg_free(&cfg);
-		return 2;
-	}
-	int rc = worker_serve(w, "aimem-memories", s.metrics.bind, (int)s.metrics.port);
-	worker_free(&w);
+	int rc = worker_prog_run("aimem-memories", &s.worker, &s.metrics,
+	                         replaying ? &replay : NULL, &ops, cfg, m);
 	metrics_free(&m);
 	cfg_free(&cfg);
-	log_info("stopped");
-	return rc == 0 ? 0 : 1;
+	return rc;
 }

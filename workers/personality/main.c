@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include "cfg.h"
-#include "http.h"
 #include "llm.h"
 #include "llm_settings.h"
 #include "kafka.h"
@@ -20,7 +19,6 @@
 #include "metrics.h"
 #include "proc.h"
 #include "prog.h"
-#include "sig.h"
 #include "personality.h"
 #include "score.h"
 #include "worker.h"
@@ -109,25 +107,17 @@ int main(int argc, char **argv)
 		.check = personality_check,
 	};
 	struct cfg *cfg = NULL;
-	int argi = 0;
-	sig_setup(); /* before librdkafka, curl and MHD start threads */
-	enum prog_action action = prog_start(&info, argc, argv, &cfg, &argi);
+	struct worker_replay replay;
+	bool replaying = false;
+	enum prog_action action = worker_prog_start(&info, argc, argv, &cfg, &replay, &replaying);
 	if (action != PROG_RUN)
 		return action == PROG_EXIT_OK ? 0 : 2;
-	char err[512];
-	struct worker_replay replay;
-	int replaying = worker_replay_args(argc, argv, argi, &replay, err, sizeof(err));
-	if (replaying < 0) {
-		fprintf(stderr, "aimem-personality: %s\n", err);
-		cfg_free(&cfg);
-		return 2;
-	}
 
+	char err[512];
 	int exit_code = 2;
 	struct metrics *m = metrics_new();
 	struct llm_model llm = { 0 };
 	struct scorer *sc = NULL;
-	struct worker *w = NULL;
 	struct proc_lexicons *lx = proc_lexicons_load(s.lexicons, err, sizeof(err));
 	if (lx == NULL || llm_model_open(&s.llm, strcmp(s.processor, "llm") == 0, m, &llm, err,
 	                                 sizeof(err)) != 0) {
@@ -135,7 +125,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	/* a dry-run replay only counts: it never pays for (or sends transcripts to) the model */
-	bool model = llm.client != NULL && !(replaying > 0 && replay.dry_run);
+	bool model = llm.client != NULL && !(replaying && replay.dry_run);
 	if (llm.client != NULL && !model)
 		log_info("dry run: the built-in processor stands in for the model");
 	const struct scorer_config scfg = { .lexicons = lx,
@@ -145,25 +135,16 @@ int main(int argc, char **argv)
 		                            .policy = llm.policy,
 		                            .max_prompt_bytes = llm.max_prompt_bytes };
 	sc = scorer_new(&scfg, m);
-	const struct worker_config wc =
-	    worker_settings_config(&s.worker, replaying ? &replay : NULL);
 	const struct worker_ops ops = { .accept_types = 1u << EVENT_CALL_ENDED,
 		                        .ctx = sc,
 		                        .prepare = scorer_prepare,
 		                        .release = scorer_release,
 		                        .apply_batch = scorer_apply_batch };
-	w = worker_new(&wc, &ops, cfg, m, err, sizeof(err));
-	if (w == NULL) {
-		fprintf(stderr, "aimem-personality: %s\n", err);
-		goto out;
-	}
 	log_info("processor=%s policy=%s", llm.client ? llm.processor : PERSONALITY_BUILTIN_NAME,
 	         llm_policy_name(llm.policy));
-	exit_code =
-	    worker_serve(w, "aimem-personality", s.metrics.bind, (int)s.metrics.port) == 0 ? 0 : 1;
-	log_info("stopped");
+	exit_code = worker_prog_run("aimem-personality", &s.worker, &s.metrics,
+	                            replaying ? &replay : NULL, &ops, cfg, m);
 out:
-	worker_free(&w); /* before the scorer: dropping a batch releases its scores */
 	scorer_free(&sc);
 	llm_model_close(&llm);
 	proc_lexicons_free(&lx);

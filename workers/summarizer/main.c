@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "cfg.h"
-#include "http.h"
 #include "llm.h"
 #include "kafka.h"
 #include "log.h"
@@ -18,7 +17,6 @@
 #include "proc.h"
 #include "proc_tenant.h"
 #include "prog.h"
-#include "sig.h"
 #include "summarize.h"
 #include "summary_llm.h"
 #include "worker.h"
@@ -119,25 +117,17 @@ int main(int argc, char **argv)
 		.check = summarizer_check,
 	};
 	struct cfg *cfg = NULL;
-	int argi = 0;
-	sig_setup(); /* before librdkafka, curl and MHD start threads */
-	enum prog_action action = prog_start(&info, argc, argv, &cfg, &argi);
+	struct worker_replay replay;
+	bool replaying = false;
+	enum prog_action action = worker_prog_start(&info, argc, argv, &cfg, &replay, &replaying);
 	if (action != PROG_RUN)
 		return action == PROG_EXIT_OK ? 0 : 2;
-	char err[512];
-	struct worker_replay replay;
-	int replaying = worker_replay_args(argc, argv, argi, &replay, err, sizeof(err));
-	if (replaying < 0) {
-		fprintf(stderr, "aimem-summarizer: %s\n", err);
-		cfg_free(&cfg);
-		return 2;
-	}
 
+	char err[512];
 	int exit_code = 2;
 	struct metrics *m = metrics_new();
 	struct llm_model llm = { 0 };
 	struct summarizer *sz = NULL;
-	struct worker *w = NULL;
 	struct proc_tenants *tenants = NULL;
 	struct proc_lexicons *lx = proc_lexicons_load(s.lexicons, err, sizeof(err));
 	if (lx != NULL && s.tenant_topics != NULL &&
@@ -151,7 +141,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	/* a dry-run replay only counts: it never pays for (or sends transcripts to) the model */
-	bool model = llm.client != NULL && !(replaying > 0 && replay.dry_run);
+	bool model = llm.client != NULL && !(replaying && replay.dry_run);
 	if (llm.client != NULL && !model)
 		log_info("dry run: the built-in processor stands in for the model");
 	const struct summarizer_config sc = { .lexicons = lx,
@@ -162,26 +152,17 @@ int main(int argc, char **argv)
 		                              .max_prompt_bytes = llm.max_prompt_bytes,
 		                              .tenant_topics = tenants };
 	sz = summarizer_new(&sc, m);
-	const struct worker_config wc =
-	    worker_settings_config(&s.worker, replaying ? &replay : NULL);
 	const struct worker_ops ops = { .accept_types = 1u << EVENT_CALL_ENDED,
 		                        .ctx = sz,
 		                        .prepare = summarizer_prepare,
 		                        .release = summarizer_release,
 		                        .apply_batch = summarizer_apply_batch };
-	w = worker_new(&wc, &ops, cfg, m, err, sizeof(err));
-	if (w == NULL) {
-		fprintf(stderr, "aimem-summarizer: %s\n", err);
-		goto out;
-	}
 	log_info("processor=%s policy=%s tenant_topics=%zu",
 	         llm.client ? llm.processor : PROC_BUILTIN_NAME, llm_policy_name(llm.policy),
 	         proc_tenants_count(tenants));
-	exit_code =
-	    worker_serve(w, "aimem-summarizer", s.metrics.bind, (int)s.metrics.port) == 0 ? 0 : 1;
-	log_info("stopped");
+	exit_code = worker_prog_run("aimem-summarizer", &s.worker, &s.metrics,
+	                            replaying ? &replay : NULL, &ops, cfg, m);
 out:
-	worker_free(&w); /* before the summarizer: dropping a batch releases its summaries */
 	summarizer_free(&sz);
 	llm_model_close(&llm);
 	proc_tenants_free(&tenants);
