@@ -25,6 +25,7 @@
 #include "offsets.h"
 #include "prog.h"
 #include "publish.h"
+#include "redact_event.h"
 #include "replay.h"
 #include "sig.h"
 #include "summarize.h"
@@ -46,9 +47,11 @@ struct cli_settings {
 	char *import_from_url;
 	char *lexicons_dir;
 	struct summary_llm_settings llm; /* summarize --processor llm: the summarizer's llm.* */
+	struct redact_settings redact;   /* publish: the redact.* section (lib/redact.h) */
 };
 
 static const struct cfg_item cli_items[] = {
+	REDACT_CFG_ITEMS(offsetof(struct cli_settings, redact)),
 	{ "db.url", CFG_STRING, NULL, 0, 0, NULL, CFG_SECRET, offsetof(struct cli_settings, db_url),
 	  "libpq connection string of an administrator role (migrate) or aimem_worker" },
 	{ "db.connect_timeout", CFG_DURATION, "30s", 0, 3600000, NULL, 0,
@@ -211,7 +214,7 @@ static int cli_publish(const struct cli_settings *s, const struct cfg *cfg, int 
 	    "topics.memories; backfill), - reads stdin. Needs kafka.bootstrap.servers. --dry-run:\n"
 	    "check every line, publish nothing.\n";
 	struct publish_opts o = { NULL,  s->topic_calls, s->topic_memories, s->produce_timeout_ms,
-		                  false, stdout };
+		                  false, stdout, NULL };
 	struct cmdline c = CMDLINE_INIT("publish", usage, options, argc, argv);
 	int ch;
 	while ((ch = cmdline_next(&c)) > 0)
@@ -222,9 +225,11 @@ static int cli_publish(const struct cli_settings *s, const struct cfg *cfg, int 
 		return cmdline_fail(&c, "FILE (or - for standard input) is needed");
 	struct publish_report r;
 	char err[512];
-	int rc = publish_run(&o, cfg, &r, err, sizeof(err));
+	o.redact = redact_edge_new(&s->redact, NULL, err, sizeof(err));
+	int rc = o.redact ? publish_run(&o, cfg, &r, err, sizeof(err)) : 2;
 	if (rc == 2)
 		fprintf(stderr, "aimem publish: %s\n", err);
+	redact_edge_free(&o.redact);
 	return rc;
 }
 

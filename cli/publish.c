@@ -63,6 +63,7 @@ static void publish_line(rd_kafka_t *rk, const struct publish_opts *o, const cha
 		fprintf(stderr, "publish: line %lld: %s: %s\n", lineno, event_status_code(rc), err);
 		return;
 	}
+	r->redacted += (long long)redact_edge_event(o->redact, &ev, true, NULL);
 	if (rk == NULL) { /* dry run */
 		r->sent++;
 		event_release(&ev);
@@ -73,7 +74,7 @@ static void publish_line(rd_kafka_t *rk, const struct publish_opts *o, const cha
 	const char *topic = ev.type == EVENT_CALL_ENDED ? o->topic_calls : o->topic_memories;
 	rd_kafka_resp_err_t e;
 	while ((e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, strlen(key)),
-	                              RD_KAFKA_V_VALUE((void *)line, len),
+	                              RD_KAFKA_V_VALUE(ev.raw, ev.raw_len),
 	                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
 	                              RD_KAFKA_V_HEADER("aimem-type", event_type_name(ev.type), -1),
 	                              RD_KAFKA_V_OPAQUE((void *)(intptr_t)lineno),
@@ -143,9 +144,11 @@ int publish_run(const struct publish_opts *o, const struct cfg *cfg, struct publ
 	}
 	if (tty)
 		publish_progress(r, true);
-	fprintf(o->out, "publish: %lld lines, %lld %s, %lld rejected, %lld failed in %.1f s%s\n",
+	fprintf(o->out,
+	        "publish: %lld lines, %lld %s, %lld rejected, %lld failed, %lld values redacted in "
+	        "%.1f s%s\n",
 	        r->lines, r->sent, o->dry_run ? "valid" : "sent", r->rejected, r->failed,
-	        (double)(backoff_now_ms() - t0) / 1000.0,
+	        r->redacted, (double)(backoff_now_ms() - t0) / 1000.0,
 	        sig_stop_requested() ? " (interrupted)" : "");
 	bool complete =
 	    !sig_stop_requested() && r->rejected == 0 && r->failed == 0 && r->sent == r->lines;

@@ -3,8 +3,9 @@
  *
  * Each non-empty line is one call.ended, memory.put or memory.delete event carrying its
  * customer_id (which becomes the message key). Lines are validated with lib/event (a bad line
- * is reported with its number and skipped, never sent) and produced with the idempotent
- * producer to the topic of their type. Shows progress on a terminal, prints a summary, and
+ * is reported with its number and skipped, never sent), redacted as aimem-ingest redacts (card,
+ * bank and social-security numbers replaced, metadata.redaction recorded: lib/redact_event)
+ * and produced with the idempotent producer to the topic of their type. Shows progress on a terminal, prints a summary, and
  * fails when anything was rejected or not acknowledged.
  */
 #ifndef AIMEM_PUBLISH_H
@@ -14,18 +15,21 @@
 #include <stdio.h>
 
 #include "cfg.h"
+#include "redact_event.h"
 
 struct publish_opts {
 	const char *path; /* "-" for standard input */
 	const char *topic_calls;
 	const char *topic_memories;
-	long long timeout_ms; /* per-event acknowledgement timeout, and the final flush */
-	bool dry_run;         /* validate only */
-	FILE *out;            /* summary */
+	long long timeout_ms;       /* per-event acknowledgement timeout, and the final flush */
+	bool dry_run;               /* validate only */
+	FILE *out;                  /* summary */
+	struct redact_edge *redact; /* the policy applied to every call.ended (borrowed) */
 };
 
 struct publish_report {
 	long long lines, sent, rejected, failed;
+	long long redacted; /* values replaced by placeholders */
 };
 
 /* cfg supplies kafka.* (bootstrap.servers). Returns 0 when every line was sent and

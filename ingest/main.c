@@ -19,6 +19,7 @@
 #include "notify.h"
 #include "metrics.h"
 #include "prog.h"
+#include "redact_event.h"
 #include "routes.h"
 #include "sig.h"
 #include "xalloc.h"
@@ -26,6 +27,7 @@
 struct ingest_settings {
 	struct http_settings http;      /* the http.* section and shutdown.drain (lib/http.h) */
 	struct auth_keys_settings auth; /* the auth.* section (lib/auth_keys.h) */
+	struct redact_settings redact;  /* the redact.* section (lib/redact.h) */
 	char *topic_calls, *topic_memories;
 	long long produce_timeout_ms, produce_linger_ms;
 	long long event_max_bytes, event_max_turns, event_max_text;
@@ -36,6 +38,7 @@ struct ingest_settings {
 static const struct cfg_item ingest_items[] = {
 	HTTP_CFG_ITEMS(S(http), "8101", "1MiB", 64LL << 20, "largest request body (413 beyond)"),
 	AUTH_KEYS_CFG_ITEMS(S(auth)),
+	REDACT_CFG_ITEMS(S(redact)),
 	KAFKA_TOPICS_CALLS_CFG_ITEM(S(topic_calls), "call.ended topic"),
 	KAFKA_TOPICS_MEMORIES_CFG_ITEM(S(topic_memories), "memory.put/delete topic"),
 	{ .key = "produce.timeout",
@@ -90,22 +93,42 @@ static const char ingest_usage[] =
     "  POST /v2/process-call, POST /v1/memories, POST /v1/memories/user?user_id=,\n"
     "  POST /v1/memories/shared, DELETE /v1/memories/{id}, POST /memory/store\n"
     "Also GET /healthz, /readyz (broker reachable), /metrics.\n"
+    "Card, bank and social-security numbers in a call's turns are replaced by placeholders\n"
+    "before the event is produced (redact.*, docs/redaction.md).\n"
     "Signals: SIGTERM/SIGINT stop accepting, finish in-flight requests, flush, exit 0;\n"
-    "a second one exits at once. SIGHUP reads the settings again: log.level and the JWT\n"
+    "a second one exits at once. SIGHUP reads the settings again: log.level, the JWT\n"
     "keys (auth.jwt_secret_file or auth.public_key_file, a file or a folder of several,\n"
-    "each named by its file: the kid) change live; the rest needs a restart.\n"
+    "each named by its file: the kid) and the redaction policy (redact.kinds,\n"
+    "redact.tenant_dir) change live; the rest needs a restart.\n"
     "Under systemd (Type=notify) it reports READY=1 once /readyz answers 200,\n"
     "STOPPING=1 and WATCHDOG=1.\n";
 
-/* prog_info.check and prog_on_reload: the JWT keys (lib/auth_keys); log.level is prog's. */
+/* What SIGHUP changes besides log.level (prog's). */
+struct ingest_live {
+	struct auth_verifier *auth;
+	struct redact_edge *redact;
+};
+
+/* prog_info.check: the JWT keys (lib/auth_keys) and the redaction policy (lib/redact_policy). */
 static int ingest_check(const void *settings, char *err, size_t errlen)
 {
-	return auth_keys_check(&((const struct ingest_settings *)settings)->auth, err, errlen);
+	const struct ingest_settings *s = settings;
+	struct redact_edge *e = NULL;
+	if (auth_keys_check(&s->auth, err, errlen) != 0 ||
+	    (e = redact_edge_new(&s->redact, NULL, err, errlen)) == NULL)
+		return -1;
+	redact_edge_free(&e);
+	return 0;
 }
 
+/* prog_on_reload: the JWT keys, then the redaction policy; a bad policy keeps the old one. */
 static int ingest_reload(const void *fresh, void *ctx, char *err, size_t errlen)
 {
-	return auth_keys_reload(&((const struct ingest_settings *)fresh)->auth, ctx, err, errlen);
+	const struct ingest_settings *s = fresh;
+	struct ingest_live *live = ctx;
+	if (auth_keys_reload(&s->auth, live->auth, err, errlen) != 0)
+		return -1;
+	return redact_edge_reload(live->redact, &s->redact, err, errlen);
 }
 
 int main(int argc, char **argv)
@@ -146,7 +169,14 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	in.auth = auth;
-	prog_on_reload(ingest_reload, auth); /* SIGHUP: the keys read again */
+	in.redact = redact_edge_new(&s.redact, m, err, sizeof(err));
+	if (in.redact == NULL) {
+		fprintf(stderr, "aimem-ingest: %s\n", err);
+		rc = 2;
+		goto out;
+	}
+	struct ingest_live live = { auth, in.redact };
+	prog_on_reload(ingest_reload, &live); /* SIGHUP: the keys and the policy read again */
 	const struct gateway_config gc = { .topic_calls = s.topic_calls,
 		                           .topic_memories = s.topic_memories,
 		                           .produce_timeout_ms = s.produce_timeout_ms,
@@ -187,8 +217,9 @@ int main(int argc, char **argv)
 out:
 	http_server_stop(&srv, 0);
 	gateway_free(&in.gw);
-	prog_on_reload(NULL, NULL); /* before the keys it swaps go */
+	prog_on_reload(NULL, NULL); /* before the keys and the policy it swaps go */
 	auth_verifier_free(&auth);
+	redact_edge_free(&in.redact);
 	metrics_free(&m);
 	cfg_free(&cfg);
 	if (rc == 0)

@@ -112,6 +112,7 @@ static enum http_outcome ingest_submit(struct ingest *in, struct http_exchange *
 		json_object_set_new(ok, "event_id", json_string(e.event_id));
 	char *body = json_dumps(ok, JSON_COMPACT);
 	json_decref(ok);
+	(void)redact_edge_event(in->redact, &e, true, NULL);
 	enum http_outcome out = gateway_send(in->gw, ex, &e, ok_status, body);
 	event_release(&e);
 	return out;
@@ -162,6 +163,7 @@ static int ingest_fast_call(struct ingest *in, struct http_exchange *ex, long lo
 	json_t *ok = json_pack("{s:s, s:s}", "event_id", e.event_id, "call_id", e.call.call_id);
 	char *okbody = json_dumps(ok, JSON_COMPACT);
 	json_decref(ok);
+	(void)redact_edge_event(in->redact, &e, true, NULL);
 	*out = gateway_send(in->gw, ex, &e, 202, okbody);
 	event_release(&e);
 	return EVENT_OK;

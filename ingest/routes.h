@@ -5,8 +5,9 @@
  * Every route authenticates first (401 without a valid token, 403 without memory:write),
  * takes the tenant from the token only (a body naming another customer_id is a 403), turns
  * the request into a DESIGN §3 event, validates it with lib/event (400 with the precise
- * code and message), and hands it to the gateway, which answers once the broker
- * acknowledged it.
+ * code and message), replaces card, bank and social-security numbers in its turns with
+ * placeholders (lib/redact_event: Kafka never holds them), and hands it to the gateway,
+ * which answers once the broker acknowledged it.
  */
 #ifndef AIMEM_INGEST_ROUTES_H
 #define AIMEM_INGEST_ROUTES_H
@@ -17,11 +18,13 @@
 #include "event.h"
 #include "gateway.h"
 #include "http.h"
+#include "redact_event.h"
 
 struct ingest {
 	struct gateway *gw;
 	const struct auth_verifier *auth;
 	struct event_limits limits;
+	struct redact_edge *redact; /* every call.ended is redacted before it is produced */
 };
 
 extern const struct http_route ingest_routes[];
