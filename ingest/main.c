@@ -16,7 +16,6 @@
 #include "http.h"
 #include "kafka.h"
 #include "log.h"
-#include "notify.h"
 #include "metrics.h"
 #include "prog.h"
 #include "redact_event.h"
@@ -144,16 +143,10 @@ int main(int argc, char **argv)
 		.check = ingest_check,
 	};
 	struct cfg *cfg = NULL;
-	int argi = 0;
 	sig_setup(); /* before any library starts a thread */
-	enum prog_action action = prog_start(&info, argc, argv, &cfg, &argi);
+	enum prog_action action = prog_start_no_args(&info, argc, argv, &cfg);
 	if (action != PROG_RUN)
 		return action == PROG_EXIT_OK ? 0 : 2;
-	if (argi < argc) {
-		fprintf(stderr, "aimem-ingest: unexpected argument \"%s\"\n", argv[argi]);
-		cfg_free(&cfg);
-		return 2;
-	}
 
 	char err[512];
 	int rc = 1;
@@ -199,14 +192,9 @@ int main(int argc, char **argv)
 	log_info("ready bind=%s port=%d threads=%lld topic_calls=%s topic_memories=%s", s.http.bind,
 	         http_server_port(srv), s.http.threads, s.topic_calls, s.topic_memories);
 
-	/* systemd (Type=notify): READY=1 once /readyz answers 200 (the broker reachable), which the
-	 * units' curl probe used to wait for; sig_wait sends WATCHDOG=1; SIGHUP reloads */
-	for (bool ready = false; !sig_stop_requested(); sig_wait(ready ? 1000 : 100)) {
-		char why[256];
-		if (!ready && (ready = ingest_ready(&in, why, sizeof(why))))
-			notify_ready("serving");
-	}
-	notify_stopping();
+	/* until SIGTERM: READY=1 once /readyz answers 200 (the broker reachable), WATCHDOG=1,
+	 * SIGHUP reloads */
+	http_server_wait(srv);
 
 	log_info("stopping: no new connections, draining in-flight requests drain_ms=%lld",
 	         s.http.drain_ms);
