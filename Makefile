@@ -165,13 +165,16 @@ $(BUILD)/bench/%.o: CPPFLAGS += -Icalls -Iquery-api
 $(UNIT_BIN): $(UNIT_OBJ) $(filter-out $(BUILD)/cli/main.o,$(CLI_OBJ)) $(UNIT_QUERY_SRC:%.c=$(BUILD)/%.o) $(LIBS_A)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(UNIT_OBJ): CPPFLAGS += -Icalls -Iquery-api
+$(UNIT_OBJ): CPPFLAGS += -Icalls -Iquery-api -Icli
 
 # fuzz targets deliberately drop results ((void) does not silence gcc's warn_unused_result)
 $(FUZZ_SRC:%.c=$(BUILD)/%.o): CFLAGS += -Wno-unused-result
 $(FUZZ_SRC:%.c=$(BUILD)/%.o): CPPFLAGS += -Icalls
 $(BUILD)/tests/fuzz/fuzz_http.o: CPPFLAGS += -Iquery-api
 $(BUILD)/tests/fuzz/fuzz_http: $(FUZZ_QUERY_SRC:%.c=$(BUILD)/%.o)
+# fuzz_cmdline links the aimem subcommands' command-line helper
+$(BUILD)/tests/fuzz/fuzz_cmdline.o: CPPFLAGS += -Icli
+$(BUILD)/tests/fuzz/fuzz_cmdline: $(BUILD)/cli/cmdline.o
 $(FUZZ_REPLAY): $(BUILD)/tests/fuzz/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay.o $(LIBS_A)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $(filter-out $(LIBS_A),$^) $(LIBS_A) $(LDLIBS)
@@ -243,6 +246,9 @@ build/fuzz/obj/%.o: %.c
 build/fuzz/obj/query-api/%.o: FUZZ_CFLAGS += -DAIMEM_VERSION='"$(VERSION)"'
 build/fuzz/fuzz_http: tests/fuzz/fuzz_http.c $(FUZZ_QUERY_SRC:%.c=build/fuzz/obj/%.o) $(FUZZ_LIB_OBJ)
 	$(CLANG) $(FUZZ_CFLAGS) -Iquery-api -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) -lpthread -lm
+
+build/fuzz/fuzz_cmdline: tests/fuzz/fuzz_cmdline.c build/fuzz/obj/cli/cmdline.o $(FUZZ_LIB_OBJ)
+	$(CLANG) $(FUZZ_CFLAGS) -Icli -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) -lpthread -lm
 
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_OBJ)
 	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJ) $(PKG_LIBS) -lpthread -lm

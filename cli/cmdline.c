@@ -20,27 +20,30 @@ static const struct option *cmdline_find(const struct cmdline *c, int val)
 
 int cmdline_fail(struct cmdline *c, const char *fmt, ...)
 {
+	FILE *err = c->err ? c->err : stderr;
 	va_list ap;
-	fprintf(stderr, "aimem %s: ", c->cmd);
+	fprintf(err, "aimem %s: ", c->cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vfprintf(err, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\n%s", c->usage);
+	fprintf(err, "\n%s", c->usage);
 	c->status = 2;
 	return 2;
 }
 
-/* getopt_long's answer for an option it refused: why, in the command's words. */
+/* getopt_long's answer for an option it refused: why, in the command's words. A long option is
+ * the argument getopt_long just passed; a short one (we declare none) is optopt. */
 static int cmdline_refuse(struct cmdline *c, int ch)
 {
-	const char *arg = optind > 0 && optind <= c->argc ? c->argv[optind - 1] : "?";
+	const char *arg = optind > 0 && optind <= c->argc ? c->argv[optind - 1] : "";
+	if (strncmp(arg, "--", 2) != 0)
+		return cmdline_fail(c, "unknown option \"-%c\"",
+		                    optopt > 32 && optopt < 127 ? optopt : '?');
 	const struct option *o = cmdline_find(c, optopt);
 	if (ch == ':' && o != NULL)
 		return cmdline_fail(c, "option --%s needs a value", o->name);
 	if (o != NULL && o->has_arg == no_argument)
 		return cmdline_fail(c, "option --%s takes no value", o->name);
-	if (optopt > 0 && optopt < 128 && o == NULL)
-		return cmdline_fail(c, "unknown option \"-%c\"", optopt);
 	return cmdline_fail(c, "unknown option \"%s\"", arg);
 }
 
@@ -63,7 +66,7 @@ int cmdline_next(struct cmdline *c)
 	if (ch == -1)
 		return CMDLINE_END;
 	if (ch == CMDLINE_HELP) {
-		fputs(c->usage, stdout);
+		fputs(c->usage, c->out ? c->out : stdout);
 		c->status = 0;
 		return CMDLINE_STOP;
 	}
@@ -91,21 +94,19 @@ int cmdline_args(struct cmdline *c, int min, int max, const char **args)
 	return n;
 }
 
-int cmdline_verb(const char *cmd, const char *usage, int argc, char **argv,
-                 const char *const *verbs, int n, int *status)
+int cmdline_verb(struct cmdline *c, const char *const *verbs, int n)
 {
-	for (int i = 0; argc > 1 && i < n; i++)
-		if (strcmp(argv[1], verbs[i]) == 0)
+	for (int i = 0; c->argc > 1 && i < n; i++)
+		if (strcmp(c->argv[1], verbs[i]) == 0)
 			return i;
-	struct cmdline c = CMDLINE_INIT(cmd, usage, NULL, argc, argv);
-	if (argc > 1 && argv[1][0] == '-' && argv[1][1] != '\0') {
-		/* options before the verb: --help, or refused as cmdline_next refuses them */
-		int ch = cmdline_next(&c);
-		if (ch == CMDLINE_STOP) {
-			*status = c.status;
-			return -1;
-		}
-	}
+	const struct option *opts = c->opts;
+	c->opts = NULL; /* before the verb: only --help */
+	int stop = 0;
+	if (c->argc > 1 && c->argv[1][0] == '-' && c->argv[1][1] != '\0')
+		stop = cmdline_next(c) == CMDLINE_STOP; /* --help, or refused as an option is */
+	c->opts = opts;
+	if (stop)
+		return -1;
 	char list[128] = "";
 	for (int i = 0; i < n; i++)
 		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
@@ -113,9 +114,9 @@ int cmdline_verb(const char *cmd, const char *usage, int argc, char **argv,
 		         : i + 1 == n ? " or "
 		                      : ", ",
 		         verbs[i]);
-	if (argc > 1 && argv[1][0] != '-')
-		*status = cmdline_fail(&c, "unknown subcommand \"%s\" (%s)", argv[1], list);
+	if (c->argc > 1 && c->argv[1][0] != '-')
+		cmdline_fail(c, "unknown subcommand \"%s\" (%s)", c->argv[1], list);
 	else
-		*status = cmdline_fail(&c, "a subcommand is needed: %s", list);
+		cmdline_fail(c, "a subcommand is needed: %s", list);
 	return -1;
 }

@@ -23,6 +23,7 @@
 #define AIMEM_CMDLINE_H
 
 #include <getopt.h>
+#include <stdio.h>
 
 enum {
 	CMDLINE_END = 0,   /* cmdline_next: no option left */
@@ -37,6 +38,7 @@ struct cmdline {
 	                             * val > 0 and unique, has_arg no_argument or required_argument */
 	int argc;                  /* argv[0] names the command and is not parsed */
 	char **argv;               /* getopt_long permutes it: arguments end up after the options */
+	FILE *out, *err;           /* --help's stream and the refusals'; NULL: stdout, stderr */
 	const char *value;         /* after cmdline_next: the option's value (borrowed from argv) */
 	int status;                /* after CMDLINE_STOP or a failure: the exit code */
 	int started;
@@ -62,10 +64,9 @@ int cmdline_args(struct cmdline *c, int min, int max, const char **args);
  * exit code (also set in c->status). */
 int cmdline_fail(struct cmdline *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* A command with verbs ("offsets show|reset"): which of verbs[0..n-1] argv[1] names. Returns
- * its index, or -1 with *status: 0 after --help (the usage on stdout), 2 when argv[1] is
- * missing or no verb (message and usage on stderr). */
-int cmdline_verb(const char *cmd, const char *usage, int argc, char **argv,
-                 const char *const *verbs, int n, int *status);
+/* A command with verbs ("offsets show|reset"): which of verbs[0..n-1] c->argv[1] names (c: the
+ * command's, opts unused). Returns its index, or -1 with c->status: 0 after --help (the usage
+ * printed), 2 when the verb is missing or unknown (said with the usage). */
+int cmdline_verb(struct cmdline *c, const char *const *verbs, int n);
 
 #endif

@@ -148,9 +148,12 @@ int dead_letters_parse(int argc, char **argv, long long now_ms, struct dead_lett
 	static const char *const names[] = { "list", "show", "requeue" };
 	static const char *const cmds[] = { "dead-letters list", "dead-letters show",
 		                            "dead-letters requeue" };
-	int cmd = cmdline_verb("dead-letters", dead_letters_usage, argc, argv, names, 3, status);
-	if (cmd < 0)
+	struct cmdline v = CMDLINE_INIT("dead-letters", dead_letters_usage, NULL, argc, argv);
+	int cmd = cmdline_verb(&v, names, 3);
+	if (cmd < 0) {
+		*status = v.status;
 		return -1;
+	}
 	o->cmd = (enum dead_letters_cmd)cmd;
 	o->limit = o->cmd == DEAD_LETTERS_LIST ? 50 : 1000;
 	struct cmdline c =

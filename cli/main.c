@@ -445,10 +445,10 @@ static int cli_offsets(const struct cli_settings *s, const struct cfg *cfg, int 
 	    "partition). reset: rewrite the stored offsets (logged), refused while the group has\n"
 	    "members.\n";
 	static const char *const verbs[] = { "show", "reset" };
-	int status;
-	int verb = cmdline_verb("offsets", usage, argc, argv, verbs, 2, &status);
+	struct cmdline v = CMDLINE_INIT("offsets", usage, NULL, argc, argv);
+	int verb = cmdline_verb(&v, verbs, 2);
 	if (verb < 0)
-		return status;
+		return v.status;
 	bool reset = verb == 1;
 	struct offsets_opts o = {
 		NULL, NULL, -1, OFFSETS_TO_EARLIEST, 0, s->lag_timeout_ms, stdout
@@ -527,9 +527,9 @@ static int cli_context(const struct cli_settings *s, const struct cfg *cfg, int 
 	    "Derives every stored caller context of a tenant again from the tables (after\n"
 	    "migration 009, an import or a restore); idempotent.\n";
 	static const char *const verbs[] = { "rebuild" };
-	int status;
-	if (cmdline_verb("context", usage, argc, argv, verbs, 1, &status) < 0)
-		return status;
+	struct cmdline v = CMDLINE_INIT("context", usage, NULL, argc, argv);
+	if (cmdline_verb(&v, verbs, 1) < 0)
+		return v.status;
 	const char *customer = NULL;
 	struct cmdline c = CMDLINE_INIT("context rebuild", usage, options, argc - 1, argv + 1);
 	int ch;
