@@ -16,11 +16,11 @@
 #include "db.h"
 #include "log.h"
 #include "text.h"
-#include "worker.h"
+#include "recount.h"
 
 /* The callers' context locks, before the derivation (see context.h): $1 tenant, $2 users. */
 static struct db_stmt context_locks_stmt = { "aimem_context_locks",
-	                                     WORKER_CALLER_LOCKS_SQL("context"), 2, NULL, 0 };
+	                                     RECOUNT_CALLER_LOCKS_SQL("context"), 2, NULL, 0 };
 
 /*
  * Per caller of $1 (a JSON array of user ids): the document with an empty "summaries" (head),

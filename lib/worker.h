@@ -148,17 +148,6 @@ struct worker;
  */
 #define WORKER_ERASE_LOCK_KEY "hashtextextended($1::text || ':' || u.user_id, 0)"
 
-/*
- * SQL taking a transaction lock per caller in the namespace ns, in user order, over $1 (the
- * tenant as text) and $2 (a JSON array of user ids): run it as its own statement before a
- * per-caller recount (profiles, averages), so the recount's snapshot starts after any other
- * writer of the same callers (a replay beside the live group) has committed.
- */
-#define WORKER_CALLER_LOCKS_SQL(ns)                                                                \
-	"SELECT count(pg_advisory_xact_lock(hashtextextended('" ns ":' || $1::text || ':' ||"      \
-	" u.user_id, 0))) FROM (SELECT DISTINCT jsonb_array_elements_text($2::jsonb) AS user_id"   \
-	" ORDER BY 1) u"
-
 /* cfg supplies kafka.* (bootstrap.servers is required). NULL with err on bad settings. */
 struct worker *worker_new(const struct worker_config *wc, const struct worker_ops *ops,
                           const struct cfg *cfg, struct metrics *m, char *err, size_t errlen);
@@ -173,21 +162,6 @@ int worker_serve(struct worker *w, const char *name, const char *http_bind, int 
 /* A call.ended job's end time as RFC 3339 text: ended_at, or the message timestamp when the
  * event has none (DESIGN §3). */
 void worker_job_ended_at(const struct worker_job *job, char *out, size_t outlen);
-
-/* What runs after a recount, in the same transaction, for the same callers (users: a JSON
- * array text, borrowed): e.g. rewriting what is derived from the recounted rows. DB_* status. */
-typedef int (*worker_recounted_fn)(PGconn *conn, long long tenant, const char *users, char *err,
-                                   size_t errlen);
-
-/*
- * The call workers' write for one tenant group: upsert ($1 tenant, $2 rows, a JSON array) whose
- * result's first column names the callers to recount; then, for those callers ($1 tenant, $2 a
- * JSON array of user ids), their locks (see WORKER_CALLER_LOCKS_SQL), the recount and then
- * (unless NULL). Takes rows. Returns a DB_* status.
- */
-int worker_upsert_recount(PGconn *conn, long long tenant, json_t *rows, struct db_stmt *upsert,
-                          struct db_stmt *locks, struct db_stmt *recount, worker_recounted_fn then,
-                          char *err, size_t errlen);
 
 /* The replay's figures so far. */
 void worker_replay_report(const struct worker *w, struct worker_replay_stats *out);

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "personality.h"
 #include "personality_model.h"
+#include "recount.h"
 #include "summary_model.h"
 #include "xalloc.h"
 
@@ -361,10 +362,11 @@ static const char score_averages_sql[] =
 
 /* Prepared once per connection (this worker's one thread uses it). */
 static struct db_stmt score_averages_stmt = { "pers_averages", score_averages_sql, 2, NULL, 0 };
-/* The callers' locks before their averages are recomputed (see WORKER_CALLER_LOCKS_SQL: a
+/* The callers' locks before their averages are recomputed (see RECOUNT_CALLER_LOCKS_SQL: a
  * replay beside the live group must not write a stale average over the other's). */
 static struct db_stmt score_caller_locks_stmt = { "pers_caller_locks",
-	                                          WORKER_CALLER_LOCKS_SQL("averages"), 2, NULL, 0 };
+	                                          RECOUNT_CALLER_LOCKS_SQL("averages"), 2, NULL,
+	                                          0 };
 
 /* The upsert's columns of the scores, in the order of struct personality_result's score[]. */
 static const char *const score_columns[PERSONALITY_NSCORES] = {
@@ -412,7 +414,7 @@ int scorer_apply_batch(void *ctx, PGconn *conn, struct worker_job *const *jobs, 
 	json_t *rows = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(rows, score_row(jobs[i], i));
-	return worker_upsert_recount(conn, jobs[0]->ev->customer_id, rows, &score_upsert_stmt,
-	                             &score_caller_locks_stmt, &score_averages_stmt,
-	                             context_refresh, err, errlen);
+	return recount_upsert(conn, jobs[0]->ev->customer_id, rows, &score_upsert_stmt,
+	                      &score_caller_locks_stmt, &score_averages_stmt, context_refresh, err,
+	                      errlen);
 }

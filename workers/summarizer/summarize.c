@@ -14,6 +14,7 @@
 #include "facts.h"
 #include "facts_sql.h"
 #include "log.h"
+#include "recount.h"
 #include "sig.h"
 #include "summary_model.h"
 #include "xalloc.h"
@@ -262,7 +263,7 @@ static struct db_stmt summarize_upsert = {
  * snapshot after the other's commit or it writes a stale count over it. Taken in user order.
  */
 static struct db_stmt summarize_profile_locks = { "aimem_summarize_profile_locks",
-	                                          WORKER_CALLER_LOCKS_SQL("profile"), 2, NULL, 0 };
+	                                          RECOUNT_CALLER_LOCKS_SQL("profile"), 2, NULL, 0 };
 
 /*
  * The callers' profiles, recounted from their summaries (never incremented, so replays and
@@ -353,7 +354,7 @@ int summarizer_apply_batch(void *ctx, PGconn *conn, struct worker_job *const *jo
 	json_t *rows = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(rows, summarize_row(jobs[i], i));
-	return worker_upsert_recount(conn, jobs[0]->ev->customer_id, rows, &summarize_upsert,
-	                             &summarize_profile_locks, &summarize_profiles, context_refresh,
-	                             err, errlen);
+	return recount_upsert(conn, jobs[0]->ev->customer_id, rows, &summarize_upsert,
+	                      &summarize_profile_locks, &summarize_profiles, context_refresh, err,
+	                      errlen);
 }
