@@ -14,6 +14,7 @@
 #include "context.h"
 #include "db.h"
 #include "log.h"
+#include "model_policy.h"
 #include "personality.h"
 #include "personality_model.h"
 #include "recount.h"
@@ -23,6 +24,7 @@
 struct scorer {
 	struct scorer_config cfg;
 	struct metrics_counter *builtin, *model, *fallback, *llm_failed;
+	struct model_policy policy; /* a call the model failed */
 };
 
 enum pscore_state { PSCORE_PENDING, PSCORE_DONE, PSCORE_FAILED };
@@ -40,6 +42,8 @@ struct pscore {
 	char err[200];         /* why the model failed (no content) */
 };
 
+static int pscore_fallback(struct worker_job *job);
+
 struct scorer *scorer_new(const struct scorer_config *cfg, struct metrics *m)
 {
 	struct scorer *s = xcalloc(1, sizeof(*s));
@@ -52,6 +56,10 @@ struct scorer *scorer_new(const struct scorer_config *cfg, struct metrics *m)
 	    metrics_counter(m, "aimem_personality_calls_total", help, "path=\"fallback\"");
 	s->llm_failed = metrics_counter(m, "aimem_personality_llm_failures_total",
 	                                "Calls the model could not score (each attempt round)", "");
+	s->policy = (struct model_policy){ .policy = cfg->policy,
+		                           .failed = s->llm_failed,
+		                           .fallback = s->fallback,
+		                           .builtin = pscore_fallback };
 	return s;
 }
 
@@ -141,29 +149,14 @@ static void scorer_ask_model(struct scorer *s, struct worker_job *const *jobs, s
 	}
 }
 
-/* The policy for one call the model failed; true when the batch must wait and retry. */
-static bool scorer_failed(struct scorer *s, struct worker_job *job)
+/* The policy's fallback (model_policy.h): the built-in scores, marked needs_reprocess. */
+static int pscore_fallback(struct worker_job *job)
 {
 	struct pscore *ps = job->prep;
-	const rd_kafka_message_t *rkm = job->rkm;
-	metrics_counter_add(s->llm_failed, 1);
-	log_warn("llm failed partition=%d offset=%lld policy=%s error=\"%s\"", (int)rkm->partition,
-	         (long long)rkm->offset, llm_policy_name(s->cfg.policy), ps->err);
-	switch (s->cfg.policy) {
-	case LLM_POLICY_FALLBACK:
-		if (pscore_builtin(ps) == 0) {
-			ps->needs_reprocess = true;
-			metrics_counter_add(s->fallback, 1);
-		}
-		return false;
-	case LLM_POLICY_DEAD_LETTER:
-		job->reject_code = "llm_failed";
-		snprintf(job->reject_err, sizeof(job->reject_err), "%s", ps->err);
-		return false;
-	case LLM_POLICY_WAIT:
-		return true;
-	}
-	return false;
+	if (pscore_builtin(ps) != 0)
+		return -1;
+	ps->needs_reprocess = true;
+	return 0;
 }
 
 int scorer_prepare(void *ctx, struct worker_job *const *jobs, size_t n)
@@ -186,7 +179,7 @@ int scorer_prepare(void *ctx, struct worker_job *const *jobs, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		struct pscore *ps = jobs[i]->prep;
 		if (ps->state == PSCORE_FAILED && jobs[i]->reject_code == NULL)
-			retry = scorer_failed(s, jobs[i]) || retry;
+			retry = model_policy_failed(&s->policy, jobs[i], ps->err) || retry;
 		else if (ps->state == PSCORE_DONE && !ps->model_done)
 			metrics_counter_add(s->builtin, 1); /* no caller words: nothing to ask */
 	}

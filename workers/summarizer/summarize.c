@@ -14,6 +14,7 @@
 #include "facts.h"
 #include "facts_sql.h"
 #include "log.h"
+#include "model_policy.h"
 #include "recount.h"
 #include "sig.h"
 #include "summary_model.h"
@@ -22,6 +23,7 @@
 struct summarizer {
 	struct summarizer_config cfg;
 	struct metrics_counter *builtin, *model, *fallback, *llm_failed;
+	struct model_policy policy; /* a call the model failed */
 };
 
 enum summary_state { SUMMARY_PENDING, SUMMARY_DONE, SUMMARY_FAILED };
@@ -37,6 +39,8 @@ struct summary {
 	char err[200];         /* why the model failed (no content) */
 };
 
+static int summary_fallback(struct worker_job *job);
+
 struct summarizer *summarizer_new(const struct summarizer_config *cfg, struct metrics *m)
 {
 	struct summarizer *s = xcalloc(1, sizeof(*s));
@@ -49,6 +53,10 @@ struct summarizer *summarizer_new(const struct summarizer_config *cfg, struct me
 	s->llm_failed =
 	    metrics_counter(m, "aimem_summarizer_llm_failures_total",
 	                    "Calls the model could not summarize (each attempt round)", "");
+	s->policy = (struct model_policy){ .policy = cfg->policy,
+		                           .failed = s->llm_failed,
+		                           .fallback = s->fallback,
+		                           .builtin = summary_fallback };
 	return s;
 }
 
@@ -76,7 +84,16 @@ static void summary_builtin(struct summary *sum, bool fallback)
 	sum->processor = PROC_BUILTIN_NAME;
 	sum->needs_reprocess = fallback;
 	sum->state = SUMMARY_DONE;
-	metrics_counter_add(fallback ? sum->s->fallback : sum->s->builtin, 1);
+	if (!fallback) /* a fallback is counted by the policy */
+		metrics_counter_add(sum->s->builtin, 1);
+}
+
+/* The policy's fallback (model_policy.h): the built-in summary, marked needs_reprocess. */
+static int summary_fallback(struct worker_job *job)
+{
+	struct summary *sum = job->prep;
+	summary_builtin(sum, true);
+	return sum->state == SUMMARY_DONE ? 0 : -1;
 }
 
 /* The model's answer, with every field it leaves empty taken from the built-in processors
@@ -164,25 +181,8 @@ int summarizer_prepare(void *ctx, struct worker_job *const *jobs, size_t n)
 	bool retry = false;
 	for (size_t i = 0; i < n; i++) {
 		struct summary *sum = jobs[i]->prep;
-		if (sum->state != SUMMARY_FAILED)
-			continue;
-		const rd_kafka_message_t *rkm = jobs[i]->rkm;
-		metrics_counter_add(s->llm_failed, 1);
-		log_warn("llm failed partition=%d offset=%lld policy=%s error=\"%s\"",
-		         (int)rkm->partition, (long long)rkm->offset,
-		         llm_policy_name(s->cfg.policy), sum->err);
-		switch (s->cfg.policy) {
-		case LLM_POLICY_FALLBACK:
-			summary_builtin(sum, true);
-			break;
-		case LLM_POLICY_DEAD_LETTER:
-			jobs[i]->reject_code = "llm_failed";
-			snprintf(jobs[i]->reject_err, sizeof(jobs[i]->reject_err), "%s", sum->err);
-			break;
-		case LLM_POLICY_WAIT:
-			retry = true;
-			break;
-		}
+		if (sum->state == SUMMARY_FAILED && jobs[i]->reject_code == NULL)
+			retry = model_policy_failed(&s->policy, jobs[i], sum->err) || retry;
 	}
 	return retry ? WORKER_RETRY : WORKER_PREPARED;
 }
