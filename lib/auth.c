@@ -12,9 +12,9 @@
  * the algorithm libjwt used is checked again. Claims are read from our own parse of the very
  * bytes that were signed, never through jwt_get_grant_int (-1 for missing, 0 for "7").
  *
- * At start-up a PEM key is checked by a small DER walk (SPKI, algorithm OID, curve, RSA
- * size), since the Makefile does not link libcrypto and libjwt reports a bad key and a bad
- * signature with the same EINVAL; then every key is self-tested through jwt_decode().
+ * At start-up a PEM key is checked by a small DER walk (lib/auth_pem: SPKI, algorithm OID,
+ * curve, RSA size), since libjwt reports a bad key and a bad signature with the same EINVAL;
+ * then every key is self-tested through jwt_decode(). base64url: lib/auth_b64.
  *
  * Several keys (rotation) live in one immutable state behind a reader-writer lock, so a reload
  * swaps them whole while other threads verify.
@@ -25,7 +25,6 @@
 
 #include <jansson.h>
 #include <jwt.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -34,6 +33,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth_b64.h"
+#include "auth_claims.h"
+#include "auth_int.h"
+#include "auth_pem.h"
 #include "buf.h"
 #include "xalloc.h"
 
@@ -71,10 +74,7 @@ struct auth_part {
 	size_t len;
 };
 
-static int auth_fail(char *err, size_t errlen, int status, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int auth_fail(char *err, size_t errlen, int status, const char *fmt, ...)
+int auth_fail(char *err, size_t errlen, int status, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -130,59 +130,6 @@ int auth_alg_parse(const char *s, enum auth_alg *out)
 bool auth_has_scope(const struct auth_claims *c, unsigned needed)
 {
 	return c != NULL && needed != 0 && (c->scopes & needed) == needed;
-}
-
-/* ---- base64url --------------------------------------------------------------------- */
-
-static int auth_b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
-}
-
-/*
- * True when s (alphabet already checked) is the one canonical unpadded encoding of its
- * bytes: no length that leaves 6 dangling bits, no set bits in the last character's unused
- * low bits. Without this "...fI" and "...fJ" could be the same token.
- */
-static bool auth_b64_canonical(const char *s, size_t len)
-{
-	switch (len % 4) {
-	case 1:
-		return false;
-	case 2:
-		return (auth_b64_value((unsigned char)s[len - 1]) & 0x0f) == 0;
-	case 3:
-		return (auth_b64_value((unsigned char)s[len - 1]) & 0x03) == 0;
-	default:
-		return true;
-	}
-}
-
-/* Decodes canonical base64url text into out (room for len * 3 / 4 bytes); returns bytes. */
-static size_t auth_b64_decode(const char *s, size_t len, unsigned char *out)
-{
-	size_t n = 0;
-	unsigned acc = 0, bits = 0;
-	for (size_t i = 0; i < len; i++) {
-		acc = (acc << 6) | (unsigned)auth_b64_value((unsigned char)s[i]);
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[n++] = (unsigned char)(acc >> bits);
-			acc &= (1u << bits) - 1;
-		}
-	}
-	return n;
 }
 
 /* ---- token shape, header, payload ---------------------------------------------------- */
@@ -345,198 +292,6 @@ static int auth_check_signature(const struct auth_state *v, const char *token, s
 	return rc;
 }
 
-/* ---- claims -------------------------------------------------------------------------- */
-
-/*
- * A NumericDate: a JSON integer, or a finite real rounded down (round_up false: exp) or up
- * (iat, nbf), in [0, AUTH_TIME_MAX]. Returns 0 or -1.
- */
-static int auth_numeric_date(const json_t *j, bool round_up, long long *out)
-{
-	if (json_is_integer(j)) {
-		json_int_t i = json_integer_value(j);
-		if (i < 0 || i > AUTH_TIME_MAX)
-			return -1;
-		*out = i;
-		return 0;
-	}
-	if (!json_is_real(j))
-		return -1;
-	double d = json_real_value(j);
-	if (!isfinite(d) || d < 0 || d > (double)AUTH_TIME_MAX)
-		return -1;
-	*out = (long long)(round_up ? ceil(d) : floor(d));
-	return *out <= AUTH_TIME_MAX ? 0 : -1;
-}
-
-static int auth_claim_customer(const json_t *payload, struct auth_claims *c, char *err,
-                               size_t errlen)
-{
-	const json_t *j = json_object_get(payload, "customer_id");
-	if (j == NULL)
-		return auth_fail(err, errlen, AUTH_BAD_CLAIMS, "customer_id missing");
-	if (!json_is_integer(j))
-		return auth_fail(err, errlen, AUTH_BAD_CLAIMS, "customer_id is not a JSON integer");
-	json_int_t id = json_integer_value(j);
-	if (id < 1 || id > AUTH_CUSTOMER_ID_MAX)
-		return auth_fail(err, errlen, AUTH_BAD_CLAIMS, "customer_id %lld out of range",
-		                 (long long)id);
-	c->customer_id = id;
-	return 0;
-}
-
-/* exp (required), iat and nbf (optional) as numbers; *nbf = -1 when absent. */
-static int auth_claim_dates(const json_t *payload, struct auth_claims *c, long long *nbf, char *err,
-                            size_t errlen)
-{
-	const json_t *exp = json_object_get(payload, "exp");
-	const json_t *iat = json_object_get(payload, "iat");
-	const json_t *jnbf = json_object_get(payload, "nbf");
-	if (exp == NULL)
-		return auth_fail(err, errlen, AUTH_BAD_CLAIMS, "exp missing");
-	if (auth_numeric_date(exp, false, &c->exp) != 0)
-		return auth_fail(err, errlen, AUTH_BAD_CLAIMS, "exp is not a valid NumericDate");
-	c->iat = 0;
-	if (iat != NULL && auth_numeric_date(iat, true, &c->iat) != 0)
-		return auth_fail(err, errlen, AUTH_BAD_CLAIMS, "iat is not a valid NumericDate");
-	*nbf = -1;
-	if (jnbf != NULL && auth_numeric_date(jnbf, true, nbf) != 0)
-		return auth_fail(err, errlen, AUTH_BAD_CLAIMS, "nbf is not a valid NumericDate");
-	if (iat != NULL && c->exp < c->iat)
-		return auth_fail(err, errlen, AUTH_BAD_CLAIMS, "exp %lld is before iat %lld",
-		                 c->exp, c->iat);
-	return 0;
-}
-
-static bool auth_json_string_is(const json_t *j, const char *want)
-{
-	size_t n = strlen(want);
-	return json_is_string(j) && json_string_length(j) == n &&
-	       memcmp(json_string_value(j), want, n) == 0;
-}
-
-static int auth_claim_iss_aud(const struct auth_state *v, const json_t *payload, char *err,
-                              size_t errlen)
-{
-	if (v->issuer != NULL && !auth_json_string_is(json_object_get(payload, "iss"), v->issuer))
-		return auth_fail(err, errlen, AUTH_BAD_CLAIMS,
-		                 "iss missing or not the expected one");
-	if (v->audience == NULL)
-		return 0;
-	const json_t *aud = json_object_get(payload, "aud");
-	if (auth_json_string_is(aud, v->audience))
-		return 0;
-	if (json_is_array(aud)) {
-		size_t i;
-		const json_t *item;
-		bool found = false;
-		json_array_foreach(aud, i, item)
-		{
-			if (!json_is_string(item))
-				return auth_fail(err, errlen, AUTH_BAD_CLAIMS,
-				                 "aud array holds a non-string");
-			found = found || auth_json_string_is(item, v->audience);
-		}
-		if (found)
-			return 0;
-	}
-	return auth_fail(err, errlen, AUTH_BAD_CLAIMS, "aud missing or without the expected one");
-}
-
-/* "memory:read memory:write" etc.; unknown items are ignored, a non-string is an error. */
-static int auth_claim_scope(const json_t *payload, struct auth_claims *c, char *err, size_t errlen)
-{
-	static const struct {
-		const char *name;
-		unsigned bits;
-	} items[] = {
-		{ "memory:read", AUTH_SCOPE_READ },
-		{ "memory:write", AUTH_SCOPE_WRITE },
-		{ "memory:read:write", AUTH_SCOPE_READ | AUTH_SCOPE_WRITE },
-	};
-	const json_t *j = json_object_get(payload, "scope");
-	c->scopes = 0;
-	if (j == NULL)
-		return 0;
-	if (!json_is_string(j))
-		return auth_fail(err, errlen, AUTH_BAD_CLAIMS, "scope is not a string");
-	const char *s = json_string_value(j);
-	size_t len = json_string_length(j), i = 0;
-	while (i < len) {
-		size_t n = 0;
-		while (i + n < len && s[i + n] != ' ')
-			n++;
-		for (size_t k = 0; k < sizeof(items) / sizeof(items[0]); k++)
-			if (strlen(items[k].name) == n && memcmp(s + i, items[k].name, n) == 0)
-				c->scopes |= items[k].bits;
-		i += n + 1;
-	}
-	return 0;
-}
-
-/* Copies a string sub up to its first NUL, cut on a UTF-8 boundary to fit. */
-static void auth_claim_sub(const json_t *payload, struct auth_claims *c)
-{
-	const json_t *j = json_object_get(payload, "sub");
-	c->sub[0] = '\0';
-	if (!json_is_string(j))
-		return;
-	const char *s = json_string_value(j);
-	size_t n = strnlen(s, json_string_length(j));
-	if (n >= sizeof(c->sub)) {
-		n = sizeof(c->sub) - 1;
-		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-			n--;
-	}
-	memcpy(c->sub, s, n);
-	c->sub[n] = '\0';
-}
-
-/* Time rules, written without arithmetic on now so no now can overflow them. */
-static int auth_check_times(const struct auth_state *v, const struct auth_claims *c, long long nbf,
-                            long long now, char *err, size_t errlen)
-{
-	long long lw = v->leeway_s;
-	if (now >= c->exp + lw)
-		return auth_fail(err, errlen, AUTH_EXPIRED,
-		                 "token expired at %lld (now %lld, leeway %llds) customer_id=%lld",
-		                 c->exp, now, lw, c->customer_id);
-	if (nbf >= 0 && nbf - lw > now)
-		return auth_fail(err, errlen, AUTH_NOT_YET_VALID,
-		                 "token not valid before %lld (now %lld, leeway %llds)", nbf, now,
-		                 lw);
-	if (c->iat > 0 && c->iat - lw > now)
-		return auth_fail(err, errlen, AUTH_NOT_YET_VALID,
-		                 "token issued in the future at %lld (now %lld, leeway %llds)",
-		                 c->iat, now, lw);
-	if (c->iat > 0 && c->exp - c->iat > v->max_lifetime_s)
-		return auth_fail(err, errlen, AUTH_BAD_CLAIMS, "token lifetime %llds exceeds %llds",
-		                 c->exp - c->iat, v->max_lifetime_s);
-	if (c->exp - v->max_lifetime_s - lw > now)
-		return auth_fail(err, errlen, AUTH_BAD_CLAIMS,
-		                 "token expires %llds from now, beyond %llds", c->exp - now,
-		                 v->max_lifetime_s);
-	return 0;
-}
-
-static int auth_read_claims(const struct auth_state *v, const json_t *payload, long long now,
-                            struct auth_claims *c, char *err, size_t errlen)
-{
-	long long nbf = -1;
-	int rc = auth_claim_customer(payload, c, err, errlen);
-	if (rc == 0)
-		rc = auth_claim_dates(payload, c, &nbf, err, errlen);
-	if (rc == 0)
-		rc = auth_claim_iss_aud(v, payload, err, errlen);
-	if (rc == 0)
-		rc = auth_claim_scope(payload, c, err, errlen);
-	if (rc == 0)
-		rc = auth_check_times(v, c, nbf, now, err, errlen);
-	if (rc == 0)
-		auth_claim_sub(payload, c);
-	return rc;
-}
-
 /* ---- verify -------------------------------------------------------------------------- */
 
 static int auth_state_verify(const struct auth_state *v, const char *token, size_t len,
@@ -565,8 +320,13 @@ static int auth_state_verify(const struct auth_state *v, const char *token, size
 		rc = auth_fail(err, errlen, AUTH_BAD_SIGNATURE, "token has no signature");
 	if (rc == 0)
 		rc = auth_check_signature(v, token, len, kid, err, errlen);
-	if (rc == 0)
-		rc = auth_read_claims(v, payload, now, out, err, errlen);
+	if (rc == 0) {
+		const struct auth_rules rules = { .issuer = v->issuer,
+			                          .audience = v->audience,
+			                          .leeway_s = v->leeway_s,
+			                          .max_lifetime_s = v->max_lifetime_s };
+		rc = auth_claims_read(&rules, payload, now, out, err, errlen);
+	}
 	json_decref(payload);
 	if (rc != 0)
 		memset(out, 0, sizeof(*out));
@@ -628,181 +388,6 @@ int auth_verify_header(const struct auth_verifier *v, const char *authorization,
 	return rc;
 }
 
-/* ---- public key checks (PEM -> DER -> SubjectPublicKeyInfo) --------------------------- */
-
-/*
- * Reads one DER element with the given tag at *p: its contents are [*val, *val + *len) and
- * *p moves past it. Definite lengths of up to 4 bytes only. Returns 0 or -1.
- */
-static int auth_der_next(const unsigned char **p, const unsigned char *end, unsigned char tag,
-                         const unsigned char **val, size_t *len)
-{
-	const unsigned char *q = *p;
-	if (end - q < 2 || q[0] != tag)
-		return -1;
-	size_t n = q[1];
-	q += 2;
-	if (n & 0x80) {
-		size_t k = n & 0x7f;
-		if (k == 0 || k > 4 || (size_t)(end - q) < k)
-			return -1;
-		n = 0;
-		for (size_t i = 0; i < k; i++)
-			n = (n << 8) | q[i];
-		q += k;
-	}
-	if ((size_t)(end - q) < n)
-		return -1;
-	*val = q;
-	*len = n;
-	*p = q + n;
-	return 0;
-}
-
-static bool auth_der_is(const unsigned char *v, size_t len, const unsigned char *want, size_t n)
-{
-	return len == n && memcmp(v, want, n) == 0;
-}
-
-static const unsigned char auth_oid_rsa[] = {
-	0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01
-};
-static const unsigned char auth_oid_ec[] = { 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01 };
-static const unsigned char auth_oid_p256[] = { 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
-
-/* RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }, >= 2048 bits. */
-static int auth_check_rsa(const unsigned char *key, size_t len, char *err, size_t errlen)
-{
-	const unsigned char *p = key, *end = key + len, *seq, *mod, *exp;
-	size_t seq_len, mod_len, exp_len;
-	if (auth_der_next(&p, end, 0x30, &seq, &seq_len) != 0 || p != end)
-		return auth_fail(err, errlen, -1, "RSA public key is not valid DER");
-	p = seq;
-	end = seq + seq_len;
-	if (auth_der_next(&p, end, 0x02, &mod, &mod_len) != 0 ||
-	    auth_der_next(&p, end, 0x02, &exp, &exp_len) != 0 || p != end || exp_len == 0)
-		return auth_fail(err, errlen, -1, "RSA public key is not valid DER");
-	while (mod_len > 0 && mod[0] == 0) {
-		mod++;
-		mod_len--;
-	}
-	size_t bits = mod_len * 8;
-	for (unsigned char top = mod_len ? mod[0] : 0x80; bits > 0 && !(top & 0x80); top <<= 1)
-		bits--;
-	if (bits < 2048)
-		return auth_fail(err, errlen, -1, "RSA key has %zu bits; RS256 needs at least 2048",
-		                 bits);
-	return 0;
-}
-
-/* The algorithm identifier must match alg; the key bits are checked per type. */
-static int auth_check_spki(enum auth_alg alg, const unsigned char *der, size_t len, char *err,
-                           size_t errlen)
-{
-	const unsigned char *p = der, *end = der + len, *spki, *algid, *oid, *bits, *param;
-	size_t spki_len, algid_len, oid_len, bits_len, param_len;
-	if (auth_der_next(&p, end, 0x30, &spki, &spki_len) != 0 || p != end)
-		goto bad;
-	p = spki;
-	end = spki + spki_len;
-	if (auth_der_next(&p, end, 0x30, &algid, &algid_len) != 0 ||
-	    auth_der_next(&p, end, 0x03, &bits, &bits_len) != 0 || p != end || bits_len < 2 ||
-	    bits[0] != 0)
-		goto bad;
-	p = algid;
-	end = algid + algid_len;
-	if (auth_der_next(&p, end, 0x06, &oid, &oid_len) != 0)
-		goto bad;
-	if (alg == AUTH_RS256) {
-		if (!auth_der_is(oid, oid_len, auth_oid_rsa, sizeof(auth_oid_rsa)))
-			return auth_fail(err, errlen, -1, "RS256 needs an RSA public key");
-		return auth_check_rsa(bits + 1, bits_len - 1, err, errlen);
-	}
-	if (!auth_der_is(oid, oid_len, auth_oid_ec, sizeof(auth_oid_ec)))
-		return auth_fail(err, errlen, -1, "ES256 needs an EC public key");
-	if (auth_der_next(&p, end, 0x06, &param, &param_len) != 0 ||
-	    !auth_der_is(param, param_len, auth_oid_p256, sizeof(auth_oid_p256)))
-		return auth_fail(err, errlen, -1, "ES256 needs an EC key on curve P-256");
-	bool uncompressed = bits_len - 1 == 65 && bits[1] == 0x04;
-	bool compressed = bits_len - 1 == 33 && (bits[1] == 0x02 || bits[1] == 0x03);
-	if (!uncompressed && !compressed)
-		return auth_fail(err, errlen, -1, "EC public key point is malformed");
-	return 0;
-bad:
-	return auth_fail(err, errlen, -1, "public key is not a valid DER SubjectPublicKeyInfo");
-}
-
-/* The base64 body of a PEM block to DER (owned, *der_len bytes); NULL when not base64. */
-static unsigned char *auth_pem_body(const char *s, size_t len, size_t *der_len)
-{
-	char *text = xmalloc(len + 1);
-	size_t n = 0, pad = 0;
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-		if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
-			continue;
-		if (c == '=' && pad < 2) {
-			pad++;
-			continue;
-		}
-		if (pad > 0 || (auth_b64_value((unsigned char)c) < 0 && c != '+' && c != '/'))
-			goto bad;
-		text[n++] = c == '+' ? '-' : c == '/' ? '_' : c;
-	}
-	if (n == 0 || (n + pad) % 4 != 0 || !auth_b64_canonical(text, n))
-		goto bad;
-	unsigned char *der = xmalloc(n / 4 * 3 + 3);
-	*der_len = auth_b64_decode(text, n, der);
-	free(text);
-	return der;
-bad:
-	free(text);
-	return NULL;
-}
-
-/* Names what a PEM block that is not "PUBLIC KEY" is, and how to fix it. */
-static const char *auth_pem_what(const char *b, size_t len)
-{
-	if (memmem(b, len, "PRIVATE KEY-----", 16) != NULL)
-		return "a private key; configure the public key (openssl pkey -pubout)";
-	if (memmem(b, len, "CERTIFICATE-----", 16) != NULL)
-		return "a certificate; extract its key (openssl x509 -pubkey -noout)";
-	if (memmem(b, len, "RSA PUBLIC KEY-----", 19) != NULL)
-		return "PKCS#1; convert it (openssl rsa -RSAPublicKey_in -pubout)";
-	return "not a PUBLIC KEY block";
-}
-
-/* Finds the one "PUBLIC KEY" PEM block and checks it fits alg. Returns 0 or -1 with err. */
-static int auth_check_pem(enum auth_alg alg, const char *pem, size_t len, char *err, size_t errlen)
-{
-	static const char begin[] = "-----BEGIN ", want[] = "-----BEGIN PUBLIC KEY-----",
-	                  end_mark[] = "-----END PUBLIC KEY-----";
-	const char *b = memmem(pem, len, begin, sizeof(begin) - 1);
-	if (b == NULL)
-		return auth_fail(err, errlen, -1, "%s key is not PEM (no -----BEGIN line)",
-		                 auth_alg_name(alg));
-	size_t rest = len - (size_t)(b - pem);
-	if (rest < sizeof(want) - 1 || memcmp(b, want, sizeof(want) - 1) != 0)
-		return auth_fail(err, errlen, -1, "%s key PEM is %s", auth_alg_name(alg),
-		                 auth_pem_what(b, rest));
-	const char *body = b + sizeof(want) - 1;
-	const char *e = memmem(body, rest - (sizeof(want) - 1), end_mark, sizeof(end_mark) - 1);
-	if (e == NULL)
-		return auth_fail(err, errlen, -1, "%s key PEM has no -----END PUBLIC KEY----- line",
-		                 auth_alg_name(alg));
-	size_t der_len = 0;
-	unsigned char *der = auth_pem_body(body, (size_t)(e - body), &der_len);
-	if (der == NULL)
-		return auth_fail(err, errlen, -1, "%s key PEM body is not base64",
-		                 auth_alg_name(alg));
-	char why[128];
-	int rc = auth_check_spki(alg, der, der_len, why, sizeof(why));
-	free(der);
-	if (rc != 0)
-		return auth_fail(err, errlen, -1, "%s key: %s", auth_alg_name(alg), why);
-	return 0;
-}
-
 /* ---- verifier ------------------------------------------------------------------------ */
 
 /* The keys of cfg in the order they are tried: key (when given, or when there is nothing else,
@@ -835,7 +420,7 @@ static int auth_check_one_key(enum auth_alg alg, const struct auth_key *k, char 
 		rc = auth_fail(why, sizeof(why), -1, "key id is empty or longer than %d bytes",
 		               AUTH_KID_MAX);
 	else if (alg != AUTH_HS256)
-		rc = auth_check_pem(alg, k->key, k->key_len, why, sizeof(why));
+		rc = auth_pem_check(alg, k->key, k->key_len, why, sizeof(why));
 	if (rc == 0)
 		return 0;
 	if (k->kid != NULL)
