@@ -278,6 +278,7 @@ lint:
 	@! grep -nE '\bSET +(LOCAL +)?app\.' $(FORMAT_FILES) || { echo "lint: set the tenant with set_config(..., true)"; exit 1; }
 	@! grep -nE '#include "($(subst $(space),|,$(notdir $(wildcard calls/*.h) $(wildcard query-api/*.h) $(wildcard cli/*.h) $(wildcard ingest/*.h))))"' \
 		lib/*.[ch] || { echo "lint: lib/ includes nothing from calls/ or a program (docs/DESIGN.md §2)"; exit 1; }
+	@$(PYTHON) scripts/check-includes.py || { echo "lint: include cycle or an arrow out of lib/ (scripts/check-includes.py)"; exit 1; }
 	@echo "lint: ok"
 
 deps:
