@@ -20,6 +20,7 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "cfg.h"
 #include "event.h"
 #include "proc_embed.h"
 
@@ -28,6 +29,15 @@
 
 /* Loaded once at start-up, immutable, shared by threads. */
 struct proc_lexicons;
+
+/* The lexicons.dir row of the tables of the programs that run the built-in processors (the
+ * call workers, `aimem summarize`); off: the offset of a char * field; help_text: what the
+ * program reads them for. A CFG_DATA path: found next to the program (lib/datadir). */
+/* clang-format off */
+#define PROC_LEXICONS_CFG_ITEM(off, help_text) \
+	{ .key = "lexicons.dir", .type = CFG_STRING, .def = "workers/lexicons", .flags = CFG_DATA, \
+	  .offset = (off), .help = (help_text) }
+/* clang-format on */
 
 /*
  * Loads the lexicon files of dir (e.g. "workers/lexicons"). NULL with a precise

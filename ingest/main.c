@@ -20,7 +20,6 @@
 #include "prog.h"
 #include "redact_event.h"
 #include "routes.h"
-#include "sig.h"
 #include "xalloc.h"
 
 struct ingest_settings {
@@ -143,7 +142,6 @@ int main(int argc, char **argv)
 		.check = ingest_check,
 	};
 	struct cfg *cfg = NULL;
-	sig_setup(); /* before any library starts a thread */
 	enum prog_action action = prog_start_no_args(&info, argc, argv, &cfg);
 	if (action != PROG_RUN)
 		return action == PROG_EXIT_OK ? 0 : 2;

@@ -79,6 +79,15 @@ struct llm_settings {
 	  .help = "send response_format json_object (turn off for servers that refuse it)" }
 /* clang-format on */
 
+/* The processor row (builtin|llm) of a program that asks the model or runs its built-in
+ * processor instead; off: the offset of a char * field; builtin: what the built-in one is
+ * ("the built-in processors"), for the help. */
+/* clang-format off */
+#define LLM_PROCESSOR_CFG_ITEM(off, builtin) \
+	{ .key = "processor", .type = CFG_ENUM, .def = "builtin", .choices = "builtin|llm", \
+	  .offset = (off), .help = "builtin: " builtin ", no network; llm: the model at llm.base_url" }
+/* clang-format on */
+
 /* What the settings make: the client (NULL when the program does not use the model), the
  * system prompt, the name rows carry ("llm:<model>/<prompt version>"), the policy and the
  * transcript bytes sent at most. */

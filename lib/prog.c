@@ -242,6 +242,7 @@ enum prog_action prog_start_no_args(const struct prog_info *pi, int argc, char *
                                     struct cfg **cfgp)
 {
 	int argi = 0;
+	sig_setup();
 	enum prog_action action = prog_start(pi, argc, argv, cfgp, &argi);
 	if (action == PROG_RUN && argi < argc) {
 		fprintf(stderr, "%s: unexpected argument \"%s\"\n", pi->name, argv[argi]);

@@ -50,8 +50,9 @@ enum prog_action {
 enum prog_action prog_start(const struct prog_info *pi, int argc, char **argv, struct cfg **cfgp,
                             int *argi);
 
-/* prog_start for a program that takes no argument after the options (the HTTP programs): one
- * is refused with "name: unexpected argument" (PROG_EXIT_USAGE, *cfgp freed). */
+/* The start of a program that takes no argument after the options (the HTTP programs):
+ * sig_setup (before any library starts a thread), then prog_start; an argument is refused with
+ * "name: unexpected argument" (PROG_EXIT_USAGE, *cfgp freed). */
 enum prog_action prog_start_no_args(const struct prog_info *pi, int argc, char **argv,
                                     struct cfg **cfgp);
 

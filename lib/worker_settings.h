@@ -16,8 +16,9 @@
  * between programs (the group, how many events a batch holds and what a batch means with a
  * model) are arguments; the rest is written once here.
  *
- * worker_prog_start and worker_prog_run are the parts of a worker program's main() that are
- * the same in each: main() reads as its own story between them (its processors, its model).
+ * worker_prog_start, worker_prog_run and worker_prog_end are the parts of a worker program's
+ * main() that are the same in each, WORKER_USAGE_TAIL the end of its --help: main() reads as
+ * its own story between them (its processors, its model).
  *
  * Not here: the loop (worker.h), where /metrics listens (metrics.h).
  */
@@ -58,6 +59,13 @@ struct worker_settings {
 	  .offset = WORKER_S_(base, retry_cap_ms), .help = "longest backoff" }, \
 	{ .key = "event.max_bytes", .type = CFG_SIZE, .def = "1MiB", .min = 1024, .max = 64LL << 20, \
 	  .offset = WORKER_S_(base, event_max_bytes), .help = "largest event accepted" }
+/* The batch rows of a worker that asks a model (aimem-summarizer, aimem-personality): a batch
+ * is also a round of requests, and a model outage under policy wait backs off like the
+ * database. */
+#define WORKER_MODEL_BATCH_CFG_ITEMS(base) \
+	WORKER_BATCH_CFG_ITEMS(base, "500", "50ms", \
+	                       "events per transaction at most (with the LLM: per round of requests)", \
+	                       "first backoff after a database error (or an LLM outage under policy wait)")
 /* readyz.stall_timeout (worker_config.stall_ms): /readyz answers 503 when no batch has
  * committed for this long while the consumer lags (lib/worker_health). */
 #define WORKER_READYZ_CFG_ITEM(base) \
@@ -73,25 +81,47 @@ struct worker_settings {
 struct worker_config worker_settings_config(const struct worker_settings *s,
                                             const struct worker_replay *replay);
 
+/* The end of a worker program's --help: signals, systemd and the replay mode; group: how
+ * `aimem replay --group` names the program ("..." for the one it is given). */
+#define WORKER_USAGE_TAIL(group)                                                                   \
+	"Signals: SIGTERM/SIGINT finish the batch, commit, leave the group, exit 0; SIGHUP\n"      \
+	"reads log.level again. Under systemd (Type=notify): READY=1 once subscribed,\n"           \
+	"STOPPING=1, WATCHDOG=1.\n"                                                                \
+	"\n"                                                                                       \
+	"  replay --from <RFC 3339|earliest> [--to <RFC 3339>] [--customer N] [--dry-run]\n"       \
+	"      reprocess a time range of the topic with a temporary consumer beside the live\n"    \
+	"      group (its stored offsets untouched), up to the end offsets at start; prints a\n"   \
+	"      report (aimem replay --group " group " runs this)\n"
+
+/* What a worker program's main() holds between worker_prog_start and worker_prog_end. */
+struct worker_prog {
+	const struct prog_info *info; /* main()'s (borrowed) */
+	struct cfg *cfg;              /* the loaded settings: kafka.* for the worker */
+	struct worker_replay replay;  /* when replaying */
+	bool replaying;               /* "replay ..." after the options */
+	struct metrics *metrics;      /* the program's registry, served at /metrics */
+	int exit_code;                /* when worker_prog_start does not return PROG_RUN */
+};
+
 /*
  * The start of a worker program's main(): sig_setup (before librdkafka, curl and MHD start
  * threads), prog_start(pi), then the replay arguments after the options ("replay --from ...",
- * worker_replay_args). PROG_RUN with *cfgp (owned: cfg_free), *replaying and, when replaying,
- * *replay filled; otherwise the message is printed, nothing is left to free and main exits
- * with 0 (PROG_EXIT_OK) or 2.
+ * worker_replay_args). PROG_RUN with *wp filled (worker_prog_end); otherwise the message is
+ * printed, nothing is left to free and main returns wp->exit_code (0 or 2).
  */
-enum prog_action worker_prog_start(const struct prog_info *pi, int argc, char **argv,
-                                   struct cfg **cfgp, struct worker_replay *replay,
-                                   bool *replaying);
+enum prog_action worker_prog_start(struct worker_prog *wp, const struct prog_info *pi, int argc,
+                                   char **argv);
 
 /*
- * The rest of it: creates the worker of s and ops (the live group, or replay when not NULL)
- * with cfg's kafka.* and m, serves /healthz, /readyz and /metrics on ms around its run
+ * The rest of it: creates the worker of s and ops (the live group, or wp's replay) with wp's
+ * kafka.* and metrics, serves /healthz, /readyz and /metrics on ms around its run
  * (worker_serve) until a stop, frees it and logs "stopped". 0 after a clean stop, 1 when the
  * run failed, 2 when the worker could not be created (the reason printed as "name: reason").
  */
-int worker_prog_run(const char *name, const struct worker_settings *s,
-                    const struct metrics_settings *ms, const struct worker_replay *replay,
-                    const struct worker_ops *ops, const struct cfg *cfg, struct metrics *m);
+int worker_prog_run(struct worker_prog *wp, const struct worker_settings *s,
+                    const struct metrics_settings *ms, const struct worker_ops *ops);
+
+/* Frees what worker_prog_start made (after what the program built on the metrics). */
+void worker_prog_end(struct worker_prog *wp);
 
 #endif

@@ -19,7 +19,6 @@
 #include "metrics.h"
 #include "prog.h"
 #include "qdb.h"
-#include "sig.h"
 #include "xalloc.h"
 
 struct query_settings {
@@ -140,15 +139,14 @@ int main(int argc, char **argv)
 		.check = query_check,
 	};
 	struct cfg *cfg = NULL;
-	sig_setup(); /* before MHD starts threads */
 	enum prog_action action = prog_start_no_args(&info, argc, argv, &cfg);
 	if (action != PROG_RUN)
 		return action == PROG_EXIT_OK ? 0 : 2;
 
+	struct query_api api = { .max_limit = s.max_limit };
+	struct metrics *m = metrics_new();
 	char err[512];
 	int rc = 1;
-	struct metrics *m = metrics_new();
-	struct query_api api = { .max_limit = s.max_limit };
 	struct http_server *srv = NULL;
 	struct auth_verifier *auth = auth_keys_verifier(&s.auth, err, sizeof(err));
 	if (auth == NULL) {

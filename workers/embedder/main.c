@@ -79,15 +79,7 @@ static const char embedder_usage[] =
     "Cuts each call.ended event's transcript into overlapping passages, embeds them\n"
     "(embed.provider) and stores them in call_chunks for search, exactly once: offsets are\n"
     "stored with the rows in one transaction; bad events go to dead_letters. Re-embedding\n"
-    "after a model change is a replay of this group.\n"
-    "Signals: SIGTERM/SIGINT finish the batch, commit, leave the group, exit 0; SIGHUP\n"
-    "reads log.level again. Under systemd (Type=notify): READY=1 once subscribed,\n"
-    "STOPPING=1, WATCHDOG=1.\n"
-    "\n"
-    "  replay --from <RFC 3339|earliest> [--to <RFC 3339>] [--customer N] [--dry-run]\n"
-    "      reprocess a time range of the topic with a temporary consumer beside the live\n"
-    "      group (its stored offsets untouched), up to the end offsets at start; prints a\n"
-    "      report (aimem replay --group embedder runs this)\n";
+    "after a model change is a replay of this group.\n" WORKER_USAGE_TAIL("embedder");
 
 /* The vector column must have the configured dimension: refuse to start otherwise. A database
  * that cannot be reached now is weather: the worker's own connection retries. */
@@ -141,12 +133,9 @@ int main(int argc, char **argv)
 		.passthrough = KAFKA_CFG_PASSTHROUGH,
 		.check = embedder_check,
 	};
-	struct cfg *cfg = NULL;
-	struct worker_replay replay;
-	bool replaying = false;
-	enum prog_action action = worker_prog_start(&info, argc, argv, &cfg, &replay, &replaying);
-	if (action != PROG_RUN)
-		return action == PROG_EXIT_OK ? 0 : 2;
+	struct worker_prog wp;
+	if (worker_prog_start(&wp, &info, argc, argv) != PROG_RUN)
+		return wp.exit_code;
 	const struct chunk_limits lim = { .words = (unsigned)s.chunk_words,
 		                          .overlap = (unsigned)s.chunk_overlap,
 		                          .max_chunks = (unsigned)s.chunk_max,
@@ -154,20 +143,19 @@ int main(int argc, char **argv)
 	if (s.chunk_overlap * 2 >= s.chunk_words) {
 		fprintf(stderr,
 		        "aimem-embedder: chunk.overlap must be less than half of chunk.words\n");
-		cfg_free(&cfg);
+		worker_prog_end(&wp);
 		return 2;
 	}
 
 	char err[512];
 	int exit_code = 2;
-	struct metrics *m = metrics_new();
 	struct passages *p = NULL;
-	struct embedder *emb = embed_open(&s.embed, m, err, sizeof(err));
+	struct embedder *emb = embed_open(&s.embed, wp.metrics, err, sizeof(err));
 	if (emb == NULL || embedder_check_dim(&s, err, sizeof(err)) != 0) {
 		fprintf(stderr, "aimem-embedder: %s\n", err);
 		goto out;
 	}
-	p = passages_new(emb, &lim, m);
+	p = passages_new(emb, &lim, wp.metrics);
 	const struct worker_ops ops = { .accept_types = 1u << EVENT_CALL_ENDED,
 		                        .ctx = p,
 		                        .prepare = passages_prepare,
@@ -176,12 +164,10 @@ int main(int argc, char **argv)
 	log_info("provider=%s model=%s dimensions=%u chunk_words=%lld overlap=%lld",
 	         s.embed.provider, embed_model_id(emb), embed_dim(emb), s.chunk_words,
 	         s.chunk_overlap);
-	exit_code = worker_prog_run("aimem-embedder", &s.worker, &s.metrics,
-	                            replaying ? &replay : NULL, &ops, cfg, m);
+	exit_code = worker_prog_run(&wp, &s.worker, &s.metrics, &ops);
 out:
 	passages_free(&p);
 	embed_close(&emb);
-	metrics_free(&m);
-	cfg_free(&cfg);
+	worker_prog_end(&wp);
 	return exit_code;
 }

@@ -37,15 +37,8 @@ static const char memories_usage[] =
     "Usage: aimem-memories [options]\n"
     "\n"
     "Applies memory.put / memory.delete events to the memories table, exactly once:\n"
-    "offsets are stored with the rows in one transaction; bad events go to dead_letters.\n"
-    "Signals: SIGTERM/SIGINT finish the batch, commit, leave the group, exit 0; SIGHUP\n"
-    "reads log.level again. Under systemd (Type=notify): READY=1 once subscribed,\n"
-    "STOPPING=1, WATCHDOG=1.\n"
-    "\n"
-    "  replay --from <RFC 3339|earliest> [--to <RFC 3339>] [--customer N] [--dry-run]\n"
-    "      reprocess a time range of the topic with a temporary consumer beside the live\n"
-    "      group (its stored offsets untouched), up to the end offsets at start; prints a\n"
-    "      report (aimem replay --group ... runs this)\n";
+    "offsets are stored with the rows in one transaction; bad events go to dead_letters.\n" WORKER_USAGE_TAIL(
+        "...");
 
 int main(int argc, char **argv)
 {
@@ -58,21 +51,14 @@ int main(int argc, char **argv)
 		.settings = &s,
 		.passthrough = KAFKA_CFG_PASSTHROUGH,
 	};
-	struct cfg *cfg = NULL;
-	struct worker_replay replay;
-	bool replaying = false;
-	enum prog_action action = worker_prog_start(&info, argc, argv, &cfg, &replay, &replaying);
-	if (action != PROG_RUN)
-		return action == PROG_EXIT_OK ? 0 : 2;
-
-	struct metrics *m = metrics_new();
+	struct worker_prog wp;
+	if (worker_prog_start(&wp, &info, argc, argv) != PROG_RUN)
+		return wp.exit_code;
 	const struct worker_ops ops = {
 		.accept_types = (1u << EVENT_MEMORY_PUT) | (1u << EVENT_MEMORY_DELETE),
 		.apply = memories_apply,
 	};
-	int rc = worker_prog_run("aimem-memories", &s.worker, &s.metrics,
-	                         replaying ? &replay : NULL, &ops, cfg, m);
-	metrics_free(&m);
-	cfg_free(&cfg);
+	int rc = worker_prog_run(&wp, &s.worker, &s.metrics, &ops);
+	worker_prog_end(&wp);
 	return rc;
 }

@@ -36,24 +36,11 @@ struct personality_settings {
 static const struct cfg_item personality_items[] = {
 	WORKER_CFG_ITEMS(S(worker), "aimem-personality"),
 	KAFKA_TOPICS_CALLS_CFG_ITEM(S(worker.topic), "call.ended topic"),
-	WORKER_BATCH_CFG_ITEMS(
-	    S(worker), "500", "50ms",
-	    "events per transaction at most (with the LLM: per round of requests)",
-	    "first backoff after a database error (or an LLM outage under policy "
-	    "wait)"),
-	{ .key = "processor",
-	  .type = CFG_ENUM,
-	  .def = "builtin",
-	  .choices = "builtin|llm",
-	  .offset = S(processor),
-	  .help =
-	      "builtin: the built-in lexicon scorer, no network; llm: the model at llm.base_url" },
-	{ .key = "lexicons.dir",
-	  .type = CFG_STRING,
-	  .def = "workers/lexicons",
-	  .flags = CFG_DATA,
-	  .offset = S(lexicons),
-	  .help = "folder of the built-in scorer's word lists (also needed for the fallback)" },
+	WORKER_MODEL_BATCH_CFG_ITEMS(S(worker)),
+	LLM_PROCESSOR_CFG_ITEM(S(processor), "the built-in lexicon scorer"),
+	PROC_LEXICONS_CFG_ITEM(
+	    S(lexicons),
+	    "folder of the built-in scorer's word lists (also needed for the fallback)"),
 	LLM_CFG_ITEMS(S(llm), "workers/personality/prompts/personality.v1.txt", "built-in scores"),
 	WORKER_READYZ_CFG_ITEM(S(worker)),
 	METRICS_CFG_ITEMS(S(metrics), "9105"),
@@ -67,15 +54,7 @@ static const char personality_usage[] =
     "Scores each call.ended event's caller (13 personality, style and state scores 0-100\n"
     "and a confidence) into personality_metrics and recomputes the caller's\n"
     "personality_averages, exactly once: offsets are stored with the rows in one\n"
-    "transaction; bad events go to dead_letters.\n"
-    "Signals: SIGTERM/SIGINT finish the batch, commit, leave the group, exit 0; SIGHUP\n"
-    "reads log.level again. Under systemd (Type=notify): READY=1 once subscribed,\n"
-    "STOPPING=1, WATCHDOG=1.\n"
-    "\n"
-    "  replay --from <RFC 3339|earliest> [--to <RFC 3339>] [--customer N] [--dry-run]\n"
-    "      reprocess a time range of the topic with a temporary consumer beside the live\n"
-    "      group (its stored offsets untouched), up to the end offsets at start; prints a\n"
-    "      report (aimem replay --group ... runs this)\n";
+    "transaction; bad events go to dead_letters.\n" WORKER_USAGE_TAIL("...");
 
 /* prog_info.check (--check-config): the lexicons and model settings as start-up loads them (no
  * request is sent). */
@@ -106,26 +85,22 @@ int main(int argc, char **argv)
 		.passthrough = KAFKA_CFG_PASSTHROUGH,
 		.check = personality_check,
 	};
-	struct cfg *cfg = NULL;
-	struct worker_replay replay;
-	bool replaying = false;
-	enum prog_action action = worker_prog_start(&info, argc, argv, &cfg, &replay, &replaying);
-	if (action != PROG_RUN)
-		return action == PROG_EXIT_OK ? 0 : 2;
+	struct worker_prog wp;
+	if (worker_prog_start(&wp, &info, argc, argv) != PROG_RUN)
+		return wp.exit_code;
 
 	char err[512];
 	int exit_code = 2;
-	struct metrics *m = metrics_new();
-	struct llm_model llm = { 0 };
 	struct scorer *sc = NULL;
+	struct llm_model llm = { 0 };
 	struct proc_lexicons *lx = proc_lexicons_load(s.lexicons, err, sizeof(err));
-	if (lx == NULL || llm_model_open(&s.llm, strcmp(s.processor, "llm") == 0, m, &llm, err,
-	                                 sizeof(err)) != 0) {
+	if (lx == NULL || llm_model_open(&s.llm, strcmp(s.processor, "llm") == 0, wp.metrics, &llm,
+	                                 err, sizeof(err)) != 0) {
 		fprintf(stderr, "aimem-personality: %s\n", err);
 		goto out;
 	}
 	/* a dry-run replay only counts: it never pays for (or sends transcripts to) the model */
-	bool model = llm.client != NULL && !(replaying && replay.dry_run);
+	bool model = llm.client != NULL && !(wp.replaying && wp.replay.dry_run);
 	if (llm.client != NULL && !model)
 		log_info("dry run: the built-in processor stands in for the model");
 	const struct scorer_config scfg = { .lexicons = lx,
@@ -134,7 +109,7 @@ int main(int argc, char **argv)
 		                            .llm_processor = llm.processor,
 		                            .policy = llm.policy,
 		                            .max_prompt_bytes = llm.max_prompt_bytes };
-	sc = scorer_new(&scfg, m);
+	sc = scorer_new(&scfg, wp.metrics);
 	const struct worker_ops ops = { .accept_types = 1u << EVENT_CALL_ENDED,
 		                        .ctx = sc,
 		                        .prepare = scorer_prepare,
@@ -142,13 +117,11 @@ int main(int argc, char **argv)
 		                        .apply_batch = scorer_apply_batch };
 	log_info("processor=%s policy=%s", llm.client ? llm.processor : PERSONALITY_BUILTIN_NAME,
 	         llm_policy_name(llm.policy));
-	exit_code = worker_prog_run("aimem-personality", &s.worker, &s.metrics,
-	                            replaying ? &replay : NULL, &ops, cfg, m);
+	exit_code = worker_prog_run(&wp, &s.worker, &s.metrics, &ops);
 out:
 	scorer_free(&sc);
 	llm_model_close(&llm);
 	proc_lexicons_free(&lx);
-	metrics_free(&m);
-	cfg_free(&cfg);
+	worker_prog_end(&wp);
 	return exit_code;
 }

@@ -34,23 +34,11 @@ struct summarizer_settings {
 static const struct cfg_item summarizer_items[] = {
 	WORKER_CFG_ITEMS(S(worker), "aimem-summarizer"),
 	KAFKA_TOPICS_CALLS_CFG_ITEM(S(worker.topic), "call.ended topic"),
-	WORKER_BATCH_CFG_ITEMS(
-	    S(worker), "500", "50ms",
-	    "events per transaction at most (with the LLM: per round of requests)",
-	    "first backoff after a database error (or an LLM outage under policy "
-	    "wait)"),
-	{ .key = "processor",
-	  .type = CFG_ENUM,
-	  .def = "builtin",
-	  .choices = "builtin|llm",
-	  .offset = S(processor),
-	  .help = "builtin: the built-in processors, no network; llm: the model at llm.base_url" },
-	{ .key = "lexicons.dir",
-	  .type = CFG_STRING,
-	  .def = "workers/lexicons",
-	  .flags = CFG_DATA,
-	  .offset = S(lexicons),
-	  .help = "folder of the built-in processors' word lists (also needed for the fallback)" },
+	WORKER_MODEL_BATCH_CFG_ITEMS(S(worker)),
+	LLM_PROCESSOR_CFG_ITEM(S(processor), "the built-in processors"),
+	PROC_LEXICONS_CFG_ITEM(
+	    S(lexicons),
+	    "folder of the built-in processors' word lists (also needed for the fallback)"),
 	{ .key = "topics.tenant_dir",
 	  .type = CFG_STRING,
 	  .flags = CFG_PATH,
@@ -70,15 +58,8 @@ static const char summarizer_usage[] =
     "\n"
     "Turns call.ended events into call summaries (summary, key topics, key variables,\n"
     "sentiment, resolution) and keeps caller profiles, exactly once: offsets are\n"
-    "stored with the rows in one transaction; bad events go to dead_letters.\n"
-    "Signals: SIGTERM/SIGINT finish the batch, commit, leave the group, exit 0; SIGHUP\n"
-    "reads log.level again. Under systemd (Type=notify): READY=1 once subscribed,\n"
-    "STOPPING=1, WATCHDOG=1.\n"
-    "\n"
-    "  replay --from <RFC 3339|earliest> [--to <RFC 3339>] [--customer N] [--dry-run]\n"
-    "      reprocess a time range of the topic with a temporary consumer beside the live\n"
-    "      group (its stored offsets untouched), up to the end offsets at start; prints a\n"
-    "      report (aimem replay --group ... runs this)\n";
+    "stored with the rows in one transaction; bad events go to dead_letters.\n" WORKER_USAGE_TAIL(
+        "...");
 
 /* prog_info.check (--check-config): the lexicons, tenant topics and model settings as start-up
  * loads them (no request is sent). */
@@ -116,16 +97,12 @@ int main(int argc, char **argv)
 		.passthrough = KAFKA_CFG_PASSTHROUGH,
 		.check = summarizer_check,
 	};
-	struct cfg *cfg = NULL;
-	struct worker_replay replay;
-	bool replaying = false;
-	enum prog_action action = worker_prog_start(&info, argc, argv, &cfg, &replay, &replaying);
-	if (action != PROG_RUN)
-		return action == PROG_EXIT_OK ? 0 : 2;
+	struct worker_prog wp;
+	if (worker_prog_start(&wp, &info, argc, argv) != PROG_RUN)
+		return wp.exit_code;
 
 	char err[512];
 	int exit_code = 2;
-	struct metrics *m = metrics_new();
 	struct llm_model llm = { 0 };
 	struct summarizer *sz = NULL;
 	struct proc_tenants *tenants = NULL;
@@ -135,13 +112,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "aimem-summarizer: topics.tenant_dir: %s\n", err);
 		goto out;
 	}
-	if (lx == NULL || llm_model_open(&s.llm, strcmp(s.processor, "llm") == 0, m, &llm, err,
-	                                 sizeof(err)) != 0) {
+	if (lx == NULL || llm_model_open(&s.llm, strcmp(s.processor, "llm") == 0, wp.metrics, &llm,
+	                                 err, sizeof(err)) != 0) {
 		fprintf(stderr, "aimem-summarizer: %s\n", err);
 		goto out;
 	}
 	/* a dry-run replay only counts: it never pays for (or sends transcripts to) the model */
-	bool model = llm.client != NULL && !(replaying && replay.dry_run);
+	bool model = llm.client != NULL && !(wp.replaying && wp.replay.dry_run);
 	if (llm.client != NULL && !model)
 		log_info("dry run: the built-in processor stands in for the model");
 	const struct summarizer_config sc = { .lexicons = lx,
@@ -151,7 +128,7 @@ int main(int argc, char **argv)
 		                              .policy = llm.policy,
 		                              .max_prompt_bytes = llm.max_prompt_bytes,
 		                              .tenant_topics = tenants };
-	sz = summarizer_new(&sc, m);
+	sz = summarizer_new(&sc, wp.metrics);
 	const struct worker_ops ops = { .accept_types = 1u << EVENT_CALL_ENDED,
 		                        .ctx = sz,
 		                        .prepare = summarizer_prepare,
@@ -160,14 +137,12 @@ int main(int argc, char **argv)
 	log_info("processor=%s policy=%s tenant_topics=%zu",
 	         llm.client ? llm.processor : PROC_BUILTIN_NAME, llm_policy_name(llm.policy),
 	         proc_tenants_count(tenants));
-	exit_code = worker_prog_run("aimem-summarizer", &s.worker, &s.metrics,
-	                            replaying ? &replay : NULL, &ops, cfg, m);
+	exit_code = worker_prog_run(&wp, &s.worker, &s.metrics, &ops);
 out:
 	summarizer_free(&sz);
 	llm_model_close(&llm);
 	proc_tenants_free(&tenants);
 	proc_lexicons_free(&lx);
-	metrics_free(&m);
-	cfg_free(&cfg);
+	worker_prog_end(&wp);
 	return exit_code;
 }
