@@ -1134,6 +1134,13 @@ UNIT_TEST(proc_topics_passing_request)
 		  { "I missed the registration for my course at the university, is registration "
 		    "closed?" },
 		  "education" },
+		/* a symptom, a hotel's service, a former employer */
+		{ "u", { "I feel chilly. I still feel chilly today." }, "health" },
+		{ "au",
+		  { "Front desk, how can I help?",
+		    "We ordered room service an hour ago, where is our room service?" },
+		  "travel" },
+		{ "ua", { "I was employed there for years.", "I see." }, "employment" },
 		/* renting skis, undressing for an X-ray */
 		{ "uaua",
 		  { "Can we rent skis here? I'd like to rent boots too.", "Yes, at the counter.",
