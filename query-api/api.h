@@ -20,32 +20,12 @@
 #include "embed.h"
 #include "http.h"
 #include "qdb.h"
-#include "query_sql.h"
 
 struct query_api {
 	struct qdb *db;
 	const struct auth_verifier *auth;
 	long long max_limit;  /* largest limit= / summaries= accepted */
 	struct embedder *emb; /* the query embedder (lib/embed), same provider as aimem-embedder */
-};
-
-/* Statement ids (qdb_stmt.id), one per statement of the program. */
-enum query_stmt_id {
-	QS_CONTEXT,
-	QS_CONTEXT_TEXT,
-	QS_CONTEXT_COMPAT,
-	QS_SUMMARIES,
-	QS_PROFILE,
-	QS_PERSONALITY,
-	QS_CALLERS,
-	QS_CALL,
-	QS_SEARCH_TENANT,
-	QS_SEARCH_USER,
-	QS_MEMORIES,
-	QS_V2_SUMMARIES,
-	QS_V2_PROFILES,
-	QS_V2_PROFILE,
-	QS_V2_PERSONALITY,
 };
 
 /* memory:read, else 401 (WWW-Authenticate: Bearer) or 403, replied here: false. */

@@ -21,6 +21,7 @@
 #include "buf.h"
 #include "context.h"
 #include "context_text.h"
+#include "query_sql.h"
 
 /* How old the pool's last word on the database may be before /health asks again. */
 #define COMPAT_HEALTH_MAX_AGE_MS 1000
@@ -58,22 +59,23 @@ static enum http_outcome route_health(struct http_exchange *ex, void *ctx)
  * legacy NDJSON: one stored value per line, in the same order (jsonb text has no raw line
  * break). */
 static const struct qdb_stmt compat_stmt_memories = {
-	QS_MEMORIES, "q_memories",
-	"WITH r AS (SELECT * FROM memories m "
-	"  WHERE (m.expires_at IS NULL OR m.expires_at > now()) "
-	"  AND ($2::jsonb IS NULL OR m.mtype IN (SELECT jsonb_array_elements_text($2::jsonb))) "
-	"  AND ($4::text IS NULL OR m.key = $4::text) "
-	"  AND CASE WHEN $1::text IS NULL THEN m.scope = 'shared' "
-	"           WHEN $1::text = 'admin' THEN m.scope = 'shared' OR m.user_id = $1::text "
-	"           ELSE m.scope = 'user' AND m.user_id = $1::text END "
-	"  ORDER BY m.updated_at DESC, m.memory_id LIMIT $3) "
-	"SELECT coalesce(json_agg(" QSQL_MEMORY(
-	    "r") " ORDER BY r.updated_at DESC, r.memory_id), "
-	         "'[]'::json)::text, count(*), count(*) FILTER (WHERE r.scope = 'user'), "
-	         "count(*) FILTER (WHERE r.scope = 'shared'), "
-	         "coalesce(string_agg(r.value::text, E'\\n' ORDER BY r.updated_at DESC, "
-	         "r.memory_id), '') FROM r",
-	4
+	.name = "q_memories",
+	.sql =
+	    "WITH r AS (SELECT * FROM memories m "
+	    "  WHERE (m.expires_at IS NULL OR m.expires_at > now()) "
+	    "  AND ($2::jsonb IS NULL OR m.mtype IN (SELECT jsonb_array_elements_text($2::jsonb))) "
+	    "  AND ($4::text IS NULL OR m.key = $4::text) "
+	    "  AND CASE WHEN $1::text IS NULL THEN m.scope = 'shared' "
+	    "           WHEN $1::text = 'admin' THEN m.scope = 'shared' OR m.user_id = $1::text "
+	    "           ELSE m.scope = 'user' AND m.user_id = $1::text END "
+	    "  ORDER BY m.updated_at DESC, m.memory_id LIMIT $3) "
+	    "SELECT coalesce(json_agg(" QSQL_MEMORY(
+	        "r") " ORDER BY r.updated_at DESC, r.memory_id), "
+	             "'[]'::json)::text, count(*), count(*) FILTER (WHERE r.scope = 'user'), "
+	             "count(*) FILTER (WHERE r.scope = 'shared'), "
+	             "coalesce(string_agg(r.value::text, E'\\n' ORDER BY r.updated_at DESC, "
+	             "r.memory_id), '') FROM r",
+	.nparams = 4
 };
 
 /* Runs the memories statement; NULL after replying. types: a JSON array text or NULL; key:
@@ -271,11 +273,11 @@ out:
  * blocks after the head, JSON-escaped, the number included and whether the personality block
  * is there; one primary-key lookup, no row for an unknown caller. */
 static const struct qdb_stmt compat_stmt_context = {
-	QS_CONTEXT_COMPAT, "q_context_compat",
-	"SELECT c.text_head || array_to_string(c.text_sums[1:$2::int], ''),"
-	" least(cardinality(c.text_sums), $2::int), c.has_personality"
-	" FROM caller_context c WHERE c.user_id = $1",
-	2
+	.name = "q_context_compat",
+	.sql = "SELECT c.text_head || array_to_string(c.text_sums[1:$2::int], ''),"
+	       " least(cardinality(c.text_sums), $2::int), c.has_personality"
+	       " FROM caller_context c WHERE c.user_id = $1",
+	.nparams = 2
 };
 
 /*
@@ -325,17 +327,18 @@ static enum http_outcome route_v2_context(struct http_exchange *ex, void *ctx)
 #define QSQL_V2_DATE(x) "to_char((" x ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS')"
 
 static const struct qdb_stmt compat_stmt_summaries = {
-	QS_V2_SUMMARIES, "q_v2_summaries",
-	"WITH s AS (SELECT * FROM call_summaries WHERE user_id = $1 "
-	"           ORDER BY call_ended_at DESC, call_id DESC LIMIT $2) "
-	"SELECT json_build_object('success', true, 'user_id', $1::text, 'summaries', "
-	"  coalesce((SELECT json_agg(json_build_object('call_id', s.call_id, 'call_date', " QSQL_V2_DATE(
-	    "s.call_ended_at") ", 'summary', s.summary, 'key_topics', s.key_topics, "
-	                       "  'key_variables', s.key_variables, 'sentiment', s.sentiment, 'resolution_status', "
-	                       "  s.resolution_status, 'duration_seconds', s.duration_seconds) "
-	                       "  ORDER BY s.call_ended_at DESC, s.call_id DESC) FROM s), '[]'::json), "
-	                       "  'total', (SELECT count(*) FROM s))::text",
-	2
+	.name = "q_v2_summaries",
+	.sql =
+	    "WITH s AS (SELECT * FROM call_summaries WHERE user_id = $1 "
+	    "           ORDER BY call_ended_at DESC, call_id DESC LIMIT $2) "
+	    "SELECT json_build_object('success', true, 'user_id', $1::text, 'summaries', "
+	    "  coalesce((SELECT json_agg(json_build_object('call_id', s.call_id, 'call_date', " QSQL_V2_DATE(
+	        "s.call_ended_at") ", 'summary', s.summary, 'key_topics', s.key_topics, "
+	                           "  'key_variables', s.key_variables, 'sentiment', s.sentiment, 'resolution_status', "
+	                           "  s.resolution_status, 'duration_seconds', s.duration_seconds) "
+	                           "  ORDER BY s.call_ended_at DESC, s.call_id DESC) FROM s), '[]'::json), "
+	                           "  'total', (SELECT count(*) FROM s))::text",
+	.nparams = 2
 };
 
 static enum http_outcome route_v2_summaries(struct http_exchange *ex, void *ctx)
@@ -369,15 +372,16 @@ static enum http_outcome route_v2_summaries(struct http_exchange *ex, void *ctx)
 	                                                                        ".updated_at") ")"
 
 static const struct qdb_stmt compat_stmt_profiles = {
-	QS_V2_PROFILES, "q_v2_profiles",
-	"WITH p AS (SELECT * FROM caller_profiles "
-	"           ORDER BY last_call_at DESC NULLS LAST, user_id LIMIT $1) "
-	"SELECT json_build_object('success', true, 'customer_id', "
-	"  NULLIF(current_setting('app.current_tenant', true), '')::int, 'profiles', "
-	"  coalesce((SELECT json_agg(" QSQL_V2_PROFILE(
-	    "p") " ORDER BY p.last_call_at DESC NULLS "
-	         "LAST, p.user_id) FROM p), '[]'::json), 'total', (SELECT count(*) FROM p))::text",
-	1
+	.name = "q_v2_profiles",
+	.sql =
+	    "WITH p AS (SELECT * FROM caller_profiles "
+	    "           ORDER BY last_call_at DESC NULLS LAST, user_id LIMIT $1) "
+	    "SELECT json_build_object('success', true, 'customer_id', "
+	    "  NULLIF(current_setting('app.current_tenant', true), '')::int, 'profiles', "
+	    "  coalesce((SELECT json_agg(" QSQL_V2_PROFILE(
+	        "p") " ORDER BY p.last_call_at DESC NULLS "
+	             "LAST, p.user_id) FROM p), '[]'::json), 'total', (SELECT count(*) FROM p))::text",
+	.nparams = 1
 };
 
 static enum http_outcome route_v2_profiles(struct http_exchange *ex, void *ctx)
@@ -398,11 +402,11 @@ static enum http_outcome route_v2_profiles(struct http_exchange *ex, void *ctx)
 }
 
 static const struct qdb_stmt compat_stmt_profile = {
-	QS_V2_PROFILE, "q_v2_profile",
-	"SELECT json_build_object('success', true, 'profile', " QSQL_V2_PROFILE(
+	.name = "q_v2_profile",
+	.sql = "SELECT json_build_object('success', true, 'profile', " QSQL_V2_PROFILE(
 	    "p") ")::text "
 	         "FROM caller_profiles p WHERE p.user_id = $1",
-	1
+	.nparams = 1
 };
 
 static enum http_outcome route_v2_profile(struct http_exchange *ex, void *ctx)
@@ -424,13 +428,14 @@ static enum http_outcome route_v2_profile(struct http_exchange *ex, void *ctx)
 }
 
 static const struct qdb_stmt compat_stmt_personality = {
-	QS_V2_PERSONALITY, "q_v2_personality",
-	"SELECT CASE WHEN a.user_id IS NULL THEN json_build_object('success', true, 'user_id', "
-	"  $1::text, 'personality', NULL, 'message', 'No personality data available yet') "
-	"ELSE json_build_object('success', true, 'user_id', $1::text, 'personality', " QSQL_PERSONALITY(
-	    "a") ") END::text "
-	         "FROM (SELECT 1) one LEFT JOIN personality_averages a ON a.user_id = $1",
-	1
+	.name = "q_v2_personality",
+	.sql =
+	    "SELECT CASE WHEN a.user_id IS NULL THEN json_build_object('success', true, 'user_id', "
+	    "  $1::text, 'personality', NULL, 'message', 'No personality data available yet') "
+	    "ELSE json_build_object('success', true, 'user_id', $1::text, 'personality', " QSQL_PERSONALITY(
+	        "a") ") END::text "
+	             "FROM (SELECT 1) one LEFT JOIN personality_averages a ON a.user_id = $1",
+	.nparams = 1
 };
 
 static enum http_outcome route_v2_personality(struct http_exchange *ex, void *ctx)

@@ -15,6 +15,7 @@
 #include "context_text.h"
 #include "num.h"
 #include "query_cursor.h"
+#include "query_sql.h"
 #include "text.h"
 
 static const char *native_json_escape(const char *s, struct buf *out)
@@ -34,11 +35,14 @@ static const char *native_json_escape(const char *s, struct buf *out)
  * document, and with format=text the compat text JSON-escaped. A caller with no row gets the
  * document the derivation gives for nobody (known false), built in the same statement.
  */
-const struct qdb_stmt query_stmt_context = { QS_CONTEXT, "q_context", QUERY_SQL_CONTEXT_READ(""),
-	                                     2 };
+const struct qdb_stmt query_stmt_context = { .name = "q_context",
+	                                     .sql = QUERY_SQL_CONTEXT_READ(""),
+	                                     .nparams = 2 };
 static const struct qdb_stmt native_stmt_context_text = {
-	QS_CONTEXT_TEXT, "q_context_text",
-	QUERY_SQL_CONTEXT_READ(", c.text_head || array_to_string(c.text_sums[1:$2::int], '')"), 2
+	.name = "q_context_text",
+	.sql =
+	    QUERY_SQL_CONTEXT_READ(", c.text_head || array_to_string(c.text_sums[1:$2::int], '')"),
+	.nparams = 2
 };
 
 /* The ETag of one answer: the stored context's, mixed with what the request cut from it. */
@@ -151,14 +155,14 @@ static bool native_cursor(struct http_exchange *ex, const char *name, char ts[24
 }
 
 static const struct qdb_stmt native_stmt_summaries = {
-	QS_SUMMARIES, "q_summaries",
-	"SELECT " QSQL_SUMMARY("s") "::text, " QSQL_MICROS(
+	.name = "q_summaries",
+	.sql = "SELECT " QSQL_SUMMARY("s") "::text, " QSQL_MICROS(
 	    "s.call_ended_at") ", s.call_id "
 	                       "FROM call_summaries s WHERE s.user_id = $1 AND ($4::text IS NULL OR "
 	                       "(s.call_ended_at, s.call_id) < (" QSQL_FROM_MICROS(
 	                           "$3") ", $4::text)) "
 	                                 "ORDER BY s.call_ended_at DESC, s.call_id DESC LIMIT $2",
-	4
+	.nparams = 4
 };
 
 static enum http_outcome route_summaries(struct http_exchange *ex, void *ctx)
@@ -188,15 +192,15 @@ static enum http_outcome route_summaries(struct http_exchange *ex, void *ctx)
 }
 
 static const struct qdb_stmt native_stmt_callers = {
-	QS_CALLERS, "q_callers",
-	"SELECT " QSQL_PROFILE("p") "::text, " QSQL_MICROS(
+	.name = "q_callers",
+	.sql = "SELECT " QSQL_PROFILE("p") "::text, " QSQL_MICROS(
 	    "p.last_call_at") ", p.user_id "
 	                      "FROM caller_profiles p WHERE $3::text IS NULL OR "
 	                      "(coalesce(p.last_call_at, '-infinity'), p.user_id) < "
 	                      "(coalesce(" QSQL_FROM_MICROS(
 	                          "$2") ", '-infinity'), $3::text) "
 	                                "ORDER BY coalesce(p.last_call_at, '-infinity') DESC, p.user_id DESC LIMIT $1",
-	3
+	.nparams = 3
 };
 
 static enum http_outcome route_callers(struct http_exchange *ex, void *ctx)
@@ -236,8 +240,9 @@ static void native_one(struct http_exchange *ex, PGresult *res, const char *what
 }
 
 static const struct qdb_stmt native_stmt_profile = {
-	QS_PROFILE, "q_profile",
-	"SELECT " QSQL_PROFILE("p") "::text FROM caller_profiles p WHERE p.user_id = $1", 1
+	.name = "q_profile",
+	.sql = "SELECT " QSQL_PROFILE("p") "::text FROM caller_profiles p WHERE p.user_id = $1",
+	.nparams = 1
 };
 
 static enum http_outcome route_profile(struct http_exchange *ex, void *ctx)
@@ -255,18 +260,18 @@ static enum http_outcome route_profile(struct http_exchange *ex, void *ctx)
 }
 
 static const struct qdb_stmt native_stmt_personality = {
-	QS_PERSONALITY, "q_personality",
-	"WITH a AS (SELECT * FROM personality_averages WHERE user_id = $1), "
-	"m AS (SELECT * FROM personality_metrics WHERE user_id = $1 "
-	"      ORDER BY measured_at DESC, call_id DESC LIMIT $2) "
-	"SELECT json_build_object('user_id', $1::text, "
-	"  'averages', (SELECT " QSQL_PERSONALITY(
-	    "a") " FROM a), "
-	         "  'recent_calls', coalesce((SELECT json_agg(" QSQL_METRIC(
-	             "m") " ORDER BY m.measured_at "
-	                  "DESC, m.call_id DESC) FROM m), '[]'::json))::text, "
-	                  "EXISTS (SELECT 1 FROM a) OR EXISTS (SELECT 1 FROM m)",
-	2
+	.name = "q_personality",
+	.sql = "WITH a AS (SELECT * FROM personality_averages WHERE user_id = $1), "
+	       "m AS (SELECT * FROM personality_metrics WHERE user_id = $1 "
+	       "      ORDER BY measured_at DESC, call_id DESC LIMIT $2) "
+	       "SELECT json_build_object('user_id', $1::text, "
+	       "  'averages', (SELECT " QSQL_PERSONALITY(
+	           "a") " FROM a), "
+	                "  'recent_calls', coalesce((SELECT json_agg(" QSQL_METRIC(
+	                    "m") " ORDER BY m.measured_at "
+	                         "DESC, m.call_id DESC) FROM m), '[]'::json))::text, "
+	                         "EXISTS (SELECT 1 FROM a) OR EXISTS (SELECT 1 FROM m)",
+	.nparams = 2
 };
 
 static enum http_outcome route_personality(struct http_exchange *ex, void *ctx)
@@ -288,16 +293,16 @@ static enum http_outcome route_personality(struct http_exchange *ex, void *ctx)
 }
 
 static const struct qdb_stmt native_stmt_call = {
-	QS_CALL, "q_call",
-	"SELECT json_build_object('call_id', $1::text, "
-	"  'summary', (SELECT " QSQL_SUMMARY(
-	    "s") " FROM call_summaries s WHERE s.call_id = $1), "
-	         "  'personality', (SELECT " QSQL_METRIC(
-	             "m") " FROM personality_metrics m "
-	                  "                  WHERE m.call_id = $1))::text, "
-	                  "EXISTS (SELECT 1 FROM call_summaries WHERE call_id = $1) OR "
-	                  "EXISTS (SELECT 1 FROM personality_metrics WHERE call_id = $1)",
-	1
+	.name = "q_call",
+	.sql = "SELECT json_build_object('call_id', $1::text, "
+	       "  'summary', (SELECT " QSQL_SUMMARY(
+	           "s") " FROM call_summaries s WHERE s.call_id = $1), "
+	                "  'personality', (SELECT " QSQL_METRIC(
+	                    "m") " FROM personality_metrics m "
+	                         "                  WHERE m.call_id = $1))::text, "
+	                         "EXISTS (SELECT 1 FROM call_summaries WHERE call_id = $1) OR "
+	                         "EXISTS (SELECT 1 FROM personality_metrics WHERE call_id = $1)",
+	.nparams = 1
 };
 
 static bool native_call_id(const char *id)

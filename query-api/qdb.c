@@ -16,8 +16,9 @@
 #include "xalloc.h"
 
 struct qdb_slot {
-	PGconn *conn;       /* NULL until connected, or after a loss */
-	uint64_t prepared;  /* bit id: the statement is prepared on conn */
+	PGconn *conn;                                   /* NULL until connected, or after a loss */
+	const struct qdb_stmt *prepared[QDB_MAX_STMTS]; /* prepared on conn */
+	size_t nprepared;
 	long long next_try; /* backoff_now_ms() before which no connect is attempted */
 	bool busy;          /* under q->mu */
 	bool down_logged;   /* the slot's outage was logged once */
@@ -150,7 +151,15 @@ static void qdb_drop(struct qdb *q, struct qdb_slot *slot)
 		qdb_count(q->lost);
 	PQfinish(slot->conn);
 	slot->conn = NULL;
-	slot->prepared = 0;
+	slot->nprepared = 0;
+}
+
+static bool qdb_is_prepared(const struct qdb_slot *slot, const struct qdb_stmt *st)
+{
+	for (size_t i = 0; i < slot->nprepared; i++)
+		if (slot->prepared[i] == st)
+			return true;
+	return false;
 }
 
 /* Session set-up of a new connection: the statement timeout, iterative HNSW scans, and the
@@ -286,7 +295,7 @@ static int qdb_attempt(struct qdb *q, struct qdb_slot *slot, const char *tenant,
 	int rc = qdb_ensure(q, slot, err, errlen);
 	if (rc != QDB_OK)
 		return rc;
-	bool prepare = !(slot->prepared & (1ULL << st->id)), prepared = false;
+	bool prepare = !qdb_is_prepared(slot, st), prepared = false;
 	PGconn *conn = slot->conn;
 	if (!qdb_send(conn, tenant, st, params, prepare)) {
 		rc = qdb_result_error(conn, NULL, err, errlen);
@@ -295,8 +304,11 @@ static int qdb_attempt(struct qdb *q, struct qdb_slot *slot, const char *tenant,
 	} else {
 		rc = qdb_collect(conn, prepare, &prepared, res, err, errlen);
 	}
-	if (prepared)
-		slot->prepared |= 1ULL << st->id;
+	if (prepared) {
+		if (slot->nprepared == QDB_MAX_STMTS)
+			abort(); /* a programming error: more statements than QDB_MAX_STMTS */
+		slot->prepared[slot->nprepared++] = st;
+	}
 	if (PQstatus(conn) == CONNECTION_OK && !PQexitPipelineMode(conn))
 		rc = rc == QDB_OK ? QDB_UNAVAILABLE : rc; /* results left: drop it below */
 	if (rc != QDB_OK && *res != NULL) {
@@ -312,8 +324,6 @@ static int qdb_attempt(struct qdb *q, struct qdb_slot *slot, const char *tenant,
 int qdb_query(struct qdb *q, long long tenant, const struct qdb_stmt *st, const char *const *params,
               PGresult **res, char *err, size_t errlen)
 {
-	if (st->id >= QDB_MAX_STMTS)
-		abort(); /* a programming error */
 	*res = NULL;
 	struct qdb_slot *slot = qdb_checkout(q);
 	if (slot == NULL) {

@@ -29,12 +29,12 @@
 
 #include "metrics.h"
 
-#define QDB_MAX_STMTS 64
+#define QDB_MAX_STMTS 64 /* statements a program runs, at most */
 
-/* A statement the program runs. id is unique per program, 0..QDB_MAX_STMTS-1; name is the
- * prepared statement's name; sql uses $1.. parameters (text format). Static storage. */
+/* A statement the program runs, declared beside the route that runs it: name is the prepared
+ * statement's name, unique per program; sql uses $1.. parameters (text format). Static storage:
+ * a connection remembers which statements it has prepared by their address. */
 struct qdb_stmt {
-	unsigned id;
 	const char *name;
 	const char *sql;
 	int nparams;

@@ -89,7 +89,9 @@ static const char *const fz_row[] = {
 
 static int fz_status(long long tenant, const struct qdb_stmt *st, const char *const *params)
 {
-	unsigned h = (unsigned)tenant * 31u + st->id;
+	unsigned h = (unsigned)tenant * 31u;
+	for (const char *p = st->name; *p; p++)
+		h = h * 33u + (unsigned char)*p;
 	for (int i = 0; i < st->nparams; i++)
 		for (const char *p = params ? params[i] : NULL; p && *p; p++)
 			h = h * 33u + (unsigned char)*p;
