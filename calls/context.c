@@ -19,8 +19,9 @@
 #include "recount.h"
 
 /* The callers' context locks, before the derivation (see context.h): $1 tenant, $2 users. */
-static struct db_stmt context_locks_stmt = { "aimem_context_locks",
-	                                     RECOUNT_CALLER_LOCKS_SQL("context"), 2, NULL, 0 };
+static struct db_stmt context_locks_stmt = { .name = "aimem_context_locks",
+	                                     .sql = RECOUNT_CALLER_LOCKS_SQL("context"),
+	                                     .nparams = 2 };
 
 /*
  * Per caller of $1 (a JSON array of user ids): the document with an empty "summaries" (head),
@@ -36,35 +37,36 @@ static struct db_stmt context_locks_stmt = { "aimem_context_locks",
 	"EXISTS (SELECT 1 FROM p) OR EXISTS (SELECT 1 FROM a) OR EXISTS (SELECT 1 FROM f) OR "     \
 	"EXISTS (SELECT 1 FROM s)"
 static struct db_stmt context_derive_stmt = {
-	"aimem_context_derive",
-	"SELECT u.user_id, d.head, d.sums, d.keep"
-	" FROM (SELECT DISTINCT jsonb_array_elements_text($1::jsonb) AS user_id) u"
-	" CROSS JOIN LATERAL (WITH " CONTEXT_SQL_PARTS("u.user_id", CONTEXT_SUMMARIES_MAX_TEXT)
+	.name = "aimem_context_derive",
+	.sql =
+	    "SELECT u.user_id, d.head, d.sums, d.keep"
+	    " FROM (SELECT DISTINCT jsonb_array_elements_text($1::jsonb) AS user_id) u"
+	    " CROSS JOIN LATERAL (WITH " CONTEXT_SQL_PARTS("u.user_id", CONTEXT_SUMMARIES_MAX_TEXT)
 	/* */ " SELECT " CONTEXT_HEAD "::text AS head, " CONTEXT_SUMS
 	      "::text AS sums, " CONTEXT_KEEP
 	      /* */ " AS keep) d",
-	1, NULL, 0
+	.nparams = 1
 };
 
 /* The rows context_build made ($2, a JSON array): written where the ETag changed, deleted
  * where there is nothing to keep. */
-static struct db_stmt context_write_stmt = {
-	"aimem_context_write",
-	"WITH src AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS r(user_id text, keep boolean,"
-	" doc_head text, doc_sums text[], text_head text, text_sums text[],"
-	" has_personality boolean, etag text)),"
-	" gone AS (DELETE FROM caller_context c USING src WHERE c.customer_id = $1::int"
-	" AND c.user_id = src.user_id AND NOT src.keep RETURNING 1)"
-	" INSERT INTO caller_context AS c (customer_id, user_id, doc_head, doc_sums, text_head,"
-	" text_sums, has_personality, etag)"
-	" SELECT $1::int, user_id, doc_head, doc_sums, text_head, text_sums, has_personality, etag"
-	" FROM src WHERE keep"
-	" ON CONFLICT (customer_id, user_id) DO UPDATE SET doc_head = excluded.doc_head,"
-	" doc_sums = excluded.doc_sums, text_head = excluded.text_head,"
-	" text_sums = excluded.text_sums, has_personality = excluded.has_personality,"
-	" etag = excluded.etag, updated_at = now() WHERE c.etag IS DISTINCT FROM excluded.etag",
-	2, NULL, 0
-};
+static const char context_write_sql[] =
+    "WITH src AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS r(user_id text, keep boolean,"
+    " doc_head text, doc_sums text[], text_head text, text_sums text[],"
+    " has_personality boolean, etag text)),"
+    " gone AS (DELETE FROM caller_context c USING src WHERE c.customer_id = $1::int"
+    " AND c.user_id = src.user_id AND NOT src.keep RETURNING 1)"
+    " INSERT INTO caller_context AS c (customer_id, user_id, doc_head, doc_sums, text_head,"
+    " text_sums, has_personality, etag)"
+    " SELECT $1::int, user_id, doc_head, doc_sums, text_head, text_sums, has_personality, etag"
+    " FROM src WHERE keep"
+    " ON CONFLICT (customer_id, user_id) DO UPDATE SET doc_head = excluded.doc_head,"
+    " doc_sums = excluded.doc_sums, text_head = excluded.text_head,"
+    " text_sums = excluded.text_sums, has_personality = excluded.has_personality,"
+    " etag = excluded.etag, updated_at = now() WHERE c.etag IS DISTINCT FROM excluded.etag";
+static struct db_stmt context_write_stmt = { .name = "aimem_context_write",
+	                                     .sql = context_write_sql,
+	                                     .nparams = 2 };
 
 /* s[0..len) as the inside of a JSON string (escaped, without the quotes) appended to out. */
 static void context_escape(const char *s, size_t len, struct buf *out)

@@ -203,66 +203,60 @@ void scorer_release(void *ctx, void *prep)
  * fallback, then the later event wins. Returns the callers whose averages must be recomputed:
  * those of the rows written, and a row's previous caller when the call moved to another.
  */
-static struct db_stmt score_upsert_stmt = {
-	"pers_upsert",
-	"WITH src AS (SELECT DISTINCT ON (r.call_id) r.* FROM jsonb_to_recordset($2::jsonb) AS"
-	" r(ord int, call_id text, user_id text, measured_at timestamptz, openness real,"
-	" conscientiousness real, extraversion real, agreeableness real, neuroticism real,"
-	" formality real, directness real, detail_orientation real, patience real,"
-	" technical_comfort real, frustration_level real, satisfaction_level real,"
-	" urgency_level real, confidence real, rationale text, processor text,"
-	" needs_reprocess boolean, event_id uuid, source_topic text, source_partition int,"
-	" source_offset bigint)"
-	" ORDER BY r.call_id, r.needs_reprocess, r.ord DESC),"
-	" old AS (SELECT m.call_id, m.user_id FROM personality_metrics m JOIN src USING (call_id)"
-	" WHERE m.customer_id = $1::int),"
-	" up AS (INSERT INTO personality_metrics AS m (customer_id, call_id, user_id, measured_at,"
-	" openness, conscientiousness, extraversion, agreeableness, neuroticism, formality,"
-	" directness, detail_orientation, patience, technical_comfort, frustration_level,"
-	" satisfaction_level, urgency_level, confidence, rationale, processor, needs_reprocess,"
-	" event_id, source_topic, source_partition, source_offset)"
-	" SELECT $1::int, call_id, user_id, measured_at, openness, conscientiousness,"
-	" extraversion, agreeableness, neuroticism, formality, directness, detail_orientation,"
-	" patience, technical_comfort, frustration_level, satisfaction_level, urgency_level,"
-	" confidence, rationale, processor, needs_reprocess, event_id, source_topic,"
-	" source_partition, source_offset FROM src"
-	" ON CONFLICT (customer_id, call_id) DO UPDATE SET user_id = excluded.user_id,"
-	" measured_at = excluded.measured_at, openness = excluded.openness,"
-	" conscientiousness = excluded.conscientiousness, extraversion = excluded.extraversion,"
-	" agreeableness = excluded.agreeableness, neuroticism = excluded.neuroticism,"
-	" formality = excluded.formality, directness = excluded.directness,"
-	" detail_orientation = excluded.detail_orientation, patience = excluded.patience,"
-	" technical_comfort = excluded.technical_comfort,"
-	" frustration_level = excluded.frustration_level,"
-	" satisfaction_level = excluded.satisfaction_level, urgency_level = excluded.urgency_level,"
-	" confidence = excluded.confidence, rationale = excluded.rationale,"
-	" processor = excluded.processor, needs_reprocess = excluded.needs_reprocess,"
-	" event_id = excluded.event_id, source_topic = excluded.source_topic,"
-	" source_partition = excluded.source_partition, source_offset = excluded.source_offset,"
-	" updated_at = now()"
-	" WHERE (m.user_id, m.measured_at, m.openness, m.conscientiousness, m.extraversion,"
-	" m.agreeableness, m.neuroticism, m.formality, m.directness, m.detail_orientation,"
-	" m.patience, m.technical_comfort, m.frustration_level, m.satisfaction_level,"
-	" m.urgency_level, m.confidence, m.rationale, m.processor, m.needs_reprocess, m.event_id)"
-	" IS DISTINCT FROM (excluded.user_id, excluded.measured_at, excluded.openness,"
-	" excluded.conscientiousness, excluded.extraversion, excluded.agreeableness,"
-	" excluded.neuroticism, excluded.formality, excluded.directness,"
-	" excluded.detail_orientation, excluded.patience, excluded.technical_comfort,"
-	" excluded.frustration_level, excluded.satisfaction_level, excluded.urgency_level,"
-	" excluded.confidence, excluded.rationale, excluded.processor, excluded.needs_reprocess,"
-	" excluded.event_id)"
-	" AND NOT (excluded.needs_reprocess AND NOT m.needs_reprocess"
-	" AND excluded.event_id = m.event_id)"
-	" RETURNING call_id, user_id)"
-	" SELECT user_id FROM up UNION SELECT old.user_id FROM old JOIN up USING (call_id)",
-	2, NULL, 0
-};
-
-/* A confidence-weighted mean over the rows the filter keeps, exact (numeric), to 0.1. */
-#define PERS_WAVG(col, filter) "round(sum(w * " col "::numeric)" filter " / sum(w)" filter ", 1)"
-#define PERS_ALL ""
-#define PERS_RECENT " FILTER (WHERE rn <= 3)"
-#define PERS_BEFORE " FILTER (WHERE rn > 3)"
+static const char score_upsert_sql[] =
+    "WITH src AS (SELECT DISTINCT ON (r.call_id) r.* FROM jsonb_to_recordset($2::jsonb) AS"
+    " r(ord int, call_id text, user_id text, measured_at timestamptz, openness real,"
+    " conscientiousness real, extraversion real, agreeableness real, neuroticism real,"
+    " formality real, directness real, detail_orientation real, patience real,"
+    " technical_comfort real, frustration_level real, satisfaction_level real,"
+    " urgency_level real, confidence real, rationale text, processor text,"
+    " needs_reprocess boolean, event_id uuid, source_topic text, source_partition int,"
+    " source_offset bigint)"
+    " ORDER BY r.call_id, r.needs_reprocess, r.ord DESC),"
+    " old AS (SELECT m.call_id, m.user_id FROM personality_metrics m JOIN src USING (call_id)"
+    " WHERE m.customer_id = $1::int),"
+    " up AS (INSERT INTO personality_metrics AS m (customer_id, call_id, user_id, measured_at,"
+    " openness, conscientiousness, extraversion, agreeableness, neuroticism, formality,"
+    " directness, detail_orientation, patience, technical_comfort, frustration_level,"
+    " satisfaction_level, urgency_level, confidence, rationale, processor, needs_reprocess,"
+    " event_id, source_topic, source_partition, source_offset)"
+    " SELECT $1::int, call_id, user_id, measured_at, openness, conscientiousness,"
+    " extraversion, agreeableness, neuroticism, formality, directness, detail_orientation,"
+    " patience, technical_comfort, frustration_level, satisfaction_level, urgency_level,"
+    " confidence, rationale, processor, needs_reprocess, event_id, source_topic,"
+    " source_partition, source_offset FROM src"
+    " ON CONFLICT (customer_id, call_id) DO UPDATE SET user_id = excluded.user_id,"
+    " measured_at = excluded.measured_at, openness = excluded.openness,"
+    " conscientiousness = excluded.conscientiousness, extraversion = excluded.extraversion,"
+    " agreeableness = excluded.agreeableness, neuroticism = excluded.neuroticism,"
+    " formality = excluded.formality, directness = excluded.directness,"
+    " detail_orientation = excluded.detail_orientation, patience = excluded.patience,"
+    " technical_comfort = excluded.technical_comfort,"
+    " frustration_level = excluded.frustration_level,"
+    " satisfaction_level = excluded.satisfaction_level, urgency_level = excluded.urgency_level,"
+    " confidence = excluded.confidence, rationale = excluded.rationale,"
+    " processor = excluded.processor, needs_reprocess = excluded.needs_reprocess,"
+    " event_id = excluded.event_id, source_topic = excluded.source_topic,"
+    " source_partition = excluded.source_partition, source_offset = excluded.source_offset,"
+    " updated_at = now()"
+    " WHERE (m.user_id, m.measured_at, m.openness, m.conscientiousness, m.extraversion,"
+    " m.agreeableness, m.neuroticism, m.formality, m.directness, m.detail_orientation,"
+    " m.patience, m.technical_comfort, m.frustration_level, m.satisfaction_level,"
+    " m.urgency_level, m.confidence, m.rationale, m.processor, m.needs_reprocess, m.event_id)"
+    " IS DISTINCT FROM (excluded.user_id, excluded.measured_at, excluded.openness,"
+    " excluded.conscientiousness, excluded.extraversion, excluded.agreeableness,"
+    " excluded.neuroticism, excluded.formality, excluded.directness,"
+    " excluded.detail_orientation, excluded.patience, excluded.technical_comfort,"
+    " excluded.frustration_level, excluded.satisfaction_level, excluded.urgency_level,"
+    " excluded.confidence, excluded.rationale, excluded.processor, excluded.needs_reprocess,"
+    " excluded.event_id)"
+    " AND NOT (excluded.needs_reprocess AND NOT m.needs_reprocess"
+    " AND excluded.event_id = m.event_id)"
+    " RETURNING call_id, user_id)"
+    " SELECT user_id FROM up UNION SELECT old.user_id FROM old JOIN up USING (call_id)";
+static struct db_stmt score_upsert_stmt = { .name = "pers_upsert",
+	                                    .sql = score_upsert_sql,
+	                                    .nparams = 2 };
 
 /*
  * The caller's averages, recomputed from all of their personality_metrics rows:
@@ -278,88 +272,67 @@ static struct db_stmt score_upsert_stmt = {
  * always stores the same values; the row is rewritten only when a value changed.
  */
 static const char score_averages_sql[] =
-    "WITH gone AS (DELETE FROM personality_averages d WHERE d.customer_id = $1::int"
-    " AND d.user_id IN (SELECT jsonb_array_elements_text($2::jsonb))"
-    " AND NOT EXISTS (SELECT 1 FROM personality_metrics p WHERE p.customer_id = $1::int"
-    " AND p.user_id = d.user_id))"
-    " INSERT INTO personality_averages AS a (customer_id, user_id, call_count, avg_openness,"
-    " avg_conscientiousness, avg_extraversion, avg_agreeableness, avg_neuroticism,"
-    " avg_formality, avg_directness, avg_detail_orientation, avg_patience,"
-    " avg_technical_comfort, recent_frustration, recent_satisfaction, recent_urgency,"
-    " satisfaction_trend, frustration_trend)"
-    " SELECT $1::int, u.user_id, n, o, c, e, ag, ne, fo, di, de, pa, te, rf, rs, ru,"
-    " CASE WHEN n < 5 THEN 'stable' WHEN rs - bs >= 10 THEN 'improving'"
-    " WHEN rs - bs <= -10 THEN 'declining' ELSE 'stable' END,"
-    " CASE WHEN n < 5 THEN 'stable' WHEN rf - bf <= -10 THEN 'improving'"
-    " WHEN rf - bf >= 10 THEN 'declining' ELSE 'stable' END"
-    " FROM (SELECT DISTINCT jsonb_array_elements_text($2::jsonb) AS user_id) u"
-    " CROSS JOIN LATERAL (SELECT count(*) AS n,"
-    " " PERS_WAVG("openness",
-                  PERS_ALL) " AS o,"
-                            " " PERS_WAVG(
-                                "conscientiousness",
-                                PERS_ALL) " AS c,"
-                                          " " PERS_WAVG(
-                                              "extraversion",
-                                              PERS_ALL) " AS e,"
-                                                        " " PERS_WAVG(
-                                                            "agreeableness",
-                                                            PERS_ALL) " AS ag,"
-                                                                      " " PERS_WAVG(
-                                                                          "neuroticism",
-                                                                          PERS_ALL) " AS ne,"
-                                                                                    " " PERS_WAVG("formality",
-                                                                                                  PERS_ALL) " AS fo,"
-                                                                                                            " " PERS_WAVG("directness", PERS_ALL) " AS di,"
-                                                                                                                                                  " " PERS_WAVG("detail_orientation", PERS_ALL) " AS de,"
-                                                                                                                                                                                                " " PERS_WAVG("patience", PERS_ALL) " AS pa,"
-                                                                                                                                                                                                                                    " " PERS_WAVG("technical_comfort", PERS_ALL) " AS te,"
-                                                                                                                                                                                                                                                                                 " " PERS_WAVG("frustration_level", PERS_RECENT) " AS rf,"
-                                                                                                                                                                                                                                                                                                                                 " " PERS_WAVG("satisfaction_level",
-                                                                                                                                                                                                                                                                                                                                               PERS_RECENT) " AS rs,"
-                                                                                                                                                                                                                                                                                                                                                            " " PERS_WAVG("urgency_level", PERS_RECENT) " AS ru,"
-                                                                                                                                                                                                                                                                                                                                                                                                        " " PERS_WAVG("frustration_level", PERS_BEFORE) " AS bf,"
-                                                                                                                                                                                                                                                                                                                                                                                                                                                        " " PERS_WAVG("satisfaction_level",
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                      PERS_BEFORE) " AS bs"
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " FROM (SELECT *, greatest(confidence::numeric, 0.01) AS w,"
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " row_number() OVER (ORDER BY measured_at DESC, call_id DESC) AS rn"
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " FROM personality_metrics p WHERE p.customer_id = $1::int"
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " AND p.user_id = u.user_id) m) g"
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " WHERE n > 0"
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " ON CONFLICT (customer_id, user_id) DO UPDATE SET call_count = excluded.call_count,"
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " avg_openness = excluded.avg_openness,"
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " avg_conscientiousness = excluded.avg_conscientiousness,"
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " avg_extraversion = excluded.avg_extraversion,"
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " avg_agreeableness = excluded.avg_agreeableness,"
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " avg_neuroticism = excluded.avg_neuroticism, avg_formality = excluded.avg_formality,"
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " avg_directness = excluded.avg_directness,"
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " avg_detail_orientation = excluded.avg_detail_orientation,"
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " avg_patience = excluded.avg_patience,"
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " avg_technical_comfort = excluded.avg_technical_comfort,"
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " recent_frustration = excluded.recent_frustration,"
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " recent_satisfaction = excluded.recent_satisfaction,"
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " recent_urgency = excluded.recent_urgency,"
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " satisfaction_trend = excluded.satisfaction_trend,"
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " frustration_trend = excluded.frustration_trend, updated_at = now()"
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " WHERE (a.call_count, a.avg_openness, a.avg_conscientiousness, a.avg_extraversion,"
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " a.avg_agreeableness, a.avg_neuroticism, a.avg_formality, a.avg_directness,"
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " a.avg_detail_orientation, a.avg_patience, a.avg_technical_comfort,"
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " a.recent_frustration, a.recent_satisfaction, a.recent_urgency, a.satisfaction_trend,"
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " a.frustration_trend)"
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " IS DISTINCT FROM (excluded.call_count, excluded.avg_openness,"
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " excluded.avg_conscientiousness, excluded.avg_extraversion, excluded.avg_agreeableness,"
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " excluded.avg_neuroticism, excluded.avg_formality, excluded.avg_directness,"
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " excluded.avg_detail_orientation, excluded.avg_patience, excluded.avg_technical_comfort,"
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " excluded.recent_frustration, excluded.recent_satisfaction, excluded.recent_urgency,"
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " excluded.satisfaction_trend, excluded.frustration_trend)";
+    "WITH gone AS (DELETE FROM personality_averages d WHERE d.customer_id = $1::int AND"
+    " d.user_id IN (SELECT jsonb_array_elements_text($2::jsonb)) AND NOT EXISTS (SELECT 1"
+    " FROM personality_metrics p WHERE p.customer_id = $1::int AND p.user_id = d.user_id))"
+    " INSERT INTO personality_averages AS a (customer_id, user_id, call_count,"
+    " avg_openness, avg_conscientiousness, avg_extraversion, avg_agreeableness,"
+    " avg_neuroticism, avg_formality, avg_directness, avg_detail_orientation,"
+    " avg_patience, avg_technical_comfort, recent_frustration, recent_satisfaction,"
+    " recent_urgency, satisfaction_trend, frustration_trend) SELECT $1::int, u.user_id, n,"
+    " o, c, e, ag, ne, fo, di, de, pa, te, rf, rs, ru, CASE WHEN n < 5 THEN 'stable' WHEN"
+    " rs - bs >= 10 THEN 'improving' WHEN rs - bs <= -10 THEN 'declining' ELSE 'stable'"
+    " END, CASE WHEN n < 5 THEN 'stable' WHEN rf - bf <= -10 THEN 'improving' WHEN rf - bf"
+    " >= 10 THEN 'declining' ELSE 'stable' END FROM (SELECT DISTINCT"
+    " jsonb_array_elements_text($2::jsonb) AS user_id) u CROSS JOIN LATERAL (SELECT"
+    " count(*) AS n, round(sum(w * openness::numeric) / sum(w), 1) AS o, round(sum(w *"
+    " conscientiousness::numeric) / sum(w), 1) AS c, round(sum(w * extraversion::numeric)"
+    " / sum(w), 1) AS e, round(sum(w * agreeableness::numeric) / sum(w), 1) AS ag,"
+    " round(sum(w * neuroticism::numeric) / sum(w), 1) AS ne, round(sum(w *"
+    " formality::numeric) / sum(w), 1) AS fo, round(sum(w * directness::numeric) / sum(w),"
+    " 1) AS di, round(sum(w * detail_orientation::numeric) / sum(w), 1) AS de, round(sum(w"
+    " * patience::numeric) / sum(w), 1) AS pa, round(sum(w * technical_comfort::numeric) /"
+    " sum(w), 1) AS te, round(sum(w * frustration_level::numeric) FILTER (WHERE rn <= 3) /"
+    " sum(w) FILTER (WHERE rn <= 3), 1) AS rf, round(sum(w * satisfaction_level::numeric)"
+    " FILTER (WHERE rn <= 3) / sum(w) FILTER (WHERE rn <= 3), 1) AS rs, round(sum(w *"
+    " urgency_level::numeric) FILTER (WHERE rn <= 3) / sum(w) FILTER (WHERE rn <= 3), 1)"
+    " AS ru, round(sum(w * frustration_level::numeric) FILTER (WHERE rn > 3) / sum(w)"
+    " FILTER (WHERE rn > 3), 1) AS bf, round(sum(w * satisfaction_level::numeric) FILTER"
+    " (WHERE rn > 3) / sum(w) FILTER (WHERE rn > 3), 1) AS bs FROM (SELECT *,"
+    " greatest(confidence::numeric, 0.01) AS w, row_number() OVER (ORDER BY measured_at"
+    " DESC, call_id DESC) AS rn FROM personality_metrics p WHERE p.customer_id = $1::int"
+    " AND p.user_id = u.user_id) m) g WHERE n > 0 ON CONFLICT (customer_id, user_id) DO"
+    " UPDATE SET call_count = excluded.call_count, avg_openness = excluded.avg_openness,"
+    " avg_conscientiousness = excluded.avg_conscientiousness, avg_extraversion ="
+    " excluded.avg_extraversion, avg_agreeableness = excluded.avg_agreeableness,"
+    " avg_neuroticism = excluded.avg_neuroticism, avg_formality = excluded.avg_formality,"
+    " avg_directness = excluded.avg_directness, avg_detail_orientation ="
+    " excluded.avg_detail_orientation, avg_patience = excluded.avg_patience,"
+    " avg_technical_comfort = excluded.avg_technical_comfort, recent_frustration ="
+    " excluded.recent_frustration, recent_satisfaction = excluded.recent_satisfaction,"
+    " recent_urgency = excluded.recent_urgency, satisfaction_trend ="
+    " excluded.satisfaction_trend, frustration_trend = excluded.frustration_trend,"
+    " updated_at = now() WHERE (a.call_count, a.avg_openness, a.avg_conscientiousness,"
+    " a.avg_extraversion, a.avg_agreeableness, a.avg_neuroticism, a.avg_formality,"
+    " a.avg_directness, a.avg_detail_orientation, a.avg_patience, a.avg_technical_comfort,"
+    " a.recent_frustration, a.recent_satisfaction, a.recent_urgency, a.satisfaction_trend,"
+    " a.frustration_trend) IS DISTINCT FROM (excluded.call_count, excluded.avg_openness,"
+    " excluded.avg_conscientiousness, excluded.avg_extraversion,"
+    " excluded.avg_agreeableness, excluded.avg_neuroticism, excluded.avg_formality,"
+    " excluded.avg_directness, excluded.avg_detail_orientation, excluded.avg_patience,"
+    " excluded.avg_technical_comfort, excluded.recent_frustration,"
+    " excluded.recent_satisfaction, excluded.recent_urgency, excluded.satisfaction_trend,"
+    " excluded.frustration_trend)";
 
 /* Prepared once per connection (this worker's one thread uses it). */
-static struct db_stmt score_averages_stmt = { "pers_averages", score_averages_sql, 2, NULL, 0 };
+static struct db_stmt score_averages_stmt = { .name = "pers_averages",
+	                                      .sql = score_averages_sql,
+	                                      .nparams = 2 };
 /* The callers' locks before their averages are recomputed (see RECOUNT_CALLER_LOCKS_SQL: a
  * replay beside the live group must not write a stale average over the other's). */
-static struct db_stmt score_caller_locks_stmt = { "pers_caller_locks",
-	                                          RECOUNT_CALLER_LOCKS_SQL("averages"), 2, NULL,
-	                                          0 };
+static struct db_stmt score_caller_locks_stmt = { .name = "pers_caller_locks",
+	                                          .sql = RECOUNT_CALLER_LOCKS_SQL("averages"),
+	                                          .nparams = 2 };
 
 /* The upsert's columns of the scores, in the order of struct personality_result's score[]. */
 static const char *const score_columns[PERSONALITY_NSCORES] = {

@@ -208,62 +208,63 @@ void summarizer_release(void *ctx, void *prep)
  * event wins. Returns the callers whose profile must be recounted:
  * those of the rows written, and a row's previous caller when the call moved to another.
  */
-static struct db_stmt summarize_upsert = {
-	"aimem_summarize_upsert",
-	"WITH src AS (SELECT DISTINCT ON (r.call_id) r.* FROM jsonb_to_recordset($2::jsonb) AS"
-	" r(ord int, call_id text, user_id text, thread_id text, started_at timestamptz,"
-	" ended_at timestamptz, summary text, key_topics jsonb, key_variables jsonb,"
-	" sentiment text, resolution_status text, words text, processor text,"
-	" needs_reprocess boolean, event_id uuid, source_topic text, source_partition int,"
-	" source_offset bigint, facts jsonb)"
-	" ORDER BY r.call_id, r.needs_reprocess, r.ord DESC),"
-	" old AS (SELECT c.call_id, c.user_id FROM call_summaries c JOIN src USING (call_id)"
-	" WHERE c.customer_id = $1::int),"
-	" up AS (INSERT INTO call_summaries (customer_id, call_id, user_id, thread_id,"
-	" call_started_at, call_ended_at, summary, key_topics, key_variables, sentiment,"
-	" resolution_status, duration_seconds, search_tsv, processor, needs_reprocess,"
-	" event_id, source_topic, source_partition, source_offset, facts)"
-	" SELECT $1::int, call_id, user_id, thread_id, started_at, ended_at, summary, key_topics,"
-	" key_variables, sentiment, resolution_status, CASE WHEN started_at IS NULL THEN NULL"
-	" ELSE least(greatest(round(extract(epoch FROM ended_at - started_at)), 0),"
-	" 2147483647)::int END, to_tsvector('english', summary || ' ' || words),"
-	" processor, needs_reprocess, event_id, source_topic, source_partition, source_offset,"
-	" coalesce(facts, '[]') FROM src"
-	" ON CONFLICT (customer_id, call_id) DO UPDATE SET user_id = excluded.user_id,"
-	" thread_id = excluded.thread_id, call_started_at = excluded.call_started_at,"
-	" call_ended_at = excluded.call_ended_at, summary = excluded.summary,"
-	" key_topics = excluded.key_topics, key_variables = excluded.key_variables,"
-	" sentiment = excluded.sentiment, resolution_status = excluded.resolution_status,"
-	" duration_seconds = excluded.duration_seconds,"
-	" search_tsv = excluded.search_tsv, processor = excluded.processor,"
-	" needs_reprocess = excluded.needs_reprocess, event_id = excluded.event_id,"
-	" source_topic = excluded.source_topic, source_partition = excluded.source_partition,"
-	" source_offset = excluded.source_offset, facts = excluded.facts, updated_at = now()"
-	" WHERE (call_summaries.user_id, call_summaries.thread_id, call_summaries.call_started_at,"
-	" call_summaries.call_ended_at, call_summaries.summary, call_summaries.key_topics,"
-	" call_summaries.key_variables, call_summaries.sentiment,"
-	" call_summaries.resolution_status, call_summaries.processor,"
-	" call_summaries.needs_reprocess, call_summaries.event_id, call_summaries.facts)"
-	" IS DISTINCT FROM (excluded.user_id, excluded.thread_id, excluded.call_started_at,"
-	" excluded.call_ended_at, excluded.summary, excluded.key_topics, excluded.key_variables,"
-	" excluded.sentiment, excluded.resolution_status, excluded.processor,"
-	" excluded.needs_reprocess, excluded.event_id, excluded.facts)"
-	" AND NOT (excluded.needs_reprocess AND NOT call_summaries.needs_reprocess)"
-	" AND (excluded.source_topic IS DISTINCT FROM call_summaries.source_topic"
-	" OR excluded.source_partition IS DISTINCT FROM call_summaries.source_partition"
-	" OR excluded.source_offset >= call_summaries.source_offset)"
-	" RETURNING call_id, user_id)"
-	" SELECT user_id FROM up UNION SELECT old.user_id FROM old JOIN up USING (call_id)",
-	2, NULL, 0
-};
+static const char summarize_upsert_sql[] =
+    "WITH src AS (SELECT DISTINCT ON (r.call_id) r.* FROM jsonb_to_recordset($2::jsonb) AS"
+    " r(ord int, call_id text, user_id text, thread_id text, started_at timestamptz,"
+    " ended_at timestamptz, summary text, key_topics jsonb, key_variables jsonb,"
+    " sentiment text, resolution_status text, words text, processor text,"
+    " needs_reprocess boolean, event_id uuid, source_topic text, source_partition int,"
+    " source_offset bigint, facts jsonb)"
+    " ORDER BY r.call_id, r.needs_reprocess, r.ord DESC),"
+    " old AS (SELECT c.call_id, c.user_id FROM call_summaries c JOIN src USING (call_id)"
+    " WHERE c.customer_id = $1::int),"
+    " up AS (INSERT INTO call_summaries (customer_id, call_id, user_id, thread_id,"
+    " call_started_at, call_ended_at, summary, key_topics, key_variables, sentiment,"
+    " resolution_status, duration_seconds, search_tsv, processor, needs_reprocess,"
+    " event_id, source_topic, source_partition, source_offset, facts)"
+    " SELECT $1::int, call_id, user_id, thread_id, started_at, ended_at, summary, key_topics,"
+    " key_variables, sentiment, resolution_status, CASE WHEN started_at IS NULL THEN NULL"
+    " ELSE least(greatest(round(extract(epoch FROM ended_at - started_at)), 0),"
+    " 2147483647)::int END, to_tsvector('english', summary || ' ' || words),"
+    " processor, needs_reprocess, event_id, source_topic, source_partition, source_offset,"
+    " coalesce(facts, '[]') FROM src"
+    " ON CONFLICT (customer_id, call_id) DO UPDATE SET user_id = excluded.user_id,"
+    " thread_id = excluded.thread_id, call_started_at = excluded.call_started_at,"
+    " call_ended_at = excluded.call_ended_at, summary = excluded.summary,"
+    " key_topics = excluded.key_topics, key_variables = excluded.key_variables,"
+    " sentiment = excluded.sentiment, resolution_status = excluded.resolution_status,"
+    " duration_seconds = excluded.duration_seconds,"
+    " search_tsv = excluded.search_tsv, processor = excluded.processor,"
+    " needs_reprocess = excluded.needs_reprocess, event_id = excluded.event_id,"
+    " source_topic = excluded.source_topic, source_partition = excluded.source_partition,"
+    " source_offset = excluded.source_offset, facts = excluded.facts, updated_at = now()"
+    " WHERE (call_summaries.user_id, call_summaries.thread_id, call_summaries.call_started_at,"
+    " call_summaries.call_ended_at, call_summaries.summary, call_summaries.key_topics,"
+    " call_summaries.key_variables, call_summaries.sentiment,"
+    " call_summaries.resolution_status, call_summaries.processor,"
+    " call_summaries.needs_reprocess, call_summaries.event_id, call_summaries.facts)"
+    " IS DISTINCT FROM (excluded.user_id, excluded.thread_id, excluded.call_started_at,"
+    " excluded.call_ended_at, excluded.summary, excluded.key_topics, excluded.key_variables,"
+    " excluded.sentiment, excluded.resolution_status, excluded.processor,"
+    " excluded.needs_reprocess, excluded.event_id, excluded.facts)"
+    " AND NOT (excluded.needs_reprocess AND NOT call_summaries.needs_reprocess)"
+    " AND (excluded.source_topic IS DISTINCT FROM call_summaries.source_topic"
+    " OR excluded.source_partition IS DISTINCT FROM call_summaries.source_partition"
+    " OR excluded.source_offset >= call_summaries.source_offset)"
+    " RETURNING call_id, user_id)"
+    " SELECT user_id FROM up UNION SELECT old.user_id FROM old JOIN up USING (call_id)";
+static struct db_stmt summarize_upsert = { .name = "aimem_summarize_upsert",
+	                                   .sql = summarize_upsert_sql,
+	                                   .nparams = 2 };
 
 /*
  * The callers' profile locks, in a statement of their own before the recount: a replay and
  * the live group can write the same caller's calls at once, and a recount must start its
  * snapshot after the other's commit or it writes a stale count over it. Taken in user order.
  */
-static struct db_stmt summarize_profile_locks = { "aimem_summarize_profile_locks",
-	                                          RECOUNT_CALLER_LOCKS_SQL("profile"), 2, NULL, 0 };
+static struct db_stmt summarize_profile_locks = { .name = "aimem_summarize_profile_locks",
+	                                          .sql = RECOUNT_CALLER_LOCKS_SQL("profile"),
+	                                          .nparams = 2 };
 
 /*
  * The callers' profiles, recounted from their summaries (never incremented, so replays and
@@ -271,28 +272,27 @@ static struct db_stmt summarize_profile_locks = { "aimem_summarize_profile_locks
  * newest call that had one; no name found keeps the stored one (never overwritten by empty).
  * The same statement folds their calls' facts into caller_facts first (facts_sql.h).
  */
-static struct db_stmt summarize_profiles = {
-	"aimem_summarize_profiles",
-	FACTS_SQL_REFRESH
-	"INSERT INTO caller_profiles AS p (customer_id, user_id, first_call_at, last_call_at,"
-	" total_calls, preferred_name)"
-	" SELECT $1::int, u.user_id, a.first_at, a.last_at, a.n, nm.name"
-	" FROM (SELECT DISTINCT jsonb_array_elements_text($2::jsonb) AS user_id) u"
-	" CROSS JOIN LATERAL (SELECT min(coalesce(c.call_started_at, c.call_ended_at)) AS"
-	" first_at, max(c.call_ended_at) AS last_at, count(*)::int AS n FROM call_summaries c"
-	" WHERE c.customer_id = $1::int AND c.user_id = u.user_id) a"
-	" LEFT JOIN LATERAL (SELECT c.key_variables->>'caller_name' AS name FROM call_summaries c"
-	" WHERE c.customer_id = $1::int AND c.user_id = u.user_id"
-	" AND btrim(coalesce(c.key_variables->>'caller_name', '')) <> ''"
-	" ORDER BY c.call_ended_at DESC, c.call_id DESC LIMIT 1) nm ON true"
-	" ON CONFLICT (customer_id, user_id) DO UPDATE SET first_call_at = excluded.first_call_at,"
-	" last_call_at = excluded.last_call_at, total_calls = excluded.total_calls,"
-	" preferred_name = coalesce(excluded.preferred_name, p.preferred_name), updated_at = now()"
-	" WHERE (p.first_call_at, p.last_call_at, p.total_calls, p.preferred_name)"
-	" IS DISTINCT FROM (excluded.first_call_at, excluded.last_call_at, excluded.total_calls,"
-	" coalesce(excluded.preferred_name, p.preferred_name))",
-	2, NULL, 0
-};
+static const char summarize_profiles_sql[] = FACTS_SQL_REFRESH
+    "INSERT INTO caller_profiles AS p (customer_id, user_id, first_call_at, last_call_at,"
+    " total_calls, preferred_name)"
+    " SELECT $1::int, u.user_id, a.first_at, a.last_at, a.n, nm.name"
+    " FROM (SELECT DISTINCT jsonb_array_elements_text($2::jsonb) AS user_id) u"
+    " CROSS JOIN LATERAL (SELECT min(coalesce(c.call_started_at, c.call_ended_at)) AS"
+    " first_at, max(c.call_ended_at) AS last_at, count(*)::int AS n FROM call_summaries c"
+    " WHERE c.customer_id = $1::int AND c.user_id = u.user_id) a"
+    " LEFT JOIN LATERAL (SELECT c.key_variables->>'caller_name' AS name FROM call_summaries c"
+    " WHERE c.customer_id = $1::int AND c.user_id = u.user_id"
+    " AND btrim(coalesce(c.key_variables->>'caller_name', '')) <> ''"
+    " ORDER BY c.call_ended_at DESC, c.call_id DESC LIMIT 1) nm ON true"
+    " ON CONFLICT (customer_id, user_id) DO UPDATE SET first_call_at = excluded.first_call_at,"
+    " last_call_at = excluded.last_call_at, total_calls = excluded.total_calls,"
+    " preferred_name = coalesce(excluded.preferred_name, p.preferred_name), updated_at = now()"
+    " WHERE (p.first_call_at, p.last_call_at, p.total_calls, p.preferred_name)"
+    " IS DISTINCT FROM (excluded.first_call_at, excluded.last_call_at, excluded.total_calls,"
+    " coalesce(excluded.preferred_name, p.preferred_name))";
+static struct db_stmt summarize_profiles = { .name = "aimem_summarize_profiles",
+	                                     .sql = summarize_profiles_sql,
+	                                     .nparams = 2 };
 
 /* Full-text words beyond the summary: topic names and the key variables' values. */
 static void summarize_words(const struct proc_result *r, struct buf *out)
