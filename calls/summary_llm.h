@@ -20,11 +20,4 @@
 #define SUMMARY_LLM_CFG_ITEMS(base)                                                                \
 	LLM_CFG_ITEMS(base, SUMMARY_LLM_PROMPT_DEFAULT, "built-in summary")
 
-/* The names cli/main.c still uses until its subcommands' option parsing (in progress) lands;
- * then it takes lib/llm_settings' names and these go. */
-#define summary_llm_settings llm_settings
-#define summary_llm llm_model
-#define summary_llm_open llm_model_open
-#define summary_llm_close llm_model_close
-
 #endif

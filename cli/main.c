@@ -18,6 +18,7 @@
 #include "erase.h"
 #include "erase_topic.h"
 #include "import_previous.h"
+#include "kafka.h"
 #include "lag.h"
 #include "log.h"
 #include "migrate.h"
@@ -46,49 +47,76 @@ struct cli_settings {
 	long long lag_timeout_ms;
 	char *import_from_url;
 	char *lexicons_dir;
-	struct summary_llm_settings llm; /* summarize --processor llm: the summarizer's llm.* */
-	struct redact_settings redact;   /* publish: the redact.* section (lib/redact.h) */
+	struct llm_settings llm;       /* summarize --processor llm: the summarizer's llm.* */
+	struct redact_settings redact; /* publish: the redact.* section (lib/redact.h) */
 };
 
+#define S(field) offsetof(struct cli_settings, field)
 static const struct cfg_item cli_items[] = {
-	REDACT_CFG_ITEMS(offsetof(struct cli_settings, redact)),
-	{ "db.url", CFG_STRING, NULL, 0, 0, NULL, CFG_SECRET, offsetof(struct cli_settings, db_url),
-	  "libpq connection string of an administrator role (migrate) or aimem_worker" },
-	{ "db.connect_timeout", CFG_DURATION, "30s", 0, 3600000, NULL, 0,
-	  offsetof(struct cli_settings, db_connect_timeout_ms),
-	  "how long to keep retrying the first connection" },
-	{ "migrations.dir", CFG_STRING, "migrations", 0, 0, NULL, CFG_DATA,
-	  offsetof(struct cli_settings, migrations_dir), "folder of NNN_name.sql migration files" },
-	{ "log.level", CFG_ENUM, "info", 0, 0, "debug|info|warn|error", 0,
-	  offsetof(struct cli_settings, log_level), "lowest level logged" },
-	{ "topics.calls", CFG_STRING, "aimem.calls.v1", 0, 0, NULL, 0,
-	  offsetof(struct cli_settings, topic_calls), "call.ended topic (publish)" },
-	{ "topics.memories", CFG_STRING, "aimem.memories.v1", 0, 0, NULL, 0,
-	  offsetof(struct cli_settings, topic_memories), "memory.put/delete topic (publish)" },
-	{ "topics.erasures", CFG_STRING, "aimem.erasures.v1", 0, 0, NULL, 0,
-	  offsetof(struct cli_settings, topic_erasures),
-	  "compacted topic erase records every erasure on before deleting (key customer:user), "
-	  "read back by erase --reapply after a database restore; empty: erase records nowhere" },
-	{ "produce.timeout", CFG_DURATION, "30s", 100, 600000, NULL, 0,
-	  offsetof(struct cli_settings, produce_timeout_ms),
-	  "how long publish waits for the broker to acknowledge an event" },
-	{ "auth.jwt_secret", CFG_STRING, NULL, 0, 0, NULL, CFG_SECRET,
-	  offsetof(struct cli_settings, jwt_secret),
-	  "HS256 secret (>= 32 bytes, ChatStack's JWT_SECRET_KEY) that token signs with; the same "
-	  "value as aimem-ingest's and aimem-query's auth.jwt_secret" },
-	AUTH_KEYS_MAX_LIFETIME_CFG_ITEM(offsetof(struct cli_settings, max_lifetime_ms)),
-	{ "lag.timeout", CFG_DURATION, "5s", 100, 600000, NULL, 0,
-	  offsetof(struct cli_settings, lag_timeout_ms),
-	  "lag: how long each broker request (watermarks, the oldest event's fetch) may take" },
-	{ "import.from_url", CFG_STRING, NULL, 0, 0, NULL, CFG_SECRET,
-	  offsetof(struct cli_settings, import_from_url),
-	  "import-previous: libpq connection string of the previous service's database (instead "
-	  "of --from, which shows in ps)" },
-	{ "lexicons.dir", CFG_STRING, "workers/lexicons", 0, 0, NULL, CFG_DATA,
-	  offsetof(struct cli_settings, lexicons_dir),
-	  "summarize: folder of the built-in processors' word lists (as the workers')" },
-	SUMMARY_LLM_CFG_ITEMS(offsetof(struct cli_settings, llm)),
+	REDACT_CFG_ITEMS(S(redact)),
+	{ .key = "db.url",
+	  .type = CFG_STRING,
+	  .flags = CFG_SECRET,
+	  .offset = S(db_url),
+	  .help = "libpq connection string of an administrator role (migrate) or aimem_worker" },
+	{ .key = "db.connect_timeout",
+	  .type = CFG_DURATION,
+	  .def = "30s",
+	  .min = 0,
+	  .max = 3600000,
+	  .offset = S(db_connect_timeout_ms),
+	  .help = "how long to keep retrying the first connection" },
+	{ .key = "migrations.dir",
+	  .type = CFG_STRING,
+	  .def = "migrations",
+	  .flags = CFG_DATA,
+	  .offset = S(migrations_dir),
+	  .help = "folder of NNN_name.sql migration files" },
+	PROG_LOG_CFG_ITEM(S(log_level)),
+	KAFKA_TOPICS_CALLS_CFG_ITEM(S(topic_calls), "call.ended topic (publish)"),
+	KAFKA_TOPICS_MEMORIES_CFG_ITEM(S(topic_memories), "memory.put/delete topic (publish)"),
+	{ .key = "topics.erasures",
+	  .type = CFG_STRING,
+	  .def = "aimem.erasures.v1",
+	  .offset = S(topic_erasures),
+	  .help = "compacted topic erase records every erasure on before deleting (key "
+	          "customer:user), read back by erase --reapply after a database restore; empty: "
+	          "erase records nowhere" },
+	{ .key = "produce.timeout",
+	  .type = CFG_DURATION,
+	  .def = "30s",
+	  .min = 100,
+	  .max = 600000,
+	  .offset = S(produce_timeout_ms),
+	  .help = "how long publish waits for the broker to acknowledge an event" },
+	{ .key = "auth.jwt_secret",
+	  .type = CFG_STRING,
+	  .flags = CFG_SECRET,
+	  .offset = S(jwt_secret),
+	  .help =
+	      "HS256 secret (>= 32 bytes, ChatStack's JWT_SECRET_KEY) that token signs with; the "
+	      "same value as aimem-ingest's and aimem-query's auth.jwt_secret" },
+	AUTH_KEYS_MAX_LIFETIME_CFG_ITEM(S(max_lifetime_ms)),
+	{ .key = "lag.timeout",
+	  .type = CFG_DURATION,
+	  .def = "5s",
+	  .min = 100,
+	  .max = 600000,
+	  .offset = S(lag_timeout_ms),
+	  .help = "lag: how long each broker request (watermarks, the oldest event's fetch) may "
+	          "take" },
+	{ .key = "import.from_url",
+	  .type = CFG_STRING,
+	  .flags = CFG_SECRET,
+	  .offset = S(import_from_url),
+	  .help = "import-previous: libpq connection string of the previous service's database "
+	          "(instead of --from, which shows in ps)" },
+	PROC_LEXICONS_CFG_ITEM(S(lexicons_dir),
+	                       "summarize: folder of the built-in processors' word lists (as the "
+	                       "workers')"),
+	SUMMARY_LLM_CFG_ITEMS(S(llm)),
 };
+#undef S
 
 static const char cli_usage[] =
     "Usage: aimem [options] <command> [command options]\n"
@@ -213,8 +241,9 @@ static int cli_publish(const struct cli_settings *s, const struct cfg *cfg, int 
 	    "Produces JSON Lines events (call.ended to topics.calls, memory.put/delete to\n"
 	    "topics.memories; backfill), - reads stdin. Needs kafka.bootstrap.servers. --dry-run:\n"
 	    "check every line, publish nothing.\n";
-	struct publish_opts o = { NULL,  s->topic_calls, s->topic_memories, s->produce_timeout_ms,
-		                  false, stdout, NULL };
+	struct publish_opts o = {
+		NULL, s->topic_calls, s->topic_memories, s->produce_timeout_ms, false, stdout, NULL
+	};
 	struct cmdline c = CMDLINE_INIT("publish", usage, options, argc, argv);
 	int ch;
 	while ((ch = cmdline_next(&c)) > 0)
@@ -638,9 +667,9 @@ static int cli_summarize(const struct cli_settings *s, const struct cfg *cfg, in
 	if (!llm && strcmp(processor, "builtin") != 0)
 		return cmdline_fail(&c, "--processor takes builtin or llm: \"%s\"", processor);
 	char err[512];
-	struct summary_llm model;
+	struct llm_model model;
 	struct proc_lexicons *lx = proc_lexicons_load(s->lexicons_dir, err, sizeof(err));
-	if (lx == NULL || summary_llm_open(&s->llm, llm, NULL, &model, err, sizeof(err)) != 0) {
+	if (lx == NULL || llm_model_open(&s->llm, llm, NULL, &model, err, sizeof(err)) != 0) {
 		fprintf(stderr, "aimem summarize: %s\n", err);
 		proc_lexicons_free(&lx);
 		return 2;
@@ -655,7 +684,7 @@ static int cli_summarize(const struct cli_settings *s, const struct cfg *cfg, in
 		fprintf(stderr,
 		        "aimem summarize: %lld lines, %lld printed, %lld bad, %lld failed\n",
 		        r.lines, r.printed, r.bad, r.failed);
-	summary_llm_close(&model);
+	llm_model_close(&model);
 	proc_lexicons_free(&lx);
 	return rc;
 }
@@ -682,10 +711,14 @@ static const struct cli_command cli_commands[] = {
 int main(int argc, char **argv)
 {
 	struct cli_settings settings = { 0 };
-	const struct prog_info info = { "aimem",   cli_usage,
-		                        cli_items, sizeof(cli_items) / sizeof(cli_items[0]),
-		                        &settings, "kafka.",
-		                        NULL };
+	const struct prog_info info = {
+		.name = "aimem",
+		.usage = cli_usage,
+		.items = cli_items,
+		.nitems = sizeof(cli_items) / sizeof(cli_items[0]),
+		.settings = &settings,
+		.passthrough = KAFKA_CFG_PASSTHROUGH,
+	};
 	struct cfg *cfg = NULL;
 	int argi = 0;
 	sig_setup();
