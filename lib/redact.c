@@ -64,8 +64,8 @@ struct redactor {
 	/* spoken-number state inside a turn */
 	int mult;
 	uint32_t mult_start;
-	bool zero_pending;
-	struct ritem zero;
+	bool zero_pending, hundred_pending;
+	struct ritem zero, hundred;
 	bool dash_seen;
 	/* output */
 	const struct redact_turn *turns;
@@ -123,25 +123,43 @@ bool redact_aba(const char *d)
 
 static bool is_sep(unsigned char c);
 
+static bool is_alpha(unsigned char c);
+
 bool redact_holds_card(const char *text, size_t len)
 {
 	char run[64];
+	bool group_start[64];
 	size_t n = 0;
-	for (size_t p = 0; p <= len; p++) {
-		unsigned char c = p < len ? (unsigned char)text[p] : 0;
-		if (c >= '0' && c <= '9') {
-			if (n ==
-			    sizeof(run)) { /* keep the last 19: every window ends in some run */
+	for (size_t p = 0; p < len;) {
+		unsigned char c = (unsigned char)text[p];
+		if (c < '0' || c > '9') {
+			if (!is_sep(c))
+				n = 0;
+			p++;
+			continue;
+		}
+		size_t q = p;
+		while (q < len && text[q] >= '0' && text[q] <= '9')
+			q++;
+		if ((p > 0 && is_alpha((unsigned char)text[p - 1])) ||
+		    (q < len && is_alpha((unsigned char)text[q]))) {
+			n = 0; /* glued to letters: an identifier ("1Z999..."), not a card's group */
+			p = q;
+			continue;
+		}
+		for (size_t i = p; i < q; i++) {
+			if (n == sizeof(run)) { /* keep the last 18: a card is at most 19 */
 				memmove(run, run + n - 18, 18);
+				memmove(group_start, group_start + n - 18, 18);
 				n = 18;
 			}
-			run[n++] = (char)c;
-			for (size_t l = 13; l <= 19 && l <= n; l++)
-				if (redact_is_card(run + n - l, l))
-					return true;
-		} else if (!is_sep(c) || p == len) {
-			n = 0;
+			group_start[n] = i == p;
+			run[n++] = text[i];
 		}
+		for (size_t l = 13; l <= 19 && l <= n; l++)
+			if (group_start[n - l] && redact_is_card(run + n - l, l))
+				return true;
+		p = q;
 	}
 	return false;
 }
@@ -357,7 +375,9 @@ static bool segment_type(struct redactor *r, size_t a, size_t b, bool after_card
 		found_items(r, a, b, REDACT_SSN);
 		return true;
 	}
-	if ((r->kinds & (1u << REDACT_PHONE)) && !cue_near(r, RC_NEG) &&
+	/* ten digits with no cue: a phone number, unless "order", "policy" ... just before */
+	bool neg = r->cue_at[RC_NEG] != 0 && r->words - r->cue_at[RC_NEG] <= 4;
+	if ((r->kinds & (1u << REDACT_PHONE)) && !neg &&
 	    ((n == 10 && d[0] >= '2' && d[3] >= '2') || (n == 11 && d[0] == '1' && d[1] >= '2'))) {
 		found_items(r, a, b, REDACT_PHONE);
 		return true;
@@ -365,10 +385,15 @@ static bool segment_type(struct redactor *r, size_t a, size_t b, bool after_card
 	return false;
 }
 
-/* A segment, retried without a leading month name or weak word when it does not type. */
+/* A segment, retried without a leading month name or weak word, and without a trailing one
+ * ("... eight eight ate": ASR's "eight" or the next sentence), when it does not type. */
 static void segment(struct redactor *r, size_t a, size_t b, bool after_card)
 {
+	size_t bt = b;
+	while (bt > a && (r->run[bt - 1].flags & RI_WEAK) && r->run[bt - 1].d != '0')
+		bt--;
 	while (a < b && !segment_type(r, a, b, after_card) &&
+	       !(bt < b && a < bt && segment_type(r, a, bt, after_card)) &&
 	       (r->run[a].flags & (RI_MONTH | RI_WEAK))) {
 		bool month = (r->run[a].flags & RI_MONTH) != 0;
 		a++;
@@ -378,29 +403,41 @@ static void segment(struct redactor *r, size_t a, size_t b, bool after_card)
 	}
 }
 
-/* The card to take at start s: its length, or 0. Common lengths first. */
-static size_t card_at(const struct redactor *r, size_t s, size_t n, bool cue)
+/* Does a number start (or end) at item i? Not inside a group of written digits: a card is
+ * written as whole groups ("4111 1111 ..."), so a window inside "1Z4514637654605972" is not. */
+static bool boundary(const struct redactor *r, size_t i, size_t a, size_t b)
+{
+	return i == a || i == b || !(r->run[i].flags & RI_CHAR) || (r->run[i].flags & RI_GROUP) ||
+	       !(r->run[i - 1].flags & RI_CHAR);
+}
+
+/* The card to take at start s of [a, b): its length, or 0. Common lengths first. */
+static size_t card_at(const struct redactor *r, size_t s, size_t a, size_t b, bool cue)
 {
 	static const size_t lens[] = { 16, 15, 19, 14, 13, 17, 18 };
 	const char *d = r->digits + s;
-	if (d[0] == '0')
+	if (d[0] == '0' || !boundary(r, s, a, b))
 		return 0;
 	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
 		size_t len = lens[i];
-		if (s + len <= n && redact_luhn(d, len) && (card_prefix(d, len) || cue))
+		if (s + len <= b && boundary(r, s + len, a, b) && redact_luhn(d, len) &&
+		    (card_prefix(d, len) || cue))
 			return len;
 	}
 	return 0;
 }
 
+/*
+ * Cards first, anywhere in the run (a homophone may be the first digit: "for one one one"
+ * when ASR heard "four", but a card that starts right after it is preferred); what lies
+ * between and after them is typed as segments.
+ */
 static void run_flush(struct redactor *r)
 {
-	size_t lead = 0, a = 0, b = r->nrun;
-	while (a < b && (r->run[a].flags & RI_WEAK))
-		a++;
-	while (b > a && (r->run[b - 1].flags & RI_WEAK))
-		b--;
-	if (b - a >= 3) {
+	size_t b = r->nrun, strong = 0;
+	for (size_t i = 0; i < r->nrun; i++)
+		strong += !(r->run[i].flags & RI_WEAK);
+	if (strong >= 1 && r->nrun >= 3) {
 		if (r->capdigits < r->nrun + 1) {
 			r->capdigits = r->nrun + 64;
 			r->digits = xrealloc(r->digits, r->capdigits);
@@ -408,10 +445,12 @@ static void run_flush(struct redactor *r)
 		for (size_t i = 0; i < r->nrun; i++)
 			r->digits[i] = r->run[i].d;
 		bool cue = cue_near(r, RC_CARD);
-		size_t seg = lead; /* a leading "oh" may be a month's zero: segment() strips it */
+		size_t seg = 0; /* a leading "oh" may be a month's zero: segment() strips it */
 		bool after_card = false;
-		for (size_t s = a; s + 13 <= b;) {
-			size_t len = card_at(r, s, b, cue);
+		for (size_t s = 0; s + 13 <= b;) {
+			size_t len = 0;
+			if (!(r->run[s].flags & RI_WEAK) || card_at(r, s + 1, 0, b, cue) == 0)
+				len = card_at(r, s, 0, b, cue);
 			if (len == 0) {
 				s++;
 				continue;
@@ -443,9 +482,14 @@ static void item_add(struct redactor *r, uint32_t turn, uint32_t start, uint32_t
 	r->run[r->nrun++] = (struct ritem){ turn, start, end, d, flags };
 }
 
-/* "twenty" not followed by a unit said its zero. */
+/* "twenty" not followed by a unit said its zero, "four hundred" alone its two. */
 static void zero_settle(struct redactor *r)
 {
+	if (r->hundred_pending) {
+		r->hundred_pending = false;
+		item_add(r, r->hundred.turn, r->hundred.start, r->hundred.end, '0', 0);
+		item_add(r, r->hundred.turn, r->hundred.start, r->hundred.end, '0', 0);
+	}
 	if (r->zero_pending) {
 		r->zero_pending = false;
 		item_add(r, r->zero.turn, r->zero.start, r->zero.end, '0', 0);
@@ -479,8 +523,8 @@ static void cue_heard(struct redactor *r, enum redact_cue c)
 	r->words++;
 	if (c == RC_ACCOUNT)
 		c = r->bank_heard ? RC_BANK : RC_NONE;
-	if (c == RC_CODE)
-		c = r->card_heard ? RC_CVV : RC_NONE;
+	if (c == RC_CODE) /* "code" right after "zip" or "promo" is theirs */
+		c = r->card_heard && r->cue_at[RC_NEG] != r->words - 1 ? RC_CVV : RC_NONE;
 	if (c == RC_CARD)
 		r->card_heard = true;
 	if (c == RC_BANK || c == RC_ROUTING)
@@ -505,6 +549,13 @@ static void word(struct redactor *r, uint32_t turn, uint32_t start, uint32_t end
 		if (type == RW_OTHER)
 			cue_heard(r, w ? (enum redact_cue)w->cue : RC_NONE);
 		return;
+	}
+	if (r->hundred_pending && type != RW_FILLER) {
+		r->hundred_pending = false; /* "four hundred twelve", "... and six", "... sixty" */
+		if ((type == RW_DIGIT || type == RW_WEAK) && w->val > 0)
+			item_add(r, r->hundred.turn, r->hundred.start, r->hundred.end, '0', 0);
+		else if (type != RW_TEEN && type != RW_TENS)
+			r->hundred_pending = true; /* zero_settle says "00" */
 	}
 	if (r->zero_pending && (type == RW_DIGIT || type == RW_WEAK) && w->val > 0) {
 		r->zero_pending = false; /* "twenty six" */
@@ -532,13 +583,25 @@ static void word(struct redactor *r, uint32_t turn, uint32_t start, uint32_t end
 		r->mult = w->val;
 		r->mult_start = start;
 		break;
+	case RW_HUNDRED:
+		if (r->nrun > 0 && !(r->run[r->nrun - 1].flags & RI_CHAR)) {
+			r->hundred_pending = true;
+			r->hundred = (struct ritem){ turn, start, end, '0', 0 };
+		} else {
+			run_break(r); /* "a hundred", "100 hundred": not a spoken digit string */
+			cue_heard(r, RC_NONE);
+		}
+		break;
 	case RW_FILLER:
 		break;
-	case RW_MONTH:
+	case RW_MONTH: {
+		/* "may" is a month only where a date fits: weak, like "oh" */
+		uint8_t f = (uint8_t)(RI_MONTH | (len == 3 && w->val == 5 ? RI_WEAK : 0));
 		r->mult = 0;
-		item_add(r, turn, start, end, (char)('0' + w->val / 10), RI_MONTH);
-		item_add(r, turn, start, end, (char)('0' + w->val % 10), RI_MONTH);
+		item_add(r, turn, start, end, (char)('0' + w->val / 10), f);
+		item_add(r, turn, start, end, (char)('0' + w->val % 10), f);
 		break;
+	}
 	default:
 		run_break(r);
 		cue_heard(r, w ? (enum redact_cue)w->cue : RC_NONE);
@@ -560,6 +623,16 @@ static bool is_alpha(unsigned char c)
 static bool is_digit(unsigned char c)
 {
 	return c >= '0' && c <= '9';
+}
+
+/* "st", "nd", "rd", "th" right after digits ("14th"), then no letter. */
+static bool ordinal(const char *t, size_t q, size_t len)
+{
+	if (q + 2 > len || (q + 2 < len && is_alpha((unsigned char)t[q + 2])))
+		return false;
+	char a = (char)(t[q] | 0x20), b = (char)(t[q + 1] | 0x20);
+	return (a == 's' && b == 't') || (a == 'n' && b == 'd') || (a == 'r' && b == 'd') ||
+	       (a == 't' && b == 'h');
 }
 
 /* Another speaker's "okay", "go on", "mm-hmm": no digits, no number words, a few words. */
@@ -608,7 +681,13 @@ static void scan_turn(struct redactor *r, uint32_t ti, size_t ps, size_t pe, boo
 			size_t q = p;
 			while (q < len && is_digit((unsigned char)t[q]))
 				q++;
-			if (!cues_only) {
+			if ((p > 0 && is_alpha((unsigned char)t[p - 1])) ||
+			    (q < len && is_alpha((unsigned char)t[q]) && !ordinal(t, q, len))) {
+				/* glued to letters: an identifier ("1Z999...", "PN4471"), a word */
+				if (!cues_only)
+					run_break(r);
+				cue_heard(r, RC_NONE);
+			} else if (!cues_only) {
 				zero_settle(r);
 				for (size_t i = p; i < q; i++)
 					digit_add(r, ti, (uint32_t)i, (uint32_t)i + 1, t[i],
@@ -867,7 +946,7 @@ size_t redact_run(struct redactor *r, unsigned kinds, const struct redact_turn *
 	r->words = 0;
 	r->bank_heard = r->card_heard = false;
 	r->mult = 0;
-	r->zero_pending = r->dash_seen = false;
+	r->zero_pending = r->hundred_pending = r->dash_seen = false;
 	r->turns = turns;
 	r->nturns = n;
 	if (r->captout < n) {

@@ -16,10 +16,10 @@
  * written forms are found by pattern in each turn first. A value split across turns is
  * replaced in each turn and counted once.
  *
- * Guarantee (tests/fuzz/fuzz_redact.c asserts it on every input): in the output, no digit
- * run joined by spaces and - . , / ( ) + holds a Luhn-valid 13-19 digit sequence with a card
- * network's prefix, and a placeholder's digits (the card's last four, between "•" and "]")
- * never join a neighbouring run.
+ * Guarantee (tests/fuzz/fuzz_redact.c asserts it on every input): in the output, no whole
+ * groups of written digits joined by spaces and - . , / ( ) + make a Luhn-valid 13-19 digit
+ * sequence with a card network's prefix (redact_holds_card), and a placeholder's digits (the
+ * card's last four, between "•" and "]") never join a neighbouring run.
  *
  * Allocation-light: a struct redactor keeps its buffers from call to call; one per thread.
  * Never logs, and nothing it returns quotes a redacted value (the last four of a card aside).
@@ -111,8 +111,9 @@ size_t redact_run(struct redactor *r, unsigned kinds, const struct redact_turn *
 const char *redact_text(const struct redactor *r, size_t i, size_t *len, bool *changed);
 
 /* The guarantee's own check, deliberately simpler than the scanner: true when text holds a
- * card (redact_is_card) among the digits of one run joined only by spaces and - . , / ( ) +
- * (written digits only). The fuzz target and the tests hold every output to it. */
+ * card (redact_is_card) made of whole groups of written digits joined only by spaces and
+ * - . , / ( ) + ("4111 1111-1111 1111"; not 16 digits inside a longer group, as in a
+ * tracking number). The fuzz target and the tests hold every output to it. */
 bool redact_holds_card(const char *text, size_t len);
 
 /* The Luhn check over digits[0..n) ('0'..'9'); the ABA routing checksum of 9 digits. */

@@ -84,6 +84,7 @@ static const struct rw_entry rw_table[] = {
 	X("seventy", 7),
 	X("eighty", 8),
 	X("ninety", 9),
+	{ "hundred", { RW_HUNDRED, 0, RC_NONE } },
 	{ "double", { RW_MULT, 2, RC_NONE } },
 	{ "triple", { RW_MULT, 3, RC_NONE } },
 	F("uh"),
@@ -103,13 +104,14 @@ static const struct rw_entry rw_table[] = {
 	F("nd"),
 	F("rd"),
 	F("th"),
-	/* "may" is left out: too common a word to start a date */
+	/* "may" too, but as a weak month (redact.c) */
 	M("january", 1),
 	M("jan", 1),
 	M("february", 2),
 	M("feb", 2),
 	M("march", 3),
 	M("april", 4),
+	M("may", 5),
 	M("apr", 4),
 	M("june", 6),
 	M("jun", 6),
@@ -140,7 +142,7 @@ static const struct rw_entry rw_table[] = {
 	C("cid", RC_CVV),
 	C("security", RC_CVV),
 	C("verification", RC_CVV),
-	C("back", RC_CVV),
+	C("digits", RC_CODE),
 	C("expires", RC_EXPIRY),
 	C("expiry", RC_EXPIRY),
 	C("expiration", RC_EXPIRY),
@@ -197,6 +199,11 @@ static const struct rw_entry rw_table[] = {
 	C("booking", RC_NEG),
 	C("reservation", RC_NEG),
 	C("receipt", RC_NEG),
+	C("area", RC_NEG),
+	C("promo", RC_NEG),
+	C("postal", RC_NEG),
+	C("discount", RC_NEG),
+	C("coupon", RC_NEG),
 };
 
 #define RW_SLOTS 512 /* a power of two, over twice the table */

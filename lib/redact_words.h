@@ -14,26 +14,27 @@
 #include <stdint.h>
 
 enum redact_word_type {
-	RW_OTHER,  /* an ordinary word: breaks a spoken number */
-	RW_DIGIT,  /* val 0-9 */
-	RW_WEAK,   /* val 0-9, but also a common word ("oh", "for", "to"): only inside a run */
-	RW_TEEN,   /* val 10-19 */
-	RW_TENS,   /* val 2-9: twenty .. ninety */
-	RW_MULT,   /* val 2 (double) or 3 (triple) */
-	RW_FILLER, /* does not break a run: "uh", "um", "dash", "and" */
-	RW_MONTH,  /* val 1-12 */
+	RW_OTHER,   /* an ordinary word: breaks a spoken number */
+	RW_DIGIT,   /* val 0-9 */
+	RW_WEAK,    /* val 0-9, but also a common word ("oh", "for", "to"): only inside a run */
+	RW_TEEN,    /* val 10-19 */
+	RW_TENS,    /* val 2-9: twenty .. ninety */
+	RW_MULT,    /* val 2 (double) or 3 (triple) */
+	RW_FILLER,  /* does not break a run: "uh", "um", "dash", "and" */
+	RW_MONTH,   /* val 1-12 */
+	RW_HUNDRED, /* "four hundred twelve": the next two digits */
 };
 
 enum redact_cue {
 	RC_NONE,
 	RC_CARD,    /* card, visa, credit: any Luhn-valid 13-19 digits is a card */
-	RC_CVV,     /* security, cvv, back */
+	RC_CVV,     /* security, cvv, verification */
 	RC_EXPIRY,  /* expires, expiration */
 	RC_SSN,     /* social, ssn */
 	RC_ROUTING, /* routing, aba, transit */
 	RC_BANK,    /* bank, checking, savings */
 	RC_ACCOUNT, /* account: a bank account once a bank word was heard in the call */
-	RC_CODE,    /* code, pin: the CVV once a card was mentioned in the call */
+	RC_CODE,    /* code, digits: the CVV once a card was heard, unless "zip code" */
 	RC_DOB,     /* birth, born, birthday */
 	RC_PHONE,   /* phone, cell, mobile */
 	RC_NEG,     /* order, policy, confirmation, amount, ...: what follows is not a secret */

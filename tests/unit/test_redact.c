@@ -75,6 +75,8 @@ UNIT_TEST(redact_written_cards)
 	CHECK_STR(one(DEF, "U:it is 3782-822463-10005."),
 	          "it is [CARD \xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2"
 	          "0005].");
+	/* 16 card-like digits inside a longer group (a tracking number) are not a card */
+	CHECK_STR(one(DEF, "U:tracking 1Z4514637654605972"), "tracking 1Z4514637654605972");
 	/* Luhn-invalid 16 digits: an order number stays */
 	CHECK_STR(one(DEF, "U:order 4111111111111112 please"), "order 4111111111111112 please");
 	CHECK_INT(counts[REDACT_CARD], 0);
@@ -125,6 +127,14 @@ UNIT_TEST(redact_cvv_expiry_after_the_agent_asks)
 	CHECK_STR(one(DEF, "U:4111111111111111 12/26 123"),
 	          "[CARD \xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2"
 	          "1111] [EXPIRY] [CVV]");
+	const char *h[] = { "A:what's the CVV?", "U:four hundred twelve" };
+	CHECK_INT(run(DEF, h, 2), 1);
+	CHECK_STR(outs[1], "[CVV]");
+	/* an amount said after the code was given stays */
+	const char *m[] = { "A:the security code?", "U:318", "A:thanks",
+		            "U:I paid four hundred twelve dollars" };
+	run(DEF, m, 4);
+	CHECK_STR(outs[3], "I paid four hundred twelve dollars");
 	/* no card, no cue: three digits are three digits */
 	CHECK_STR(one(DEF, "U:room 737 on floor 12"), "room 737 on floor 12");
 }
@@ -169,7 +179,7 @@ UNIT_TEST(redact_placeholder_never_makes_a_card)
 	/* digits around a card: its last four must never join them into a Luhn-valid run */
 	static const char *const t[] = {
 		"U:4111111111111111 111111111",
-		"U:55555555555544441111111111",
+		"U:5555555555554444 1111111111",
 		"U:4111 1111 1111 1111 4111 1111 1111 1111",
 		"U:1111 4111 1111 1111 1111 1111",
 	};
