@@ -167,6 +167,24 @@ static size_t topics_over_passing_request(const struct proc_topics *t, size_t to
 	return best;
 }
 
+/* In a conversation (top is a subject): the confident subject with cues in the most turns
+ * among those scoring at least PROC_TOPIC_SPREAD_REL of top's, top on a tie. What the talk
+ * keeps coming back to is its subject; a few heavy words in one or two turns are an episode
+ * or the setting. */
+static size_t topics_most_spread(const struct proc_topics *t, size_t top, size_t ntopics,
+                                 uint64_t subjects)
+{
+	if (!((subjects >> top) & 1))
+		return top;
+	size_t best = top;
+	for (size_t i = 0; i < ntopics && i < PROC_TOPIC_MAX; i++)
+		if (((subjects >> i) & 1) && t->turns[i] > t->turns[best] &&
+		    t->score[i] >= t->score[top] * PROC_TOPIC_SPREAD_REL &&
+		    topics_confident(t, i, subjects))
+			best = i;
+	return best;
+}
+
 size_t proc_topics_rank(const struct proc_topics *t, size_t ntopics, uint64_t subjects,
                         size_t idx[PROC_TOPICS_OUT])
 {
@@ -177,7 +195,8 @@ size_t proc_topics_rank(const struct proc_topics *t, size_t ntopics, uint64_t su
 			top = i;
 	if (top == SIZE_MAX)
 		return 0;
-	top = topics_over_passing_request(t, top, ntopics, subjects);
+	top = topics_most_spread(t, topics_over_passing_request(t, top, ntopics, subjects), ntopics,
+	                         subjects);
 	size_t keep = (subjects & (1ull << top)) ? PROC_TOPICS_CHAT_KEEP : PROC_TOPICS_OUT;
 	size_t n = 1;
 	idx[0] = top;

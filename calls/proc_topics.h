@@ -24,6 +24,11 @@
  *     come first as the request, yields to a confident subject that outscores it: the call is
  *     a conversation about that subject ("I had to cancel my dentist visit" before a talk about
  *     last night's match);
+ *   - in a conversation (the first topic is a subject), a subject with cues in more turns and
+ *     at least PROC_TOPIC_SPREAD_REL of the first's score comes first instead: what the talk
+ *     keeps coming back to is its subject, a few heavy words in one or two turns are an
+ *     episode or the setting (a job interview for a flight attendant is about the job, though
+ *     "flight" and "travelling" weigh more than "experience" and "training");
  *   - topics after the first never rest on one cue mention; in a service call (the first is a service topic) another
  *     service topic needs PROC_TOPIC_REL_MIN of the first's score, up to PROC_TOPICS_OUT in
  *     all (a billing call is often a refund and a complaint too); a subject after a service
@@ -51,6 +56,7 @@
 #define PROC_TOPIC_REQUEST_TURNS 3 /* ... unless the caller said it in these first turns */
 #define PROC_TOPIC_REL_MIN 0.2f    /* a service topic after a service topic: of the first */
 #define PROC_TOPIC_CHAT_REL 0.5f   /* a subject, or after one: of the first topic's score */
+#define PROC_TOPIC_SPREAD_REL 0.6f /* a subject in more turns with this share of the first's */
 
 struct proc_topics {
 	float score[PROC_TOPIC_MAX];

@@ -1021,7 +1021,7 @@ UNIT_TEST(proc_topics_rank)
 
 struct proc_topic_case {
 	const char *roles;
-	const char *texts[4];
+	const char *texts[6];
 	const char *want; /* the first topic, or NULL: no topic at all */
 };
 
@@ -1084,6 +1084,43 @@ UNIT_TEST(proc_topics_general)
 			free(tp);
 		}
 		CHECK(!proc_json_has(r.key_topics, NULL, "home_policy"));
+		proc_result_release(&r);
+	}
+	proc_lexicons_free(&lx);
+}
+
+/* In a conversation, the subject the talk keeps coming back to comes first when it scores
+ * close to the heaviest one (PROC_TOPIC_SPREAD_REL); a subject far lighter does not. */
+UNIT_TEST(proc_topics_spread_subject)
+{
+	static const struct proc_topic_case cases[] = {
+		{ "uauau",
+		  { "Ever since I was a child I dreamed of the flight attendants at the airport, the "
+		    "flights, the plane, travelling the world on every trip abroad.",
+		    "What work experience do you have?",
+		    "I worked as a nurse, so I have experience with people.", "And why this job?",
+		    "It fits my training, and my last employer praised my work." },
+		  "employment" },
+		{ "uauau",
+		  { "My doctor says the fever and the flu need antibiotics and medicine.",
+		    "How is work?",
+		    "Work is fine, but the doctor wants a blood test and the fever medicine makes "
+		    "me sleepy.",
+		    "Take a break from work.", "My boss agrees, work can wait." },
+		  "health" },
+	};
+	struct proc_lexicons *lx = proc_test_lexicons();
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct proc_result r;
+		proc_run_texts(lx, cases[i].roles, cases[i].texts, &r);
+		const char *first = json_string_value(json_array_get(r.key_topics, 0));
+		if (!first || strcmp(first, cases[i].want) != 0) {
+			char *tp = json_dumps(r.key_topics, JSON_COMPACT);
+			unit_fail(__FILE__, __LINE__, "case %zu: topics %s, expected %s first", i,
+			          tp, cases[i].want);
+			free(tp);
+		}
+		CHECK_INT(json_array_size(r.key_topics), 1); /* a conversation lists one */
 		proc_result_release(&r);
 	}
 	proc_lexicons_free(&lx);
