@@ -215,8 +215,8 @@ chaos: all
 		tests/integration/test_summarizer.py -k sigkill
 	AIMEM_BUILD=$(abspath $(BUILD)) $(PYTHON) tests/chaos/driver.py chaos
 
-# Soak (issue 8): every injector at a low rate, 50 req/s of API traffic, invariants every minute,
-# RSS growth per process; AIMEM_SOAK_MINUTES (default 30).
+# Soak (issues 8, 17): every injector at a low rate, 50 req/s of open-loop API traffic, invariants every minute,
+# RSS growth per process, speed per minute (fails on p99 last/first 10 min > 1.5 or rate < 90%); AIMEM_SOAK_MINUTES (default 30).
 soak: all
 	AIMEM_BUILD=$(abspath $(BUILD)) $(PYTHON) tests/chaos/driver.py soak
 

@@ -197,10 +197,16 @@ def run_soak(workdir):
                 if kb is not None:
                     rss.setdefault(s.name, []).append((now, s.incarnation, kb))
 
-        def minute(m, before, busy_before):
+        def own_pids():  # every process of this soak: driver, load, programs, PostgreSQL, Kafka
+            return ({os.getpid(), api.proc.pid} | {s.proc.pid for s in allslots if s.proc is not None}
+                    | soak_speed.stack_pids(stack.dir))
+
+        def minute(m, prev):
             """The speed figures of minute m of the load: the client's (requests due in it), the
-            server's histogram deltas, the hot tables, the machine's load."""
-            scraped, busy = soak_speed.scrape(api.port.value), soak_speed.cpu_busy()
+            server's histogram deltas, the hot tables, the machine's load and the soak's own
+            share of it. prev: the previous minute's raw counters (returned for the next)."""
+            now = {"scrape": soak_speed.scrape(api.port.value), "busy": soak_speed.cpu_busy(),
+                   "own": soak_speed.own_cpu(own_pids()), "t": time.monotonic()}
             tables = None
             try:
                 conn = invariants._connect(stack.admin_url)
@@ -210,22 +216,28 @@ def run_soak(workdir):
                     conn.close()
             except Exception:  # noqa: BLE001 — PostgreSQL may be down right now
                 pass
+            busy = round(100 * (now["busy"][0] - prev["busy"][0]) / max(1, now["busy"][1] - prev["busy"][1]), 1)
+            own = soak_speed.cpu_share(now["own"], prev["own"], now["t"] - prev["t"])
             row = {"minute": m, "client": soak_speed.client_window(api.snapshot(), (m - 1) * 60.0, m * 60.0),
-                   "server": soak_speed.server_minute(scraped, before), "load1": soak_speed.loadavg(),
-                   "busy_pct": round(100 * (busy[0] - busy_before[0]) / max(1, busy[1] - busy_before[1]), 1),
+                   "server": soak_speed.server_minute(now["scrape"], prev["scrape"]), "load1": soak_speed.loadavg(),
+                   "busy_pct": busy, "soak_cpu_pct": own, "others_cpu_pct": round(max(0.0, busy - own), 1),
                    "tables": tables}
             per_minute.append(row)
             log(f"soak: speed minute {m}: {soak_speed.minute_line(row)}")
-            return (scraped if scraped is not None else before), busy
+            if now["scrape"] is None:
+                now["scrape"] = prev["scrape"]
+            return now
 
-        last_scrape, last_busy = soak_speed.scrape(api.port.value), soak_speed.cpu_busy()
+        raw = {"scrape": soak_speed.scrape(api.port.value), "busy": soak_speed.cpu_busy(),
+               "own": soak_speed.own_cpu(own_pids()), "t": time.monotonic()}
         next_check = t_load + 60
         while time.monotonic() - t_load < seconds or any(t.is_alive() for t in threads):
             time.sleep(min(5.0, max(0.05, next_check - time.monotonic())))
             sample()
             if time.monotonic() >= next_check:
                 next_check += 60
-                last_scrape, last_busy = minute(len(per_minute) + 1, last_scrape, last_busy)
+                raw = minute(len(per_minute) + 1, raw)
+                t_check = time.monotonic()
                 try:
                     rep = invariants.check(stack.admin_url, stack.bootstrap, TOPIC, GROUPS,
                                            events=prod.snapshot(), final=False, known=events)
@@ -234,6 +246,7 @@ def run_soak(workdir):
                     log(f"soak: check skipped ({e!r})")
                     continue
                 a = api.figures()
+                per_minute[-1]["check_s"] = round(time.monotonic() - t_check, 2)  # the driver's own work
                 checks.append({"t": round(time.monotonic() - t_start), "violations": rep["violations"],
                                "line": invariants.summary_line(rep), "answers": a["requests"], "leaks": a["leaks"]})
                 log(f"soak: minute {len(checks)}: {invariants.summary_line(rep)}; api {a}")

@@ -6,13 +6,14 @@ Client records come from soak_load: (due offset s, latency s from the due time, 
 status or None, leaked 0/1).
 """
 import math
+import os
 import re
 import urllib.request
 
 # the tables every call rewrites a row of (the soak's callers are few, so each row is rewritten
 # many times) and two that only grow, for comparison
 HOT_TABLES = ("caller_profiles", "caller_context", "consumer_offsets", "caller_facts",
-              "personality_averages", "search_stats", "call_summaries", "call_chunks")
+              "personality_averages", "search_stats", "call_summaries", "search_postings")
 
 BUCKET_RX = re.compile(r'^(aimem_http_request_duration_seconds|aimem_query_db_seconds)_bucket\{(?:route="([^"]*)",)?'
                        r'le="([^"]+)"\} (\d+)$', re.M)
@@ -170,7 +171,8 @@ def minute_line(row):
         out.append(f"server p50 {sv['p50_ms']} p99 {sv['p99_ms']} ms, db p50 {sv['db_p50_ms']} p99 {sv['db_p99_ms']} ms, "
                    f"cpu {sv['cpu_s']} s; p50/p99 by route " +
                    " ".join(f"{r}={v[1]}/{v[2]}" for r, v in sv.get("routes", {}).items()))
-    out.append(f"load {row['load1']}, machine busy {row['busy_pct']}%")
+    out.append(f"load {row['load1']}, machine busy {row['busy_pct']}% (this soak {row.get('soak_cpu_pct')}%, "
+               f"others {row.get('others_cpu_pct')}%)" + (f", check {row['check_s']} s" if "check_s" in row else ""))
     if t:
         out.append("dead/live/autovacuum " + " ".join(f"{n}={v[1]}/{v[0]}/{v[4]}" for n, v in t.items()
                                                        if n in ("caller_context", "caller_profiles", "consumer_offsets",
@@ -191,6 +193,54 @@ def window_load(minutes, seconds):
     out = {}
     for name, (a, b) in (("first", (a0, a1)), ("last", (b0, b1))):
         rows = [r for r in minutes if a < r["minute"] * 60.0 <= b + 1e-6]
-        out[name] = {"load1": round(sum(r["load1"] for r in rows) / len(rows), 2) if rows else None,
-                     "busy_pct": round(sum(r["busy_pct"] for r in rows) / len(rows), 1) if rows else None}
+        out[name] = {k: (round(sum(r.get(k) or 0 for r in rows) / len(rows), 1) if rows else None)
+                     for k in ("load1", "busy_pct", "soak_cpu_pct", "others_cpu_pct")}
     return out
+
+
+def proc_cpu(pid):
+    """CPU jiffies (user + system) of a process so far, None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            s = f.read()
+        v = s[s.rindex(")") + 2:].split()
+        return int(v[11]) + int(v[12])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def stack_pids(folder):
+    """The processes of the soak's own PostgreSQL and Kafka: every process whose command line
+    names folder (the postmaster's -D, the broker's config) and their children (backends)."""
+    own, parent = set(), {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+            with open(f"/proc/{d}/stat") as f:
+                st = f.read()
+            parent[int(d)] = int(st[st.rindex(")") + 2:].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if folder in cmd:
+            own.add(int(d))
+    return own | {p for p, pp in parent.items() if pp in own}
+
+
+def own_cpu(pids):
+    """{pid: jiffies} of the processes still there."""
+    out = {}
+    for p in pids:
+        j = proc_cpu(p)
+        if j is not None:
+            out[p] = j
+    return out
+
+
+def cpu_share(now, before, seconds):
+    """Percent of the whole machine (every core) the processes of now used since before (a
+    process that ended in between is not counted: a lower bound)."""
+    used = sum(j - before.get(p, 0) for p, j in now.items())
+    return round(100.0 * used / (seconds * os.sysconf("SC_CLK_TCK") * os.cpu_count()), 1)
