@@ -208,7 +208,7 @@ static int cli_migrate(const struct cli_settings *s, const struct cfg *cfg, int 
 	    "usage: aimem migrate [--dir DIR] [--status]\n"
 	    "Applies the schema migrations (NNN_name.sql) not yet applied, in order, each in its\n"
 	    "own transaction; --status lists them instead. --dir: the folder (migrations.dir).\n";
-	struct migrate_opts opts = { s->migrations_dir, false, stdout };
+	struct migrate_opts opts = { .dir = s->migrations_dir, .out = stdout };
 	struct cmdline c = CMDLINE_INIT("migrate", usage, options, argc, argv);
 	int ch;
 	while ((ch = cmdline_next(&c)) > 0) {
@@ -241,9 +241,10 @@ static int cli_publish(const struct cli_settings *s, const struct cfg *cfg, int 
 	    "Produces JSON Lines events (call.ended to topics.calls, memory.put/delete to\n"
 	    "topics.memories; backfill), - reads stdin. Needs kafka.bootstrap.servers. --dry-run:\n"
 	    "check every line, publish nothing.\n";
-	struct publish_opts o = {
-		NULL, s->topic_calls, s->topic_memories, s->produce_timeout_ms, false, stdout, NULL
-	};
+	struct publish_opts o = { .topic_calls = s->topic_calls,
+		                  .topic_memories = s->topic_memories,
+		                  .timeout_ms = s->produce_timeout_ms,
+		                  .out = stdout };
 	struct cmdline c = CMDLINE_INIT("publish", usage, options, argc, argv);
 	int ch;
 	while ((ch = cmdline_next(&c)) > 0)
@@ -428,7 +429,7 @@ static int cli_lag(const struct cli_settings *s, const struct cfg *cfg, int argc
 	    "usage: aimem lag [--group G] [--json]\n"
 	    "Per group and partition: the stored next offset, the high watermark, the lag and the\n"
 	    "age of the oldest unprocessed event. Needs db.url and kafka.bootstrap.servers.\n";
-	struct lag_opts o = { NULL, s->lag_timeout_ms, false, stdout };
+	struct lag_opts o = { .timeout_ms = s->lag_timeout_ms, .out = stdout };
 	struct cmdline c = CMDLINE_INIT("lag", usage, options, argc, argv);
 	int ch;
 	while ((ch = cmdline_next(&c)) > 0) {
@@ -479,9 +480,10 @@ static int cli_offsets(const struct cli_settings *s, const struct cfg *cfg, int 
 	if (verb < 0)
 		return v.status;
 	bool reset = verb == 1;
-	struct offsets_opts o = {
-		NULL, NULL, -1, OFFSETS_TO_EARLIEST, 0, s->lag_timeout_ms, stdout
-	};
+	struct offsets_opts o = { .partition = -1,
+		                  .to = OFFSETS_TO_EARLIEST,
+		                  .timeout_ms = s->lag_timeout_ms,
+		                  .out = stdout };
 	const char *to = NULL, *part = NULL;
 	struct cmdline c = CMDLINE_INIT(reset ? "offsets reset" : "offsets show", usage,
 	                                reset ? reset_options : show_options, argc - 1, argv + 1);
@@ -644,7 +646,9 @@ static int cli_summarize(const struct cli_settings *s, const struct cfg *cfg, in
 	    "call.ended events (JSON Lines, default stdin) through the summarizer's and the\n"
 	    "personality worker's processors, no Kafka or database: one JSON line per event;\n"
 	    "llm uses the summarizer's llm.* settings.\n";
-	struct summarize_opts o = { "-", NULL, NULL, true, true, stdout };
+	struct summarize_opts o = {
+		.path = "-", .summary = true, .personality = true, .out = stdout
+	};
 	const char *only = NULL, *processor = "builtin";
 	struct cmdline c = CMDLINE_INIT("summarize", usage, options, argc, argv);
 	int ch;

@@ -11,6 +11,7 @@
 
 #include "buf.h"
 #include "jscan.h"
+#include "prog.h"
 #include "redact_policy.h"
 #include "xalloc.h"
 
@@ -23,6 +24,8 @@ struct redact_edge {
 	pthread_mutex_t mu;
 	struct redactor **pool; /* idle redactors, reused by whichever thread comes */
 	size_t npool, cappool;
+	bool reloads;           /* redact_edge_start registered edge_on_reload */
+	size_t settings_offset; /* of struct redact_settings in the program's settings */
 };
 
 struct redact_edge *redact_edge_new(const struct redact_settings *s, struct metrics *m, char *err,
@@ -51,6 +54,36 @@ int redact_edge_reload(struct redact_edge *e, const struct redact_settings *s, c
 	return redact_policy_reload(e->policy, s, err, errlen);
 }
 
+/* prog_on_reload's function for redact_edge_start: main thread, fresh settings. */
+static int edge_on_reload(const void *fresh, void *ctx, char *err, size_t errlen)
+{
+	struct redact_edge *e = ctx;
+	const struct redact_settings *s =
+	    (const struct redact_settings *)((const char *)fresh + e->settings_offset);
+	return redact_policy_reload(e->policy, s, err, errlen);
+}
+
+struct redact_edge *redact_edge_start(const struct redact_settings *s, size_t offset,
+                                      struct metrics *m, char *err, size_t errlen)
+{
+	struct redact_edge *e = redact_edge_new(s, m, err, errlen);
+	if (e != NULL) {
+		e->reloads = true;
+		e->settings_offset = offset;
+		prog_on_reload(edge_on_reload, e);
+	}
+	return e;
+}
+
+int redact_settings_check(const struct redact_settings *s, char *err, size_t errlen)
+{
+	struct redact_policy *p = redact_policy_load(s, err, errlen);
+	if (p == NULL)
+		return -1;
+	redact_policy_free(&p);
+	return 0;
+}
+
 void redact_edge_free(struct redact_edge **ep)
 {
 	struct redact_edge *e = *ep;
@@ -58,6 +91,8 @@ void redact_edge_free(struct redact_edge **ep)
 		return;
 	if (e->magic != EDGE_MAGIC)
 		abort();
+	if (e->reloads)
+		prog_on_reload(NULL, NULL);
 	for (size_t i = 0; i < e->npool; i++)
 		redact_free(&e->pool[i]);
 	free(e->pool);
@@ -133,7 +168,9 @@ static void edge_record(struct event *ev, const char *version, const unsigned *c
 	event_encode(ev, &text);
 	buf_free(&md);
 	/* placeholders may be longer than what they replace: no size limit for our own text */
-	const struct event_limits lim = { (size_t)-1, (size_t)-1, (size_t)-1 };
+	const struct event_limits lim = { .max_event_bytes = (size_t)-1,
+		                          .max_turns = (size_t)-1,
+		                          .max_text_bytes = (size_t)-1 };
 	char err[160];
 	struct event fresh;
 	if (event_decode(text.data, text.len, NULL, 0, &lim, &fresh, err, sizeof(err)) != EVENT_OK)

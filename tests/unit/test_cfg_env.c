@@ -11,10 +11,15 @@ struct cfg_env_settings {
 };
 
 static const struct cfg_item cfg_env_items[] = {
-	{ "db.url", CFG_STRING, NULL, 0, 0, NULL, 0, offsetof(struct cfg_env_settings, db_url),
-	  "url" },
-	{ "auth.jwt_secret", CFG_STRING, NULL, 0, 0, NULL, CFG_SECRET,
-	  offsetof(struct cfg_env_settings, secret), "secret" },
+	{ .key = "db.url",
+	  .type = CFG_STRING,
+	  .offset = offsetof(struct cfg_env_settings, db_url),
+	  .help = "url" },
+	{ .key = "auth.jwt_secret",
+	  .type = CFG_STRING,
+	  .flags = CFG_SECRET,
+	  .offset = offsetof(struct cfg_env_settings, secret),
+	  .help = "secret" },
 };
 
 static size_t cfg_env_run(char *const *envp, struct buf *out)

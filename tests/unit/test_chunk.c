@@ -39,7 +39,9 @@ UNIT_TEST(chunk_windows_overlap_and_cover_the_call)
 	struct buf text = BUF_INIT;
 	buf_reserve(&text, 1 << 16); /* the turns point into it: no move while filling */
 	struct event_call call = chunk_test_call(500, 10, turns, &text);
-	const struct chunk_limits lim = { 200, 40, 16, 8192 };
+	const struct chunk_limits lim = {
+		.words = 200, .overlap = 40, .max_chunks = 16, .max_bytes = 8192
+	};
 	struct chunk *c;
 	bool cut;
 	size_t n = chunk_call(&call, &lim, &c, &cut);
@@ -67,7 +69,9 @@ UNIT_TEST(chunk_mid_turn_start_keeps_the_label)
 	struct buf text = BUF_INIT;
 	buf_reserve(&text, 4096);
 	struct event_call call = chunk_test_call(30, 25, turns, &text);
-	const struct chunk_limits lim = { 20, 5, 16, 8192 };
+	const struct chunk_limits lim = {
+		.words = 20, .overlap = 5, .max_chunks = 16, .max_bytes = 8192
+	};
 	struct chunk *c;
 	bool cut;
 	size_t n = chunk_call(&call, &lim, &c, &cut);
@@ -116,7 +120,9 @@ UNIT_TEST(chunk_bounds_per_call_and_per_passage)
 	struct buf text = BUF_INIT;
 	buf_reserve(&text, 1 << 16);
 	struct event_call call = chunk_test_call(5000, 5, turns, &text);
-	const struct chunk_limits lim = { 100, 20, 4, 8192 };
+	const struct chunk_limits lim = {
+		.words = 100, .overlap = 20, .max_chunks = 4, .max_bytes = 8192
+	};
 	struct chunk *c;
 	bool cut;
 	size_t n = chunk_call(&call, &lim, &c, &cut);
@@ -131,7 +137,9 @@ UNIT_TEST(chunk_bounds_per_call_and_per_passage)
 		buf_append_str(&big, "\xc3\xa9");
 	struct event_turn one[1] = { { EVENT_ROLE_USER, big.data, big.len, NULL } };
 	struct event_call bc = { .call_id = "CA1", .user_id = "1", .turns = one, .nturns = 1 };
-	const struct chunk_limits small = { 200, 40, 16, 1001 };
+	const struct chunk_limits small = {
+		.words = 200, .overlap = 40, .max_chunks = 16, .max_bytes = 1001
+	};
 	n = chunk_call(&bc, &small, &c, &cut);
 	CHECK_INT(n, 1);
 	CHECK(c[0].len <= 1001 && c[0].len >= 990);

@@ -134,12 +134,22 @@ struct t_paths {
 };
 
 static const struct cfg_item t_path_items[] = {
-	{ "lexicons.dir", CFG_STRING, "workers/lexicons", 0, 0, NULL, CFG_DATA,
-	  offsetof(struct t_paths, lexicons), "lexicons" },
-	{ "auth.public_key_file", CFG_STRING, NULL, 0, 0, NULL, CFG_PATH,
-	  offsetof(struct t_paths, key_file), "key" },
-	{ "app.name", CFG_STRING, "not/a/path", 0, 0, NULL, 0, offsetof(struct t_paths, plain),
-	  "a string that only looks like a path" },
+	{ .key = "lexicons.dir",
+	  .type = CFG_STRING,
+	  .def = "workers/lexicons",
+	  .flags = CFG_DATA,
+	  .offset = offsetof(struct t_paths, lexicons),
+	  .help = "lexicons" },
+	{ .key = "auth.public_key_file",
+	  .type = CFG_STRING,
+	  .flags = CFG_PATH,
+	  .offset = offsetof(struct t_paths, key_file),
+	  .help = "key" },
+	{ .key = "app.name",
+	  .type = CFG_STRING,
+	  .def = "not/a/path",
+	  .offset = offsetof(struct t_paths, plain),
+	  .help = "a string that only looks like a path" },
 };
 
 UNIT_TEST(cfg_data_default_found_and_paths_checked)

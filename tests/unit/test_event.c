@@ -150,7 +150,7 @@ UNIT_TEST(event_key_must_match_customer_id)
 
 UNIT_TEST(event_limits_apply)
 {
-	struct event_limits lim = { 300, 2, 5 };
+	struct event_limits lim = { .max_event_bytes = 300, .max_turns = 2, .max_text_bytes = 5 };
 	static const char two[] =
 	    "{" HDR_CALL "," CALL_REST ",\"turns\":[{\"role\":\"user\",\"text\":\"12345\"},"
 	    "{\"role\":\"assistant\",\"text\":\"ok\"}]}";

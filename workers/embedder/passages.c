@@ -185,8 +185,9 @@ static const char passages_upsert_sql[] =
     " SELECT (SELECT count(*) FROM up), (SELECT count(*) FROM gone),"
     " (SELECT count(*) FROM terms), (SELECT count(*) FROM stats)";
 
-static struct db_stmt passages_upsert = { "aimem_passages_upsert", passages_upsert_sql, 2, NULL,
-	                                  0 };
+static struct db_stmt passages_upsert = { .name = "aimem_passages_upsert",
+	                                  .sql = passages_upsert_sql,
+	                                  .nparams = 2 };
 
 /* The common fields of a job's rows. */
 static json_t *passages_row(const struct worker_job *job, size_t ord, int chunk_no,
