@@ -27,9 +27,18 @@ struct redact_edge;
  * err on a bad policy. */
 struct redact_edge *redact_edge_new(const struct redact_settings *s, struct metrics *m, char *err,
                                     size_t errlen) __attribute__((warn_unused_result));
+/* A worker program's: redact_edge_new, and SIGHUP (prog_on_reload) reads the policy again
+ * from the fresh settings, where s sits at offset. The program sets no other reload function. */
+struct redact_edge *redact_edge_start(const struct redact_settings *s, size_t offset,
+                                      struct metrics *m, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+/* --check-config: the policy loads (redact.kinds parses, redact.tenant_dir's files too). */
+int redact_settings_check(const struct redact_settings *s, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 /* SIGHUP: the policy read again (redact_policy_reload). */
 int redact_edge_reload(struct redact_edge *e, const struct redact_settings *s, char *err,
                        size_t errlen) __attribute__((warn_unused_result));
+/* Frees *e (NULL is fine); one from redact_edge_start also stops the reload. */
 void redact_edge_free(struct redact_edge **e);
 
 /*

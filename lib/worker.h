@@ -137,9 +137,13 @@ struct worker_ops {
 	worker_prepare_fn prepare; /* NULL: nothing to prepare */
 	worker_release_fn release; /* NULL: prep is not owned */
 	worker_apply_batch_fn apply_batch;
+	/* NULL: events as they come; else each call.ended's turns are redacted (lib/redact_event)
+	 * as soon as it is decoded, before prepare, apply or anything else sees it (borrowed) */
+	struct redact_edge *redact;
 };
 
 struct worker;
+struct redact_edge;
 
 /*
  * The advisory lock that orders an erasure against the workers, as an SQL expression over $1

@@ -14,6 +14,7 @@
 #include "backoff.h"
 #include "db.h"
 #include "log.h"
+#include "redact_event.h"
 #include "sig.h"
 #include "worker_int.h"
 #include "xalloc.h"
@@ -84,6 +85,8 @@ static void worker_take(struct worker *w, rd_kafka_message_t *rkm)
 		            "this topic's worker does not take this event type");
 	else
 		m->job = (struct worker_job){ .ev = &m->ev, .rkm = rkm };
+	if (m->job.ev != NULL && w->ops.redact != NULL) /* before anything reaches a model */
+		(void)redact_edge_event(w->ops.redact, &m->ev, false, NULL);
 }
 
 /* Polls until the batch is full or batch_ms passed since its first message. */

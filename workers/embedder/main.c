@@ -18,6 +18,7 @@
 #include "metrics.h"
 #include "passages.h"
 #include "prog.h"
+#include "redact_event.h"
 #include "worker.h"
 #include "worker_settings.h"
 
@@ -26,6 +27,7 @@ struct embedder_settings {
 	long long chunk_words, chunk_overlap, chunk_max, chunk_bytes;
 	struct embed_settings embed;     /* the embed.* section (lib/embed.h) */
 	struct metrics_settings metrics; /* /healthz, /readyz, /metrics (lib/metrics.h) */
+	struct redact_settings redact;   /* the redact.* section (lib/redact.h) */
 	char *log_level;
 };
 
@@ -67,6 +69,7 @@ static const struct cfg_item embedder_items[] = {
 	  .offset = S(chunk_bytes),
 	  .help = "bytes per passage at most" },
 	EMBED_CFG_ITEMS(S(embed)),
+	REDACT_CFG_ITEMS(S(redact)),
 	WORKER_READYZ_CFG_ITEM(S(worker)),
 	METRICS_CFG_ITEMS(S(metrics), "9106"),
 	PROG_LOG_CFG_ITEM(S(log_level)),
@@ -79,7 +82,10 @@ static const char embedder_usage[] =
     "Cuts each call.ended event's transcript into overlapping passages, embeds them\n"
     "(embed.provider) and stores them in call_chunks for search, exactly once: offsets are\n"
     "stored with the rows in one transaction; bad events go to dead_letters. Re-embedding\n"
-    "after a model change is a replay of this group.\n" WORKER_USAGE_TAIL("embedder");
+    "after a model change is a replay of this group.\n"
+    "Card, bank and social-security numbers in the turns are replaced by placeholders\n"
+    "before anything is stored or sent to a model (redact.*, docs/redaction.md; SIGHUP\n"
+    "reads the policy again too).\n" WORKER_USAGE_TAIL("embedder");
 
 /* The vector column must have the configured dimension: refuse to start otherwise. A database
  * that cannot be reached now is weather: the worker's own connection retries. */
@@ -113,6 +119,8 @@ static int embedder_check(const void *settings, char *err, size_t errlen)
 		snprintf(err, errlen, "chunk.overlap must be less than half of chunk.words");
 		return -1;
 	}
+	if (redact_settings_check(&s->redact, err, errlen) != 0)
+		return -1;
 	struct metrics *m = metrics_new();
 	struct embedder *emb = embed_open(&s->embed, m, err, errlen);
 	int rc = emb != NULL ? 0 : -1;
@@ -150,8 +158,11 @@ int main(int argc, char **argv)
 	char err[512];
 	int exit_code = 2;
 	struct passages *p = NULL;
+	struct redact_edge *redact = NULL;
 	struct embedder *emb = embed_open(&s.embed, wp.metrics, err, sizeof(err));
-	if (emb == NULL || embedder_check_dim(&s, err, sizeof(err)) != 0) {
+	if (emb == NULL || embedder_check_dim(&s, err, sizeof(err)) != 0 ||
+	    (redact = redact_edge_start(&s.redact, offsetof(struct embedder_settings, redact),
+	                                wp.metrics, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "aimem-embedder: %s\n", err);
 		goto out;
 	}
@@ -160,13 +171,15 @@ int main(int argc, char **argv)
 		                        .ctx = p,
 		                        .prepare = passages_prepare,
 		                        .release = passages_release,
-		                        .apply_batch = passages_apply_batch };
+		                        .apply_batch = passages_apply_batch,
+		                        .redact = redact };
 	log_info("provider=%s model=%s dimensions=%u chunk_words=%lld overlap=%lld",
 	         s.embed.provider, embed_model_id(emb), embed_dim(emb), s.chunk_words,
 	         s.chunk_overlap);
 	exit_code = worker_prog_run(&wp, &s.worker, &s.metrics, &ops);
 out:
 	passages_free(&p);
+	redact_edge_free(&redact);
 	embed_close(&emb);
 	worker_prog_end(&wp);
 	return exit_code;

@@ -19,6 +19,7 @@
 #include "metrics.h"
 #include "proc.h"
 #include "prog.h"
+#include "redact_event.h"
 #include "personality.h"
 #include "score.h"
 #include "worker.h"
@@ -29,6 +30,7 @@ struct personality_settings {
 	char *processor, *lexicons;
 	struct llm_settings llm;         /* the llm.* section (lib/llm_settings.h) */
 	struct metrics_settings metrics; /* /healthz, /readyz, /metrics (lib/metrics.h) */
+	struct redact_settings redact;   /* the redact.* section (lib/redact.h) */
 	char *log_level;
 };
 
@@ -42,6 +44,7 @@ static const struct cfg_item personality_items[] = {
 	    S(lexicons),
 	    "folder of the built-in scorer's word lists (also needed for the fallback)"),
 	LLM_CFG_ITEMS(S(llm), "workers/personality/prompts/personality.v1.txt", "built-in scores"),
+	REDACT_CFG_ITEMS(S(redact)),
 	WORKER_READYZ_CFG_ITEM(S(worker)),
 	METRICS_CFG_ITEMS(S(metrics), "9105"),
 	PROG_LOG_CFG_ITEM(S(log_level)),
@@ -54,7 +57,10 @@ static const char personality_usage[] =
     "Scores each call.ended event's caller (13 personality, style and state scores 0-100\n"
     "and a confidence) into personality_metrics and recomputes the caller's\n"
     "personality_averages, exactly once: offsets are stored with the rows in one\n"
-    "transaction; bad events go to dead_letters.\n" WORKER_USAGE_TAIL("...");
+    "transaction; bad events go to dead_letters.\n"
+    "Card, bank and social-security numbers in the turns are replaced by placeholders\n"
+    "before anything is stored or sent to a model (redact.*, docs/redaction.md; SIGHUP\n"
+    "reads the policy again too).\n" WORKER_USAGE_TAIL("...");
 
 /* prog_info.check (--check-config): the lexicons and model settings as start-up loads them (no
  * request is sent). */
@@ -64,9 +70,10 @@ static int personality_check(const void *settings, char *err, size_t errlen)
 	struct metrics *m = metrics_new();
 	struct llm_model llm = { 0 };
 	struct proc_lexicons *lx = proc_lexicons_load(s->lexicons, err, errlen);
-	int rc = lx == NULL ? -1
-	                    : llm_model_open(&s->llm, strcmp(s->processor, "llm") == 0, m, &llm,
-	                                     err, errlen);
+	int rc =
+	    lx == NULL || redact_settings_check(&s->redact, err, errlen) != 0
+	        ? -1
+	        : llm_model_open(&s->llm, strcmp(s->processor, "llm") == 0, m, &llm, err, errlen);
 	llm_model_close(&llm);
 	proc_lexicons_free(&lx);
 	metrics_free(&m);
@@ -93,9 +100,13 @@ int main(int argc, char **argv)
 	int exit_code = 2;
 	struct scorer *sc = NULL;
 	struct llm_model llm = { 0 };
+	struct redact_edge *redact = NULL;
 	struct proc_lexicons *lx = proc_lexicons_load(s.lexicons, err, sizeof(err));
-	if (lx == NULL || llm_model_open(&s.llm, strcmp(s.processor, "llm") == 0, wp.metrics, &llm,
-	                                 err, sizeof(err)) != 0) {
+	if (lx == NULL ||
+	    llm_model_open(&s.llm, strcmp(s.processor, "llm") == 0, wp.metrics, &llm, err,
+	                   sizeof(err)) != 0 ||
+	    (redact = redact_edge_start(&s.redact, offsetof(struct personality_settings, redact),
+	                                wp.metrics, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "aimem-personality: %s\n", err);
 		goto out;
 	}
@@ -114,12 +125,14 @@ int main(int argc, char **argv)
 		                        .ctx = sc,
 		                        .prepare = scorer_prepare,
 		                        .release = scorer_release,
-		                        .apply_batch = scorer_apply_batch };
+		                        .apply_batch = scorer_apply_batch,
+		                        .redact = redact };
 	log_info("processor=%s policy=%s", llm.client ? llm.processor : PERSONALITY_BUILTIN_NAME,
 	         llm_policy_name(llm.policy));
 	exit_code = worker_prog_run(&wp, &s.worker, &s.metrics, &ops);
 out:
 	scorer_free(&sc);
+	redact_edge_free(&redact);
 	llm_model_close(&llm);
 	proc_lexicons_free(&lx);
 	worker_prog_end(&wp);

@@ -17,6 +17,7 @@
 #include "proc.h"
 #include "proc_tenant.h"
 #include "prog.h"
+#include "redact_event.h"
 #include "summarize.h"
 #include "summary_llm.h"
 #include "worker.h"
@@ -27,6 +28,7 @@ struct summarizer_settings {
 	char *processor, *lexicons, *tenant_topics;
 	struct llm_settings llm; /* the llm.* section (calls/summary_llm.h, lib/llm_settings.h) */
 	struct metrics_settings metrics; /* /healthz, /readyz, /metrics (lib/metrics.h) */
+	struct redact_settings redact;   /* the redact.* section (lib/redact.h) */
 	char *log_level;
 };
 
@@ -47,6 +49,7 @@ static const struct cfg_item summarizer_items[] = {
 	      "folder of tenants' own topics, <customer_id>.txt in topics.txt's format, read at "
 	      "start (docs/processors.md); unset: built-in topics only" },
 	SUMMARY_LLM_CFG_ITEMS(S(llm)),
+	REDACT_CFG_ITEMS(S(redact)),
 	WORKER_READYZ_CFG_ITEM(S(worker)),
 	METRICS_CFG_ITEMS(S(metrics), "9104"),
 	PROG_LOG_CFG_ITEM(S(log_level)),
@@ -58,8 +61,10 @@ static const char summarizer_usage[] =
     "\n"
     "Turns call.ended events into call summaries (summary, key topics, key variables,\n"
     "sentiment, resolution) and keeps caller profiles, exactly once: offsets are\n"
-    "stored with the rows in one transaction; bad events go to dead_letters.\n" WORKER_USAGE_TAIL(
-        "...");
+    "stored with the rows in one transaction; bad events go to dead_letters.\n"
+    "Card, bank and social-security numbers in the turns are replaced by placeholders\n"
+    "before anything is stored or sent to a model (redact.*, docs/redaction.md; SIGHUP\n"
+    "reads the policy again too).\n" WORKER_USAGE_TAIL("...");
 
 /* prog_info.check (--check-config): the lexicons, tenant topics and model settings as start-up
  * loads them (no request is sent). */
@@ -75,7 +80,8 @@ static int summarizer_check(const void *settings, char *err, size_t errlen)
 	    (tenants = proc_tenants_load(lx, s->tenant_topics, err, errlen)) == NULL)
 		rc = -1;
 	if (rc == 0 &&
-	    llm_model_open(&s->llm, strcmp(s->processor, "llm") == 0, m, &llm, err, errlen) != 0)
+	    (redact_settings_check(&s->redact, err, errlen) != 0 ||
+	     llm_model_open(&s->llm, strcmp(s->processor, "llm") == 0, m, &llm, err, errlen) != 0))
 		rc = -1;
 	else if (rc == 0)
 		llm_model_close(&llm);
@@ -106,14 +112,18 @@ int main(int argc, char **argv)
 	struct llm_model llm = { 0 };
 	struct summarizer *sz = NULL;
 	struct proc_tenants *tenants = NULL;
+	struct redact_edge *redact = NULL;
 	struct proc_lexicons *lx = proc_lexicons_load(s.lexicons, err, sizeof(err));
 	if (lx != NULL && s.tenant_topics != NULL &&
 	    (tenants = proc_tenants_load(lx, s.tenant_topics, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "aimem-summarizer: topics.tenant_dir: %s\n", err);
 		goto out;
 	}
-	if (lx == NULL || llm_model_open(&s.llm, strcmp(s.processor, "llm") == 0, wp.metrics, &llm,
-	                                 err, sizeof(err)) != 0) {
+	if (lx == NULL ||
+	    llm_model_open(&s.llm, strcmp(s.processor, "llm") == 0, wp.metrics, &llm, err,
+	                   sizeof(err)) != 0 ||
+	    (redact = redact_edge_start(&s.redact, offsetof(struct summarizer_settings, redact),
+	                                wp.metrics, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "aimem-summarizer: %s\n", err);
 		goto out;
 	}
@@ -133,13 +143,15 @@ int main(int argc, char **argv)
 		                        .ctx = sz,
 		                        .prepare = summarizer_prepare,
 		                        .release = summarizer_release,
-		                        .apply_batch = summarizer_apply_batch };
+		                        .apply_batch = summarizer_apply_batch,
+		                        .redact = redact };
 	log_info("processor=%s policy=%s tenant_topics=%zu",
 	         llm.client ? llm.processor : PROC_BUILTIN_NAME, llm_policy_name(llm.policy),
 	         proc_tenants_count(tenants));
 	exit_code = worker_prog_run(&wp, &s.worker, &s.metrics, &ops);
 out:
 	summarizer_free(&sz);
+	redact_edge_free(&redact);
 	llm_model_close(&llm);
 	proc_tenants_free(&tenants);
 	proc_lexicons_free(&lx);
