@@ -14,52 +14,48 @@
 #define AIMEM_CONTEXT_SQL_H
 
 /* Timestamps as RFC 3339 UTC with seconds, in SQL (NULL stays NULL). */
-#define CONTEXT_SQL_TS(x)                                                                          \
+/* clang-format off */
+#define CONTEXT_SQL_TS(x) \
 	"to_char((" x ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24\":\"MI\":\"SS\"Z\"')"
+/* clang-format on */
 
 /* The native JSON objects, built in SQL from a row alias. */
-#define CONTEXT_SQL_SUMMARY(s)                                                                             \
-	"json_build_object('call_id', " s ".call_id, 'user_id', " s ".user_id, 'thread_id', " s            \
-	".thread_id, 'started_at', " CONTEXT_SQL_TS(s ".call_started_at") ", 'ended_at', " CONTEXT_SQL_TS( \
-	    s ".call_ended_at") ", 'duration_seconds', " s ".duration_seconds, 'summary', " s              \
-	                        ".summary, 'key_topics', " s ".key_topics, 'key_variables', " s            \
-	                        ".key_variables, 'sentiment', " s                                          \
-	                        ".sentiment, 'resolution_status', " s                                      \
-	                        ".resolution_status, 'processor', " s                                      \
-	                        ".processor, 'needs_reprocess', " s ".needs_reprocess)"
-#define CONTEXT_SQL_PROFILE(p)                                                                                    \
-	"json_build_object('user_id', " p ".user_id, 'preferred_name', " p                                        \
-	".preferred_name, 'total_calls', " p                                                                      \
-	".total_calls, 'first_call_at', " CONTEXT_SQL_TS(p ".first_call_at") ", 'last_call_at', " CONTEXT_SQL_TS( \
-	    p                                                                                                     \
-	    ".last_call_at") ", 'preferences', " p ".preferences, 'context', " p                                  \
-	                     ".context, 'created_at', " CONTEXT_SQL_TS(                                           \
-	                         p                                                                                \
-	                         ".created_at") ", 'updated_at', " CONTEXT_SQL_TS(p                               \
-	                                                                          ".updated_at") ")"
-#define CONTEXT_SQL_PERSONALITY(a)                                                                 \
-	"json_build_object('call_count', " a ".call_count, 'big_five', json_build_object("         \
-	"'openness', " a ".avg_openness, 'conscientiousness', " a                                  \
-	".avg_conscientiousness, 'extraversion', " a ".avg_extraversion, 'agreeableness', " a      \
-	".avg_agreeableness, 'neuroticism', " a ".avg_neuroticism), 'communication_style', "       \
-	"json_build_object('formality', " a ".avg_formality, 'directness', " a                     \
-	".avg_directness, 'detail_orientation', " a ".avg_detail_orientation, 'patience', " a      \
-	".avg_patience, 'technical_comfort', " a ".avg_technical_comfort), 'emotional_state', "    \
-	"json_build_object('frustration_level', " a                                                \
-	".recent_frustration, 'satisfaction_level', " a                                            \
-	".recent_satisfaction, 'urgency_level', " a ".recent_urgency), 'trends', "                 \
-	"json_build_object('satisfaction_trend', " a                                               \
-	".satisfaction_trend, 'frustration_trend', " a                                             \
-	".frustration_trend), 'updated_at', " CONTEXT_SQL_TS(a ".updated_at") ")"
+/* clang-format off */
+#define CONTEXT_SQL_SUMMARY(s) \
+	"json_build_object('call_id', " s ".call_id, 'user_id', " s ".user_id, 'thread_id', " s \
+	".thread_id, 'started_at', " CONTEXT_SQL_TS(s ".call_started_at") ", 'ended_at', " \
+	CONTEXT_SQL_TS(s ".call_ended_at") ", 'duration_seconds', " s \
+	".duration_seconds, 'summary', " s ".summary, 'key_topics', " s \
+	".key_topics, 'key_variables', " s ".key_variables, 'sentiment', " s \
+	".sentiment, 'resolution_status', " s ".resolution_status, 'processor', " s \
+	".processor, 'needs_reprocess', " s ".needs_reprocess)"
+#define CONTEXT_SQL_PROFILE(p) \
+	"json_build_object('user_id', " p ".user_id, 'preferred_name', " p \
+	".preferred_name, 'total_calls', " p ".total_calls, 'first_call_at', " \
+	CONTEXT_SQL_TS(p ".first_call_at") ", 'last_call_at', " CONTEXT_SQL_TS(p ".last_call_at") \
+	", 'preferences', " p ".preferences, 'context', " p ".context, 'created_at', " \
+	CONTEXT_SQL_TS(p ".created_at") ", 'updated_at', " CONTEXT_SQL_TS(p ".updated_at") ")"
+#define CONTEXT_SQL_PERSONALITY(a) \
+	"json_build_object('call_count', " a ".call_count, 'big_five', json_build_object(" \
+	"'openness', " a ".avg_openness, 'conscientiousness', " a \
+	".avg_conscientiousness, 'extraversion', " a ".avg_extraversion, 'agreeableness', " a \
+	".avg_agreeableness, 'neuroticism', " a ".avg_neuroticism), 'communication_style', " \
+	"json_build_object('formality', " a ".avg_formality, 'directness', " a \
+	".avg_directness, 'detail_orientation', " a ".avg_detail_orientation, 'patience', " a \
+	".avg_patience, 'technical_comfort', " a ".avg_technical_comfort), 'emotional_state', " \
+	"json_build_object('frustration_level', " a ".recent_frustration, 'satisfaction_level', " \
+	a ".recent_satisfaction, 'urgency_level', " a ".recent_urgency), 'trends', " \
+	"json_build_object('satisfaction_trend', " a ".satisfaction_trend, 'frustration_trend', " \
+	a ".frustration_trend), 'updated_at', " CONTEXT_SQL_TS(a ".updated_at") ")"
+/* clang-format on */
 
 /* A caller fact (caller_facts, migration 006) as the native JSON object. */
-#define CONTEXT_SQL_FACT(f)                                                                               \
-	"json_build_object('kind', " f ".kind, 'value', " f ".value, 'call_count', " f                    \
-	".call_count, 'first_seen_at', " CONTEXT_SQL_TS(                                                  \
-	    f                                                                                             \
-	    ".first_seen_at") ", 'last_seen_at', " CONTEXT_SQL_TS(f                                       \
-	                                                          ".last_seen_at") ", 'last_call_id', " f \
-	                                                                           ".last_call_id)"
+/* clang-format off */
+#define CONTEXT_SQL_FACT(f) \
+	"json_build_object('kind', " f ".kind, 'value', " f ".value, 'call_count', " f \
+	".call_count, 'first_seen_at', " CONTEXT_SQL_TS(f ".first_seen_at") ", 'last_seen_at', " \
+	CONTEXT_SQL_TS(f ".last_seen_at") ", 'last_call_id', " f ".last_call_id)"
+/* clang-format on */
 
 /* The most current facts a context carries (newest first): the context stays small however
  * many calls a caller made. Superseded values (history) are not part of it. */
@@ -69,44 +65,48 @@
  * number of summaries n: p (profile), a (personality averages), f (the current facts, newest
  * CONTEXT_SQL_FACTS_MAX), s (the newest n summaries); every part an index lookup on
  * (customer_id, user_id, ...). */
-#define CONTEXT_SQL_PARTS(u, n)                                                                    \
-	"p AS (SELECT user_id, preferred_name, total_calls, first_call_at, last_call_at, "         \
-	"             preferences, context, created_at, updated_at "                               \
-	"      FROM caller_profiles WHERE user_id = " u "), "                                      \
-	"a AS (SELECT * FROM personality_averages WHERE user_id = " u "), "                        \
-	"f AS (SELECT kind, value, value_key, call_count, first_seen_at, last_seen_at, "           \
-	"             last_call_id FROM caller_facts WHERE user_id = " u " "                       \
-	"      AND superseded_at IS NULL ORDER BY last_seen_at DESC, kind, value_key "             \
-	"      LIMIT " CONTEXT_SQL_FACTS_MAX "), "                                                 \
-	"s AS (SELECT call_id, user_id, thread_id, call_started_at, call_ended_at, "               \
-	"             duration_seconds, summary, key_topics, key_variables, sentiment, "           \
-	"             resolution_status, processor, needs_reprocess "                              \
-	"      FROM call_summaries WHERE user_id = " u " "                                         \
+/* clang-format off */
+#define CONTEXT_SQL_PARTS(u, n) \
+	"p AS (SELECT user_id, preferred_name, total_calls, first_call_at, last_call_at, " \
+	"             preferences, context, created_at, updated_at " \
+	"      FROM caller_profiles WHERE user_id = " u "), " \
+	"a AS (SELECT * FROM personality_averages WHERE user_id = " u "), " \
+	"f AS (SELECT kind, value, value_key, call_count, first_seen_at, last_seen_at, " \
+	"             last_call_id FROM caller_facts WHERE user_id = " u " " \
+	"      AND superseded_at IS NULL ORDER BY last_seen_at DESC, kind, value_key " \
+	"      LIMIT " CONTEXT_SQL_FACTS_MAX "), " \
+	"s AS (SELECT call_id, user_id, thread_id, call_started_at, call_ended_at, " \
+	"             duration_seconds, summary, key_topics, key_variables, sentiment, " \
+	"             resolution_status, processor, needs_reprocess " \
+	"      FROM call_summaries WHERE user_id = " u " " \
 	"      ORDER BY call_ended_at DESC, call_id DESC LIMIT " n ") "
+/* clang-format on */
 
 /* The summaries of s as the document's array, newest first. */
-#define CONTEXT_SQL_SUMMARIES                                                                      \
-	"coalesce((SELECT json_agg(" CONTEXT_SQL_SUMMARY(                                          \
-	    "s") " ORDER BY s.call_ended_at DESC, "                                                \
-	         "s.call_id DESC) FROM s), '[]'::json)"
+/* clang-format off */
+#define CONTEXT_SQL_SUMMARIES \
+	"coalesce((SELECT json_agg(" CONTEXT_SQL_SUMMARY("s") " ORDER BY s.call_ended_at DESC, " \
+	"s.call_id DESC) FROM s), '[]'::json)"
+/* clang-format on */
 
 /* The document over the parts, with sums as its (last) "summaries" member. */
-#define CONTEXT_SQL_OBJECT(u, sums)                                                                \
-	"json_build_object('user_id', (" u ")::text, "                                             \
-	"  'known', EXISTS (SELECT 1 FROM p) OR EXISTS (SELECT 1 FROM s), "                        \
-	"  'profile', (SELECT " CONTEXT_SQL_PROFILE(                                               \
-	    "p") " FROM p), "                                                                      \
-	         "  'personality', (SELECT " CONTEXT_SQL_PERSONALITY(                              \
-	             "a") " FROM a), "                                                             \
-	                  "  'facts', coalesce((SELECT json_agg(" CONTEXT_SQL_FACT(                \
-	                      "f") " ORDER BY f.last_seen_at "                                     \
-	                           "DESC, f.kind, f.value_key) FROM f), '[]'::json), "             \
-	                           "  'summaries', " sums ")"
+/* clang-format off */
+#define CONTEXT_SQL_OBJECT(u, sums) \
+	"json_build_object('user_id', (" u ")::text, " \
+	"  'known', EXISTS (SELECT 1 FROM p) OR EXISTS (SELECT 1 FROM s), " \
+	"  'profile', (SELECT " CONTEXT_SQL_PROFILE("p") " FROM p), " \
+	"  'personality', (SELECT " CONTEXT_SQL_PERSONALITY("a") " FROM a), " \
+	"  'facts', coalesce((SELECT json_agg(" CONTEXT_SQL_FACT("f") " ORDER BY f.last_seen_at " \
+	"DESC, f.kind, f.value_key) FROM f), '[]'::json), " \
+	"  'summaries', " sums ")"
+/* clang-format on */
 
 /* The summary-first context document of caller $1 with the newest $2 summaries, in one
  * statement: the full derivation (see the file comment). */
-#define CONTEXT_SQL_DOC                                                                            \
-	"WITH " CONTEXT_SQL_PARTS("$1", "$2") "SELECT " CONTEXT_SQL_OBJECT(                        \
-	    "$1", CONTEXT_SQL_SUMMARIES) "::text"
+/* clang-format off */
+#define CONTEXT_SQL_DOC \
+	"WITH " CONTEXT_SQL_PARTS("$1", "$2") "SELECT " \
+	CONTEXT_SQL_OBJECT("$1", CONTEXT_SQL_SUMMARIES) "::text"
+/* clang-format on */
 
 #endif

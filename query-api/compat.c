@@ -48,35 +48,38 @@ static enum http_outcome route_health(struct http_exchange *ex, void *ctx)
 	return HTTP_DONE;
 }
 
-#define QSQL_MEMORY(m)                                                                             \
-	"json_build_object('id', " m ".memory_id, 'type', " m ".mtype, 'key', " m ".key, "         \
-	"'value', " m ".value, 'user_id', " m ".user_id, 'scope', " m ".scope, 'source', " m       \
-	".source, 'created_at', " QSQL_TS(m ".created_at") ", 'updated_at', " QSQL_TS(             \
-	    m ".updated_at") ")"
+/* clang-format off */
+#define QSQL_MEMORY(m) \
+	"json_build_object('id', " m ".memory_id, 'type', " m ".mtype, 'key', " m ".key, " \
+	"'value', " m ".value, 'user_id', " m ".user_id, 'scope', " m ".scope, 'source', " m \
+	".source, 'created_at', " QSQL_TS(m ".created_at") ", 'updated_at', " \
+	QSQL_TS(m ".updated_at") ")"
+/* clang-format on */
 
 /* $1 user_id or NULL (shared rows), $2 JSON array of types or NULL, $3 limit, $4 key or
  * NULL. Columns: the memory objects (JSON array), count, user rows, shared rows, and the
  * legacy NDJSON: one stored value per line, in the same order (jsonb text has no raw line
  * break). */
+/* clang-format off */
 static const struct qdb_stmt compat_stmt_memories = {
 	.name = "q_memories",
 	.sql =
-	    "WITH r AS (SELECT * FROM memories m "
-	    "  WHERE (m.expires_at IS NULL OR m.expires_at > now()) "
-	    "  AND ($2::jsonb IS NULL OR m.mtype IN (SELECT jsonb_array_elements_text($2::jsonb))) "
-	    "  AND ($4::text IS NULL OR m.key = $4::text) "
-	    "  AND CASE WHEN $1::text IS NULL THEN m.scope = 'shared' "
-	    "           WHEN $1::text = 'admin' THEN m.scope = 'shared' OR m.user_id = $1::text "
-	    "           ELSE m.scope = 'user' AND m.user_id = $1::text END "
-	    "  ORDER BY m.updated_at DESC, m.memory_id LIMIT $3) "
-	    "SELECT coalesce(json_agg(" QSQL_MEMORY(
-	        "r") " ORDER BY r.updated_at DESC, r.memory_id), "
-	             "'[]'::json)::text, count(*), count(*) FILTER (WHERE r.scope = 'user'), "
-	             "count(*) FILTER (WHERE r.scope = 'shared'), "
-	             "coalesce(string_agg(r.value::text, E'\\n' ORDER BY r.updated_at DESC, "
-	             "r.memory_id), '') FROM r",
+		"WITH r AS (SELECT * FROM memories m "
+		"  WHERE (m.expires_at IS NULL OR m.expires_at > now()) "
+		"  AND ($2::jsonb IS NULL OR m.mtype IN (SELECT jsonb_array_elements_text($2::jsonb))) "
+		"  AND ($4::text IS NULL OR m.key = $4::text) "
+		"  AND CASE WHEN $1::text IS NULL THEN m.scope = 'shared' "
+		"           WHEN $1::text = 'admin' THEN m.scope = 'shared' OR m.user_id = $1::text "
+		"           ELSE m.scope = 'user' AND m.user_id = $1::text END "
+		"  ORDER BY m.updated_at DESC, m.memory_id LIMIT $3) " "SELECT coalesce(json_agg("
+		QSQL_MEMORY("r") " ORDER BY r.updated_at DESC, r.memory_id), "
+		"'[]'::json)::text, count(*), count(*) FILTER (WHERE r.scope = 'user'), "
+		"count(*) FILTER (WHERE r.scope = 'shared'), "
+		"coalesce(string_agg(r.value::text, E'\\n' ORDER BY r.updated_at DESC, "
+		"r.memory_id), '') FROM r",
 	.nparams = 4
 };
+/* clang-format on */
 
 /* Runs the memories statement; NULL after replying. types: a JSON array text or NULL; key:
  * one key or NULL. */
@@ -326,20 +329,23 @@ static enum http_outcome route_v2_context(struct http_exchange *ex, void *ctx)
 
 #define QSQL_V2_DATE(x) "to_char((" x ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS')"
 
+/* clang-format off */
 static const struct qdb_stmt compat_stmt_summaries = {
 	.name = "q_v2_summaries",
 	.sql =
-	    "WITH s AS (SELECT * FROM call_summaries WHERE user_id = $1 "
-	    "           ORDER BY call_ended_at DESC, call_id DESC LIMIT $2) "
-	    "SELECT json_build_object('success', true, 'user_id', $1::text, 'summaries', "
-	    "  coalesce((SELECT json_agg(json_build_object('call_id', s.call_id, 'call_date', " QSQL_V2_DATE(
-	        "s.call_ended_at") ", 'summary', s.summary, 'key_topics', s.key_topics, "
-	                           "  'key_variables', s.key_variables, 'sentiment', s.sentiment, 'resolution_status', "
-	                           "  s.resolution_status, 'duration_seconds', s.duration_seconds) "
-	                           "  ORDER BY s.call_ended_at DESC, s.call_id DESC) FROM s), '[]'::json), "
-	                           "  'total', (SELECT count(*) FROM s))::text",
+		"WITH s AS (SELECT * FROM call_summaries WHERE user_id = $1 "
+		"           ORDER BY call_ended_at DESC, call_id DESC LIMIT $2) "
+		"SELECT json_build_object('success', true, 'user_id', $1::text, 'summaries', "
+		"  coalesce((SELECT json_agg(json_build_object('call_id', s.call_id, 'call_date', "
+		QSQL_V2_DATE("s.call_ended_at")
+		", 'summary', s.summary, 'key_topics', s.key_topics, "
+		"  'key_variables', s.key_variables, 'sentiment', s.sentiment, 'resolution_status', "
+		"  s.resolution_status, 'duration_seconds', s.duration_seconds) "
+		"  ORDER BY s.call_ended_at DESC, s.call_id DESC) FROM s), '[]'::json), "
+		"  'total', (SELECT count(*) FROM s))::text",
 	.nparams = 2
 };
+/* clang-format on */
 
 static enum http_outcome route_v2_summaries(struct http_exchange *ex, void *ctx)
 {
@@ -359,30 +365,29 @@ static enum http_outcome route_v2_summaries(struct http_exchange *ex, void *ctx)
 	return HTTP_DONE;
 }
 
-#define QSQL_V2_PROFILE(p)                                                                                        \
-	"json_build_object('user_id', " p ".user_id, 'preferred_name', " p                                        \
-	".preferred_name, 'total_calls', " p                                                                      \
-	".total_calls, 'first_call_date', " QSQL_V2_DATE(p ".first_call_at") ", 'last_call_date', " QSQL_V2_DATE( \
-	    p                                                                                                     \
-	    ".last_call_at") ", "                                                                                 \
-	                     "'preferences', " p ".preferences, 'context', " p                                    \
-	                     ".context, 'created_at', " QSQL_V2_DATE(                                             \
-	                         p                                                                                \
-	                         ".created_at") ", 'updated_at', " QSQL_V2_DATE(p                                 \
-	                                                                        ".updated_at") ")"
+/* clang-format off */
+#define QSQL_V2_PROFILE(p) \
+	"json_build_object('user_id', " p ".user_id, 'preferred_name', " p \
+	".preferred_name, 'total_calls', " p ".total_calls, 'first_call_date', " \
+	QSQL_V2_DATE(p ".first_call_at") ", 'last_call_date', " QSQL_V2_DATE(p ".last_call_at") \
+	", " "'preferences', " p ".preferences, 'context', " p ".context, 'created_at', " \
+	QSQL_V2_DATE(p ".created_at") ", 'updated_at', " QSQL_V2_DATE(p ".updated_at") ")"
+/* clang-format on */
 
+/* clang-format off */
 static const struct qdb_stmt compat_stmt_profiles = {
 	.name = "q_v2_profiles",
 	.sql =
-	    "WITH p AS (SELECT * FROM caller_profiles "
-	    "           ORDER BY last_call_at DESC NULLS LAST, user_id LIMIT $1) "
-	    "SELECT json_build_object('success', true, 'customer_id', "
-	    "  NULLIF(current_setting('app.current_tenant', true), '')::int, 'profiles', "
-	    "  coalesce((SELECT json_agg(" QSQL_V2_PROFILE(
-	        "p") " ORDER BY p.last_call_at DESC NULLS "
-	             "LAST, p.user_id) FROM p), '[]'::json), 'total', (SELECT count(*) FROM p))::text",
+		"WITH p AS (SELECT * FROM caller_profiles "
+		"           ORDER BY last_call_at DESC NULLS LAST, user_id LIMIT $1) "
+		"SELECT json_build_object('success', true, 'customer_id', "
+		"  NULLIF(current_setting('app.current_tenant', true), '')::int, 'profiles', "
+		"  coalesce((SELECT json_agg(" QSQL_V2_PROFILE("p")
+		" ORDER BY p.last_call_at DESC NULLS "
+		"LAST, p.user_id) FROM p), '[]'::json), 'total', (SELECT count(*) FROM p))::text",
 	.nparams = 1
 };
+/* clang-format on */
 
 static enum http_outcome route_v2_profiles(struct http_exchange *ex, void *ctx)
 {
@@ -401,13 +406,15 @@ static enum http_outcome route_v2_profiles(struct http_exchange *ex, void *ctx)
 	return HTTP_DONE;
 }
 
+/* clang-format off */
 static const struct qdb_stmt compat_stmt_profile = {
 	.name = "q_v2_profile",
-	.sql = "SELECT json_build_object('success', true, 'profile', " QSQL_V2_PROFILE(
-	    "p") ")::text "
-	         "FROM caller_profiles p WHERE p.user_id = $1",
+	.sql =
+		"SELECT json_build_object('success', true, 'profile', " QSQL_V2_PROFILE("p")
+		")::text " "FROM caller_profiles p WHERE p.user_id = $1",
 	.nparams = 1
 };
+/* clang-format on */
 
 static enum http_outcome route_v2_profile(struct http_exchange *ex, void *ctx)
 {
@@ -427,16 +434,18 @@ static enum http_outcome route_v2_profile(struct http_exchange *ex, void *ctx)
 	return HTTP_DONE;
 }
 
+/* clang-format off */
 static const struct qdb_stmt compat_stmt_personality = {
 	.name = "q_v2_personality",
 	.sql =
-	    "SELECT CASE WHEN a.user_id IS NULL THEN json_build_object('success', true, 'user_id', "
-	    "  $1::text, 'personality', NULL, 'message', 'No personality data available yet') "
-	    "ELSE json_build_object('success', true, 'user_id', $1::text, 'personality', " QSQL_PERSONALITY(
-	        "a") ") END::text "
-	             "FROM (SELECT 1) one LEFT JOIN personality_averages a ON a.user_id = $1",
+		"SELECT CASE WHEN a.user_id IS NULL THEN json_build_object('success', true, 'user_id', "
+		"  $1::text, 'personality', NULL, 'message', 'No personality data available yet') "
+		"ELSE json_build_object('success', true, 'user_id', $1::text, 'personality', "
+		QSQL_PERSONALITY("a") ") END::text "
+		"FROM (SELECT 1) one LEFT JOIN personality_averages a ON a.user_id = $1",
 	.nparams = 1
 };
+/* clang-format on */
 
 static enum http_outcome route_v2_personality(struct http_exchange *ex, void *ctx)
 {

@@ -38,12 +38,14 @@ static const char *native_json_escape(const char *s, struct buf *out)
 const struct qdb_stmt query_stmt_context = { .name = "q_context",
 	                                     .sql = QUERY_SQL_CONTEXT_READ(""),
 	                                     .nparams = 2 };
+/* clang-format off */
 static const struct qdb_stmt native_stmt_context_text = {
 	.name = "q_context_text",
 	.sql =
-	    QUERY_SQL_CONTEXT_READ(", c.text_head || array_to_string(c.text_sums[1:$2::int], '')"),
+		QUERY_SQL_CONTEXT_READ(", c.text_head || array_to_string(c.text_sums[1:$2::int], '')"),
 	.nparams = 2
 };
+/* clang-format on */
 
 /* The ETag of one answer: the stored context's, mixed with what the request cut from it. */
 static void native_context_etag(const char *stored, const char *user_id, long long n, bool text,
@@ -154,16 +156,18 @@ static bool native_cursor(struct http_exchange *ex, const char *name, char ts[24
 	return true;
 }
 
+/* clang-format off */
 static const struct qdb_stmt native_stmt_summaries = {
 	.name = "q_summaries",
-	.sql = "SELECT " QSQL_SUMMARY("s") "::text, " QSQL_MICROS(
-	    "s.call_ended_at") ", s.call_id "
-	                       "FROM call_summaries s WHERE s.user_id = $1 AND ($4::text IS NULL OR "
-	                       "(s.call_ended_at, s.call_id) < (" QSQL_FROM_MICROS(
-	                           "$3") ", $4::text)) "
-	                                 "ORDER BY s.call_ended_at DESC, s.call_id DESC LIMIT $2",
+	.sql =
+		"SELECT " QSQL_SUMMARY("s") "::text, " QSQL_MICROS("s.call_ended_at")
+		", s.call_id "
+		"FROM call_summaries s WHERE s.user_id = $1 AND ($4::text IS NULL OR "
+		"(s.call_ended_at, s.call_id) < (" QSQL_FROM_MICROS("$3") ", $4::text)) "
+		"ORDER BY s.call_ended_at DESC, s.call_id DESC LIMIT $2",
 	.nparams = 4
 };
+/* clang-format on */
 
 static enum http_outcome route_summaries(struct http_exchange *ex, void *ctx)
 {
@@ -191,17 +195,18 @@ static enum http_outcome route_summaries(struct http_exchange *ex, void *ctx)
 	return HTTP_DONE;
 }
 
+/* clang-format off */
 static const struct qdb_stmt native_stmt_callers = {
 	.name = "q_callers",
-	.sql = "SELECT " QSQL_PROFILE("p") "::text, " QSQL_MICROS(
-	    "p.last_call_at") ", p.user_id "
-	                      "FROM caller_profiles p WHERE $3::text IS NULL OR "
-	                      "(coalesce(p.last_call_at, '-infinity'), p.user_id) < "
-	                      "(coalesce(" QSQL_FROM_MICROS(
-	                          "$2") ", '-infinity'), $3::text) "
-	                                "ORDER BY coalesce(p.last_call_at, '-infinity') DESC, p.user_id DESC LIMIT $1",
+	.sql =
+		"SELECT " QSQL_PROFILE("p") "::text, " QSQL_MICROS("p.last_call_at") ", p.user_id "
+		"FROM caller_profiles p WHERE $3::text IS NULL OR "
+		"(coalesce(p.last_call_at, '-infinity'), p.user_id) < " "(coalesce("
+		QSQL_FROM_MICROS("$2") ", '-infinity'), $3::text) "
+		"ORDER BY coalesce(p.last_call_at, '-infinity') DESC, p.user_id DESC LIMIT $1",
 	.nparams = 3
 };
+/* clang-format on */
 
 static enum http_outcome route_callers(struct http_exchange *ex, void *ctx)
 {
@@ -239,11 +244,14 @@ static void native_one(struct http_exchange *ex, PGresult *res, const char *what
 	}
 }
 
+/* clang-format off */
 static const struct qdb_stmt native_stmt_profile = {
 	.name = "q_profile",
-	.sql = "SELECT " QSQL_PROFILE("p") "::text FROM caller_profiles p WHERE p.user_id = $1",
+	.sql =
+		"SELECT " QSQL_PROFILE("p") "::text FROM caller_profiles p WHERE p.user_id = $1",
 	.nparams = 1
 };
+/* clang-format on */
 
 static enum http_outcome route_profile(struct http_exchange *ex, void *ctx)
 {
@@ -259,20 +267,21 @@ static enum http_outcome route_profile(struct http_exchange *ex, void *ctx)
 	return HTTP_DONE;
 }
 
+/* clang-format off */
 static const struct qdb_stmt native_stmt_personality = {
 	.name = "q_personality",
-	.sql = "WITH a AS (SELECT * FROM personality_averages WHERE user_id = $1), "
-	       "m AS (SELECT * FROM personality_metrics WHERE user_id = $1 "
-	       "      ORDER BY measured_at DESC, call_id DESC LIMIT $2) "
-	       "SELECT json_build_object('user_id', $1::text, "
-	       "  'averages', (SELECT " QSQL_PERSONALITY(
-	           "a") " FROM a), "
-	                "  'recent_calls', coalesce((SELECT json_agg(" QSQL_METRIC(
-	                    "m") " ORDER BY m.measured_at "
-	                         "DESC, m.call_id DESC) FROM m), '[]'::json))::text, "
-	                         "EXISTS (SELECT 1 FROM a) OR EXISTS (SELECT 1 FROM m)",
+	.sql =
+		"WITH a AS (SELECT * FROM personality_averages WHERE user_id = $1), "
+		"m AS (SELECT * FROM personality_metrics WHERE user_id = $1 "
+		"      ORDER BY measured_at DESC, call_id DESC LIMIT $2) "
+		"SELECT json_build_object('user_id', $1::text, "
+		"  'averages', (SELECT " QSQL_PERSONALITY("a") " FROM a), "
+		"  'recent_calls', coalesce((SELECT json_agg(" QSQL_METRIC("m")
+		" ORDER BY m.measured_at " "DESC, m.call_id DESC) FROM m), '[]'::json))::text, "
+		"EXISTS (SELECT 1 FROM a) OR EXISTS (SELECT 1 FROM m)",
 	.nparams = 2
 };
+/* clang-format on */
 
 static enum http_outcome route_personality(struct http_exchange *ex, void *ctx)
 {
@@ -292,18 +301,20 @@ static enum http_outcome route_personality(struct http_exchange *ex, void *ctx)
 	return HTTP_DONE;
 }
 
+/* clang-format off */
 static const struct qdb_stmt native_stmt_call = {
 	.name = "q_call",
-	.sql = "SELECT json_build_object('call_id', $1::text, "
-	       "  'summary', (SELECT " QSQL_SUMMARY(
-	           "s") " FROM call_summaries s WHERE s.call_id = $1), "
-	                "  'personality', (SELECT " QSQL_METRIC(
-	                    "m") " FROM personality_metrics m "
-	                         "                  WHERE m.call_id = $1))::text, "
-	                         "EXISTS (SELECT 1 FROM call_summaries WHERE call_id = $1) OR "
-	                         "EXISTS (SELECT 1 FROM personality_metrics WHERE call_id = $1)",
+	.sql =
+		"SELECT json_build_object('call_id', $1::text, "
+		"  'summary', (SELECT " QSQL_SUMMARY("s")
+		" FROM call_summaries s WHERE s.call_id = $1), "
+		"  'personality', (SELECT " QSQL_METRIC("m") " FROM personality_metrics m "
+		"                  WHERE m.call_id = $1))::text, "
+		"EXISTS (SELECT 1 FROM call_summaries WHERE call_id = $1) OR "
+		"EXISTS (SELECT 1 FROM personality_metrics WHERE call_id = $1)",
 	.nparams = 1
 };
+/* clang-format on */
 
 static bool native_call_id(const char *id)
 {

@@ -23,33 +23,31 @@
 #define QSQL_PROFILE(p) CONTEXT_SQL_PROFILE(p)
 #define QSQL_PERSONALITY(a) CONTEXT_SQL_PERSONALITY(a)
 #define QSQL_FACT(f) CONTEXT_SQL_FACT(f)
-#define QSQL_METRIC(m)                                                                             \
-	"json_build_object('call_id', " m ".call_id, 'measured_at', " QSQL_TS(                     \
-	    m ".measured_at") ", 'scores', json_build_object('openness', " m                       \
-	                      ".openness, 'conscientiousness', " m                                 \
-	                      ".conscientiousness, 'extraversion', " m                             \
-	                      ".extraversion, 'agreeableness', " m                                 \
-	                      ".agreeableness, 'neuroticism', " m ".neuroticism, 'formality', " m  \
-	                      ".formality, 'directness', " m ".directness, "                       \
-	                      "'detail_orientation', " m ".detail_orientation, 'patience', " m     \
-	                      ".patience, "                                                        \
-	                      "'technical_comfort', " m                                            \
-	                      ".technical_comfort, 'frustration_level', " m                        \
-	                      ".frustration_level, 'satisfaction_level', " m                       \
-	                      ".satisfaction_level, 'urgency_level', " m                           \
-	                      ".urgency_level), 'confidence', " m ".confidence, 'processor', " m   \
-	                      ".processor)"
+/* clang-format off */
+#define QSQL_METRIC(m) \
+	"json_build_object('call_id', " m ".call_id, 'measured_at', " QSQL_TS(m ".measured_at") \
+	", 'scores', json_build_object('openness', " m ".openness, 'conscientiousness', " m \
+	".conscientiousness, 'extraversion', " m ".extraversion, 'agreeableness', " m \
+	".agreeableness, 'neuroticism', " m ".neuroticism, 'formality', " m \
+	".formality, 'directness', " m ".directness, " "'detail_orientation', " m \
+	".detail_orientation, 'patience', " m ".patience, " "'technical_comfort', " m \
+	".technical_comfort, 'frustration_level', " m \
+	".frustration_level, 'satisfaction_level', " m ".satisfaction_level, 'urgency_level', " m \
+	".urgency_level), 'confidence', " m ".confidence, 'processor', " m ".processor)"
+/* clang-format on */
 
 #define QUERY_SQL_CONTEXT CONTEXT_SQL_DOC
 
 /* The context read of the stored context (native.c's routes; bench/query_sql stored): $1
  * user_id, $2 summaries; text: "" or the extra column(s) to select. */
-#define QUERY_SQL_CONTEXT_READ(text)                                                               \
-	"SELECT c.etag, CASE WHEN c.user_id IS NULL THEN json_build_object('user_id', $1::text, "  \
-	"'known', false, 'profile', NULL, 'personality', NULL, 'facts', '[]'::json, "              \
-	"'summaries', '[]'::json)::text ELSE c.doc_head || '[' || "                                \
-	"array_to_string(c.doc_sums[1:$2::int], '') || ']}' END" text                              \
+/* clang-format off */
+#define QUERY_SQL_CONTEXT_READ(text) \
+	"SELECT c.etag, CASE WHEN c.user_id IS NULL THEN json_build_object('user_id', $1::text, " \
+	"'known', false, 'profile', NULL, 'personality', NULL, 'facts', '[]'::json, " \
+	"'summaries', '[]'::json)::text ELSE c.doc_head || '[' || " \
+	"array_to_string(c.doc_sums[1:$2::int], '') || ']}' END" text \
 	" FROM (SELECT 1) one LEFT JOIN caller_context c ON c.user_id = $1"
+/* clang-format on */
 
 /* The physical limit of that read: the same primary-key lookup returning one short column
  * (bench/query_sql pk, pgbench's select-only on the same key). */
