@@ -166,7 +166,7 @@ int main(int argc, char **argv)
 		rc = 2;
 		goto out;
 	}
-	struct ingest_live live = { auth, in.redact };
+	struct ingest_live live = { .auth = auth, .redact = in.redact };
 	prog_on_reload(ingest_reload, &live); /* SIGHUP: the keys and the policy read again */
 	const struct gateway_config gc = { .topic_calls = s.topic_calls,
 		                           .topic_memories = s.topic_memories,
