@@ -78,3 +78,12 @@ void llm_model_close(struct llm_model *l)
 	free(l->prompt);
 	l->prompt = NULL;
 }
+
+int llm_model_check(const struct llm_settings *s, bool use_model, char *err, size_t errlen)
+{
+	struct llm_model l;
+	if (llm_model_open(s, use_model, NULL, &l, err, errlen) != 0)
+		return -1;
+	llm_model_close(&l);
+	return 0;
+}

@@ -109,5 +109,8 @@ int llm_model_open(const struct llm_settings *s, bool use_model, struct metrics 
     __attribute__((warn_unused_result));
 /* Frees what l holds (NULL members are fine); l may be opened again. */
 void llm_model_close(struct llm_model *l);
+/* --check-config (prog_info.check): llm_model_open as start-up calls it, without metrics, then
+ * closed; nothing is sent. 0, or -1 with err. */
+int llm_model_check(const struct llm_settings *s, bool use_model, char *err, size_t errlen);
 
 #endif

@@ -67,16 +67,11 @@ static const char personality_usage[] =
 static int personality_check(const void *settings, char *err, size_t errlen)
 {
 	const struct personality_settings *s = settings;
-	struct metrics *m = metrics_new();
-	struct llm_model llm = { 0 };
 	struct proc_lexicons *lx = proc_lexicons_load(s->lexicons, err, errlen);
-	int rc =
-	    lx == NULL || redact_settings_check(&s->redact, err, errlen) != 0
-	        ? -1
-	        : llm_model_open(&s->llm, strcmp(s->processor, "llm") == 0, m, &llm, err, errlen);
-	llm_model_close(&llm);
+	int rc = lx == NULL ? -1 : redact_settings_check(&s->redact, err, errlen);
+	if (rc == 0)
+		rc = llm_model_check(&s->llm, strcmp(s->processor, "llm") == 0, err, errlen);
 	proc_lexicons_free(&lx);
-	metrics_free(&m);
 	return rc;
 }
 

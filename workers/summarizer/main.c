@@ -71,8 +71,6 @@ static const char summarizer_usage[] =
 static int summarizer_check(const void *settings, char *err, size_t errlen)
 {
 	const struct summarizer_settings *s = settings;
-	struct metrics *m = metrics_new();
-	struct llm_model llm = { 0 };
 	struct proc_tenants *tenants = NULL;
 	struct proc_lexicons *lx = proc_lexicons_load(s->lexicons, err, errlen);
 	int rc = lx == NULL ? -1 : 0;
@@ -81,13 +79,10 @@ static int summarizer_check(const void *settings, char *err, size_t errlen)
 		rc = -1;
 	if (rc == 0 &&
 	    (redact_settings_check(&s->redact, err, errlen) != 0 ||
-	     llm_model_open(&s->llm, strcmp(s->processor, "llm") == 0, m, &llm, err, errlen) != 0))
+	     llm_model_check(&s->llm, strcmp(s->processor, "llm") == 0, err, errlen) != 0))
 		rc = -1;
-	else if (rc == 0)
-		llm_model_close(&llm);
 	proc_tenants_free(&tenants);
 	proc_lexicons_free(&lx);
-	metrics_free(&m);
 	return rc;
 }
 
