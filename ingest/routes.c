@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "http_auth.h"
+#include "http_body.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -29,28 +30,6 @@ static void ingest_now_rfc3339(char out[48])
 static bool ingest_auth(struct ingest *in, struct http_exchange *ex, struct auth_claims *claims)
 {
 	return http_auth(ex, in->auth, AUTH_SCOPE_WRITE, claims);
-}
-
-/* The body as a JSON object, or NULL after replying 400. Owned reference. */
-static json_t *ingest_body(struct http_exchange *ex)
-{
-	size_t len = 0;
-	const char *body = http_body(ex, &len);
-	json_error_t jerr;
-	json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (root == NULL) {
-		char msg[256];
-		snprintf(msg, sizeof(msg), "invalid JSON at line %d column %d: %s", jerr.line,
-		         jerr.column, jerr.text);
-		http_reply_error(ex, 400, "bad_json", msg);
-		return NULL;
-	}
-	if (!json_is_object(root)) {
-		json_decref(root);
-		http_reply_error(ex, 400, "not_object", "the body must be a JSON object");
-		return NULL;
-	}
-	return root;
 }
 
 /* A body may repeat the token's tenant but never name another one (403). */
@@ -177,7 +156,7 @@ static json_t *ingest_begin(struct ingest *in, struct http_exchange *ex, struct 
 		return NULL;
 	if (!want_body)
 		return json_object();
-	json_t *body = ingest_body(ex);
+	json_t *body = http_body_object(ex);
 	if (body != NULL && !ingest_same_tenant(ex, body, c->customer_id)) {
 		json_decref(body);
 		return NULL;
@@ -195,7 +174,7 @@ static enum http_outcome route_v3_calls(struct http_exchange *ex, void *ctx)
 	enum http_outcome out;
 	if (ingest_fast_call(ctx, ex, c.customer_id, &out) != EVENT_BAD_JSON)
 		return out;
-	json_t *ev = ingest_body(ex);
+	json_t *ev = http_body_object(ex);
 	if (ev != NULL && !ingest_same_tenant(ex, ev, c.customer_id)) {
 		json_decref(ev);
 		return HTTP_DONE;

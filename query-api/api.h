@@ -54,9 +54,6 @@ void api_reply_tagged(struct http_exchange *ex, const char *json, size_t len, co
 /* s[0..len) (valid UTF-8) JSON-escaped, without quotes, appended to out. */
 void api_escape(const char *s, size_t len, struct buf *out);
 
-/* The request body as a JSON object (owned), or NULL after replying 400. */
-json_t *api_body(struct http_exchange *ex);
-
 /* The route tables of native.c, compat.c, search.c. */
 extern const struct http_route query_native_routes[];
 extern const size_t query_native_nroutes;

@@ -21,6 +21,7 @@
 #include "buf.h"
 #include "context.h"
 #include "context_text.h"
+#include "http_body.h"
 #include "query_sql.h"
 
 /* How old the pool's last word on the database may be before /health asks again. */
@@ -251,7 +252,7 @@ static enum http_outcome route_memory_retrieve(struct http_exchange *ex, void *c
 	long long limit;
 	if (!api_auth(ex, api, &c))
 		return HTTP_DONE;
-	json_t *body = api_body(ex);
+	json_t *body = http_body_object(ex);
 	if (body == NULL)
 		return HTTP_DONE;
 	bool has_user = json_object_get(body, "user_id") != NULL &&
@@ -295,7 +296,7 @@ static enum http_outcome route_v2_context(struct http_exchange *ex, void *ctx)
 	long long n;
 	if (!api_auth(ex, api, &c))
 		return HTTP_DONE;
-	json_t *body = api_body(ex);
+	json_t *body = http_body_object(ex);
 	if (body == NULL)
 		return HTTP_DONE;
 	const char *user_id = compat_body_user(ex, body, true);
@@ -468,7 +469,7 @@ static enum http_outcome route_v2_search(struct http_exchange *ex, void *ctx)
 	long long limit;
 	if (!api_auth(ex, api, &c))
 		return HTTP_DONE;
-	json_t *body = api_body(ex);
+	json_t *body = http_body_object(ex);
 	if (body == NULL)
 		return HTTP_DONE;
 	json_t *q = json_object_get(body, "query");
