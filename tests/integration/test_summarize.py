@@ -36,7 +36,7 @@ def test_builtin_fields_and_bad_lines(tmp_path):
         assert key in first, key
     assert first["caller_name"] == "Kelly Nguyen"
     assert {"kind": "name", "value": "Kelly Nguyen", "key": "kelly nguyen", "single": True} in first["facts"]
-    assert first["processor"] == "builtin-extractive/2"
+    assert first["processor"] == "builtin-extractive/3"
     assert "billing" in first["key_topics"]
     assert set(SCORES) <= set(first["personality"])
     assert 0 <= first["personality"]["confidence"] <= 1

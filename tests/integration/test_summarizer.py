@@ -101,7 +101,7 @@ def test_calls_become_summaries_and_profiles_exactly_once(services, db, worker_e
         for ev in events:  # ids, tenant and caller come from the event
             r = by_call[(ev["customer_id"], ev["call_id"])]
             assert r[2] == ev["user_id"] and r[10] == ev["event_id"]
-            assert r[3] and r[8] == "builtin-extractive/2" and r[9] is False
+            assert r[3] and r[8] == "builtin-extractive/3" and r[9] is False
             assert r[6] in ("positive", "neutral", "negative", "frustrated")
             assert r[7] in ("resolved", "unresolved", "escalated", "follow_up",
                             "transferred", "unknown")
@@ -281,7 +281,7 @@ def test_llm_answers_end_as_designed(services, db, worker_env, tmp_path, llm, mo
             if mode == "retry_after":
                 assert calls["n"] == 2 and time.monotonic() - started >= 1.0
         else:  # the default policy: the built-in summary, marked for reprocessing
-            assert row[3] == "builtin-extractive/2" and row[4] is True
+            assert row[3] == "builtin-extractive/3" and row[4] is True
             assert "llm failed" in d.output()
         prof = query(db, "SELECT user_id, preferred_name FROM caller_profiles")
         assert prof == [("9495551234", "Kelly Nguyen")]
