@@ -113,15 +113,18 @@ struct client {
 	int failed;
 };
 
-/* One search as qdb.c sends it: one pipeline, one round trip. Returns the results or -1. */
+/* One search as qdb.c sends it (the generic plan, qdb_stmt.generic_plan): one pipeline, one
+ * round trip. Returns the results or -1. */
 static long client_search(PGconn *conn, struct client *c, size_t i)
 {
 	const char *tp[] = { c->tenant };
 	const char *params[] = { c->queries[i], c->vectors[i], "10", c->mode, MINILM_MODEL_ID };
 	if (!PQenterPipelineMode(conn) ||
 	    !PQsendQueryParams(conn, "BEGIN READ ONLY", 0, NULL, NULL, NULL, NULL, 0) ||
-	    !PQsendQueryParams(conn, "SELECT set_config('app.current_tenant', $1, true)", 1, NULL,
-	                       tp, NULL, NULL, 0) ||
+	    !PQsendQueryParams(conn,
+	                       "SELECT set_config('app.current_tenant', $1, true), "
+	                       "set_config('plan_cache_mode', 'force_generic_plan', true)",
+	                       1, NULL, tp, NULL, NULL, 0) ||
 	    !PQsendQueryPrepared(conn, "search", 5, params, NULL, NULL, 0) ||
 	    !PQsendQueryParams(conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) ||
 	    !PQpipelineSync(conn))
@@ -164,7 +167,9 @@ static void *client_run(void *arg)
 	PGresult *res = NULL;
 	if (PQstatus(conn) != CONNECTION_OK)
 		goto fail;
-	res = PQexec(conn, "SELECT set_config('hnsw.iterative_scan', 'strict_order', false)");
+	res = PQexec(conn,
+	             "SELECT set_config('hnsw.iterative_scan', 'strict_order', false), "
+	             "set_config('max_parallel_workers_per_gather', '0', false)"); /* as qdb.c */
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		goto fail;
 	PQclear(res);

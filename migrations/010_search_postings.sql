@@ -110,7 +110,8 @@ BEGIN
 END
 $f$;
 
--- Existing rows, once (see above), then the key and the policy.
+-- Existing rows, once (see above), then the key (sorted in memory where it fits) and the policy.
+SET LOCAL maintenance_work_mem = '256MB';
 ALTER TABLE call_chunks NO FORCE ROW LEVEL SECURITY;
 ALTER TABLE call_summaries NO FORCE ROW LEVEL SECURITY;
 INSERT INTO search_postings (customer_id, lexeme, tf, call_id, chunk_no, words)

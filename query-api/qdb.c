@@ -40,6 +40,9 @@ struct qdb {
 };
 
 static const char qdb_tenant_sql[] = "SELECT set_config('app.current_tenant', $1, true)";
+static const char qdb_tenant_generic_sql[] =
+    "SELECT set_config('app.current_tenant', $1, true), "
+    "set_config('plan_cache_mode', 'force_generic_plan', true)";
 
 struct qdb *qdb_new(const struct qdb_config *cfg, struct metrics *m)
 {
@@ -162,8 +165,11 @@ static bool qdb_is_prepared(const struct qdb_slot *slot, const struct qdb_stmt *
 	return false;
 }
 
-/* Session set-up of a new connection: the statement timeout, iterative HNSW scans, and the
- * tenant statement prepared. Returns DB_OK or a db_status. */
+/* Session set-up of a new connection: the statement timeout, iterative HNSW scans, no parallel
+ * workers (a request is one short statement: starting workers cost more than they save, and
+ * the search's gated-off half still started them), and the tenant statements prepared (the
+ * second also asks for the generic plan, qdb_stmt.generic_plan). Returns DB_OK or a
+ * db_status. */
 static int qdb_session(struct qdb *q, PGconn *conn, char *err, size_t errlen)
 {
 	char timeout[32];
@@ -171,18 +177,23 @@ static int qdb_session(struct qdb *q, PGconn *conn, char *err, size_t errlen)
 	const char *params[] = { timeout };
 	int rc = db_exec(conn,
 	                 "SELECT set_config('statement_timeout', $1, false), "
-	                 "set_config('hnsw.iterative_scan', 'strict_order', false)",
+	                 "set_config('hnsw.iterative_scan', 'strict_order', false), "
+	                 "set_config('max_parallel_workers_per_gather', '0', false)",
 	                 1, params, NULL, err, errlen);
 	if (rc != DB_OK)
 		return rc;
-	PGresult *res = PQprepare(conn, "qdb_tenant", qdb_tenant_sql, 1, NULL);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		snprintf(err, errlen, "cannot prepare the tenant statement: %s",
-		         PQerrorMessage(conn));
+	const char *const tenant_stmts[][2] = { { "qdb_tenant", qdb_tenant_sql },
+		                                { "qdb_tenant_generic", qdb_tenant_generic_sql } };
+	for (size_t i = 0; i < sizeof(tenant_stmts) / sizeof(tenant_stmts[0]); i++) {
+		PGresult *res = PQprepare(conn, tenant_stmts[i][0], tenant_stmts[i][1], 1, NULL);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			snprintf(err, errlen, "cannot prepare the tenant statement: %s",
+			         PQerrorMessage(conn));
+			PQclear(res);
+			return PQstatus(conn) == CONNECTION_OK ? DB_ERROR : DB_CONN_LOST;
+		}
 		PQclear(res);
-		return PQstatus(conn) == CONNECTION_OK ? DB_ERROR : DB_CONN_LOST;
 	}
-	PQclear(res);
 	return DB_OK;
 }
 
@@ -244,7 +255,8 @@ static bool qdb_send(PGconn *conn, const char *tenant, const struct qdb_stmt *st
 	const char *tp[] = { tenant };
 	return PQenterPipelineMode(conn) &&
 	       PQsendQueryParams(conn, "BEGIN READ ONLY", 0, NULL, NULL, NULL, NULL, 0) &&
-	       PQsendQueryPrepared(conn, "qdb_tenant", 1, tp, NULL, NULL, 0) &&
+	       PQsendQueryPrepared(conn, st->generic_plan ? "qdb_tenant_generic" : "qdb_tenant", 1,
+	                           tp, NULL, NULL, 0) &&
 	       (!prepare || PQsendPrepare(conn, st->name, st->sql, st->nparams, NULL)) &&
 	       PQsendQueryPrepared(conn, st->name, st->nparams, params, NULL, NULL, 0) &&
 	       PQsendQueryParams(conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) &&

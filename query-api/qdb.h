@@ -38,6 +38,10 @@ struct qdb_stmt {
 	const char *name;
 	const char *sql;
 	int nparams;
+	/* run with plan_cache_mode = force_generic_plan (set in its transaction): a large
+	 * statement whose planning costs more than its execution, written so that one plan serves
+	 * every parameter (search_sql.h) */
+	bool generic_plan;
 };
 
 struct qdb_config {

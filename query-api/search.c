@@ -34,13 +34,13 @@
 #include "search_sql.h"
 #include "xalloc.h"
 
-static const struct qdb_stmt search_stmt_tenant = { .name = "q_search_tenant",
-	                                            .sql = SEARCH_SQL_TENANT,
-	                                            .nparams = 5 };
+static const struct qdb_stmt search_stmt_tenant = {
+	.name = "q_search_tenant", .sql = SEARCH_SQL_TENANT, .nparams = 5, .generic_plan = true
+};
 
-static const struct qdb_stmt search_stmt_user = { .name = "q_search_user",
-	                                          .sql = SEARCH_SQL_USER,
-	                                          .nparams = 6 };
+static const struct qdb_stmt search_stmt_user = {
+	.name = "q_search_user", .sql = SEARCH_SQL_USER, .nparams = 6, .generic_plan = true
+};
 
 /* The query's vector as pgvector text, from the configured embedder. false after 503. */
 static bool search_vector(struct http_exchange *ex, const struct query_api *api, const char *q,

@@ -9,8 +9,9 @@
 #include "query_sql.h"
 
 #define SEARCH_TERMS "12"
-#define SEARCH_POSTINGS "1000"
+#define SEARCH_POSTINGS "500"
 #define SEARCH_CANDIDATES "300"
+#define SEARCH_USER_CANDIDATES "4000"
 
 /* $1 query text, $2 query vector, $3 limit, $4 mode, $5 model id, [$6 user_id]. CAND is the CTEs
  * that end in cand (call_id, chunk_no, tsv, words), the text candidates from the query's
@@ -81,31 +82,35 @@
 /* Tenant-wide candidates, from search_postings (migration 010) in two stages: (1) per picked
  * lexeme its SEARCH_POSTINGS postings of the highest tf (all of them for a lexeme that rare,
  * a btree range read backwards, index only), summed into a partial BM25 per passage (the
- * summary, passage -1, at the average length); (2) the SEARCH_CANDIDATES best of those, read
- * with their tsvectors (primary keys) for the exact BM25 of every query lexeme below. */
+ * summary, passage -1, at the average length); (2) the SEARCH_CANDIDATES best of those (4 per
+ * result asked for if that is more), read with their tsvectors (primary keys) for the exact
+ * BM25 of every query lexeme below. */
 #define SEARCH_CAND_TENANT                                                                           \
 	"post AS (SELECT p.call_id, p.chunk_no, sum(pick.idf * p.tf * 2.2 / (p.tf + 1.2 * (0.25 + "  \
 	"  0.75 * CASE WHEN p.chunk_no < 0 THEN st.avgdl ELSE p.words END / st.avgdl))) AS s "       \
 	"  FROM pick CROSS JOIN st CROSS JOIN LATERAL (SELECT p.call_id, p.chunk_no, p.tf, p.words " \
 	"  FROM search_postings p WHERE p.lexeme = pick.lexeme ORDER BY p.tf DESC "                  \
 	"  LIMIT " SEARCH_POSTINGS ") p GROUP BY 1, 2 ORDER BY s DESC, call_id, chunk_no "           \
-	"  LIMIT " SEARCH_CANDIDATES "), "                                                           \
+	"  LIMIT greatest(" SEARCH_CANDIDATES ", $3::int * 4)), "                                    \
 	"cand AS (SELECT t.call_id, t.chunk_no, coalesce(c.tsv, s.search_tsv) AS tsv, "              \
 	"  coalesce(c.words, (SELECT avgdl FROM st)::int) AS words FROM post t "                     \
 	"  LEFT JOIN call_chunks c ON t.chunk_no >= 0 AND c.call_id = t.call_id "                    \
 	"  AND c.chunk_no = t.chunk_no LEFT JOIN call_summaries s ON t.chunk_no < 0 "                \
 	"  AND s.call_id = t.call_id), "
 
-/* Within one caller: that caller's passages and summaries exactly (a caller's few hundred
- * rows at most; the OFFSET 0 fence keeps the planner on the (customer_id, user_id) index). */
+/* Within one caller: that caller's passages and summaries holding a picked lexeme, at most
+ * SEARCH_USER_CANDIDATES of each (the OFFSET 0 fence keeps the planner on the (customer_id,
+ * user_id) index; a caller has few calls, so this reads them all). */
 #define SEARCH_CAND_USER                                                                             \
 	"ptq AS (SELECT websearch_to_tsquery('simple', string_agg(lexeme, ' or ')) AS tq "           \
 	"  FROM pick), "                                                                             \
 	"cand AS ((SELECT c.call_id, c.chunk_no, c.tsv, c.words FROM (SELECT * FROM call_chunks "    \
 	"  WHERE user_id = $6::text OFFSET 0) c WHERE $4::text <> 'semantic' "                       \
-	"  AND c.tsv @@ (SELECT tq FROM ptq)) UNION ALL (SELECT s.call_id, -1, s.search_tsv, "       \
+	"  AND c.tsv @@ (SELECT tq FROM ptq) LIMIT " SEARCH_USER_CANDIDATES                          \
+	") UNION ALL (SELECT s.call_id, -1, s.search_tsv, "                                          \
 	"  (SELECT avgdl FROM st)::int FROM (SELECT * FROM call_summaries WHERE user_id = $6::text " \
-	"  OFFSET 0) s WHERE $4::text <> 'semantic' AND s.search_tsv @@ (SELECT tq FROM ptq))), "
+	"  OFFSET 0) s WHERE $4::text <> 'semantic' AND s.search_tsv @@ (SELECT tq FROM ptq) "       \
+	"  LIMIT " SEARCH_USER_CANDIDATES ")), "
 
 /* The tenant-wide statement ($1..$5) and the one within a caller ($6 user_id). */
 #define SEARCH_SQL_TENANT SEARCH_SQL(SEARCH_CAND_TENANT, "call_chunks")
