@@ -2,7 +2,12 @@
 # The ingest benchmark (part of `make bench`): POST /v3/calls with a realistic 8 KB transcript
 # over 64 keep-alive connections, next to the limits measured in the same run on the same
 # machine: the raw producer rate of the same events (no HTTP), and the HTTP ceiling of the
-# same server and load tool (GET /healthz).
+# same server and load tool (GET /healthz). Then redaction (issue 20): the same closed-loop run
+# against an aimem-ingest without it, alternating with this one for 3 rounds, and the redactor's
+# own cost per call on the same transcript. "Without" is AIMEM_BENCH_BASE_INGEST, a build from
+# before lib/redact (git archive 38e6cdb^ | tar -x -C /tmp/base && make -C /tmp/base
+# build/bin/aimem-ingest), or else this build with redact.kinds=none (which still re-encodes each
+# event with its metadata.redaction: only the scan is left out).
 #
 # Runs its own PostgreSQL-free service set in .run/bench (Kafka only) and stops it after.
 set -euo pipefail
@@ -15,6 +20,7 @@ secret="bench-secret-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 
 cleanup() {
 	[ -n "${ingest_pid:-}" ] && kill "$ingest_pid" 2>/dev/null && wait "$ingest_pid" 2>/dev/null
+	for p in ${ab_pids:-}; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
 	"$repo/scripts/dev" down --dir "$dir" all >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -70,3 +76,56 @@ p99=$(echo "$paced" | sed -n 's/.* p99 \([0-9.]*\).*/\1/p')
 paced_rate=$(echo "$paced" | rate "req/s")
 echo "bench: ingest/raw = $max_rate/$raw_rate (mean raw) = $(awk -v a="$max_rate" -v b="$raw_rate" 'BEGIN{printf "%.0f%%", 100*a/b}') (target >= 50%)"
 echo "bench: at $paced_rate req/s offered 2000/s: p99 = $p99 ms (target <= 20 ms)"
+
+# ---- redaction: with and without, alternating on the same minutes ---------------------------
+start_ingest() { # binary log [VAR=value ...]: starts it in this shell (ab_pids for cleanup)
+	local bin=$1 log=$2
+	shift 2
+	env AIMEM_HTTP_PORT=0 AIMEM_AUTH_JWT_SECRET=$secret AIMEM_KAFKA_BOOTSTRAP_SERVERS=$bootstrap \
+		AIMEM_TOPICS_CALLS=$topic AIMEM_HTTP_THREADS=${AIMEM_BENCH_THREADS:-4} "$@" "$bin" \
+		>/dev/null 2>"$log" &
+	ab_pids="${ab_pids:-} $!"
+}
+port_of() { # log: the port of its ready line (20 s at most)
+	for _ in $(seq 400); do
+		p=$(sed -n 's/.* ready .*port=\([0-9]*\).*/\1/p' "$1" 2>/dev/null | head -1)
+		[ -n "$p" ] && { echo "$p"; return; }
+		sleep 0.05
+	done
+	echo "bench: no ready line in $1" >&2
+	cat "$1" >&2
+	exit 1
+}
+kill "$ingest_pid" && wait "$ingest_pid" 2>/dev/null || true
+ingest_pid=
+base=${AIMEM_BENCH_BASE_INGEST:-}
+if [ -n "$base" ]; then
+	without="$base (before lib/redact)"
+	start_ingest "$base" "$dir/ingest-base.log"
+else
+	without="redact.kinds=none"
+	start_ingest "$build/bin/aimem-ingest" "$dir/ingest-base.log" AIMEM_REDACT_KINDS=none
+fi
+start_ingest "$build/bin/aimem-ingest" "$dir/ingest-new.log"
+base_port=$(port_of "$dir/ingest-base.log")
+new_port=$(port_of "$dir/ingest-new.log")
+with=() without_r=()
+for round in 1 2 3; do
+	for v in without with; do
+		p=$new_port
+		[ $v = without ] && p=$base_port
+		out=$("$build/bench/loadgen" --port "$p" --connections 64 --path /v3/calls --body "$dir/call.json" \
+			--header "Authorization: Bearer $token" --seconds "$seconds")
+		r=$(echo "$out" | rate "req/s")
+		echo "bench: redaction round $round, $v: $r req/s"
+		if [ $v = with ]; then with+=("$r"); else without_r+=("$r"); fi
+	done
+done
+median() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
+mw=$(median "${with[@]}")
+mo=$(median "${without_r[@]}")
+echo "bench: POST /v3/calls with redaction $mw req/s, without ($without) $mo req/s (medians of 3):" \
+	"$(awk -v a="$mw" -v b="$mo" 'BEGIN{printf "%.0f%%", 100*a/b}') (target >= 90%)"
+for _ in $(seq 2000); do cat "$dir/call.json"; done >"$dir/calls.jsonl"
+cost=$("$build/tests/redact_text" <"$dir/calls.jsonl" 2>&1 >/dev/null | tail -1)
+echo "bench: the redactor alone on this transcript ($(wc -c <"$dir/call.json") bytes): ${cost#redact_text: }"

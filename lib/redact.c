@@ -1,13 +1,17 @@
 /*
  * redact: the one pass over a call's turns (see redact.h).
  *
- * Per turn: the written patterns first (IBAN, and the opt-in e-mail and street address), then
- * a byte scan that turns digits and number words into items of the current run. A run ends at
+ * Per turn: the opt-in e-mail addresses first (around each '@'), then a byte scan that turns
+ * digits and number words into items of the current run; where a group of digits starts it
+ * also looks for an IBAN (two capitals before it) or a street address. A run ends at
  * an ordinary word, a character that is not a separator, or a turn of another speaker that is
  * more than a short acknowledgement; it is then cut into cards and typed segments (run_flush),
  * each found value becoming one span per turn it touches. The texts are rewritten at the end,
  * spans merged where they overlap. Cue words are remembered by when they were last heard, so
  * the agent's question ("and the security code?") types the caller's answer.
+ *
+ * Cost: one look at each byte, a hash look-up only for words whose length and first and last
+ * letters some table word has (redact_words), no allocation once the buffers have grown.
  */
 #include "redact.h"
 
@@ -121,9 +125,36 @@ bool redact_aba(const char *d)
 	return sum % 10 == 0 && !(d[0] == '0' && d[1] == '0');
 }
 
-static bool is_sep(unsigned char c);
+/* One look-up per byte in the scans: 1 a letter, 2 a digit, 4 a separator (space, tab, CR, LF,
+ * - . , / ( ) +) that joins the digits of one number. */
+enum { CL_ALPHA = 1, CL_DIGIT = 2, CL_SEP = 4 };
+/* clang-format off */
+static const uint8_t byte_class[256] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	4, 0, 0, 0, 0, 0, 0, 0, 4, 4, 0, 4, 4, 4, 4, 4, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0,
+	0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0,
+	0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+/* clang-format on */
 
-static bool is_alpha(unsigned char c);
+static bool is_sep(unsigned char c)
+{
+	return byte_class[c] & CL_SEP;
+}
+
+static bool is_alpha(unsigned char c)
+{
+	return byte_class[c] & CL_ALPHA;
+}
+
+static bool is_digit(unsigned char c)
+{
+	return byte_class[c] & CL_DIGIT;
+}
 
 bool redact_holds_card(const char *text, size_t len)
 {
@@ -483,7 +514,7 @@ static void item_add(struct redactor *r, uint32_t turn, uint32_t start, uint32_t
 }
 
 /* "twenty" not followed by a unit said its zero, "four hundred" alone its two. */
-static void zero_settle(struct redactor *r)
+static void zero_settle_now(struct redactor *r)
 {
 	if (r->hundred_pending) {
 		r->hundred_pending = false;
@@ -494,6 +525,12 @@ static void zero_settle(struct redactor *r)
 		r->zero_pending = false;
 		item_add(r, r->zero.turn, r->zero.start, r->zero.end, '0', 0);
 	}
+}
+
+static inline void zero_settle(struct redactor *r)
+{
+	if (r->hundred_pending || r->zero_pending) /* rare: the test inline, the work not */
+		zero_settle_now(r);
 }
 
 /* A digit (spoken or written) at [start, end); "double" before it repeats it. */
@@ -536,13 +573,13 @@ static void cue_heard(struct redactor *r, enum redact_cue c)
 static void word(struct redactor *r, uint32_t turn, uint32_t start, uint32_t end, const char *t,
                  bool cues_only)
 {
-	char low[16];
 	size_t len = end - start;
-	const struct redact_word *w = NULL;
-	if (len < sizeof(low)) {
-		for (size_t i = 0; i < len; i++)
-			low[i] = (char)(t[start + i] | 0x20);
-		w = redact_word_find(low, len);
+	const struct redact_word *w =
+	    redact_word_maybe(t + start, len) ? redact_word_find(t + start, len) : NULL;
+	if (w == NULL && r->nrun == 0 && !r->zero_pending && !r->hundred_pending) {
+		r->words++; /* the common case: an ordinary word, no number open */
+		r->mult = 0;
+		return;
 	}
 	int type = w ? w->type : RW_OTHER;
 	if (cues_only) {
@@ -609,22 +646,6 @@ static void word(struct redactor *r, uint32_t turn, uint32_t start, uint32_t end
 	}
 }
 
-static bool is_sep(unsigned char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '-' || c == '.' ||
-	       c == ',' || c == '/' || c == '(' || c == ')' || c == '+';
-}
-
-static bool is_alpha(unsigned char c)
-{
-	return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
-}
-
-static bool is_digit(unsigned char c)
-{
-	return c >= '0' && c <= '9';
-}
-
 /* "st", "nd", "rd", "th" right after digits ("14th"), then no letter. */
 static bool ordinal(const char *t, size_t q, size_t len)
 {
@@ -649,16 +670,10 @@ static bool turn_is_ack(const char *t, size_t len)
 		size_t q = p;
 		while (q < len && is_alpha((unsigned char)t[q]))
 			q++;
-		char low[16];
-		if (q - p < sizeof(low)) {
-			for (size_t i = p; i < q; i++)
-				low[i - p] = (char)(t[i] | 0x20);
-			const struct redact_word *w = redact_word_find(low, q - p);
-			if (w &&
-			    ((w->type != RW_OTHER && w->type != RW_FILLER && w->type != RW_WEAK) ||
-			     w->cue != RC_NONE))
-				return false;
-		}
+		const struct redact_word *w = redact_word_find(t + p, q - p);
+		if (w && ((w->type != RW_OTHER && w->type != RW_FILLER && w->type != RW_WEAK) ||
+		          w->cue != RC_NONE))
+			return false;
 		if (++words > ACK_WORDS)
 			return false;
 		p = q;
@@ -667,6 +682,8 @@ static bool turn_is_ack(const char *t, size_t len)
 }
 
 /* Scans one turn; pattern spans [ps, pe) of r->spans (sorted) are skipped as run breaks. */
+static size_t pattern_at(struct redactor *r, uint32_t ti, size_t p);
+
 static void scan_turn(struct redactor *r, uint32_t ti, size_t ps, size_t pe, bool cues_only)
 {
 	const char *t = r->turns[ti].text;
@@ -678,7 +695,12 @@ static void scan_turn(struct redactor *r, uint32_t ti, size_t ps, size_t pe, boo
 				run_break(r);
 			p = r->spans[ps++].end;
 		} else if (is_digit(c)) {
-			size_t q = p;
+			size_t q = p, end = cues_only ? 0 : pattern_at(r, ti, p);
+			if (end != 0) { /* an IBAN or an address: its placeholder breaks the run */
+				run_break(r);
+				p = end;
+				continue;
+			}
 			while (q < len && is_digit((unsigned char)t[q]))
 				q++;
 			if ((p > 0 && is_alpha((unsigned char)t[p - 1])) ||
@@ -833,37 +855,56 @@ static size_t address_at(const char *t, size_t len, size_t p)
 	return 0;
 }
 
+static bool is_upper(char c)
+{
+	return c >= 'A' && c <= 'Z';
+}
+
+/* Adds a pattern span of turn ti unless it overlaps one found already in the turn. */
+static bool pattern_add(struct redactor *r, uint32_t ti, size_t first, size_t start, size_t end,
+                        enum redact_kind kind)
+{
+	for (size_t i = first; i < r->nspans; i++)
+		if (start < r->spans[i].end && end > r->spans[i].start)
+			return false;
+	span_add(r, ti, (uint32_t)start, (uint32_t)end, ++r->next_id, kind, NULL);
+	r->counts[kind]++;
+	r->found++;
+	return true;
+}
+
+/* An IBAN ("GB82 WEST ...": two capitals before p, the first of two check digits at p) or a
+ * street address starting at the digit p of turn ti: the span is added and its end returned;
+ * 0 when there is none. The scan calls it at the start of each group of digits. */
+static size_t pattern_at(struct redactor *r, uint32_t ti, size_t p)
+{
+	const char *t = r->turns[ti].text;
+	size_t len = r->turns[ti].len, end = 0;
+	if ((r->kinds & (1u << REDACT_IBAN)) && p >= 2 && is_upper(t[p - 2]) &&
+	    is_upper(t[p - 1]) && p + 1 < len && is_digit((unsigned char)t[p + 1]) &&
+	    (p == 2 || !(is_alpha((unsigned char)t[p - 3]) || is_digit((unsigned char)t[p - 3]))) &&
+	    (end = iban_at(t, len, p - 2)) != 0 &&
+	    pattern_add(r, ti, r->nspans, p - 2, end, REDACT_IBAN))
+		return end;
+	if ((r->kinds & (1u << REDACT_ADDRESS)) && (p == 0 || !is_alpha((unsigned char)t[p - 1])) &&
+	    (end = address_at(t, len, p)) != 0 &&
+	    pattern_add(r, ti, r->nspans, p, end, REDACT_ADDRESS))
+		return end;
+	return 0;
+}
+
+/* The e-mail addresses of turn ti (around each '@'), before the scan, which skips them. */
 static void patterns(struct redactor *r, uint32_t ti)
 {
 	const char *t = r->turns[ti].text;
-	size_t len = r->turns[ti].len;
-	bool iban = r->kinds & (1u << REDACT_IBAN), email = r->kinds & (1u << REDACT_EMAIL);
-	bool addr = r->kinds & (1u << REDACT_ADDRESS);
-	for (size_t p = 0; p < len; p++) {
-		unsigned char c = (unsigned char)t[p];
-		bool boundary = p == 0 || !(is_alpha((unsigned char)t[p - 1]) ||
-		                            is_digit((unsigned char)t[p - 1]));
-		size_t end = 0, start = p;
-		if (iban && boundary && c >= 'A' && c <= 'Z' && p + 4 < len && t[p + 1] >= 'A' &&
-		    t[p + 1] <= 'Z' && is_digit((unsigned char)t[p + 2]) &&
-		    is_digit((unsigned char)t[p + 3]) && (end = iban_at(t, len, p)) != 0) {
-			span_add(r, ti, (uint32_t)p, (uint32_t)end, ++r->next_id, REDACT_IBAN,
-			         NULL);
-		} else if (email && c == '@' && (end = email_at(t, len, p, &start)) != 0) {
-			if (r->nspans > 0 && r->spans[r->nspans - 1].turn == ti &&
-			    r->spans[r->nspans - 1].end > start)
-				continue; /* inside what was found already */
-			span_add(r, ti, (uint32_t)start, (uint32_t)end, ++r->next_id, REDACT_EMAIL,
-			         NULL);
-		} else if (addr && boundary && is_digit(c) && (end = address_at(t, len, p)) != 0) {
-			span_add(r, ti, (uint32_t)p, (uint32_t)end, ++r->next_id, REDACT_ADDRESS,
-			         NULL);
-		} else {
-			continue;
-		}
-		r->counts[r->spans[r->nspans - 1].kind]++;
-		r->found++;
-		p = end - 1;
+	size_t len = r->turns[ti].len, first = r->nspans;
+	if (!(r->kinds & (1u << REDACT_EMAIL)))
+		return;
+	for (const char *at = memchr(t, '@', len); at != NULL;
+	     at = memchr(at + 1, '@', len - (size_t)(at + 1 - t))) {
+		size_t start, end = email_at(t, len, (size_t)(at - t), &start);
+		if (end != 0)
+			(void)pattern_add(r, ti, first, start, end, REDACT_EMAIL);
 	}
 }
 
@@ -871,6 +912,7 @@ static void patterns(struct redactor *r, uint32_t ti)
 
 struct redactor *redact_new(void)
 {
+	redact_words_init();
 	struct redactor *r = xcalloc(1, sizeof(*r));
 	r->magic = REDACT_MAGIC;
 	return r;

@@ -160,13 +160,11 @@ static void edge_metadata(const struct event *ev, const char *version, const uns
 }
 
 /* Re-encodes ev with its new texts and metadata, and decodes the result into ev. */
-static void edge_record(struct event *ev, const char *version, const unsigned *counts)
+static void edge_reencode(struct event *ev, struct buf *md)
 {
-	struct buf md = BUF_INIT, text = BUF_INIT;
-	edge_metadata(ev, version, counts, &md);
-	ev->call.metadata = (struct event_json){ md.data, md.len };
+	struct buf text = BUF_INIT;
+	ev->call.metadata = (struct event_json){ md->data, md->len };
 	event_encode(ev, &text);
-	buf_free(&md);
 	/* placeholders may be longer than what they replace: no size limit for our own text */
 	const struct event_limits lim = { .max_event_bytes = (size_t)-1,
 		                          .max_turns = (size_t)-1,
@@ -178,6 +176,56 @@ static void edge_record(struct event *ev, const char *version, const unsigned *c
 	buf_free(&text);
 	event_release(ev);
 	*ev = fresh;
+}
+
+/*
+ * Nothing was replaced: the validated text stays as it is but for metadata, spliced in where
+ * it was (or added before the closing brace). ev->raw is swapped for the new text; agent and
+ * metadata, the only members that point into it, are moved with it.
+ */
+static void edge_splice(struct event *ev, const struct buf *md)
+{
+	char *old = ev->raw;
+	struct event_json *meta = &ev->call.metadata, *agent = &ev->call.agent;
+	size_t at, cut;
+	static const char key[] = ",\"metadata\":";
+	if (meta->ptr != NULL) {
+		at = (size_t)(meta->ptr - old);
+		cut = meta->len;
+	} else {
+		at = ev->raw_len;
+		while (at > 0 && old[at - 1] != '}')
+			at--;
+		at--; /* the top-level object's closing brace (it is an object: decoded) */
+		cut = 0;
+	}
+	struct buf text = BUF_INIT;
+	buf_reserve(&text, ev->raw_len + md->len + sizeof(key));
+	buf_append(&text, old, at);
+	if (meta->ptr == NULL)
+		buf_append(&text, key, sizeof(key) - 1);
+	size_t md_at = text.len;
+	buf_append(&text, md->data, md->len);
+	buf_append(&text, old + at + cut, ev->raw_len - at - cut);
+	if (agent->ptr != NULL) {
+		size_t a = (size_t)(agent->ptr - old);
+		agent->ptr = text.data + (a < at ? a : a + (text.len - ev->raw_len));
+	}
+	*meta = (struct event_json){ text.data + md_at, md->len };
+	ev->raw_len = text.len;
+	ev->raw = buf_detach(&text);
+	free(old);
+}
+
+static void edge_record(struct event *ev, const char *version, const unsigned *counts, bool changed)
+{
+	struct buf md = BUF_INIT;
+	edge_metadata(ev, version, counts, &md);
+	if (changed)
+		edge_reencode(ev, &md);
+	else
+		edge_splice(ev, &md);
+	buf_free(&md);
 }
 
 size_t redact_edge_event(struct redact_edge *e, struct event *ev, bool record,
@@ -227,6 +275,6 @@ size_t redact_edge_event(struct redact_edge *e, struct event *ev, bool record,
 		if (c[k] && e->count[k])
 			metrics_counter_add(e->count[k], c[k]);
 	if (record)
-		edge_record(ev, version, c);
+		edge_record(ev, version, c, found > 0);
 	return found;
 }

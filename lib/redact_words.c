@@ -5,6 +5,7 @@
 #include "redact_words.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <string.h>
 
 struct rw_entry {
@@ -207,8 +208,11 @@ static const struct rw_entry rw_table[] = {
 };
 
 #define RW_SLOTS 512 /* a power of two, over twice the table */
+#define RW_MAXLEN REDACT_WORD_MAXLEN
 
 static uint16_t rw_slot[RW_SLOTS]; /* index + 1 into rw_table; 0: empty */
+static uint8_t rw_len[sizeof(rw_table) / sizeof(rw_table[0])];
+uint32_t redact_word_shapes[REDACT_WORD_MAXLEN][26];
 static pthread_once_t rw_once = PTHREAD_ONCE_INIT;
 
 static uint32_t rw_hash(const char *w, size_t len)
@@ -219,25 +223,48 @@ static uint32_t rw_hash(const char *w, size_t len)
 	return h;
 }
 
+static bool rw_letter(char c)
+{
+	return c >= 'a' && c <= 'z';
+}
+
 static void rw_build(void)
 {
 	_Static_assert(sizeof(rw_table) / sizeof(rw_table[0]) * 2 < RW_SLOTS, "rw_slot too small");
 	for (size_t i = 0; i < sizeof(rw_table) / sizeof(rw_table[0]); i++) {
-		uint32_t h = rw_hash(rw_table[i].w, strlen(rw_table[i].w)) & (RW_SLOTS - 1);
+		const char *w = rw_table[i].w;
+		size_t len = strlen(w);
+		uint32_t h = rw_hash(w, len) & (RW_SLOTS - 1);
 		while (rw_slot[h] != 0)
 			h = (h + 1) & (RW_SLOTS - 1);
 		rw_slot[h] = (uint16_t)(i + 1);
+		rw_len[i] = (uint8_t)len;
+		if (len < RW_MAXLEN && rw_letter(w[0]) && rw_letter(w[len - 1]))
+			redact_word_shapes[len][w[0] - 'a'] |= 1u << (w[len - 1] - 'a');
 	}
 }
 
-const struct redact_word *redact_word_find(const char *w, size_t len)
+void redact_words_init(void)
 {
 	pthread_once(&rw_once, rw_build);
+}
+
+const struct redact_word *redact_word_find(const char *word, size_t len)
+{
+	if (len == 0 || len >= RW_MAXLEN)
+		return NULL;
+	char first = (char)(word[0] | 0x20), last = (char)(word[len - 1] | 0x20);
+	if (rw_letter(first) && rw_letter(last) &&
+	    !(redact_word_shapes[len][first - 'a'] & (1u << (last - 'a'))))
+		return NULL; /* the common case, decided before lower-casing the word */
+	char w[RW_MAXLEN];
+	for (size_t i = 0; i < len; i++)
+		w[i] = (char)((word[i] >= 'A' && word[i] <= 'Z') ? word[i] | 0x20 : word[i]);
 	uint32_t h = rw_hash(w, len) & (RW_SLOTS - 1);
 	for (; rw_slot[h] != 0; h = (h + 1) & (RW_SLOTS - 1)) {
-		const struct rw_entry *e = &rw_table[rw_slot[h] - 1];
-		if (strncmp(e->w, w, len) == 0 && e->w[len] == '\0')
-			return &e->v;
+		size_t i = rw_slot[h] - 1u;
+		if (rw_len[i] == len && memcmp(rw_table[i].w, w, len) == 0)
+			return &rw_table[i].v;
 	}
 	return NULL;
 }

@@ -4,12 +4,13 @@
  * fillers that do not break a spoken number ("uh", "dash"), month names, and the cue words
  * that say what a number is ("security code", "expires", "social", "routing", "order").
  *
- * A static table hashed once (thread-safe, no allocation after the first call). Not here:
+ * A static table hashed once (redact_words_init, thread-safe; redact_new calls it). Not here:
  * what a run of digits is (redact.c).
  */
 #ifndef AIMEM_REDACT_WORDS_H
 #define AIMEM_REDACT_WORDS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,7 +48,26 @@ struct redact_word {
 	uint8_t cue; /* enum redact_cue (RW_OTHER words only) */
 };
 
-/* The entry of the lower-case word w[0..len), or NULL for a word the table does not know. */
+#define REDACT_WORD_MAXLEN 16 /* longer words are never in the table */
+
+/* A filter in front of the hash: bit (last letter - 'a') of [length][first letter - 'a'] is set
+ * when some entry has that shape, so most words of a transcript ("the", "calling") are turned
+ * away by redact_word_maybe without a call. Read-only after redact_words_init. */
+extern uint32_t redact_word_shapes[REDACT_WORD_MAXLEN][26];
+
+/* False when no table word can be w[0..len) (ASCII letters only, any case); true otherwise. */
+static inline bool redact_word_maybe(const char *w, size_t len)
+{
+	if (len == 0 || len >= REDACT_WORD_MAXLEN)
+		return false;
+	unsigned first = (unsigned)((w[0] | 0x20) - 'a'),
+	         last = (unsigned)((w[len - 1] | 0x20) - 'a');
+	return first >= 26 || last >= 26 || (redact_word_shapes[len][first] >> last & 1u);
+}
+
+/* Hashes the table (once per process, any thread: pthread_once). Before redact_word_find. */
+void redact_words_init(void);
+/* The entry of the word w[0..len) in any case, or NULL for a word the table does not know. */
 const struct redact_word *redact_word_find(const char *w, size_t len);
 
 #endif

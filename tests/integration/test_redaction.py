@@ -13,12 +13,12 @@ and the database see it.
 """
 import json
 import re
-import subprocess
+import signal
 import uuid
 
 import pytest
 
-from conftest import BUILD, REPO, Daemon, consume, make_topic, mint, run
+from conftest import BUILD, REPO, Daemon, aimem, consume, make_topic, mint, run
 from pipeline import FakeLLM, produce, query, stored_total, wait_for
 from test_ingest import SECRET, request
 
@@ -209,3 +209,67 @@ def test_workers_redact_events_other_tools_produce(stack, tmp_path):
         raise AssertionError("the model never saw the placeholder")
     for name, d in stack["d"].items():
         assert_no_card(f"{name} log", d.output())
+
+
+def test_aimem_publish_redacts_each_line(services, tmp_path):
+    calls, memories = make_topic(services), make_topic(services)
+    ev = dict(card_call("CA-pub-1", "9495550001"), type="call.ended", version=1,
+              event_id=str(uuid.uuid4()), customer_id=7, occurred_at="2026-11-20T15:09:41Z")
+    path = tmp_path / "events.jsonl"
+    path.write_text(json.dumps(ev) + "\n")
+    proc = aimem("publish", str(path), check=False,
+                 env={"AIMEM_KAFKA_BOOTSTRAP_SERVERS": services.bootstrap,
+                      "AIMEM_TOPICS_CALLS": calls, "AIMEM_TOPICS_MEMORIES": memories})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 sent, 0 rejected, 0 failed, 2 values redacted" in proc.stdout, proc.stdout
+    assert_no_card("publish output", proc.stdout + proc.stderr)
+    (key, value, _, _), = consume(services.bootstrap, calls, 1)
+    assert_no_card("kafka", value)
+    assert json.loads(value)["metadata"]["redaction"]["counts"] == {"card": 1, "cvv": 1}
+
+
+def test_tenant_policy_files_reload_on_sighup(services, tmp_path):
+    """redact.tenant_dir: tenant 7's file adds e-mail; another tenant keeps the defaults; a bad
+    file on SIGHUP keeps the policy in use."""
+    calls, memories = make_topic(services), make_topic(services)
+    policies = tmp_path / "redact"
+    policies.mkdir()
+    d = Daemon([str(BUILD / "bin/aimem-ingest")],
+               {"AIMEM_HTTP_PORT": "0", "AIMEM_AUTH_JWT_SECRET": SECRET,
+                "AIMEM_KAFKA_BOOTSTRAP_SERVERS": services.bootstrap, "AIMEM_TOPICS_CALLS": calls,
+                "AIMEM_TOPICS_MEMORIES": memories, "AIMEM_REDACT_TENANT_DIR": str(policies)},
+               tmp_path / "ingest.log").wait_ready()
+    try:
+        def send(tenant, text):
+            body = {"call_id": f"CA{uuid.uuid4().hex[:10]}", "user_id": "9495550002",
+                    "turns": [{"role": "user", "text": text}]}
+            status, _, payload = request(d.port, "POST", "/v3/calls", body,
+                                         token=mint(SECRET, customer_id=tenant))
+            assert status == 202, payload
+            return body["call_id"]
+
+        def produced(call_id):
+            for _, value, _, _ in consume(services.bootstrap, calls, 1, timeout=5):
+                ev = json.loads(value)
+                if ev["call_id"] == call_id:
+                    return ev
+            raise AssertionError(f"{call_id} not on the topic")
+
+        text = f"mail me at dana@example.com, card {CARD}"
+        ev = produced(send(7, text))
+        assert ev["turns"][0]["text"] == "mail me at dana@example.com, card [CARD \u2022\u2022\u2022\u20226467]"
+        assert ev["metadata"]["redaction"]["policy"] == "1/default-7f"
+        (policies / "7.conf").write_text("# tenant 7\nemail on\niban off\n")
+        d.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: "[EMAIL]" in produced(send(7, text))["turns"][0]["text"], timeout=20,
+                 what="the reloaded policy")
+        ev = produced(send(7, text))
+        assert ev["metadata"]["redaction"]["policy"].startswith("1/t")
+        assert ev["metadata"]["redaction"]["counts"] == {"card": 1, "email": 1}
+        assert "dana@example.com" in produced(send(8, text))["turns"][0]["text"]  # tenant 8: defaults
+        (policies / "7.conf").write_text("fax on\n")
+        d.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: "7.conf:1:" in d.output(), timeout=20, what="the refused file logged")
+        assert "[EMAIL]" in produced(send(7, text))["turns"][0]["text"]  # the old policy stays
+    finally:
+        assert d.stop() == 0, d.output()

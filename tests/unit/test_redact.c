@@ -290,5 +290,23 @@ UNIT_TEST(redact_event_records_metadata)
 	CHECK_CONTAINS(ev.raw, "\"metadata\":{\"redaction\":{\"policy\":\"1/default-7f\","
 	                       "\"counts\":{}}}");
 	event_release(&ev);
+	/* nothing found: the metadata is spliced into the text; agent after it still reads right */
+	static const char spliced[] =
+	    "{\"type\":\"call.ended\",\"version\":1,\"event_id\":"
+	    "\"7d0f3c1e-4b1a-4e8e-9a52-0c7f1d2e3a4b\",\"customer_id\":7,\"occurred_at\":"
+	    "\"2026-11-20T15:04:05Z\",\"call_id\":\"c1\",\"user_id\":\"u1\",\"metadata\": {\"a\":1},"
+	    "\"turns\":[{\"role\":\"user\",\"text\":\"hi\"}],\"agent\":{\"name\":\"Sam\"}}  ";
+	UNIT_REQUIRE(event_decode(spliced, strlen(spliced), NULL, 0, NULL, &ev, err, sizeof(err)) ==
+	             EVENT_OK);
+	CHECK_INT(redact_edge_event(e, &ev, true, NULL), 0);
+	CHECK_CONTAINS(ev.raw, "\"metadata\": {\"redaction\":{\"policy\":\"1/default-7f\","
+	                       "\"counts\":{}},\"a\":1},");
+	CHECK(ev.call.agent.len == strlen("{\"name\":\"Sam\"}") &&
+	      memcmp(ev.call.agent.ptr, "{\"name\":\"Sam\"}", ev.call.agent.len) == 0);
+	CHECK_INT(event_decode(ev.raw, ev.raw_len, NULL, 0, NULL, &again, err, sizeof(err)),
+	          EVENT_OK);
+	CHECK(again.call.metadata.len == ev.call.metadata.len);
+	event_release(&again);
+	event_release(&ev);
 	redact_edge_free(&e);
 }
