@@ -294,7 +294,9 @@ def run_soak(workdir):
     speed["p99_ms_outside_pg_stops"] = {"first": calm["first"]["p99_ms"], "last": calm["last"]["p99_ms"]}
     speed["pg_stops_s"] = pg_windows
     speed["load1_first_last"] = soak_speed.window_load(per_minute, seconds)
-    failures += slow
+    wl = speed["load1_first_last"]  # shown with a speed failure: the machine is shared
+    failures += [f"{f} (load average {wl['first']['load1']} -> {wl['last']['load1']}, this soak's share of the "
+                 f"machine {wl['first']['soak_cpu_pct']}% -> {wl['last']['soak_cpu_pct']}%)" for f in slow]
     (Path(workdir) / "soak_minutes.json").write_text(json.dumps({"minutes": per_minute, "speed": speed}, indent=1))
     failures += final["violations"] + chaos.errors
     if a["leaks"]:
