@@ -140,6 +140,9 @@ struct worker_ops {
 	/* NULL: events as they come; else each call.ended's turns are redacted (lib/redact_event)
 	 * as soon as it is decoded, before prepare, apply or anything else sees it (borrowed) */
 	struct redact_edge *redact;
+	/* The tables apply writes, NULL-terminated (static): the rows a replay reports as changed
+	 * are these tables' inserts, updates and deletes in its transactions. NULL: none counted */
+	const char *const *tables;
 };
 
 struct worker;

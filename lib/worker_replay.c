@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "backoff.h"
+#include "buf.h"
 #include "db.h"
 #include "event.h"
 #include "log.h"
@@ -63,14 +64,18 @@ static bool worker_replay_admit(struct worker *w, struct wpart *p, rd_kafka_mess
 /* Replay: the rows this transaction changed in the tenant tables (its own statistics). */
 static int worker_replay_count(struct worker *w)
 {
+	static const char sql[] = "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0)"
+	                          " FROM pg_stat_xact_user_tables WHERE relname = ANY($1::text[])";
 	char err[512];
 	PGresult *res = NULL;
-	int rc = db_exec(w->conn,
-	                 "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0)"
-	                 " FROM pg_stat_xact_user_tables WHERE relname IN ('call_summaries',"
-	                 " 'caller_profiles', 'personality_metrics', 'personality_averages',"
-	                 " 'memories', 'caller_facts', 'call_chunks')",
-	                 0, NULL, &res, err, sizeof(err));
+	struct buf names = BUF_INIT; /* the program's tables as a text[] literal: "{a,b}" */
+	buf_putc(&names, '{');
+	for (size_t i = 0; w->ops.tables != NULL && w->ops.tables[i] != NULL; i++)
+		buf_appendf(&names, "%s%s", i > 0 ? "," : "", w->ops.tables[i]);
+	buf_putc(&names, '}');
+	const char *params[] = { buf_str(&names) };
+	int rc = db_exec(w->conn, sql, 1, params, &res, err, sizeof(err));
+	buf_free(&names);
 	long long n = 0;
 	if (rc == DB_OK && num_parse_int(PQgetvalue(res, 0, 0), 0, INT64_MAX, &n) == NUM_OK)
 		w->replay->rows_pending =

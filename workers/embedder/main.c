@@ -172,6 +172,7 @@ int main(int argc, char **argv)
 		                        .prepare = passages_prepare,
 		                        .release = passages_release,
 		                        .apply_batch = passages_apply_batch,
+		                        .tables = passages_tables,
 		                        .redact = redact };
 	log_info("provider=%s model=%s dimensions=%u chunk_words=%lld overlap=%lld",
 	         s.embed.provider, embed_model_id(emb), embed_dim(emb), s.chunk_words,

@@ -222,6 +222,8 @@ static json_t *passages_vector(const float *v, unsigned dim)
 	return j;
 }
 
+const char *const passages_tables[] = { "call_chunks", NULL };
+
 int passages_apply_batch(void *ctx, PGconn *conn, struct worker_job *const *jobs, size_t n,
                          char *err, size_t errlen)
 {

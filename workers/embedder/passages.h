@@ -29,6 +29,8 @@ void passages_free(struct passages **p);
  * while the embedder fails (an outage never advances the partition). */
 int passages_prepare(void *ctx, struct worker_job *const *jobs, size_t n);
 void passages_release(void *ctx, void *prep);
+/* The tables passages_apply_batch writes (worker_ops.tables). */
+extern const char *const passages_tables[];
 int passages_apply_batch(void *ctx, PGconn *conn, struct worker_job *const *jobs, size_t n,
                          char *err, size_t errlen);
 

@@ -29,6 +29,8 @@ static const char apply_put_sql[] =
 static const char apply_delete_sql[] =
     "DELETE FROM memories WHERE customer_id = $1 AND memory_id = $2";
 
+const char *const memories_tables[] = { "memories", NULL };
+
 int memories_apply(void *ctx, PGconn *conn, const struct worker_job *job, char *err, size_t errlen)
 {
 	(void)ctx;

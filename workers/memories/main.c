@@ -57,6 +57,7 @@ int main(int argc, char **argv)
 	const struct worker_ops ops = {
 		.accept_types = (1u << EVENT_MEMORY_PUT) | (1u << EVENT_MEMORY_DELETE),
 		.apply = memories_apply,
+		.tables = memories_tables,
 	};
 	int rc = worker_prog_run(&wp, &s.worker, &s.metrics, &ops);
 	worker_prog_end(&wp);

@@ -121,6 +121,7 @@ int main(int argc, char **argv)
 		                        .prepare = scorer_prepare,
 		                        .release = scorer_release,
 		                        .apply_batch = scorer_apply_batch,
+		                        .tables = scorer_tables,
 		                        .redact = redact };
 	log_info("processor=%s policy=%s", llm.client ? llm.processor : PERSONALITY_BUILTIN_NAME,
 	         llm_policy_name(llm.policy));

@@ -373,6 +373,8 @@ static json_t *score_row(const struct worker_job *job, size_t ord)
 	return row;
 }
 
+const char *const scorer_tables[] = { "personality_metrics", "personality_averages", NULL };
+
 int scorer_apply_batch(void *ctx, PGconn *conn, struct worker_job *const *jobs, size_t n, char *err,
                        size_t errlen)
 {

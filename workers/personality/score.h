@@ -35,6 +35,8 @@ void scorer_free(struct scorer **s);
 int scorer_prepare(void *ctx, struct worker_job *const *jobs, size_t n);
 void scorer_release(void *ctx, void *prep);
 /* One statement upserts a tenant group's rows, one recomputes their callers' averages. */
+/* The tables scorer_apply_batch writes (worker_ops.tables). */
+extern const char *const scorer_tables[];
 int scorer_apply_batch(void *ctx, PGconn *conn, struct worker_job *const *jobs, size_t n, char *err,
                        size_t errlen);
 

@@ -139,6 +139,7 @@ int main(int argc, char **argv)
 		                        .prepare = summarizer_prepare,
 		                        .release = summarizer_release,
 		                        .apply_batch = summarizer_apply_batch,
+		                        .tables = summarizer_tables,
 		                        .redact = redact };
 	log_info("processor=%s policy=%s tenant_topics=%zu",
 	         llm.client ? llm.processor : PROC_BUILTIN_NAME, llm_policy_name(llm.policy),

@@ -347,6 +347,9 @@ static json_t *summarize_row(const struct worker_job *job, size_t ord)
 	return row;
 }
 
+const char *const summarizer_tables[] = { "call_summaries", "caller_profiles", "caller_facts",
+	                                  NULL };
+
 int summarizer_apply_batch(void *ctx, PGconn *conn, struct worker_job *const *jobs, size_t n,
                            char *err, size_t errlen)
 {

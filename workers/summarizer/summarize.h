@@ -35,6 +35,8 @@ void summarizer_free(struct summarizer **s);
 int summarizer_prepare(void *ctx, struct worker_job *const *jobs, size_t n);
 void summarizer_release(void *ctx, void *prep);
 /* All of one tenant's calls of a batch: one upsert, then one recount of the callers' profiles. */
+/* The tables summarizer_apply_batch writes (worker_ops.tables). */
+extern const char *const summarizer_tables[];
 int summarizer_apply_batch(void *ctx, PGconn *conn, struct worker_job *const *jobs, size_t n,
                            char *err, size_t errlen);
 
