@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "buf.h"
 #include "facts.h"
@@ -231,8 +230,9 @@ UNIT_TEST(facts_whole_call)
 	            "follow_up=Agent will email the caller the new declarations page by Friday");
 }
 
-/* The scanners' work is linear: a 1 MiB turn made of what they look for (promises, date
- * words, relations, cue words) is read in bounded time and keeps at most FACTS_MAX facts. */
+/* A 1 MiB turn made of what the scanners look for (promises, date words, relations, cue
+ * words) keeps at most FACTS_MAX facts. Its speed is not timed here (no timed unit tests):
+ * bench/summarize.sh measures the processors' calls/s. */
 UNIT_TEST(facts_big_turn_bounded)
 {
 	static const char unit[] =
@@ -246,13 +246,8 @@ UNIT_TEST(facts_big_turn_bounded)
 		text[i] = unit[i % n];
 	text[len] = '\0';
 	const char *texts[] = { text };
-	struct timespec t0, t1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	char *got = facts_test(NULL, "u", texts);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	double ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
-	if (ms > 2000) /* generous: valgrind and sanitizers run this too */
-		unit_fail(__FILE__, __LINE__, "1 MiB turn took %.0f ms", ms);
+	UNIT_REQUIRE(got != NULL);
 	CHECK(strlen(got) < FACTS_MAX * (FACTS_VALUE_MAX + 32));
 	free(got);
 	free(text);

@@ -453,16 +453,16 @@ UNIT_TEST(personality_bench)
 	UNIT_REQUIRE(personality_score(lx, &call, &r, err, sizeof(err)) == 0);
 	CHECK(r.caller_words >= 4900 && r.caller_words <= 5100);
 	CHECK(r.confidence >= 0.9);
-	int iters = getenv("AIMEM_PERS_BENCH") ? 200 : 5;
-	double w0 = pers_now_us(), c0 = pers_cpu_us();
-	for (int i = 0; i < iters; i++)
-		UNIT_REQUIRE(personality_score(lx, &call, &r, err, sizeof(err)) == 0);
-	double wall = (pers_now_us() - w0) / iters, cpu = (pers_cpu_us() - c0) / iters;
-	if (getenv("AIMEM_PERS_BENCH"))
+	/* its speed is printed on request (AIMEM_PERS_BENCH=1), never asserted: no timed unit tests */
+	if (getenv("AIMEM_PERS_BENCH")) {
+		int iters = 200;
+		double w0 = pers_now_us(), c0 = pers_cpu_us();
+		for (int i = 0; i < iters; i++)
+			UNIT_REQUIRE(personality_score(lx, &call, &r, err, sizeof(err)) == 0);
+		double wall = (pers_now_us() - w0) / iters, cpu = (pers_cpu_us() - c0) / iters;
 		printf("personality_score: %zu caller words: %.0f us CPU per call (%.0f us wall)\n",
 		       r.caller_words, cpu, wall);
-	/* generous bound (sanitizer builds are ~10x slower): linear, not quadratic */
-	CHECK(cpu < 100000);
+	}
 	buf_free(&text);
 	free(turns);
 	proc_lexicons_free(&lx);
