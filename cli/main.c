@@ -240,7 +240,9 @@ static int cli_publish(const struct cli_settings *s, const struct cfg *cfg, int 
 	    "usage: aimem publish [--dry-run] FILE|-\n"
 	    "Produces JSON Lines events (call.ended to topics.calls, memory.put/delete to\n"
 	    "topics.memories; backfill), - reads stdin. Needs kafka.bootstrap.servers. --dry-run:\n"
-	    "check every line, publish nothing.\n";
+	    "check every line, publish nothing. Card, bank and social-security numbers in the\n"
+	    "turns are replaced by placeholders first, as aimem-ingest does (redact.*,\n"
+	    "docs/redaction.md).\n";
 	struct publish_opts o = { .topic_calls = s->topic_calls,
 		                  .topic_memories = s->topic_memories,
 		                  .timeout_ms = s->produce_timeout_ms,
