@@ -57,7 +57,7 @@ static int embed_check(const struct embed_settings *s, enum embed_kind *kind, ch
 		return 0;
 	}
 	*kind = EMBED_OPENAI;
-	if (s->base_url == NULL || s->model == NULL)
+	if (s->transfer.base_url == NULL || s->transfer.model == NULL)
 		EMBED_BAD("embed.base_url and embed.model are required for the openai provider");
 	return 0;
 }
@@ -129,7 +129,8 @@ struct embedder *embed_open(const struct embed_settings *s, struct metrics *m, c
 			return NULL;
 		}
 	} else {
-		snprintf(e->model_id, sizeof(e->model_id), "openai:%.200s/%u", s->model, e->dim);
+		snprintf(e->model_id, sizeof(e->model_id), "openai:%.200s/%u", s->transfer.model,
+		         e->dim);
 		if ((e->openai = embed_openai_new(s, m, err, errlen)) == NULL) {
 			embed_close(&e);
 			return NULL;

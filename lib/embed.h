@@ -28,13 +28,13 @@
 #include <stddef.h>
 
 #include "cfg.h"
+#include "llm.h"
 #include "metrics.h"
 
 struct embed_settings {
-	char *provider, *base_url, *model, *api_key, *api_key_header, *model_dir, *fallback;
+	struct llm_transfer_settings transfer; /* embed.base_url ... embed.max_response (llm.h) */
+	char *provider, *model_dir, *fallback;
 	long long dimensions, batch_size, max_input_bytes;
-	long long timeout_ms, connect_timeout_ms, in_flight, attempts;
-	long long backoff_base_ms, backoff_cap_ms, retry_after_cap_ms, max_response;
 	bool send_dimensions;
 };
 
@@ -57,13 +57,13 @@ struct embed_settings {
 	{ .key = "embed.dimensions", .type = CFG_INT, .def = "384", .min = 1, .max = 2000, \
 	  .offset = EMBED_S_(base, dimensions), \
 	  .help = "vector dimension; must equal call_chunks.embedding's (checked at start)" }, \
-	{ .key = "embed.base_url", .type = CFG_STRING, .offset = EMBED_S_(base, base_url), \
+	{ .key = "embed.base_url", .type = CFG_STRING, .offset = EMBED_S_(base, transfer.base_url), \
 	  .help = "provider openai: API base, e.g. https://api.openai.com/v1 or http://127.0.0.1:11434/v1" }, \
-	{ .key = "embed.model", .type = CFG_STRING, .offset = EMBED_S_(base, model), \
+	{ .key = "embed.model", .type = CFG_STRING, .offset = EMBED_S_(base, transfer.model), \
 	  .help = "provider openai: model name; rows record openai:<model>/<dimensions>" }, \
-	{ .key = "embed.api_key", .type = CFG_STRING, .flags = CFG_SECRET, .offset = EMBED_S_(base, api_key), \
+	{ .key = "embed.api_key", .type = CFG_STRING, .flags = CFG_SECRET, .offset = EMBED_S_(base, transfer.api_key), \
 	  .help = "provider openai: API key (use embed.api_key_file or AIMEM_EMBED_API_KEY_FILE)" }, \
-	{ .key = "embed.api_key_header", .type = CFG_STRING, .offset = EMBED_S_(base, api_key_header), \
+	{ .key = "embed.api_key_header", .type = CFG_STRING, .offset = EMBED_S_(base, transfer.api_key_header), \
 	  .help = "header carrying the bare key (e.g. api-key); unset: Authorization: Bearer" }, \
 	{ .key = "embed.send_dimensions", .type = CFG_BOOL, .def = "false", \
 	  .offset = EMBED_S_(base, send_dimensions), \
@@ -74,25 +74,25 @@ struct embed_settings {
 	  .offset = EMBED_S_(base, max_input_bytes), \
 	  .help = "a longer text is cut (at a UTF-8 boundary) before it is embedded" }, \
 	{ .key = "embed.timeout", .type = CFG_DURATION, .def = "30s", .min = 100, .max = 600000, \
-	  .offset = EMBED_S_(base, timeout_ms), .help = "provider openai: per attempt, the whole transfer" }, \
+	  .offset = EMBED_S_(base, transfer.timeout_ms), .help = "provider openai: per attempt, the whole transfer" }, \
 	{ .key = "embed.connect_timeout", .type = CFG_DURATION, .def = "5s", .min = 100, .max = 60000, \
-	  .offset = EMBED_S_(base, connect_timeout_ms), .help = "provider openai: per attempt" }, \
+	  .offset = EMBED_S_(base, transfer.connect_timeout_ms), .help = "provider openai: per attempt" }, \
 	{ .key = "embed.max_in_flight", .type = CFG_INT, .def = "8", .min = 1, .max = 1024, \
-	  .offset = EMBED_S_(base, in_flight), .help = "provider openai: requests in flight at once" }, \
+	  .offset = EMBED_S_(base, transfer.in_flight), .help = "provider openai: requests in flight at once" }, \
 	{ .key = "embed.max_attempts", .type = CFG_INT, .def = "4", .min = 1, .max = 100, \
-	  .offset = EMBED_S_(base, attempts), \
+	  .offset = EMBED_S_(base, transfer.attempts), \
 	  .help = "provider openai: attempts per request on 429/5xx/timeouts (1: no retry)" }, \
 	{ .key = "embed.backoff.base", .type = CFG_DURATION, .def = "250ms", .min = 1, .max = 60000, \
-	  .offset = EMBED_S_(base, backoff_base_ms), \
+	  .offset = EMBED_S_(base, transfer.backoff_base_ms), \
 	  .help = "provider openai: first backoff between attempts" }, \
 	{ .key = "embed.backoff.cap", .type = CFG_DURATION, .def = "10s", .min = 1, .max = 600000, \
-	  .offset = EMBED_S_(base, backoff_cap_ms), \
+	  .offset = EMBED_S_(base, transfer.backoff_cap_ms), \
 	  .help = "provider openai: longest backoff between attempts" }, \
 	{ .key = "embed.retry_after_cap", .type = CFG_DURATION, .def = "30s", .min = 0, .max = 600000, \
-	  .offset = EMBED_S_(base, retry_after_cap_ms), \
+	  .offset = EMBED_S_(base, transfer.retry_after_cap_ms), \
 	  .help = "provider openai: a longer Retry-After is cut to this" }, \
 	{ .key = "embed.max_response", .type = CFG_SIZE, .def = "64MiB", .min = 1024, .max = 1LL << 30, \
-	  .offset = EMBED_S_(base, max_response), \
+	  .offset = EMBED_S_(base, transfer.max_response), \
 	  .help = "provider openai: largest answer body accepted" }
 /* clang-format on */
 

@@ -42,23 +42,8 @@ struct embed_batch {
 struct embed_openai *embed_openai_new(const struct embed_settings *s, struct metrics *m, char *err,
                                       size_t errlen)
 {
-	const struct llm_config lc = {
-		.base_url = s->base_url,
-		.model = s->model,
-		.api_key = s->api_key,
-		.api_key_header = s->api_key_header,
-		.timeout_ms = s->timeout_ms,
-		.connect_timeout_ms = s->connect_timeout_ms,
-		.max_in_flight = (unsigned)s->in_flight,
-		.max_attempts = (unsigned)s->attempts,
-		.backoff_base_ms = s->backoff_base_ms,
-		.backoff_cap_ms = s->backoff_cap_ms,
-		.retry_after_cap_ms = s->retry_after_cap_ms,
-		.max_response_bytes = (size_t)s->max_response,
-		.temperature = 0,
-		.json_mode = false,
-		.path = "/embeddings",
-	};
+	struct llm_config lc = llm_transfer_config(&s->transfer);
+	lc.path = "/embeddings";
 	char lerr[256];
 	struct llm_client *c = llm_new(&lc, m, lerr, sizeof(lerr));
 	if (c == NULL) {
@@ -68,7 +53,7 @@ struct embed_openai *embed_openai_new(const struct embed_settings *s, struct met
 	}
 	struct embed_openai *o = xcalloc(1, sizeof(*o));
 	o->client = c;
-	o->model = xstrdup(s->model);
+	o->model = xstrdup(s->transfer.model);
 	o->dim = (unsigned)s->dimensions;
 	o->send_dim = s->send_dimensions;
 	o->batch = (size_t)s->batch_size;

@@ -27,6 +27,24 @@ static const double llm_bounds[] = { 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 
 static const char *const llm_status_names[LLM_NSTATUS] = { "ok", "http_error", "unavailable",
 	                                                   "bad_response", "cancelled" };
 
+struct llm_config llm_transfer_config(const struct llm_transfer_settings *t)
+{
+	return (struct llm_config){
+		.base_url = t->base_url,
+		.model = t->model,
+		.api_key = t->api_key,
+		.api_key_header = t->api_key_header,
+		.timeout_ms = t->timeout_ms,
+		.connect_timeout_ms = t->connect_timeout_ms,
+		.max_in_flight = (unsigned)t->in_flight,
+		.max_attempts = (unsigned)t->attempts,
+		.backoff_base_ms = t->backoff_base_ms,
+		.backoff_cap_ms = t->backoff_cap_ms,
+		.retry_after_cap_ms = t->retry_after_cap_ms,
+		.max_response_bytes = (size_t)t->max_response,
+	};
+}
+
 const char *llm_status_name(int status)
 {
 	return status <= 0 && status > -LLM_NSTATUS ? llm_status_names[-status] : "unknown";

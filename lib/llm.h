@@ -57,6 +57,22 @@ struct llm_config {
 	const char *path;
 };
 
+/*
+ * The transfer settings of a section that talks to an OpenAI-compatible server (llm.* in
+ * lib/llm_settings.h, embed.* in lib/embed.h), as a cfg table loads them: strings borrowed
+ * from the table, numbers as cfg's long long. Each section embeds one as .transfer, keeps its
+ * own keys, defaults and bounds, and hands it to llm_transfer_config.
+ */
+struct llm_transfer_settings {
+	char *base_url, *model, *api_key, *api_key_header;
+	long long timeout_ms, connect_timeout_ms, in_flight, attempts;
+	long long backoff_base_ms, backoff_cap_ms, retry_after_cap_ms, max_response;
+};
+
+/* The llm_config of t (strings borrowed from t); temperature, json_mode and path are left
+ * 0 / false / NULL for the caller to set. Pure. */
+struct llm_config llm_transfer_config(const struct llm_transfer_settings *t);
+
 enum llm_status {
 	LLM_OK = 0,
 	LLM_ERR_HTTP = -1,         /* a final answer that is no retry case: 4xx other than 429,

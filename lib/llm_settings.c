@@ -30,7 +30,7 @@ int llm_model_open(const struct llm_settings *s, bool use_model, struct metrics 
 	}
 	if (!use_model)
 		return 0;
-	if (s->base_url == NULL || s->model == NULL) {
+	if (s->transfer.base_url == NULL || s->transfer.model == NULL) {
 		snprintf(err, errlen, "processor llm needs llm.base_url and llm.model");
 		return -1;
 	}
@@ -47,23 +47,10 @@ int llm_model_open(const struct llm_settings *s, bool use_model, struct metrics 
 	out->prompt = llm_load_prompt(s->prompt, err, errlen);
 	if (out->prompt == NULL)
 		return -1;
-	snprintf(out->processor, sizeof(out->processor), "llm:%s/%s", s->model, version);
-	const struct llm_config lc = {
-		.base_url = s->base_url,
-		.model = s->model,
-		.api_key = s->api_key,
-		.api_key_header = s->api_key_header,
-		.timeout_ms = s->timeout_ms,
-		.connect_timeout_ms = s->connect_timeout_ms,
-		.max_in_flight = (unsigned)s->in_flight,
-		.max_attempts = (unsigned)s->attempts,
-		.backoff_base_ms = s->backoff_base_ms,
-		.backoff_cap_ms = s->backoff_cap_ms,
-		.retry_after_cap_ms = s->retry_after_cap_ms,
-		.max_response_bytes = (size_t)s->max_response,
-		.temperature = temperature,
-		.json_mode = s->json_mode,
-	};
+	snprintf(out->processor, sizeof(out->processor), "llm:%s/%s", s->transfer.model, version);
+	struct llm_config lc = llm_transfer_config(&s->transfer);
+	lc.temperature = temperature;
+	lc.json_mode = s->json_mode;
 	out->client = llm_new(&lc, m, err, errlen);
 	if (out->client == NULL) {
 		llm_model_close(out);

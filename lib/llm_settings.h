@@ -23,10 +23,9 @@
 #include "metrics.h"
 
 struct llm_settings {
-	char *base_url, *model, *api_key, *api_key_header, *prompt, *policy, *temperature;
-	long long timeout_ms, connect_timeout_ms, in_flight, attempts;
-	long long backoff_base_ms, backoff_cap_ms, retry_after_cap_ms;
-	long long max_response, max_prompt;
+	struct llm_transfer_settings transfer; /* llm.base_url ... llm.max_response (llm.h) */
+	char *prompt, *policy, *temperature;
+	long long max_prompt;
 	bool json_mode;
 };
 
@@ -38,13 +37,13 @@ struct llm_settings {
  * fallback policy writes instead ("built-in summary"), for llm.policy's help.
  */
 #define LLM_CFG_ITEMS(base, prompt_default, builtin) \
-	{ .key = "llm.base_url", .type = CFG_STRING, .offset = LLM_S_(base, base_url), \
+	{ .key = "llm.base_url", .type = CFG_STRING, .offset = LLM_S_(base, transfer.base_url), \
 	  .help = "OpenAI-compatible API base, e.g. https://api.openai.com/v1 (processor llm)" }, \
-	{ .key = "llm.model", .type = CFG_STRING, .offset = LLM_S_(base, model), \
+	{ .key = "llm.model", .type = CFG_STRING, .offset = LLM_S_(base, transfer.model), \
 	  .help = "model name (processor llm); recorded on rows as llm:<model>/<prompt version>" }, \
-	{ .key = "llm.api_key", .type = CFG_STRING, .flags = CFG_SECRET, .offset = LLM_S_(base, api_key), \
+	{ .key = "llm.api_key", .type = CFG_STRING, .flags = CFG_SECRET, .offset = LLM_S_(base, transfer.api_key), \
 	  .help = "API key (use llm.api_key_file or AIMEM_LLM_API_KEY_FILE); unset for local servers" }, \
-	{ .key = "llm.api_key_header", .type = CFG_STRING, .offset = LLM_S_(base, api_key_header), \
+	{ .key = "llm.api_key_header", .type = CFG_STRING, .offset = LLM_S_(base, transfer.api_key_header), \
 	  .help = "header carrying the bare key (e.g. api-key); unset: Authorization: Bearer" }, \
 	{ .key = "llm.prompt", .type = CFG_STRING, .def = (prompt_default), .flags = CFG_DATA, \
 	  .offset = LLM_S_(base, prompt), \
@@ -54,22 +53,22 @@ struct llm_settings {
 	  .help = "when the model stays unavailable: " builtin " marked needs_reprocess, retry " \
 	          "without advancing, or dead letter" }, \
 	{ .key = "llm.timeout", .type = CFG_DURATION, .def = "60s", .min = 100, .max = 600000, \
-	  .offset = LLM_S_(base, timeout_ms), .help = "per attempt, the whole transfer" }, \
+	  .offset = LLM_S_(base, transfer.timeout_ms), .help = "per attempt, the whole transfer" }, \
 	{ .key = "llm.connect_timeout", .type = CFG_DURATION, .def = "5s", .min = 100, .max = 60000, \
-	  .offset = LLM_S_(base, connect_timeout_ms), .help = "per attempt" }, \
+	  .offset = LLM_S_(base, transfer.connect_timeout_ms), .help = "per attempt" }, \
 	{ .key = "llm.max_in_flight", .type = CFG_INT, .def = "64", .min = 1, .max = 1024, \
-	  .offset = LLM_S_(base, in_flight), .help = "requests in flight at once" }, \
+	  .offset = LLM_S_(base, transfer.in_flight), .help = "requests in flight at once" }, \
 	{ .key = "llm.max_attempts", .type = CFG_INT, .def = "4", .min = 1, .max = 100, \
-	  .offset = LLM_S_(base, attempts), \
+	  .offset = LLM_S_(base, transfer.attempts), \
 	  .help = "attempts per call on 429/5xx/timeouts (1: no retry)" }, \
 	{ .key = "llm.backoff.base", .type = CFG_DURATION, .def = "500ms", .min = 1, .max = 60000, \
-	  .offset = LLM_S_(base, backoff_base_ms), .help = "first backoff between attempts" }, \
+	  .offset = LLM_S_(base, transfer.backoff_base_ms), .help = "first backoff between attempts" }, \
 	{ .key = "llm.backoff.cap", .type = CFG_DURATION, .def = "30s", .min = 1, .max = 600000, \
-	  .offset = LLM_S_(base, backoff_cap_ms), .help = "longest backoff between attempts" }, \
+	  .offset = LLM_S_(base, transfer.backoff_cap_ms), .help = "longest backoff between attempts" }, \
 	{ .key = "llm.retry_after_cap", .type = CFG_DURATION, .def = "60s", .min = 0, .max = 600000, \
-	  .offset = LLM_S_(base, retry_after_cap_ms), .help = "a longer Retry-After is cut to this" }, \
+	  .offset = LLM_S_(base, transfer.retry_after_cap_ms), .help = "a longer Retry-After is cut to this" }, \
 	{ .key = "llm.max_response", .type = CFG_SIZE, .def = "1MiB", .min = 1024, .max = 1LL << 30, \
-	  .offset = LLM_S_(base, max_response), .help = "largest answer body accepted" }, \
+	  .offset = LLM_S_(base, transfer.max_response), .help = "largest answer body accepted" }, \
 	{ .key = "llm.max_prompt", .type = CFG_SIZE, .def = "96KiB", .min = 1024, .max = 16LL << 20, \
 	  .offset = LLM_S_(base, max_prompt), \
 	  .help = "transcript bytes sent at most (longer calls are cut at a turn)" }, \
