@@ -56,16 +56,16 @@ if [ "$have" != "$want" ]; then
 	$psql -XAtq "postgresql://postgres@127.0.0.1:$port/postgres" \
 		-c "DROP DATABASE IF EXISTS aimem_bench_search" -c "CREATE DATABASE aimem_bench_search"
 	AIMEM_DB_URL=$admin "$build/bin/aimem" migrate --dir "$repo/migrations" >/dev/null
-else # a kept dataset is migrated, not seeded again (010 indexes its passages' postings)
-	AIMEM_DB_URL=$admin "$build/bin/aimem" migrate --dir "$repo/migrations" | grep applied || true
 	t0=$(date +%s)
 	"$build/bench/search_sql" embed "$model" <"$dir/turns.txt" >"$dir/turns.vec" 2>/dev/null
 	$py "$repo/bench/search_fixtures.py" seed-sql "$dir/turns.txt" "$dir/turns.vec" "$tenant" \
 		"$calls" "$per_call" | $psql -XAq "$admin" | sed 's/^/  /'
 	echo "bench: seeded in $(($(date +%s) - t0)) s"
+else # a kept dataset is migrated, not seeded again (010 indexes its passages' postings)
+	AIMEM_DB_URL=$admin "$build/bin/aimem" migrate --dir "$repo/migrations" | sed 's/^/bench: /'
 fi
 echo "bench: machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "bench: dataset: $($psql -XAtq "$admin" -c "SELECT count(DISTINCT call_id) || ' calls, ' || count(*) || ' passages in tenant $tenant, ' || pg_size_pretty(pg_total_relation_size('call_chunks')) || ' with indexes (HNSW ' || pg_size_pretty(pg_relation_size('call_chunks_embedding')) || '), ' || (SELECT count(*) FROM search_terms) || ' lexemes' FROM call_chunks")"
+echo "bench: dataset: $($psql -XAtq "$admin" -c "SELECT count(DISTINCT call_id) || ' calls, ' || count(*) || ' passages in tenant $tenant, ' || pg_size_pretty(pg_total_relation_size('call_chunks')) || ' with indexes (HNSW ' || pg_size_pretty(pg_relation_size('call_chunks_embedding')) || '), ' || (SELECT count(*) FROM search_terms) || ' lexemes, postings ' || pg_size_pretty(pg_total_relation_size('search_postings')) FROM call_chunks")"
 
 $py "$repo/bench/search_fixtures.py" queries "$dir/turns.txt" 600 >"$dir/queries.txt"
 # the query embedding alone (this is also what the ceiling's vectors are)
