@@ -9,7 +9,6 @@
 #include "buf.h"
 #include "db.h"
 #include "num.h"
-#include "worker.h"
 
 /* The tenant is also set (db_begin_tenant), so RLS confines every statement; the explicit
  * customer_id keeps the statements correct for an administrator role that bypasses RLS. */
@@ -49,8 +48,7 @@ static const char *const erase_sql[ERASE_NTABLES][2] = {
 /* The caller's erasure lock, exclusive: waits for worker batches holding it shared (they may
  * be writing this caller's rows) to commit, so the deletes below see their rows; batches that
  * start later see the erasure and drop the caller's events (lib/worker). */
-static const char erase_lock_sql[] = "SELECT pg_advisory_xact_lock(" WORKER_ERASE_LOCK_KEY ")"
-                                     " FROM (SELECT $2::text AS user_id) u";
+static const char erase_lock_sql[] = "SELECT pg_advisory_xact_lock(erase_lock_key($1, $2))";
 
 /* erased_at is refreshed on a re-run; rows_deleted adds this run's counts per table. */
 static const char erase_record_sql[] =

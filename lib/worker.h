@@ -148,13 +148,6 @@ struct worker_ops {
 struct worker;
 struct redact_edge;
 
-/*
- * The advisory lock that orders an erasure against the workers, as an SQL expression over $1
- * (the tenant as text) and u.user_id: workers take it shared for every caller of a tenant
- * group before they look at erasures; `aimem erase` takes it exclusively before deleting.
- */
-#define WORKER_ERASE_LOCK_KEY "hashtextextended($1::text || ':' || u.user_id, 0)"
-
 /* cfg supplies kafka.* (bootstrap.servers is required). NULL with err on bad settings. */
 struct worker *worker_new(const struct worker_config *wc, const struct worker_ops *ops,
                           const struct cfg *cfg, struct metrics *m, char *err, size_t errlen);

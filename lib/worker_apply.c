@@ -37,9 +37,10 @@ static const char *worker_user(const struct event *ev)
 /* The erasures of a tenant's callers ($1 the tenant as text, $2 a JSON array of user ids). */
 static const char worker_erased_sql[] = "SELECT user_id FROM erasures WHERE customer_id = $1"
                                         " AND user_id IN (SELECT jsonb_array_elements_text($2))";
-/* Their erasure locks, shared (see WORKER_ERASE_LOCK_KEY). */
+/* Their erasure locks, shared: `aimem erase` takes the same key (erase_lock_key, migration 011)
+ * exclusively before it deletes. */
 static const char worker_erase_lock_sql[] =
-    "SELECT count(pg_advisory_xact_lock_shared(" WORKER_ERASE_LOCK_KEY "))"
+    "SELECT count(pg_advisory_xact_lock_shared(erase_lock_key($1, u.user_id)))"
     " FROM (SELECT DISTINCT jsonb_array_elements_text($2) AS user_id) u";
 
 void worker_apply_init(struct worker *w)
