@@ -9,6 +9,15 @@
  * context was stored: bench/query_sql prints it (the old design's pgbench figure) and the
  * property test (tests/integration/test_context.py) checks the stored rows against it.
  * Statements name no tenant: row-level security filters by app.current_tenant.
+ *
+ * Why macros and not SQL functions or one static const char [] per statement (docs/STYLE.md,
+ * SQL): each object is spliced into statements of two folders (the workers' derivation in
+ * context.c; aimem-query's routes and search through query-api/query_sql.h) and into
+ * CONTEXT_SQL_DOC, which bench/query_sql prints and test_context compares with the stored rows,
+ * so the text of one object must be one definition. A function per object over the table's
+ * row type would need whole rows where the statements select a few columns (the p and s WITH
+ * items) and would move the response shapes into the migrations, so a shape change would need
+ * a migration and all programs released together.
  */
 #ifndef AIMEM_CONTEXT_SQL_H
 #define AIMEM_CONTEXT_SQL_H

@@ -49,14 +49,6 @@ static enum http_outcome route_health(struct http_exchange *ex, void *ctx)
 	return HTTP_DONE;
 }
 
-/* clang-format off */
-#define QSQL_MEMORY(m) \
-	"json_build_object('id', " m ".memory_id, 'type', " m ".mtype, 'key', " m ".key, " \
-	"'value', " m ".value, 'user_id', " m ".user_id, 'scope', " m ".scope, 'source', " m \
-	".source, 'created_at', " QSQL_TS(m ".created_at") ", 'updated_at', " \
-	QSQL_TS(m ".updated_at") ")"
-/* clang-format on */
-
 /* $1 user_id or NULL (shared rows), $2 JSON array of types or NULL, $3 limit, $4 key or
  * NULL. Columns: the memory objects (JSON array), count, user rows, shared rows, and the
  * legacy NDJSON: one stored value per line, in the same order (jsonb text has no raw line
@@ -73,7 +65,10 @@ static const struct qdb_stmt compat_stmt_memories = {
 		"           WHEN $1::text = 'admin' THEN m.scope = 'shared' OR m.user_id = $1::text "
 		"           ELSE m.scope = 'user' AND m.user_id = $1::text END "
 		"  ORDER BY m.updated_at DESC, m.memory_id LIMIT $3) " "SELECT coalesce(json_agg("
-		QSQL_MEMORY("r") " ORDER BY r.updated_at DESC, r.memory_id), "
+		"json_build_object('id', r.memory_id, 'type', r.mtype, 'key', r.key, "
+		"'value', r.value, 'user_id', r.user_id, 'scope', r.scope, 'source', r.source, "
+		"'created_at', " QSQL_TS("r.created_at") ", 'updated_at', " QSQL_TS("r.updated_at") ")"
+		" ORDER BY r.updated_at DESC, r.memory_id), "
 		"'[]'::json)::text, count(*), count(*) FILTER (WHERE r.scope = 'user'), "
 		"count(*) FILTER (WHERE r.scope = 'shared'), "
 		"coalesce(string_agg(r.value::text, E'\\n' ORDER BY r.updated_at DESC, "

@@ -4,6 +4,12 @@
  * context built from them); the QSQL_ names below are aimem-query's names for them, so every
  * route answers the same shapes. Text only; no code.
  *
+ * These stay macros rather than static const char [] beside one function (docs/STYLE.md, SQL):
+ * each is spliced into several statements (native.c, compat.c, search_sql.h) and, for the
+ * context read, into bench/query_sql too, and the pieces of one object must be the same text
+ * everywhere. QSQL_MICROS and QSQL_FROM_MICROS are the two halves of the cursor's timestamp:
+ * a page's cursor is read back with the inverse of the expression that wrote it.
+ *
  * QUERY_SQL_CONTEXT is the old per-read derivation ($1 user_id, $2 the number of summaries),
  * which bench/query_sql prints so pgbench can compare it with the stored context's read
  * (QUERY_SQL_CONTEXT_READ) and a bare primary-key lookup of the same row.
@@ -22,7 +28,6 @@
 #define QSQL_SUMMARY(s) CONTEXT_SQL_SUMMARY(s)
 #define QSQL_PROFILE(p) CONTEXT_SQL_PROFILE(p)
 #define QSQL_PERSONALITY(a) CONTEXT_SQL_PERSONALITY(a)
-#define QSQL_FACT(f) CONTEXT_SQL_FACT(f)
 /* clang-format off */
 #define QSQL_METRIC(m) \
 	"json_build_object('call_id', " m ".call_id, 'measured_at', " QSQL_TS(m ".measured_at") \
