@@ -323,6 +323,8 @@ static enum http_outcome route_v2_context(struct http_exchange *ex, void *ctx)
 	return HTTP_DONE;
 }
 
+/* The v2 API's timestamp (UTC, no zone suffix). A macro, not a statement of its own: it is
+ * spliced at each date column of the v2 objects (q_v2_summaries, QSQL_V2_PROFILE). */
 #define QSQL_V2_DATE(x) "to_char((" x ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS')"
 
 /* clang-format off */
@@ -361,6 +363,8 @@ static enum http_outcome route_v2_summaries(struct http_exchange *ex, void *ctx)
 	return HTTP_DONE;
 }
 
+/* The v2 profile object. A macro so that the list (q_v2_profiles) and the single profile
+ * (q_v2_profile) answer one shape. */
 /* clang-format off */
 #define QSQL_V2_PROFILE(p) \
 	"json_build_object('user_id', " p ".user_id, 'preferred_name', " p \
