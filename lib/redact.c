@@ -684,27 +684,49 @@ static bool turn_is_ack(const char *t, size_t len)
 /* Scans one turn; pattern spans [ps, pe) of r->spans (sorted) are skipped as run breaks. */
 static size_t pattern_at(struct redactor *r, uint32_t ti, size_t p);
 
+/*
+ * Do the letters on one side of a group of digits (dir -1: the word ending at p; 1: the word
+ * starting at p) make it an identifier ("1Z999...", "PN4471")? Only an ordinary word does: it
+ * stays in the output, where the guarantee's check sees the same glue. A number word ("twenty5")
+ * or filler may be replaced by a placeholder, which would leave the digits unglued.
+ */
+static bool glue_word(const char *t, size_t p, size_t len, int dir)
+{
+	size_t a = p, b = p;
+	if (dir < 0)
+		while (a > 0 && is_alpha((unsigned char)t[a - 1]))
+			a--;
+	else
+		while (b < len && is_alpha((unsigned char)t[b]))
+			b++;
+	const struct redact_word *w =
+	    redact_word_maybe(t + a, b - a) ? redact_word_find(t + a, b - a) : NULL;
+	return w == NULL || w->type == RW_OTHER;
+}
+
 static void scan_turn(struct redactor *r, uint32_t ti, size_t ps, size_t pe, bool cues_only)
 {
 	const char *t = r->turns[ti].text;
-	size_t len = r->turns[ti].len;
+	size_t len = r->turns[ti].len, span_end = (size_t)-1; /* where the last pattern ended */
 	for (size_t p = 0; p < len;) {
 		unsigned char c = (unsigned char)t[p];
 		if (ps < pe && p >= r->spans[ps].start) {
 			if (!cues_only)
 				run_break(r);
-			p = r->spans[ps++].end;
+			p = span_end = r->spans[ps++].end;
 		} else if (is_digit(c)) {
 			size_t q = p, end = cues_only ? 0 : pattern_at(r, ti, p);
 			if (end != 0) { /* an IBAN or an address: its placeholder breaks the run */
 				run_break(r);
-				p = end;
+				p = span_end = end;
 				continue;
 			}
 			while (q < len && is_digit((unsigned char)t[q]))
 				q++;
-			if ((p > 0 && is_alpha((unsigned char)t[p - 1])) ||
-			    (q < len && is_alpha((unsigned char)t[q]) && !ordinal(t, q, len))) {
+			if ((p > 0 && p != span_end && is_alpha((unsigned char)t[p - 1]) &&
+			     glue_word(t, p, len, -1)) ||
+			    (q < len && is_alpha((unsigned char)t[q]) && !ordinal(t, q, len) &&
+			     glue_word(t, q, len, 1))) {
 				/* glued to letters: an identifier ("1Z999...", "PN4471"), a word */
 				if (!cues_only)
 					run_break(r);

@@ -77,6 +77,9 @@ UNIT_TEST(redact_written_cards)
 	          "0005].");
 	/* 16 card-like digits inside a longer group (a tracking number) are not a card */
 	CHECK_STR(one(DEF, "U:tracking 1Z4514637654605972"), "tracking 1Z4514637654605972");
+	/* glued to a number word is no identifier: the word may become a placeholder */
+	CHECK_CONTAINS(one(DEF, "U:twenty5555555555554444"), "[CARD");
+	CHECK_STR(one(DEF, "U:ref AB5555555555554444"), "ref AB5555555555554444");
 	/* Luhn-invalid 16 digits: an order number stays */
 	CHECK_STR(one(DEF, "U:order 4111111111111112 please"), "order 4111111111111112 please");
 	CHECK_INT(counts[REDACT_CARD], 0);
