@@ -22,7 +22,7 @@ static char outs[8][1024];
 /* Redacts up to 8 turns "U:text" / "A:text" with kinds; outs[i] the results. */
 static size_t run(unsigned kinds, const char *const *turns, size_t n)
 {
-	struct redact_turn t[8];
+	struct redact_turn t[8] = { 0 };
 	UNIT_REQUIRE(n <= 8);
 	for (size_t i = 0; i < n; i++)
 		t[i] = (struct redact_turn){ turns[i][0] == 'A' ? A : U, turns[i] + 2,
@@ -191,7 +191,7 @@ UNIT_TEST(redact_placeholder_never_makes_a_card)
 		CHECK(counts[REDACT_CARD] >= 1);
 		CHECK(!redact_holds_card(outs[0], strlen(outs[0])));
 		/* and a second pass finds no card in the first's output */
-		char again[1024];
+		char again[sizeof(outs[0]) + 2];
 		snprintf(again, sizeof(again), "U:%s", outs[0]);
 		one(DEF, again);
 		CHECK_INT(counts[REDACT_CARD], 0);
