@@ -1,5 +1,7 @@
 /*
- * redact: the one pass over a call's turns (see redact.h).
+ * redact: the one pass over a call's turns (see redact.h): the turn walker, the word reader and
+ * the placeholder writer. The number reader is redact_number.c, the kinds' checks and written
+ * patterns redact_check.c (redact_int.h: what they share).
  *
  * Per turn: the opt-in e-mail addresses first (around each '@'), then a byte scan that turns
  * digits and number words into items of the current run; where a group of digits starts it
@@ -13,562 +15,18 @@
  * Cost: one look at each byte, a hash look-up only for words whose length and first and last
  * letters some table word has (redact_words), no allocation once the buffers have grown.
  */
-#include "redact.h"
-
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "redact_words.h"
+#include "redact_int.h"
 #include "xalloc.h"
-
-#define REDACT_MAGIC 0x52454441u
-#define CUE_WINDOW 12 /* words from a cue to the number it types */
-#define ACK_WORDS 4   /* another speaker's turn this short (no digits) keeps a run open */
-
-enum { RI_WEAK = 1, RI_MONTH = 2, RI_GROUP = 4, RI_DASH = 8, RI_CHAR = 16 };
-
-/* One digit of a run: where it came from (a character, or the word(s) that said it). */
-struct ritem {
-	uint32_t turn, start, end;
-	char d;
-	uint8_t flags;
-};
-
-/* One replaced piece of one turn. A value split across turns has a span per turn (same id). */
-struct rspan {
-	uint32_t turn, start, end, id;
-	uint8_t kind;
-	char last4[5];
-};
-
-struct rturn_out {
-	size_t off, len;
-	bool changed;
-};
-
-struct redactor {
-	unsigned magic;
-	unsigned kinds;
-	unsigned counts[REDACT_NKINDS];
-	size_t found;
-	struct ritem *run;
-	size_t nrun, caprun;
-	int run_speaker;
-	char *digits;
-	size_t capdigits;
-	struct rspan *spans;
-	size_t nspans, capspans;
-	uint32_t next_id;
-	/* cues: the word count when each was last heard (0: never) */
-	unsigned long words;
-	unsigned long cue_at[RC_NCUES];
-	bool bank_heard, card_heard;
-	/* spoken-number state inside a turn */
-	int mult;
-	uint32_t mult_start;
-	bool zero_pending, hundred_pending;
-	struct ritem zero, hundred;
-	bool dash_seen;
-	/* output */
-	const struct redact_turn *turns;
-	size_t nturns;
-	struct buf out;
-	struct rturn_out *tout;
-	size_t captout;
-};
-
-static const char *const kind_names[REDACT_NKINDS] = {
-	"card", "cvv",   "expiry", "ssn", "bank_account", "routing",
-	"iban", "email", "phone",  "dob", "address",
-};
 
 static const char *const kind_tags[REDACT_NKINDS] = {
 	"[CARD",  "[CVV]",   "[EXPIRY]", "[SSN]", "[BANK ACCOUNT]", "[ROUTING]",
 	"[IBAN]", "[EMAIL]", "[PHONE]",  "[DOB]", "[ADDRESS]",
 };
 
-const char *redact_kind_name(enum redact_kind k)
-{
-	return (unsigned)k < REDACT_NKINDS ? kind_names[k] : "unknown";
-}
-
-int redact_kind_parse(const char *s, size_t len)
-{
-	for (int k = 0; k < REDACT_NKINDS; k++)
-		if (strlen(kind_names[k]) == len && memcmp(kind_names[k], s, len) == 0)
-			return k;
-	return -1;
-}
-
-/* ---- checksums ---------------------------------------------------------------------- */
-
-bool redact_luhn(const char *digits, size_t n)
-{
-	unsigned sum = 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned d = (unsigned)(digits[n - 1 - i] - '0');
-		if (i & 1)
-			d = d * 2 > 9 ? d * 2 - 9 : d * 2;
-		sum += d;
-	}
-	return n > 0 && sum % 10 == 0;
-}
-
-bool redact_aba(const char *d)
-{
-	unsigned sum = 0;
-	static const unsigned w[3] = { 3, 7, 1 };
-	for (int i = 0; i < 9; i++)
-		sum += w[i % 3] * (unsigned)(d[i] - '0');
-	return sum % 10 == 0 && !(d[0] == '0' && d[1] == '0');
-}
-
-/* One look-up per byte in the scans: 1 a letter, 2 a digit, 4 a separator (space, tab, CR, LF,
- * - . , / ( ) +) that joins the digits of one number. */
-enum { CL_ALPHA = 1, CL_DIGIT = 2, CL_SEP = 4 };
-/* clang-format off */
-static const uint8_t byte_class[256] = {
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	4, 0, 0, 0, 0, 0, 0, 0, 4, 4, 0, 4, 4, 4, 4, 4, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0,
-	0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0,
-	0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-};
-/* clang-format on */
-
-static bool is_sep(unsigned char c)
-{
-	return byte_class[c] & CL_SEP;
-}
-
-static bool is_alpha(unsigned char c)
-{
-	return byte_class[c] & CL_ALPHA;
-}
-
-static bool is_digit(unsigned char c)
-{
-	return byte_class[c] & CL_DIGIT;
-}
-
-bool redact_holds_card(const char *text, size_t len)
-{
-	char run[64];
-	bool group_start[64];
-	size_t n = 0;
-	for (size_t p = 0; p < len;) {
-		unsigned char c = (unsigned char)text[p];
-		if (c < '0' || c > '9') {
-			if (!is_sep(c))
-				n = 0;
-			p++;
-			continue;
-		}
-		size_t q = p;
-		while (q < len && text[q] >= '0' && text[q] <= '9')
-			q++;
-		if ((p > 0 && is_alpha((unsigned char)text[p - 1])) ||
-		    (q < len && is_alpha((unsigned char)text[q]))) {
-			n = 0; /* glued to letters: an identifier ("1Z999..."), not a card's group */
-			p = q;
-			continue;
-		}
-		for (size_t i = p; i < q; i++) {
-			if (n == sizeof(run)) { /* keep the last 18: a card is at most 19 */
-				memmove(run, run + n - 18, 18);
-				memmove(group_start, group_start + n - 18, 18);
-				n = 18;
-			}
-			group_start[n] = i == p;
-			run[n++] = text[i];
-		}
-		for (size_t l = 13; l <= 19 && l <= n; l++)
-			if (group_start[n - l] && redact_is_card(run + n - l, l))
-				return true;
-		p = q;
-	}
-	return false;
-}
-
-static unsigned num_of(const char *d, size_t n)
-{
-	unsigned v = 0;
-	for (size_t i = 0; i < n; i++)
-		v = v * 10 + (unsigned)(d[i] - '0');
-	return v;
-}
-
-/* The issuer prefixes of the networks that issue 13-19 digit cards. */
-static bool card_prefix(const char *d, size_t n)
-{
-	unsigned p2 = num_of(d, 2), p3 = num_of(d, 3), p4 = num_of(d, 4);
-	switch (d[0]) {
-	case '4': /* Visa: 13, 16, 19 */
-		return n == 13 || n == 16 || n == 19;
-	case '5': /* Mastercard 51-55 */
-		return p2 >= 51 && p2 <= 55 && n == 16;
-	case '2': /* Mastercard 2221-2720 */
-		return p4 >= 2221 && p4 <= 2720 && n == 16;
-	case '3': /* Amex 34/37 (15), JCB 3528-3589, Diners 300-305/36/38 */
-		if (p2 == 34 || p2 == 37)
-			return n == 15;
-		if (p4 >= 3528 && p4 <= 3589)
-			return n >= 16;
-		return (p3 >= 300 && p3 <= 305) || p2 == 36 || p2 == 38;
-	case '6': /* Discover 6011/644-649/65, UnionPay 62 */
-		return (p4 == 6011 || (p3 >= 644 && p3 <= 649) || p2 == 65 || p2 == 62) && n >= 16;
-	default:
-		return false;
-	}
-}
-
-bool redact_is_card(const char *digits, size_t n)
-{
-	return n >= 13 && n <= 19 && card_prefix(digits, n) && redact_luhn(digits, n);
-}
-
-static bool ssn_valid(const char *d)
-{
-	unsigned area = num_of(d, 3), group = num_of(d + 3, 2), serial = num_of(d + 5, 4);
-	return area != 0 && area != 666 && area < 900 && group != 0 && serial != 0;
-}
-
-/* M/YY, MM/YY, M/YYYY, MM/YYYY as digits. */
-static bool expiry_valid(const char *d, size_t n)
-{
-	unsigned m;
-	switch (n) {
-	case 3:
-	case 5:
-		m = num_of(d, 1);
-		return m >= 1 && (n == 3 || num_of(d + 1, 2) == 20);
-	case 4:
-	case 6:
-		m = num_of(d, 2);
-		return m >= 1 && m <= 12 && (n == 4 || num_of(d + 2, 2) == 20);
-	default:
-		return false;
-	}
-}
-
-/* ---- spans ---------------------------------------------------------------------------- */
-
-static void span_add(struct redactor *r, uint32_t turn, uint32_t start, uint32_t end, uint32_t id,
-                     enum redact_kind kind, const char *last4)
-{
-	if (r->nspans == r->capspans) {
-		r->capspans = r->capspans ? r->capspans * 2 : 32;
-		r->spans = xreallocarray(r->spans, r->capspans, sizeof(*r->spans));
-	}
-	struct rspan *s = &r->spans[r->nspans++];
-	*s = (struct rspan){ turn, start, end, id, (uint8_t)kind, "" };
-	if (last4)
-		memcpy(s->last4, last4, 5);
-}
-
-/* A value found in run items [a, b): one span per turn it touches, counted once. */
-static void found_items(struct redactor *r, size_t a, size_t b, enum redact_kind kind)
-{
-	if (!(r->kinds & (1u << kind)) || a >= b)
-		return;
-	char last4[5] = "";
-	if (kind == REDACT_CARD && b - a >= 4) {
-		for (int i = 0; i < 4; i++)
-			last4[i] = r->run[b - 4 + (size_t)i].d;
-		last4[4] = '\0';
-	}
-	uint32_t id = ++r->next_id;
-	size_t i = a;
-	while (i < b) {
-		uint32_t turn = r->run[i].turn, start = r->run[i].start, end = r->run[i].end;
-		for (; i < b && r->run[i].turn == turn; i++) {
-			start = r->run[i].start < start ? r->run[i].start : start;
-			end = r->run[i].end > end ? r->run[i].end : end;
-		}
-		span_add(r, turn, start, end, id, kind, last4);
-	}
-	r->counts[kind]++;
-	r->found++;
-}
-
-/* ---- typing a run --------------------------------------------------------------------- */
-
-/* Was cue c heard within CUE_WINDOW words before the run, and after any "order"-like word? */
-static bool cue_near(const struct redactor *r, enum redact_cue c)
-{
-	unsigned long at = r->cue_at[c];
-	return at != 0 && r->words - at <= CUE_WINDOW && (c == RC_NEG || at > r->cue_at[RC_NEG]);
-}
-
-/* The most recently heard of the cues in mask that is near; RC_NONE when none is. */
-static enum redact_cue cue_latest(const struct redactor *r, unsigned mask)
-{
-	enum redact_cue best = RC_NONE;
-	for (int c = 1; c < RC_NCUES; c++)
-		if ((mask & (1u << c)) && cue_near(r, (enum redact_cue)c) &&
-		    (best == RC_NONE || r->cue_at[c] > r->cue_at[best]))
-			best = (enum redact_cue)c;
-	return best;
-}
-
-/* A written 3-2-4 with dashes: 123-45-6789. */
-static bool ssn_written(const struct redactor *r, size_t a, size_t b)
-{
-	if (b - a != 9)
-		return false;
-	for (size_t i = a; i < b; i++) {
-		bool group = (r->run[i].flags & RI_GROUP) != 0;
-		bool want = i == a || i == a + 3 || i == a + 5;
-		if (!(r->run[i].flags & RI_CHAR) || group != want ||
-		    (want && i != a && !(r->run[i].flags & RI_DASH)))
-			return false;
-	}
-	return true;
-}
-
-/* Run items [a, b) typed by cue c, when their shape fits it. */
-static bool segment_cued(struct redactor *r, size_t a, size_t b, enum redact_cue c)
-{
-	size_t n = b - a;
-	const char *d = r->digits + a;
-	if (c == RC_CVV && (n == 3 || n == 4)) {
-		found_items(r, a, b, REDACT_CVV);
-		return true;
-	}
-	if (c == RC_EXPIRY && expiry_valid(d, n)) {
-		found_items(r, a, b, REDACT_EXPIRY);
-		return true;
-	}
-	if (c == RC_SSN && (n == 4 || (n == 9 && ssn_valid(d)))) {
-		found_items(r, a, b, REDACT_SSN);
-		return true;
-	}
-	if (c == RC_ROUTING && n == 9 && redact_aba(d)) {
-		found_items(r, a, b, REDACT_ROUTING);
-		return true;
-	}
-	if (c == RC_BANK && n >= 4 && n <= 17) {
-		found_items(r, a, b, REDACT_BANK_ACCOUNT);
-		return true;
-	}
-	if (c == RC_DOB && n >= 4 && n <= 8 && (r->kinds & (1u << REDACT_DOB))) {
-		found_items(r, a, b, REDACT_DOB);
-		return true;
-	}
-	if (c == RC_PHONE && n >= 7 && n <= 11 && (r->kinds & (1u << REDACT_PHONE))) {
-		found_items(r, a, b, REDACT_PHONE);
-		return true;
-	}
-	return false;
-}
-
-/* Types run items [a, b) that are not part of a card; after_card: right behind one. */
-static bool segment_type(struct redactor *r, size_t a, size_t b, bool after_card)
-{
-	size_t n = b - a;
-	const char *d = r->digits + a;
-	if (n == 0)
-		return true;
-	if (after_card && !cue_near(r, RC_NEG)) {
-		if (n == 3 || (n == 4 && !expiry_valid(d, 4))) {
-			found_items(r, a, b, REDACT_CVV);
-			return true;
-		}
-		if (n == 4 || n == 6) {
-			found_items(r, a, b, REDACT_EXPIRY);
-			return true;
-		}
-		if ((n == 7 || n == 8) && expiry_valid(d, 4)) {
-			found_items(r, a, a + 4, REDACT_EXPIRY);
-			found_items(r, a + 4, b, REDACT_CVV);
-			return true;
-		}
-	}
-	unsigned mask = (1u << RC_CVV) | (1u << RC_EXPIRY) | (1u << RC_SSN) | (1u << RC_ROUTING) |
-	                (1u << RC_BANK) | (1u << RC_DOB) | (1u << RC_PHONE);
-	/* most recent cue first; a cue whose shape does not fit gives way to the next */
-	while (mask) {
-		enum redact_cue c = cue_latest(r, mask);
-		if (c == RC_NONE)
-			break;
-		mask &= ~(1u << c);
-		if (segment_cued(r, a, b, c)) {
-			r->cue_at[c] = 0; /* a cue types one value */
-			return true;
-		}
-	}
-	if (ssn_written(r, a, b) && ssn_valid(d)) {
-		found_items(r, a, b, REDACT_SSN);
-		return true;
-	}
-	/* ten digits with no cue: a phone number, unless "order", "policy" ... just before */
-	bool neg = r->cue_at[RC_NEG] != 0 && r->words - r->cue_at[RC_NEG] <= 4;
-	if ((r->kinds & (1u << REDACT_PHONE)) && !neg &&
-	    ((n == 10 && d[0] >= '2' && d[3] >= '2') || (n == 11 && d[0] == '1' && d[1] >= '2'))) {
-		found_items(r, a, b, REDACT_PHONE);
-		return true;
-	}
-	return false;
-}
-
-/* A segment, retried without a leading month name or weak word, and without a trailing one
- * ("... eight eight ate": ASR's "eight" or the next sentence), when it does not type. */
-static void segment(struct redactor *r, size_t a, size_t b, bool after_card)
-{
-	size_t bt = b;
-	while (bt > a && (r->run[bt - 1].flags & RI_WEAK) && r->run[bt - 1].d != '0')
-		bt--;
-	while (a < b && !segment_type(r, a, b, after_card) &&
-	       !(bt < b && a < bt && segment_type(r, a, bt, after_card)) &&
-	       (r->run[a].flags & (RI_MONTH | RI_WEAK))) {
-		bool month = (r->run[a].flags & RI_MONTH) != 0;
-		a++;
-		if (month && a < b && (r->run[a].flags & RI_MONTH))
-			a++; /* a month is two items */
-		after_card = false;
-	}
-}
-
-/* Does a number start (or end) at item i? Not inside a group of written digits: a card is
- * written as whole groups ("4111 1111 ..."), so a window inside "1Z4514637654605972" is not. */
-static bool boundary(const struct redactor *r, size_t i, size_t a, size_t b)
-{
-	return i == a || i == b || !(r->run[i].flags & RI_CHAR) || (r->run[i].flags & RI_GROUP) ||
-	       !(r->run[i - 1].flags & RI_CHAR);
-}
-
-/* The card to take at start s of [a, b): its length, or 0. Common lengths first. */
-static size_t card_at(const struct redactor *r, size_t s, size_t a, size_t b, bool cue)
-{
-	static const size_t lens[] = { 16, 15, 19, 14, 13, 17, 18 };
-	const char *d = r->digits + s;
-	if (d[0] == '0' || !boundary(r, s, a, b))
-		return 0;
-	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
-		size_t len = lens[i];
-		if (s + len <= b && boundary(r, s + len, a, b) && redact_luhn(d, len) &&
-		    (card_prefix(d, len) || cue))
-			return len;
-	}
-	return 0;
-}
-
-/*
- * Cards first, anywhere in the run (a homophone may be the first digit: "for one one one"
- * when ASR heard "four", but a card that starts right after it is preferred); what lies
- * between and after them is typed as segments.
- */
-static void run_flush(struct redactor *r)
-{
-	size_t b = r->nrun, strong = 0;
-	for (size_t i = 0; i < r->nrun; i++)
-		strong += !(r->run[i].flags & RI_WEAK);
-	if (strong >= 1 && r->nrun >= 3) {
-		if (r->capdigits < r->nrun + 1) {
-			r->capdigits = r->nrun + 64;
-			r->digits = xrealloc(r->digits, r->capdigits);
-		}
-		for (size_t i = 0; i < r->nrun; i++)
-			r->digits[i] = r->run[i].d;
-		bool cue = cue_near(r, RC_CARD);
-		size_t seg = 0; /* a leading "oh" may be a month's zero: segment() strips it */
-		bool after_card = false;
-		for (size_t s = 0; s + 13 <= b;) {
-			size_t len = 0;
-			if (!(r->run[s].flags & RI_WEAK) || card_at(r, s + 1, 0, b, cue) == 0)
-				len = card_at(r, s, 0, b, cue);
-			if (len == 0) {
-				s++;
-				continue;
-			}
-			segment(r, seg, s, after_card);
-			found_items(r, s, s + len, REDACT_CARD);
-			r->card_heard = true;
-			s += len;
-			seg = s;
-			after_card = true;
-		}
-		segment(r, seg, b, after_card);
-	}
-	r->nrun = 0;
-}
-
 /* ---- the scan ------------------------------------------------------------------------- */
-
-static void item_add(struct redactor *r, uint32_t turn, uint32_t start, uint32_t end, char d,
-                     uint8_t flags)
-{
-	if (r->nrun == r->caprun) {
-		r->caprun = r->caprun ? r->caprun * 2 : 64;
-		r->run = xreallocarray(r->run, r->caprun, sizeof(*r->run));
-	}
-	if (r->dash_seen && r->nrun > 0)
-		flags |= RI_DASH;
-	r->dash_seen = false;
-	r->run[r->nrun++] = (struct ritem){ turn, start, end, d, flags };
-}
-
-/* "twenty" not followed by a unit said its zero, "four hundred" alone its two. */
-static void zero_settle_now(struct redactor *r)
-{
-	if (r->hundred_pending) {
-		r->hundred_pending = false;
-		item_add(r, r->hundred.turn, r->hundred.start, r->hundred.end, '0', 0);
-		item_add(r, r->hundred.turn, r->hundred.start, r->hundred.end, '0', 0);
-	}
-	if (r->zero_pending) {
-		r->zero_pending = false;
-		item_add(r, r->zero.turn, r->zero.start, r->zero.end, '0', 0);
-	}
-}
-
-static inline void zero_settle(struct redactor *r)
-{
-	if (r->hundred_pending || r->zero_pending) /* rare: the test inline, the work not */
-		zero_settle_now(r);
-}
-
-/* A digit (spoken or written) at [start, end); "double" before it repeats it. */
-static void digit_add(struct redactor *r, uint32_t turn, uint32_t start, uint32_t end, char d,
-                      uint8_t flags)
-{
-	int times = 1;
-	if (r->mult) {
-		times = r->mult;
-		start = r->mult_start;
-		r->mult = 0;
-	}
-	for (int i = 0; i < times; i++)
-		item_add(r, turn, start, end, d, (uint8_t)(i ? flags & ~RI_GROUP : flags));
-}
-
-static void run_break(struct redactor *r)
-{
-	zero_settle(r);
-	r->mult = 0;
-	if (r->nrun > 0)
-		run_flush(r);
-}
-
-static void cue_heard(struct redactor *r, enum redact_cue c)
-{
-	r->words++;
-	if (c == RC_ACCOUNT)
-		c = r->bank_heard ? RC_BANK : RC_NONE;
-	if (c == RC_CODE) /* "code" right after "zip" or "promo" is theirs */
-		c = r->card_heard && r->cue_at[RC_NEG] != r->words - 1 ? RC_CVV : RC_NONE;
-	if (c == RC_CARD)
-		r->card_heard = true;
-	if (c == RC_BANK || c == RC_ROUTING)
-		r->bank_heard = true;
-	if (c != RC_NONE)
-		r->cue_at[c] = r->words;
-}
 
 static void word(struct redactor *r, uint32_t turn, uint32_t start, uint32_t end, const char *t,
                  bool cues_only)
@@ -584,35 +42,36 @@ static void word(struct redactor *r, uint32_t turn, uint32_t start, uint32_t end
 	int type = w ? w->type : RW_OTHER;
 	if (cues_only) {
 		if (type == RW_OTHER)
-			cue_heard(r, w ? (enum redact_cue)w->cue : RC_NONE);
+			redact_cue_heard(r, w ? (enum redact_cue)w->cue : RC_NONE);
 		return;
 	}
 	if (r->hundred_pending && type != RW_FILLER) {
 		r->hundred_pending = false; /* "four hundred twelve", "... and six", "... sixty" */
 		if ((type == RW_DIGIT || type == RW_WEAK) && w->val > 0)
-			item_add(r, r->hundred.turn, r->hundred.start, r->hundred.end, '0', 0);
+			redact_item_add(r, r->hundred.turn, r->hundred.start, r->hundred.end, '0',
+			                0);
 		else if (type != RW_TEEN && type != RW_TENS)
 			r->hundred_pending = true; /* zero_settle says "00" */
 	}
 	if (r->zero_pending && (type == RW_DIGIT || type == RW_WEAK) && w->val > 0) {
 		r->zero_pending = false; /* "twenty six" */
-		digit_add(r, turn, start, end, (char)('0' + w->val), 0);
+		redact_digit_add(r, turn, start, end, (char)('0' + w->val), 0);
 		return;
 	}
 	if (type != RW_FILLER)
-		zero_settle(r);
+		redact_zero_settle(r);
 	switch (type) {
 	case RW_DIGIT:
 	case RW_WEAK:
-		digit_add(r, turn, start, end, (char)('0' + w->val),
-		          type == RW_WEAK && !r->mult ? RI_WEAK : 0);
+		redact_digit_add(r, turn, start, end, (char)('0' + w->val),
+		                 type == RW_WEAK && !r->mult ? RI_WEAK : 0);
 		break;
 	case RW_TEEN:
-		digit_add(r, turn, start, end, '1', 0);
-		item_add(r, turn, start, end, (char)('0' + w->val - 10), 0);
+		redact_digit_add(r, turn, start, end, '1', 0);
+		redact_item_add(r, turn, start, end, (char)('0' + w->val - 10), 0);
 		break;
 	case RW_TENS:
-		digit_add(r, turn, start, end, (char)('0' + w->val), 0);
+		redact_digit_add(r, turn, start, end, (char)('0' + w->val), 0);
 		r->zero_pending = true;
 		r->zero = (struct ritem){ turn, start, end, '0', 0 };
 		break;
@@ -625,8 +84,9 @@ static void word(struct redactor *r, uint32_t turn, uint32_t start, uint32_t end
 			r->hundred_pending = true;
 			r->hundred = (struct ritem){ turn, start, end, '0', 0 };
 		} else {
-			run_break(r); /* "a hundred", "100 hundred": not a spoken digit string */
-			cue_heard(r, RC_NONE);
+			redact_run_break(
+			    r); /* "a hundred", "100 hundred": not a spoken digit string */
+			redact_cue_heard(r, RC_NONE);
 		}
 		break;
 	case RW_FILLER:
@@ -635,13 +95,13 @@ static void word(struct redactor *r, uint32_t turn, uint32_t start, uint32_t end
 		/* "may" is a month only where a date fits: weak, like "oh" */
 		uint8_t f = (uint8_t)(RI_MONTH | (len == 3 && w->val == 5 ? RI_WEAK : 0));
 		r->mult = 0;
-		item_add(r, turn, start, end, (char)('0' + w->val / 10), f);
-		item_add(r, turn, start, end, (char)('0' + w->val % 10), f);
+		redact_item_add(r, turn, start, end, (char)('0' + w->val / 10), f);
+		redact_item_add(r, turn, start, end, (char)('0' + w->val % 10), f);
 		break;
 	}
 	default:
-		run_break(r);
-		cue_heard(r, w ? (enum redact_cue)w->cue : RC_NONE);
+		redact_run_break(r);
+		redact_cue_heard(r, w ? (enum redact_cue)w->cue : RC_NONE);
 		break;
 	}
 }
@@ -712,12 +172,12 @@ static void scan_turn(struct redactor *r, uint32_t ti, size_t ps, size_t pe, boo
 		unsigned char c = (unsigned char)t[p];
 		if (ps < pe && p >= r->spans[ps].start) {
 			if (!cues_only)
-				run_break(r);
+				redact_run_break(r);
 			p = span_end = r->spans[ps++].end;
 		} else if (is_digit(c)) {
 			size_t q = p, end = cues_only ? 0 : pattern_at(r, ti, p);
 			if (end != 0) { /* an IBAN or an address: its placeholder breaks the run */
-				run_break(r);
+				redact_run_break(r);
 				p = span_end = end;
 				continue;
 			}
@@ -729,13 +189,14 @@ static void scan_turn(struct redactor *r, uint32_t ti, size_t ps, size_t pe, boo
 			     glue_word(t, q, len, 1))) {
 				/* glued to letters: an identifier ("1Z999...", "PN4471"), a word */
 				if (!cues_only)
-					run_break(r);
-				cue_heard(r, RC_NONE);
+					redact_run_break(r);
+				redact_cue_heard(r, RC_NONE);
 			} else if (!cues_only) {
-				zero_settle(r);
+				redact_zero_settle(r);
 				for (size_t i = p; i < q; i++)
-					digit_add(r, ti, (uint32_t)i, (uint32_t)i + 1, t[i],
-					          (uint8_t)(RI_CHAR | (i == p ? RI_GROUP : 0)));
+					redact_digit_add(
+					    r, ti, (uint32_t)i, (uint32_t)i + 1, t[i],
+					    (uint8_t)(RI_CHAR | (i == p ? RI_GROUP : 0)));
 			}
 			p = q;
 		} else if (is_alpha(c)) {
@@ -752,16 +213,14 @@ static void scan_turn(struct redactor *r, uint32_t ti, size_t ps, size_t pe, boo
 			p += 2; /* no-break space */
 		} else {
 			if (!cues_only)
-				run_break(r);
+				redact_run_break(r);
 			p++;
 		}
 	}
 	if (!cues_only)
-		zero_settle(r);
+		redact_zero_settle(r);
 	r->mult = 0;
 }
-
-/* ---- written patterns: IBAN, e-mail, street address -------------------------------------- */
 
 static int span_cmp(const void *a, const void *b)
 {
@@ -771,110 +230,6 @@ static int span_cmp(const void *a, const void *b)
 	if (x->start != y->start)
 		return x->start < y->start ? -1 : 1;
 	return x->id < y->id ? -1 : x->id > y->id;
-}
-
-static bool iban_mod97(const char *s, size_t n)
-{
-	unsigned rem = 0;
-	for (size_t k = 0; k < n; k++) {
-		char c = s[(k + 4) % n];
-		if (is_digit((unsigned char)c))
-			rem = (rem * 10 + (unsigned)(c - '0')) % 97;
-		else
-			rem = (rem * 100 + (unsigned)(c - 'A' + 10)) % 97;
-	}
-	return rem == 1;
-}
-
-/* An IBAN at p ("GB82 WEST 1234 5698 7654 32"): its end, or 0. */
-static size_t iban_at(const char *t, size_t len, size_t p)
-{
-	char s[34];
-	size_t endof[34], n = 0, q = p;
-	while (q < len && n < 34) {
-		unsigned char c = (unsigned char)t[q];
-		if (is_digit(c) || (c >= 'A' && c <= 'Z')) {
-			s[n] = (char)c;
-			endof[n++] = ++q;
-		} else if ((c == ' ' || c == '-') && n > 0 && q + 1 < len &&
-		           (is_digit((unsigned char)t[q + 1]) ||
-		            (t[q + 1] >= 'A' && t[q + 1] <= 'Z'))) {
-			q++;
-		} else {
-			break;
-		}
-	}
-	for (; n >= 15; n--)
-		if (iban_mod97(s, n))
-			return endof[n - 1];
-	return 0;
-}
-
-static bool email_local(unsigned char c)
-{
-	return is_alpha(c) || is_digit(c) || c == '.' || c == '_' || c == '%' || c == '+' ||
-	       c == '-';
-}
-
-/* An e-mail address around the '@' at p: [*start, end), or end 0. */
-static size_t email_at(const char *t, size_t len, size_t p, size_t *start)
-{
-	size_t a = p;
-	while (a > 0 && email_local((unsigned char)t[a - 1]))
-		a--;
-	size_t q = p + 1, dot = 0;
-	while (q < len &&
-	       (is_alpha((unsigned char)t[q]) || is_digit((unsigned char)t[q]) || t[q] == '-' ||
-	        (t[q] == '.' && q + 1 < len && is_alpha((unsigned char)t[q + 1])))) {
-		if (t[q] == '.')
-			dot = q;
-		q++;
-	}
-	if (a == p || dot == 0 || q - dot < 3)
-		return 0;
-	*start = a;
-	return q;
-}
-
-static const char *const street_words[] = {
-	"street", "st",      "avenue", "ave",     "road",    "rd",   "boulevard", "blvd",
-	"lane",   "ln",      "drive",  "dr",      "court",   "ct",   "way",       "place",
-	"pl",     "terrace", "circle", "highway", "parkway", "pkwy", "square",    "trail",
-};
-
-static bool street_word(const char *w, size_t n)
-{
-	for (size_t i = 0; i < sizeof(street_words) / sizeof(street_words[0]); i++) {
-		const char *s = street_words[i];
-		size_t k = 0;
-		while (k < n && s[k] != '\0' && (w[k] | 0x20) == s[k])
-			k++;
-		if (k == n && s[k] == '\0')
-			return true;
-	}
-	return false;
-}
-
-/* "221 Baker Street": a house number (1-6 digits), one to four words, a street word. */
-static size_t address_at(const char *t, size_t len, size_t p)
-{
-	size_t q = p;
-	while (q < len && is_digit((unsigned char)t[q]))
-		q++;
-	if (q - p > 6 || q >= len || t[q] != ' ')
-		return 0;
-	for (int words = 0; words < 5; words++) {
-		while (q < len && t[q] == ' ')
-			q++;
-		size_t w = q;
-		while (q < len && (is_alpha((unsigned char)t[q]) || is_digit((unsigned char)t[q])))
-			q++;
-		if (q == w)
-			return 0;
-		if (words > 0 && street_word(t + w, q - w))
-			return q < len && t[q] == '.' ? q + 1 : q;
-	}
-	return 0;
 }
 
 static bool is_upper(char c)
@@ -889,7 +244,7 @@ static bool pattern_add(struct redactor *r, uint32_t ti, size_t first, size_t st
 	for (size_t i = first; i < r->nspans; i++)
 		if (start < r->spans[i].end && end > r->spans[i].start)
 			return false;
-	span_add(r, ti, (uint32_t)start, (uint32_t)end, ++r->next_id, kind, NULL);
+	redact_span_add(r, ti, (uint32_t)start, (uint32_t)end, ++r->next_id, kind, NULL);
 	r->counts[kind]++;
 	r->found++;
 	return true;
@@ -905,11 +260,11 @@ static size_t pattern_at(struct redactor *r, uint32_t ti, size_t p)
 	if ((r->kinds & (1u << REDACT_IBAN)) && p >= 2 && is_upper(t[p - 2]) &&
 	    is_upper(t[p - 1]) && p + 1 < len && is_digit((unsigned char)t[p + 1]) &&
 	    (p == 2 || !(is_alpha((unsigned char)t[p - 3]) || is_digit((unsigned char)t[p - 3]))) &&
-	    (end = iban_at(t, len, p - 2)) != 0 &&
+	    (end = redact_iban_at(t, len, p - 2)) != 0 &&
 	    pattern_add(r, ti, r->nspans, p - 2, end, REDACT_IBAN))
 		return end;
 	if ((r->kinds & (1u << REDACT_ADDRESS)) && (p == 0 || !is_alpha((unsigned char)t[p - 1])) &&
-	    (end = address_at(t, len, p)) != 0 &&
+	    (end = redact_address_at(t, len, p)) != 0 &&
 	    pattern_add(r, ti, r->nspans, p, end, REDACT_ADDRESS))
 		return end;
 	return 0;
@@ -924,7 +279,7 @@ static void patterns(struct redactor *r, uint32_t ti)
 		return;
 	for (const char *at = memchr(t, '@', len); at != NULL;
 	     at = memchr(at + 1, '@', len - (size_t)(at + 1 - t))) {
-		size_t start, end = email_at(t, len, (size_t)(at - t), &start);
+		size_t start, end = redact_email_at(t, len, (size_t)(at - t), &start);
 		if (end != 0)
 			(void)pattern_add(r, ti, first, start, end, REDACT_EMAIL);
 	}
@@ -1022,7 +377,7 @@ size_t redact_run(struct redactor *r, unsigned kinds, const struct redact_turn *
 		if (r->nrun > 0 && turns[ti].speaker != r->run_speaker) {
 			ack = turn_is_ack(turns[ti].text, turns[ti].len);
 			if (!ack)
-				run_break(r);
+				redact_run_break(r);
 		}
 		size_t ps = r->nspans;
 		patterns(r, (uint32_t)ti);
@@ -1033,7 +388,7 @@ size_t redact_run(struct redactor *r, unsigned kinds, const struct redact_turn *
 			r->run_speaker = turns[ti].speaker;
 		r->dash_seen = false;
 	}
-	run_break(r);
+	redact_run_break(r);
 	if (r->nspans > 1)
 		qsort(r->spans, r->nspans, sizeof(*r->spans), span_cmp);
 	rewrite(r);
