@@ -3,10 +3,11 @@
 # over 64 keep-alive connections, next to the limits measured in the same run on the same
 # machine: the raw producer rate of the same events (no HTTP), and the HTTP ceiling of the
 # same server and load tool (GET /healthz). Then redaction (issue 20): the same closed-loop run
-# against an aimem-ingest without it, alternating with this one for 3 rounds, and the redactor's
-# own cost per call on the same transcript. "Without" is AIMEM_BENCH_BASE_INGEST, a build from
+# against an aimem-ingest without it, alternating with this one for 3 rounds, each server's CPU
+# per request, and the redactor's own cost per call on the same transcript. "Without" is
+# AIMEM_BENCH_BASE_INGEST, a build from
 # before lib/redact (git archive 38e6cdb^ | tar -x -C /tmp/base && make -C /tmp/base
-# build/bin/aimem-ingest), or else this build with redact.kinds=none (which still re-encodes each
+# build/bin/aimem-ingest), or else this build with redact.kinds=none (which still splices each
 # event with its metadata.redaction: only the scan is left out).
 #
 # Runs its own PostgreSQL-free service set in .run/bench (Kafka only) and stops it after.
@@ -106,18 +107,27 @@ else
 	without="redact.kinds=none"
 	start_ingest "$build/bin/aimem-ingest" "$dir/ingest-base.log" AIMEM_REDACT_KINDS=none
 fi
+base_pid=$!
 start_ingest "$build/bin/aimem-ingest" "$dir/ingest-new.log"
+new_pid=$!
 base_port=$(port_of "$dir/ingest-base.log")
 new_port=$(port_of "$dir/ingest-new.log")
 with=() without_r=()
+# the server's own CPU (user + system ticks of /proc/PID/stat) per request served: less moved
+# by the other processes on the machine than the closed-loop rate
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+declare -A cpu=([with]=0 [without]=0) reqs=([with]=0 [without]=0)
 for round in 1 2 3; do
 	order="without with"
 	[ $round = 2 ] && order="with without" # neither always second on a warmer broker
 	for v in $order; do
-		p=$new_port
-		[ $v = without ] && p=$base_port
+		p=$new_port pid=$new_pid
+		[ $v = without ] && p=$base_port pid=$base_pid
+		t0=$(ticks "$pid")
 		out=$("$build/bench/loadgen" --port "$p" --connections 64 --path /v3/calls --body "$dir/call.json" \
 			--header "Authorization: Bearer $token" --seconds "$seconds")
+		cpu[$v]=$((cpu[$v] + $(ticks "$pid") - t0))
+		reqs[$v]=$((reqs[$v] + $(echo "$out" | sed -n 's/^loadgen: \([0-9]*\) requests.*/\1/p')))
 		r=$(echo "$out" | rate "req/s")
 		echo "bench: redaction round $round, $v: $r req/s"
 		if [ $v = with ]; then with+=("$r"); else without_r+=("$r"); fi
@@ -128,6 +138,9 @@ mw=$(median "${with[@]}")
 mo=$(median "${without_r[@]}")
 echo "bench: POST /v3/calls with redaction $mw req/s, without ($without) $mo req/s (medians of 3):" \
 	"$(awk -v a="$mw" -v b="$mo" 'BEGIN{printf "%.0f%%", 100*a/b}') (target >= 90%)"
+us() { awk -v t="${cpu[$1]}" -v n="${reqs[$1]}" -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.0f", 1e6*t/hz/n}'; }
+echo "bench: aimem-ingest CPU per request (user+system, all rounds): with redaction $(us with) us," \
+	"without $(us without) us"
 for _ in $(seq 2000); do cat "$dir/call.json"; done >"$dir/calls.jsonl"
 cost=$("$build/tests/redact_text" <"$dir/calls.jsonl" 2>&1 >/dev/null | tail -1)
 echo "bench: the redactor alone on this transcript ($(wc -c <"$dir/call.json") bytes): ${cost#redact_text: }"
