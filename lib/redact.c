@@ -12,11 +12,18 @@
  * spans merged where they overlap. Cue words are remembered by when they were last heard, so
  * the agent's question ("and the security code?") types the caller's answer.
  *
- * Cost: one look at each byte, a hash look-up only for words whose length and first and last
- * letters some table word has (redact_words), no allocation once the buffers have grown.
+ * Cost: while no number is open (most of a call), skip_plain reads 64 bytes at a time as bit
+ * masks of letters and digits and only counts the words between, stopping at a digit or a
+ * number word; a hash look-up only for words whose length and first and last letters some
+ * table word has (redact_words); no allocation once the buffers have grown. The byte-at-a-time
+ * scan is the reference: redact_set_bytewise turns the fast path off, and the unit tests and
+ * fuzz_redact hold the two to the same output.
  */
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "redact_int.h"
 #include "xalloc.h"
@@ -164,11 +171,134 @@ static bool glue_word(const char *t, size_t p, size_t len, int dir)
 	return w == NULL || w->type == RW_OTHER;
 }
 
+/*
+ * Bit i of *alpha / *digit: byte p + i of t is an ASCII letter / digit (redact_byte_class's
+ * CL_ALPHA and CL_DIGIT), for the 64 bytes from p; bytes at or past len are neither.
+ */
+static void block_masks(const char *t, size_t p, size_t len, uint64_t *alpha, uint64_t *digit)
+{
+	size_t n = len - p < 64 ? len - p : 64, i = 0;
+	uint64_t a = 0, d = 0;
+#ifdef __SSE2__
+	for (; i + 16 <= n; i += 16) {
+		__m128i c = _mm_loadu_si128((const __m128i *)(const void *)(t + p + i));
+		/* unsigned "x - lo < n" as a signed compare: x - lo + 0x80 < n - 0x80 */
+		__m128i lc = _mm_add_epi8(_mm_or_si128(c, _mm_set1_epi8(0x20)),
+		                          _mm_set1_epi8((char)(0x80 - 'a')));
+		__m128i dc = _mm_add_epi8(c, _mm_set1_epi8((char)(0x80 - '0')));
+		unsigned am = (unsigned)_mm_movemask_epi8(
+		    _mm_cmplt_epi8(lc, _mm_set1_epi8((char)(-128 + 26))));
+		unsigned dm = (unsigned)_mm_movemask_epi8(
+		    _mm_cmplt_epi8(dc, _mm_set1_epi8((char)(-128 + 10))));
+		a |= (uint64_t)am << i;
+		d |= (uint64_t)dm << i;
+	}
+#endif
+	for (; i < n; i++) { /* the last block's tail (and without SSE2, every byte) */
+		uint8_t c = redact_byte_class[(unsigned char)t[p + i]];
+		a |= (uint64_t)(c & CL_ALPHA) << i;
+		d |= (uint64_t)((c & CL_DIGIT) >> 1) << i;
+	}
+	*alpha = a;
+	*digit = d;
+}
+
+/*
+ * The scan's fast path while no number is open (r idle: no run, nothing pending, no
+ * "double"): what the byte-at-a-time scan would do with an ordinary word (count it), a cue
+ * word (remember it), a filler (nothing), a separator or any other byte (nothing), done 64
+ * bytes at a time: the words' shapes are tested against the table's (redact_word_maybe)
+ * without a branch, and only the words that pass are looked up, the others counted. Returns
+ * where the byte-at-a-time scan goes on: the first digit, the first word that is a number or a
+ * month, a word that runs past limit, or limit. p is not inside a word.
+ */
+static size_t skip_plain(struct redactor *r, const char *t, size_t p, size_t len, size_t limit)
+{
+	while (p < limit) {
+		uint64_t a, d;
+		block_masks(t, p, len, &a, &d);
+		uint64_t stop = d | (limit - p < 64 ? ~0ULL << (limit - p) : 0);
+		uint64_t starts = a & ~(a << 1), ends = a & ~(a >> 1);
+		if ((a >> 63) && p + 64 < len && is_alpha((unsigned char)t[p + 64]))
+			ends &= ~(1ULL << 63); /* the last word goes on in the next block */
+		if (stop != 0)
+			starts &= (1ULL << __builtin_ctzll(stop)) - 1; /* words before the stop */
+		/* the k-th start pairs with the k-th end; a start without one (or ending past
+		 * limit) is a word this block cannot finish: cut, where the next look starts.
+		 * Words whose shape some table word has are noted (at[], ord[]: where, and how
+		 * many words came before), without a branch; the others are only counted. */
+		uint64_t st = starts, en = ends;
+		unsigned cut = 64, nwords = 0, npass = 0;
+		uint8_t at[64], ord[64];
+		bool past_limit = false;
+		for (; st != 0; st &= st - 1, en &= en - 1, nwords++) {
+			unsigned s = (unsigned)__builtin_ctzll(st);
+			if (en == 0 || p + (unsigned)__builtin_ctzll(en) >= limit) {
+				cut = s;
+				past_limit = en != 0;
+				break;
+			}
+			size_t wl = (unsigned)__builtin_ctzll(en) - s + 1;
+			unsigned f = (unsigned)((t[p + s] | 0x20) - 'a'),
+			         l = (unsigned)((t[p + s + wl - 1] | 0x20) - 'a');
+			at[npass] = (uint8_t)s;
+			ord[npass] = (uint8_t)nwords;
+			npass +=
+			    wl < REDACT_WORD_MAXLEN
+			        ? redact_word_shapes[wl & (REDACT_WORD_MAXLEN - 1)][f] >> l & 1u
+			        : 0;
+		}
+		unsigned counted = 0; /* words of this block counted or read so far */
+		for (unsigned i = 0; i < npass; i++) { /* in order: counts and cues as they come */
+			r->words += ord[i] - counted;
+			counted = ord[i] + 1u;
+			size_t ws = p + at[i], wl = (size_t)__builtin_ctzll(ends >> at[i]) + 1;
+			const struct redact_word *w = redact_word_find_in(t + ws, wl, len - ws);
+			if (w == NULL)
+				r->words++;
+			else if (w->type == RW_OTHER)
+				redact_cue_heard(r, (enum redact_cue)w->cue);
+			else if (w->type != RW_FILLER)
+				return ws; /* a number word: the scan reads it */
+		}
+		r->words += nwords - counted;
+		if (cut > 0 && cut < 64) {
+			p += cut; /* the next block starts with that word */
+			continue;
+		}
+		if (cut == 0) {
+			if (past_limit)
+				return p;
+			size_t q = p; /* a word of 64 letters or more: not a table word */
+			while (q < len && is_alpha((unsigned char)t[q]))
+				q++;
+			if (q > limit)
+				return p;
+			r->words++;
+			p = q;
+			continue;
+		}
+		if (stop != 0)
+			return p + (size_t)__builtin_ctzll(stop);
+		p += 64;
+	}
+	return p; /* limit, or p when a pattern starts before it */
+}
+
 static void scan_turn(struct redactor *r, uint32_t ti, size_t ps, size_t pe, bool cues_only)
 {
 	const char *t = r->turns[ti].text;
 	size_t len = r->turns[ti].len, span_end = (size_t)-1; /* where the last pattern ended */
 	for (size_t p = 0; p < len;) {
+		if (!cues_only && !r->bytewise && r->nrun == 0 && r->mult == 0 &&
+		    !r->zero_pending && !r->hundred_pending &&
+		    (p == 0 || !is_alpha((unsigned char)t[p - 1]))) {
+			size_t limit =
+			    ps < pe && r->spans[ps].start < len ? r->spans[ps].start : len;
+			p = skip_plain(r, t, p, len, limit);
+			if (p >= len)
+				break;
+		}
 		unsigned char c = (unsigned char)t[p];
 		if (ps < pe && p >= r->spans[ps].start) {
 			if (!cues_only)
@@ -293,6 +423,11 @@ struct redactor *redact_new(void)
 	struct redactor *r = xcalloc(1, sizeof(*r));
 	r->magic = REDACT_MAGIC;
 	return r;
+}
+
+void redact_set_bytewise(struct redactor *r, bool on)
+{
+	r->bytewise = on;
 }
 
 void redact_free(struct redactor **rp)

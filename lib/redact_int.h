@@ -63,6 +63,7 @@ struct redactor {
 	bool zero_pending, hundred_pending;
 	struct ritem zero, hundred;
 	bool dash_seen;
+	bool bytewise; /* no fast path (skip_plain): fuzz_redact's reference */
 	/* output */
 	const struct redact_turn *turns;
 	size_t nturns;
@@ -90,6 +91,10 @@ static inline bool is_digit(unsigned char c)
 {
 	return redact_byte_class[c] & CL_DIGIT;
 }
+
+/* Tests only: with on, the scan reads every byte itself (no 64-byte fast path), the reference
+ * fuzz_redact and the unit tests hold the fast path to. */
+void redact_set_bytewise(struct redactor *r, bool on);
 
 /* ---- redact_check.c: shapes and checksums over digits '0'..'9' ---- */
 

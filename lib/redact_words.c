@@ -210,17 +210,60 @@ static const struct rw_entry rw_table[] = {
 #define RW_SLOTS 512 /* a power of two, over twice the table */
 #define RW_MAXLEN REDACT_WORD_MAXLEN
 
-static uint16_t rw_slot[RW_SLOTS]; /* index + 1 into rw_table; 0: empty */
-static uint8_t rw_len[sizeof(rw_table) / sizeof(rw_table[0])];
+/* A slot holds its word itself, lower-cased and zero-padded to 16 bytes as two integers, so a
+ * probe is two compares (rw_key); v NULL: empty. */
+struct rw_slot {
+	uint64_t k0, k1;
+	const struct redact_word *v;
+};
+
+static struct rw_slot rw_slot[RW_SLOTS];
 uint32_t redact_word_shapes[REDACT_WORD_MAXLEN][26];
 static pthread_once_t rw_once = PTHREAD_ONCE_INIT;
 
-static uint32_t rw_hash(const char *w, size_t len)
+/* The bytes of x with A-Z lower-cased, all eight at once (a byte's high bit never carries). */
+static uint64_t rw_lower(uint64_t x)
 {
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)w[i]) * 16777619u;
-	return h;
+	const uint64_t high = 0x8080808080808080u, ones = 0x0101010101010101u;
+	uint64_t low7 = x & ~high;
+	uint64_t upper =
+	    ((low7 + ones * (0x80 - 'A')) ^ (low7 + ones * (0x80 - 'Z' - 1))) & ~x & high;
+	return x | upper >> 2;
+}
+
+/* The key of w[0..len) (len < RW_MAXLEN), of which readable bytes (>= len) may be read: the
+ * word lower-cased (A-Z only) and zero-padded to 16 bytes, its length in the last byte, as two
+ * integers in memory order. With 16 bytes readable, two loads instead of a byte loop. */
+static void rw_key(const char *w, size_t len, size_t readable, uint64_t k[2])
+{
+	uint64_t k0 = 0, k1 = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (readable >= 16) {
+		memcpy(&k0, w, 8);
+		memcpy(&k1, w + 8, 8);
+		k0 &= len >= 8 ? ~0ULL : (1ULL << (8 * len)) - 1;
+		k1 &= len > 8 ? (1ULL << (8 * (len - 8))) - 1 : 0;
+	} else
+#endif
+	{
+		unsigned char b[16] = { 0 };
+		memcpy(b, w, len);
+		memcpy(&k0, b, 8);
+		memcpy(&k1, b + 8, 8);
+	}
+	(void)readable;
+	k[0] = rw_lower(k0);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	k[1] = rw_lower(k1) | (uint64_t)len << 56; /* byte 15 in memory */
+#else
+	k[1] = rw_lower(k1) | (uint64_t)len;
+#endif
+}
+
+static uint32_t rw_hash(const uint64_t k[2])
+{
+	return (uint32_t)((k[0] * 0x9E3779B97F4A7C15u ^ k[1] * 0xC2B2AE3D27D4EB4Fu) >> 40) &
+	       (RW_SLOTS - 1);
 }
 
 static bool rw_letter(char c)
@@ -234,11 +277,12 @@ static void rw_build(void)
 	for (size_t i = 0; i < sizeof(rw_table) / sizeof(rw_table[0]); i++) {
 		const char *w = rw_table[i].w;
 		size_t len = strlen(w);
-		uint32_t h = rw_hash(w, len) & (RW_SLOTS - 1);
-		while (rw_slot[h] != 0)
+		uint64_t k[2];
+		rw_key(w, len, len, k);
+		uint32_t h = rw_hash(k);
+		while (rw_slot[h].v != NULL)
 			h = (h + 1) & (RW_SLOTS - 1);
-		rw_slot[h] = (uint16_t)(i + 1);
-		rw_len[i] = (uint8_t)len;
+		rw_slot[h] = (struct rw_slot){ k[0], k[1], &rw_table[i].v };
 		if (len < RW_MAXLEN && rw_letter(w[0]) && rw_letter(w[len - 1]))
 			redact_word_shapes[len][w[0] - 'a'] |= 1u << (w[len - 1] - 'a');
 	}
@@ -251,20 +295,21 @@ void redact_words_init(void)
 
 const struct redact_word *redact_word_find(const char *word, size_t len)
 {
+	return redact_word_find_in(word, len, len);
+}
+
+const struct redact_word *redact_word_find_in(const char *word, size_t len, size_t readable)
+{
 	if (len == 0 || len >= RW_MAXLEN)
 		return NULL;
 	char first = (char)(word[0] | 0x20), last = (char)(word[len - 1] | 0x20);
 	if (rw_letter(first) && rw_letter(last) &&
 	    !(redact_word_shapes[len][first - 'a'] & (1u << (last - 'a'))))
 		return NULL; /* the common case, decided before lower-casing the word */
-	char w[RW_MAXLEN];
-	for (size_t i = 0; i < len; i++)
-		w[i] = (char)((word[i] >= 'A' && word[i] <= 'Z') ? word[i] | 0x20 : word[i]);
-	uint32_t h = rw_hash(w, len) & (RW_SLOTS - 1);
-	for (; rw_slot[h] != 0; h = (h + 1) & (RW_SLOTS - 1)) {
-		size_t i = rw_slot[h] - 1u;
-		if (rw_len[i] == len && memcmp(rw_table[i].w, w, len) == 0)
-			return &rw_table[i].v;
-	}
+	uint64_t k[2];
+	rw_key(word, len, readable, k);
+	for (uint32_t h = rw_hash(k); rw_slot[h].v != NULL; h = (h + 1) & (RW_SLOTS - 1))
+		if (rw_slot[h].k0 == k[0] && rw_slot[h].k1 == k[1])
+			return rw_slot[h].v;
 	return NULL;
 }

@@ -69,5 +69,7 @@ static inline bool redact_word_maybe(const char *w, size_t len)
 void redact_words_init(void);
 /* The entry of the word w[0..len) in any case, or NULL for a word the table does not know. */
 const struct redact_word *redact_word_find(const char *w, size_t len);
+/* The same, where readable bytes from w (>= len) may be read: faster with 16 or more. */
+const struct redact_word *redact_word_find_in(const char *w, size_t len, size_t readable);
 
 #endif

@@ -9,17 +9,19 @@
 #include "event.h"
 #include "redact.h"
 #include "redact_event.h"
+#include "redact_int.h"
 #include "redact_policy.h"
 #include "unit.h"
 
 #define U 0 /* the caller */
 #define A 1 /* the agent */
 
-static struct redactor *rx;
+static struct redactor *rx, *rx_bytes; /* rx_bytes: without the scan's fast path */
 static unsigned counts[REDACT_NKINDS];
 static char outs[8][1024];
 
-/* Redacts up to 8 turns "U:text" / "A:text" with kinds; outs[i] the results. */
+/* Redacts up to 8 turns "U:text" / "A:text" with kinds; outs[i] the results, which the scan
+ * without its fast path (redact_set_bytewise) must give too. */
 static size_t run(unsigned kinds, const char *const *turns, size_t n)
 {
 	struct redact_turn t[8] = { 0 };
@@ -27,12 +29,18 @@ static size_t run(unsigned kinds, const char *const *turns, size_t n)
 	for (size_t i = 0; i < n; i++)
 		t[i] = (struct redact_turn){ turns[i][0] == 'A' ? A : U, turns[i] + 2,
 			                     strlen(turns[i] + 2) };
-	if (rx == NULL)
+	if (rx == NULL) {
 		rx = redact_new();
+		rx_bytes = redact_new();
+		redact_set_bytewise(rx_bytes, true);
+	}
 	size_t found = redact_run(rx, kinds, t, n, counts);
+	CHECK(redact_run(rx_bytes, kinds, t, n, NULL) == found);
 	for (size_t i = 0; i < n; i++) {
-		size_t len;
-		const char *s = redact_text(rx, i, &len, NULL);
+		size_t len, blen;
+		const char *s = redact_text(rx, i, &len, NULL),
+		           *b = redact_text(rx_bytes, i, &blen, NULL);
+		CHECK(len == blen && memcmp(s, b, len) == 0);
 		snprintf(outs[i], sizeof(outs[i]), "%.*s", (int)len, s);
 		if (kinds & (1u << REDACT_CARD)) /* the guarantee, on every output */
 			CHECK(!redact_holds_card(outs[i], strlen(outs[i])));
@@ -197,6 +205,52 @@ UNIT_TEST(redact_placeholder_never_makes_a_card)
 		CHECK_INT(counts[REDACT_CARD], 0);
 	}
 	redact_free(&rx);
+	redact_free(&rx_bytes);
+}
+
+/* The scan's fast path (64 bytes at a time while no number is open) against the byte-at-a-time
+ * scan, on long pseudo-random turns: words across block edges, words of 64 letters and more,
+ * number words, cues, digits, glued identifiers, UTF-8, e-mail and IBAN patterns. */
+UNIT_TEST(redact_fast_path_matches_bytewise)
+{
+	/* clang-format off */
+	static const char *const pieces[] = {
+		"the", "calling", "four", "one", "oh", "to", "for", "double", "twenty", "hundred", "uh",
+		"and", "may", "march", "card", "security", "code", "zip", "social", "bank", "account",
+		"1234", "4111", "07", "-", ",", ".", "(", "\xc3\xa9", "\xc2\xa0", "@", "a@b.co", "14th",
+		"PN4471", "twenty5", "GB82 WEST 1234 5698 7654 32", "221 Baker Street", "Card", "FOUR",
+		"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+	};
+	/* clang-format on */
+	const size_t np = sizeof(pieces) / sizeof(pieces[0]);
+	static char text[6][2048];
+	struct redactor *fast = redact_new(), *bytes = redact_new();
+	redact_set_bytewise(bytes, true);
+	uint32_t seed = 12345;
+	for (int call = 0; call < 400; call++) {
+		struct redact_turn t[6];
+		for (int i = 0; i < 6; i++) {
+			size_t len = 0, target = (seed = seed * 1103515245u + 12345u) >> 16 & 1023;
+			while (len + 80 < sizeof(text[i]) && len < target) {
+				seed = seed * 1103515245u + 12345u;
+				const char *w = pieces[(seed >> 16) % np];
+				len += (size_t)snprintf(text[i] + len, sizeof(text[i]) - len,
+				                        "%s%s", w, (seed >> 8 & 7) == 0 ? "" : " ");
+			}
+			t[i] = (struct redact_turn){ (int)(seed >> 4 & 1), text[i], len };
+		}
+		unsigned kinds = call % 2 ? REDACT_ALL_KINDS : DEF;
+		size_t found = redact_run(fast, kinds, t, 6, NULL);
+		CHECK(redact_run(bytes, kinds, t, 6, NULL) == found);
+		for (size_t i = 0; i < 6; i++) {
+			size_t len, blen;
+			const char *a = redact_text(fast, i, &len, NULL),
+			           *b = redact_text(bytes, i, &blen, NULL);
+			CHECK(len == blen && memcmp(a, b, len) == 0);
+		}
+	}
+	redact_free(&fast);
+	redact_free(&bytes);
 }
 
 /* A folder with 42.conf holding text; returns the folder (static). */
