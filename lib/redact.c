@@ -35,12 +35,14 @@ static const char *const kind_tags[REDACT_NKINDS] = {
 
 /* ---- the scan ------------------------------------------------------------------------- */
 
+/* The word t[start, end) of a turn of tlen bytes, read by the byte-at-a-time scan. */
 static void word(struct redactor *r, uint32_t turn, uint32_t start, uint32_t end, const char *t,
-                 bool cues_only)
+                 size_t tlen, bool cues_only)
 {
 	size_t len = end - start;
-	const struct redact_word *w =
-	    redact_word_maybe(t + start, len) ? redact_word_find(t + start, len) : NULL;
+	const struct redact_word *w = redact_word_maybe(t + start, len)
+	                                  ? redact_word_find_in(t + start, len, tlen - start)
+	                                  : NULL;
 	if (w == NULL && r->nrun == 0 && !r->zero_pending && !r->hundred_pending) {
 		r->words++; /* the common case: an ordinary word, no number open */
 		r->mult = 0;
@@ -333,7 +335,7 @@ static void scan_turn(struct redactor *r, uint32_t ti, size_t ps, size_t pe, boo
 			size_t q = p;
 			while (q < len && is_alpha((unsigned char)t[q]))
 				q++;
-			word(r, ti, (uint32_t)p, (uint32_t)q, t, cues_only);
+			word(r, ti, (uint32_t)p, (uint32_t)q, t, len, cues_only);
 			p = q;
 		} else if (is_sep(c)) {
 			if (c == '-')

@@ -231,9 +231,10 @@ static uint64_t rw_lower(uint64_t x)
 	return x | upper >> 2;
 }
 
-/* The key of w[0..len) (len < RW_MAXLEN), of which readable bytes (>= len) may be read: the
- * word lower-cased (A-Z only) and zero-padded to 16 bytes, its length in the last byte, as two
- * integers in memory order. With 16 bytes readable, two loads instead of a byte loop. */
+/* The key of w[0..len) (len < RW_MAXLEN), of which readable bytes (>= len) may be read: byte i
+ * of the word lower-cased (A-Z only) in bits 8i.. of k[0] (i < 8) or k[1], zero-padded, its
+ * length in k[1]'s top byte. With 16 bytes readable on a little-endian machine, two loads
+ * instead of a byte loop. */
 static void rw_key(const char *w, size_t len, size_t readable, uint64_t k[2])
 {
 	uint64_t k0 = 0, k1 = 0;
@@ -246,18 +247,14 @@ static void rw_key(const char *w, size_t len, size_t readable, uint64_t k[2])
 	} else
 #endif
 	{
-		unsigned char b[16] = { 0 };
-		memcpy(b, w, len);
-		memcpy(&k0, b, 8);
-		memcpy(&k1, b + 8, 8);
+		for (size_t i = 0; i < len && i < 8; i++)
+			k0 |= (uint64_t)(unsigned char)w[i] << (8 * i);
+		for (size_t i = 8; i < len; i++)
+			k1 |= (uint64_t)(unsigned char)w[i] << (8 * (i - 8));
 	}
 	(void)readable;
 	k[0] = rw_lower(k0);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	k[1] = rw_lower(k1) | (uint64_t)len << 56; /* byte 15 in memory */
-#else
-	k[1] = rw_lower(k1) | (uint64_t)len;
-#endif
+	k[1] = rw_lower(k1) | (uint64_t)len << 56;
 }
 
 static uint32_t rw_hash(const uint64_t k[2])
