@@ -5,7 +5,8 @@
  *
  * Per code point, not per string: canonical reordering of combining marks is not modelled
  * (the marks that would be reordered are non-spacing and removed anyway, bar a few spacing
- * marks with a combining class). Not here: the tokenizer itself, any other normalisation.
+ * marks with a combining class). Not here: the tokenizer itself, any other normalisation, the
+ * tables' rows (lib/wordpiece_unicode_int.h).
  */
 #ifndef AIMEM_WORDPIECE_UNICODE_H
 #define AIMEM_WORDPIECE_UNICODE_H
@@ -23,16 +24,6 @@ enum wpu_kind {
 	WPU_PAD = 3,   /* ' ', rep[0], ' ' (CJK ideographs; rep[0] is itself or, for a
 	                  compatibility ideograph, its canonical equivalent) */
 	WPU_MAP = 4,   /* rep[0..*nrep): lower case, canonical decomposition without its marks */
-};
-
-struct wpu_range {
-	uint32_t lo, hi;
-	uint8_t kind;
-};
-
-struct wpu_map {
-	uint32_t cp;
-	uint32_t to[3]; /* 0-terminated when shorter */
 };
 
 /* The normalisation of cp: rep[0..*nrep) (at most 3) is set for WPU_MAP and WPU_PAD (and
