@@ -239,11 +239,14 @@ static int qdb_result_error(PGconn *conn, const PGresult *res, char *err, size_t
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(conn);
 	snprintf(err, errlen, "%s: %.*s", state ? state : "?????", (int)strcspn(msg, "\n"), msg);
-	if (PQstatus(conn) != CONNECTION_OK)
+	/* No SQLSTATE: libpq's own error, not the server's answer ("server closed the connection
+	 * unexpectedly" while the link is not yet marked bad, as on an immediate shutdown
+	 * mid-statement): the database is unreachable, not the statement wrong. */
+	if (PQstatus(conn) != CONNECTION_OK || state == NULL)
 		return QDB_UNAVAILABLE;
-	if (state != NULL && strcmp(state, "57014") == 0) /* query_canceled: statement_timeout */
+	if (strcmp(state, "57014") == 0) /* query_canceled: statement_timeout */
 		return QDB_TIMEOUT;
-	if (state != NULL && (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0))
+	if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0)
 		return QDB_UNAVAILABLE; /* connection exception, admin shutdown, cannot connect now */
 	return QDB_ERROR;
 }

@@ -531,6 +531,111 @@ def test_postgres_restart_gives_503_then_recovers_without_restart(services, api,
     assert d.stop() == 0, d.output()
 
 
+class CutProxy:
+    """A TCP proxy in front of PostgreSQL that can swallow the server's answers (hold) and then
+    drop every connection mid-statement (cut), as a crash or an immediate shutdown does."""
+
+    def __init__(self, port):
+        import socket
+        self.upstream = port
+        self.hold = threading.Event()
+        self.lock = threading.Lock()
+        self.pairs = []
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import socket
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self.upstream))
+            with self.lock:
+                self.pairs.append((client, server))
+            threading.Thread(target=self._pump, args=(client, server, False), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, True), daemon=True).start()
+
+    def _pump(self, src, dst, answers):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if not (answers and self.hold.is_set()):
+                    dst.sendall(data)
+        except OSError:
+            pass
+
+    def cut(self, notice=b""):
+        """Drops every connection; notice (a server message) goes to each client first."""
+        import socket
+        with self.lock:
+            pairs, self.pairs = self.pairs, []
+        for pair in pairs:
+            try:
+                pair[0].sendall(notice)
+            except OSError:
+                pass
+            for sock in pair:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                sock.close()
+
+    def close(self):
+        self.listener.close()
+        self.cut()
+
+
+def immediate_shutdown_notice():
+    """What a backend sends its client on an immediate shutdown before it exits (PostgreSQL's
+    quickdie: a WARNING, SQLSTATE 57P01), as a protocol NoticeResponse."""
+    import struct
+    fields = b"".join(k + v + b"\0" for k, v in (
+        (b"S", b"WARNING"), (b"V", b"WARNING"), (b"C", b"57P01"),
+        (b"M", b"terminating connection due to immediate shutdown command"))) + b"\0"
+    return b"N" + struct.pack("!I", len(fields) + 4) + fields
+
+
+@pytest.mark.parametrize("notice", [False, True], ids=["closed", "immediate_shutdown"])
+@pytest.mark.parametrize("path", [f"/v3/callers/{KELLY}/context", "/v3/search?q=renewal+policy"])
+def test_connection_lost_mid_statement_is_never_500(services, api, tmp_path, path, notice):
+    """The link to PostgreSQL breaks while a statement is out (the answer never comes; with
+    notice, after the WARNING an immediate shutdown sends): the request is answered as an outage,
+    503 with Retry-After, or 200 by the one retry on a fresh connection; never 500. The next
+    request is 200, same process. (A 30-minute soak once got one 500 in such a race: libpq's own
+    "server closed the connection unexpectedly", which has no SQLSTATE, came while the link was
+    not yet marked bad and was taken for a failed statement; qdb_result_error now counts an
+    error without SQLSTATE as the database unreachable. This test holds the contract; it does
+    not recreate libpq's state in that race, and passes without that change too.)"""
+    import time
+    proxy = CutProxy(services.pg_port)
+    url = api.db.reader_url.replace(f":{services.pg_port}/", f":{proxy.port}/")
+    d = start_query(api.db, tmp_path / "q.log", AIMEM_DB_URL=url)
+    try:
+        client = Client(d.port)
+        assert client.request("GET", path, tok(1))[0] == 200  # pooled through the proxy
+        proxy.hold.set()
+        answer = []
+        th = threading.Thread(target=lambda: answer.append(Client(d.port).request("GET", path, tok(1))))
+        th.start()
+        time.sleep(0.5)  # the statement is out, its answer swallowed
+        assert th.is_alive()
+        proxy.hold.clear()
+        proxy.cut(immediate_shutdown_notice() if notice else b"")
+        th.join(30)
+        status, headers, raw = answer[0]
+        assert status == 200 or (status == 503 and headers.get("retry-after") == "1"), (status, raw)
+        assert client.request("GET", path, tok(1))[0] == 200  # reconnected, same process
+    finally:
+        proxy.close()
+        assert d.stop() == 0, d.output()
+
+
 MEMORY_KEYS = {"id", "type", "key", "value", "user_id", "scope", "source", "created_at",
                "updated_at"}
 
