@@ -18,10 +18,9 @@
 #include "text.h"
 #include "recount.h"
 
-/* The callers' context locks, before the derivation (see context.h): $1 tenant, $2 users. */
-static struct db_stmt context_locks_stmt = { .name = "aimem_context_locks",
-	                                     .sql = RECOUNT_CALLER_LOCKS_SQL("context"),
-	                                     .nparams = 2 };
+/* The namespace of the callers' context locks, taken before the derivation (see context.h and
+ * recount_lock_callers). */
+static const char context_lock_ns[] = "context";
 
 /*
  * Per caller of $1 (a JSON array of user ids): the document with an empty "summaries" (head),
@@ -164,11 +163,11 @@ int context_refresh(PGconn *conn, long long tenant, const char *users, char *err
 {
 	char t[24];
 	snprintf(t, sizeof(t), "%lld", tenant);
-	const char *params[] = { t, users };
-	int rc = db_exec_stmt(conn, &context_locks_stmt, params, NULL, err, errlen);
+	const char *params[] = { users };
+	int rc = recount_lock_callers(conn, tenant, users, context_lock_ns, err, errlen);
 	PGresult *res = NULL;
 	if (rc == DB_OK)
-		rc = db_exec_stmt(conn, &context_derive_stmt, params + 1, &res, err, errlen);
+		rc = db_exec_stmt(conn, &context_derive_stmt, params, &res, err, errlen);
 	if (rc != DB_OK)
 		return rc;
 	json_t *rows = json_array();

@@ -1,13 +1,34 @@
 /*
- * recount: one tenant group's upsert and per-caller recount (see recount.h).
+ * recount: one tenant group's upsert and per-caller recount, and the per-caller locks (see
+ * recount.h).
  */
 #include "recount.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
+/* $1 the tenant, $2 the users (a JSON array), $3 the namespace. The hashed text is what each
+ * namespace's own statement hashed before ('<ns>:' || tenant || ':' || user_id), so old and new
+ * builds take the same lock for the same caller. */
+static const char recount_locks_sql[] =
+    "SELECT count(pg_advisory_xact_lock(hashtextextended($3::text || ':' || $1::text || ':' ||"
+    " u.user_id, 0))) FROM (SELECT DISTINCT jsonb_array_elements_text($2::jsonb) AS user_id"
+    " ORDER BY 1) u";
+static struct db_stmt recount_locks_stmt = { .name = "aimem_recount_locks",
+	                                     .sql = recount_locks_sql,
+	                                     .nparams = 3 };
+
+int recount_lock_callers(PGconn *conn, long long tenant, const char *users, const char *lock_ns,
+                         char *err, size_t errlen)
+{
+	char t[24];
+	snprintf(t, sizeof(t), "%lld", tenant);
+	const char *params[] = { t, users, lock_ns };
+	return db_exec_stmt(conn, &recount_locks_stmt, params, NULL, err, errlen);
+}
+
 int recount_upsert(PGconn *conn, long long tenant, json_t *rows, struct db_stmt *upsert,
-                   struct db_stmt *locks, struct db_stmt *recount, recount_then_fn then, char *err,
+                   const char *lock_ns, struct db_stmt *recount, recount_then_fn then, char *err,
                    size_t errlen)
 {
 	char t[24];
@@ -27,7 +48,7 @@ int recount_upsert(PGconn *conn, long long tenant, json_t *rows, struct db_stmt 
 	if (json_array_size(users) > 0) {
 		char *list = json_dumps(users, JSON_COMPACT);
 		const char *uparams[] = { t, list };
-		rc = db_exec_stmt(conn, locks, uparams, NULL, err, errlen);
+		rc = recount_lock_callers(conn, tenant, list, lock_ns, err, errlen);
 		if (rc == DB_OK)
 			rc = db_exec_stmt(conn, recount, uparams, NULL, err, errlen);
 		if (rc == DB_OK && then != NULL)

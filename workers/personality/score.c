@@ -328,11 +328,10 @@ static const char score_averages_sql[] =
 static struct db_stmt score_averages_stmt = { .name = "pers_averages",
 	                                      .sql = score_averages_sql,
 	                                      .nparams = 2 };
-/* The callers' locks before their averages are recomputed (see RECOUNT_CALLER_LOCKS_SQL: a
- * replay beside the live group must not write a stale average over the other's). */
-static struct db_stmt score_caller_locks_stmt = { .name = "pers_caller_locks",
-	                                          .sql = RECOUNT_CALLER_LOCKS_SQL("averages"),
-	                                          .nparams = 2 };
+/* The namespace of the callers' locks taken before their averages are recomputed (see
+ * recount_lock_callers: a replay beside the live group must not write a stale average over the
+ * other's). */
+static const char score_lock_ns[] = "averages";
 
 /* The upsert's columns of the scores, in the order of struct personality_result's score[]. */
 static const char *const score_columns[PERSONALITY_NSCORES] = {
@@ -383,6 +382,5 @@ int scorer_apply_batch(void *ctx, PGconn *conn, struct worker_job *const *jobs, 
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(rows, score_row(jobs[i], i));
 	return recount_upsert(conn, jobs[0]->ev->customer_id, rows, &score_upsert_stmt,
-	                      &score_caller_locks_stmt, &score_averages_stmt, context_refresh, err,
-	                      errlen);
+	                      score_lock_ns, &score_averages_stmt, context_refresh, err, errlen);
 }

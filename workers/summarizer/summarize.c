@@ -257,13 +257,12 @@ static struct db_stmt summarize_upsert = { .name = "aimem_summarize_upsert",
 	                                   .nparams = 2 };
 
 /*
- * The callers' profile locks, in a statement of their own before the recount: a replay and
- * the live group can write the same caller's calls at once, and a recount must start its
- * snapshot after the other's commit or it writes a stale count over it. Taken in user order.
+ * The namespace of the callers' profile locks, which recount_upsert takes in a statement of
+ * their own before the recount: a replay and the live group can write the same caller's calls
+ * at once, and a recount must start its snapshot after the other's commit or it writes a stale
+ * count over it. Taken in user order.
  */
-static struct db_stmt summarize_profile_locks = { .name = "aimem_summarize_profile_locks",
-	                                          .sql = RECOUNT_CALLER_LOCKS_SQL("profile"),
-	                                          .nparams = 2 };
+static const char summarize_lock_ns[] = "profile";
 
 /*
  * The callers' profiles, recounted from their summaries (never incremented, so replays and
@@ -403,6 +402,5 @@ int summarizer_apply_batch(void *ctx, PGconn *conn, struct worker_job *const *jo
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(rows, summarize_row(jobs[i], i));
 	return recount_upsert(conn, jobs[0]->ev->customer_id, rows, &summarize_upsert,
-	                      &summarize_profile_locks, &summarize_profiles, context_refresh, err,
-	                      errlen);
+	                      summarize_lock_ns, &summarize_profiles, context_refresh, err, errlen);
 }
