@@ -325,8 +325,10 @@ static void scan_turn(struct redactor *r, uint32_t ti, size_t ps, size_t pe, boo
 				redact_cue_heard(r, RC_NONE);
 			} else if (!cues_only) {
 				redact_zero_settle(r);
+				r->mult = 0; /* "double"/"triple" repeats a spoken digit, never a
+				                written one: "triple 5555..." is the card as written */
 				for (size_t i = p; i < q; i++)
-					redact_digit_add(
+					redact_item_add(
 					    r, ti, (uint32_t)i, (uint32_t)i + 1, t[i],
 					    (uint8_t)(RI_CHAR | (i == p ? RI_GROUP : 0)));
 			}

@@ -88,6 +88,12 @@ UNIT_TEST(redact_written_cards)
 	/* glued to a number word is no identifier: the word may become a placeholder */
 	CHECK_CONTAINS(one(DEF, "U:twenty5555555555554444"), "[CARD");
 	CHECK_STR(one(DEF, "U:ref AB5555555555554444"), "ref AB5555555555554444");
+	/* "double"/"triple" repeat a spoken digit, not a written one (fuzz_redact found the card
+	 * missed when its first digit was tripled) */
+	CHECK_STR(one(DEF, "U:triple 5555555555554444"),
+	          "triple [CARD \xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2"
+	          "4444]");
+	CHECK_CONTAINS(one(DEF, "U:card four double one 1 1111 1111 1111"), "[CARD");
 	/* Luhn-invalid 16 digits: an order number stays */
 	CHECK_STR(one(DEF, "U:order 4111111111111112 please"), "order 4111111111111112 please");
 	CHECK_INT(counts[REDACT_CARD], 0);
