@@ -2,7 +2,8 @@
  * minilm: the all-MiniLM-L6-v2 encoder forward pass (see minilm.h).
  *
  * Row-major throughout: a batch is a [rows x hidden] matrix, PyTorch's Linear weights are
- * [out x in], so every dense layer is one cblas_sgemm(NoTrans, Trans). Everything that is
+ * [out x in], so every dense layer is one product with the weights transposed: OpenBLAS's
+ * sgemm for a batch, lib/minilm_gemm's unpacked kernel for a short query. Everything that is
  * not a matrix product (bias, GELU, layer norm, softmax, pooling) is plain loops in float,
  * as BERT computes it (GELU in its erf form, layer norm eps from config.json).
  */
@@ -17,6 +18,7 @@
 #include <string.h>
 
 #include "file.h"
+#include "minilm_gemm.h"
 #include "safetensors.h"
 #include "wordpiece.h"
 #include "xalloc.h"
@@ -225,17 +227,6 @@ struct ml_batch {
 	float *x, *q, *k, *v, *ctx, *tmp, *ff /* rows x inter */, *scores /* 256 x 256 */;
 };
 
-/* out[rows x n_out] = in[rows x n_in] * w^T + b (w: [n_out x n_in], PyTorch's Linear). */
-static void ml_dense(const float *in, size_t rows, size_t n_in, const float *w, const float *b,
-                     size_t n_out, float *out)
-{
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)n_out, (int)n_in, 1.0f,
-	            in, (int)n_in, w, (int)n_in, 0.0f, out, (int)n_out);
-	for (size_t r = 0; r < rows; r++)
-		for (size_t j = 0; j < n_out; j++)
-			out[r * n_out + j] += b[j];
-}
-
 /* x = LayerNorm(x + add) row by row (add may be NULL). */
 static void ml_layer_norm(float *x, const float *add, size_t rows, size_t h, const float *g,
                           const float *b, float eps)
@@ -292,16 +283,16 @@ static void ml_attention(const struct minilm *m, struct ml_batch *b)
 static void ml_layer(const struct minilm *m, const struct minilm_layer *l, struct ml_batch *b)
 {
 	size_t r = b->rows, h = m->hidden, f = m->inter;
-	ml_dense(b->x, r, h, l->wq, l->bq, h, b->q);
-	ml_dense(b->x, r, h, l->wk, l->bk, h, b->k);
-	ml_dense(b->x, r, h, l->wv, l->bv, h, b->v);
+	minilm_gemm_dense(b->x, r, h, l->wq, l->bq, h, b->q);
+	minilm_gemm_dense(b->x, r, h, l->wk, l->bk, h, b->k);
+	minilm_gemm_dense(b->x, r, h, l->wv, l->bv, h, b->v);
 	ml_attention(m, b);
-	ml_dense(b->ctx, r, h, l->wo, l->bo, h, b->tmp);
+	minilm_gemm_dense(b->ctx, r, h, l->wo, l->bo, h, b->tmp);
 	ml_layer_norm(b->x, b->tmp, r, h, l->ln1_g, l->ln1_b, m->eps);
-	ml_dense(b->x, r, h, l->wi, l->bi, f, b->ff);
+	minilm_gemm_dense(b->x, r, h, l->wi, l->bi, f, b->ff);
 	for (size_t i = 0; i < r * f; i++) /* GELU, BERT's exact (erf) form */
 		b->ff[i] = 0.5f * b->ff[i] * (1.0f + erff(b->ff[i] * (float)M_SQRT1_2));
-	ml_dense(b->ff, r, f, l->wo2, l->bo2, h, b->tmp);
+	minilm_gemm_dense(b->ff, r, f, l->wo2, l->bo2, h, b->tmp);
 	ml_layer_norm(b->x, b->tmp, r, h, l->ln2_g, l->ln2_b, m->eps);
 }
 

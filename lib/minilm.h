@@ -61,10 +61,12 @@ void minilm_free(struct minilm **m);
  * Embeds n texts (texts[i][0..lens[i]), UTF-8, not NUL-terminated; borrowed for the call)
  * into out[i * MINILM_DIM ...], each L2-normalised (an empty text still gets its [CLS] [SEP]
  * vector). Texts are run in packed batches of up to 1,024 word pieces; passing many texts
- * per call amortises OpenBLAS's packing of the weights (about half of a lone short
- * passage's time). Returns 0, or -1 with err (only when n is too large to address).
- * CPU-bound on the caller's thread: about 10 ms for a passage of 16 word pieces, 40 ms for
- * 64, in batches, on one core of the development machine (docs/embeddings.md). Scratch is
+ * per call amortises OpenBLAS's packing of the weights. A batch of at most
+ * MINILM_GEMM_SMALL_ROWS pieces (one query) skips the packing (lib/minilm_gemm) and is
+ * bound by reading the 42 MB of layer weights once. Returns 0, or -1 with err (only when n
+ * is too large to address). CPU-bound on the caller's thread: about 7-9 ms a passage of 16
+ * word pieces in batches, 12-15 ms for a lone query of ~20, on one core of the development
+ * machine (docs/embeddings.md). Scratch is
  * allocated per call (at most ~14 MB), the model is read-only: any number of threads may
  * call it on one struct minilm at once.
  */

@@ -3,7 +3,8 @@
  * lib/safetensors on hand-made files (valid and broken), and lib/minilm against the
  * reference of sentence-transformers (tests/fixtures/minilm/reference.jsonl, a copy of
  * shared/models/minilm-reference.jsonl): the same input_ids for all 28 texts and cosine >=
- * 0.999 with every reference embedding.
+ * 0.999 with every reference embedding; lib/minilm_gemm's unpacked kernel against OpenBLAS on
+ * every row count the tile leaves over and the encoder's shapes.
  *
  * The model comes from $AIMEM_MINILM_DIR or the cache scripts/deps.sh fills
  * ($AIMEM_CACHE/all-minilm-l6-v2). Without it the reference test says so and passes, except
@@ -24,6 +25,7 @@
 #endif
 
 #include "minilm.h"
+#include "minilm_gemm.h"
 #include "safetensors.h"
 #include "unit.h"
 #include "wordpiece.h"
@@ -187,6 +189,62 @@ UNIT_TEST(safetensors_refuses_broken_headers)
 	CHECK(safetensors_parse(huge, 7, err, sizeof(err)) == NULL);
 	CHECK(safetensors_open("/nonexistent.safetensors", err, sizeof(err)) == NULL);
 	CHECK_CONTAINS(err, "/nonexistent.safetensors");
+}
+
+/* A value in [-1, 1) from a fixed sequence, so a failure repeats. */
+static float gemm_value(unsigned *state)
+{
+	*state = *state * 1103515245u + 12345u;
+	return (float)((*state >> 8) & 0xffff) / 32768.0f - 1.0f;
+}
+
+UNIT_TEST(minilm_gemm_kernel_matches_openblas)
+{
+	/* rows 1..13 cover every remainder of the 4-row tile, 48 the largest the kernel takes;
+	 * the shapes are the encoder's (384 -> 384, 384 -> 1536, 1536 -> 384) and a small odd one */
+	const size_t rows[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 48 };
+	const size_t shape[][2] = { { 384, 384 }, { 384, 1536 }, { 1536, 384 }, { 8, 3 } };
+	unsigned state = 7;
+	for (size_t s = 0; s < sizeof(shape) / sizeof(shape[0]); s++) {
+		size_t n_in = shape[s][0], n_out = shape[s][1];
+		float *w = xmallocarray(n_in * n_out, sizeof(float)),
+		      *b = xmallocarray(n_out, sizeof(float)),
+		      *in = xmallocarray(48 * n_in, sizeof(float)),
+		      *want = xmallocarray(48 * n_out, sizeof(float)),
+		      *got = xmallocarray(48 * n_out + 1, sizeof(float));
+		for (size_t i = 0; i < n_in * n_out; i++)
+			w[i] = gemm_value(&state) * 0.1f;
+		for (size_t i = 0; i < n_out; i++)
+			b[i] = gemm_value(&state);
+		for (size_t i = 0; i < 48 * n_in; i++)
+			in[i] = gemm_value(&state) * 4.0f;
+		for (size_t k = 0; k < sizeof(rows) / sizeof(rows[0]); k++) {
+			size_t r = rows[k];
+			got[r * n_out] = 12345.0f; /* the kernel writes nothing past its rows */
+			CHECK(minilm_gemm_dense_path(false, in, r, n_in, w, b, n_out, want));
+			if (!minilm_gemm_dense_path(true, in, r, n_in, w, b, n_out, got)) {
+				printf("minilm_gemm: no AVX2+FMA here: only OpenBLAS checked\n");
+				continue;
+			}
+			double worst = 0;
+			for (size_t i = 0; i < r * n_out; i++)
+				worst = fmax(worst, fabs((double)got[i] - want[i]));
+			if (worst > 1e-4)
+				unit_fail(__FILE__, __LINE__, "rows %zu, %zu -> %zu: off by %g", r,
+				          n_in, n_out, worst);
+			CHECK(got[r * n_out] == 12345.0f);
+			/* minilm_gemm_dense agrees with whichever path it picks */
+			minilm_gemm_dense(in, r, n_in, w, b, n_out, got);
+			for (size_t i = 0; i < r * n_out; i++)
+				worst = fmax(worst, fabs((double)got[i] - want[i]));
+			CHECK(worst <= 1e-4);
+		}
+		free(w);
+		free(b);
+		free(in);
+		free(want);
+		free(got);
+	}
 }
 
 UNIT_TEST(minilm_missing_model_names_file_and_command)
