@@ -47,6 +47,23 @@ bool api_int_arg(struct http_exchange *ex, const char *name, long long def, long
 	return true;
 }
 
+void api_reply_db_error(struct http_exchange *ex, const struct qdb_stmt *st, int rc,
+                        const char *err)
+{
+	if (rc == QDB_ERROR) {
+		log_error("read failed statement=%s error=\"%s\" request_id=%s", st->name, err,
+		          http_request_id(ex));
+		http_reply_error(ex, 500, "internal", "the read failed");
+		return;
+	}
+	log_warn("read unavailable statement=%s error=\"%s\" request_id=%s", st->name, err,
+	         http_request_id(ex));
+	http_add_header(ex, "Retry-After", "1");
+	http_reply_error(ex, 503, rc == QDB_TIMEOUT ? "timeout" : "unavailable",
+	                 rc == QDB_TIMEOUT ? "the read took too long; retry"
+	                                   : "the database is not reachable; retry");
+}
+
 PGresult *api_query(struct http_exchange *ex, const struct query_api *api, long long tenant,
                     const struct qdb_stmt *st, const char *const *params)
 {
@@ -55,18 +72,7 @@ PGresult *api_query(struct http_exchange *ex, const struct query_api *api, long 
 	int rc = qdb_query(api->db, tenant, st, params, &res, err, sizeof(err));
 	if (rc == QDB_OK)
 		return res;
-	if (rc == QDB_ERROR) {
-		log_error("read failed statement=%s error=\"%s\" request_id=%s", st->name, err,
-		          http_request_id(ex));
-		http_reply_error(ex, 500, "internal", "the read failed");
-		return NULL;
-	}
-	log_warn("read unavailable statement=%s error=\"%s\" request_id=%s", st->name, err,
-	         http_request_id(ex));
-	http_add_header(ex, "Retry-After", "1");
-	http_reply_error(ex, 503, rc == QDB_TIMEOUT ? "timeout" : "unavailable",
-	                 rc == QDB_TIMEOUT ? "the read took too long; retry"
-	                                   : "the database is not reachable; retry");
+	api_reply_db_error(ex, st, rc, err);
 	return NULL;
 }
 

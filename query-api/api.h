@@ -6,7 +6,9 @@
  *
  * Routes: native.c (/v3), compat.c (the previous service's read routes), search.c. Handlers
  * run on MHD's pool threads and block for one database round trip (bounded by the statement
- * timeout); the pool has a connection per thread, so they do not wait for one.
+ * timeout); the pool has a connection per thread, so they do not wait for one. A hybrid
+ * search runs its text half on a thread of its own while the handler embeds the query, then
+ * the rest: two round trips, one connection at a time.
  */
 #ifndef AIMEM_QUERY_API_H
 #define AIMEM_QUERY_API_H
@@ -44,6 +46,10 @@ bool api_int_arg(struct http_exchange *ex, const char *name, long long def, long
 PGresult *api_query(struct http_exchange *ex, const struct query_api *api, long long tenant,
                     const struct qdb_stmt *st, const char *const *params);
 
+/* The answer to a failed qdb_query (rc, err as it returned them): 503 with Retry-After when
+ * the database is unavailable or slow, 500 when the statement failed; logs the reason. */
+void api_reply_db_error(struct http_exchange *ex, const struct qdb_stmt *st, int rc,
+                        const char *err);
 /* Replies 200 with json; with etag, an ETag (a hash of the body) and 304 when the request's
  * If-None-Match names it. */
 void api_reply(struct http_exchange *ex, const char *json, size_t len, bool etag);

@@ -40,6 +40,10 @@ struct qdb {
 };
 
 static const char qdb_tenant_sql[] = "SELECT set_config('app.current_tenant', $1, true)";
+/* qdb_stmt.text_params: TEXTOID (pg_type_d.h, a fixed catalog oid) for every parameter */
+static const Oid qdb_text_types[QDB_TEXT_PARAMS_MAX] = { 25, 25, 25, 25, 25, 25, 25, 25,
+	                                                 25, 25, 25, 25, 25, 25, 25, 25 };
+
 static const char qdb_tenant_generic_sql[] =
     "SELECT set_config('app.current_tenant', $1, true), "
     "set_config('plan_cache_mode', 'force_generic_plan', true)";
@@ -260,7 +264,8 @@ static bool qdb_send(PGconn *conn, const char *tenant, const struct qdb_stmt *st
 	       PQsendQueryParams(conn, "BEGIN READ ONLY", 0, NULL, NULL, NULL, NULL, 0) &&
 	       PQsendQueryPrepared(conn, st->generic_plan ? "qdb_tenant_generic" : "qdb_tenant", 1,
 	                           tp, NULL, NULL, 0) &&
-	       (!prepare || PQsendPrepare(conn, st->name, st->sql, st->nparams, NULL)) &&
+	       (!prepare || PQsendPrepare(conn, st->name, st->sql, st->nparams,
+	                                  st->text_params ? qdb_text_types : NULL)) &&
 	       PQsendQueryPrepared(conn, st->name, st->nparams, params, NULL, NULL, 0) &&
 	       PQsendQueryParams(conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) &&
 	       PQpipelineSync(conn);
@@ -340,6 +345,11 @@ int qdb_query(struct qdb *q, long long tenant, const struct qdb_stmt *st, const 
               PGresult **res, char *err, size_t errlen)
 {
 	*res = NULL;
+	if (st->text_params && st->nparams > QDB_TEXT_PARAMS_MAX) {
+		snprintf(err, errlen, "%s: %d text parameters, at most %d", st->name, st->nparams,
+		         QDB_TEXT_PARAMS_MAX);
+		return QDB_ERROR;
+	}
 	struct qdb_slot *slot = qdb_checkout(q);
 	if (slot == NULL) {
 		qdb_count(q->exhausted);

@@ -42,7 +42,12 @@ struct qdb_stmt {
 	 * statement whose planning costs more than its execution, written so that one plan serves
 	 * every parameter (search_sql.h) */
 	bool generic_plan;
+	/* every parameter declared text (at most QDB_TEXT_PARAMS_MAX), so the statement may leave
+	 * some unused and casts the others itself ($2::vector); otherwise PostgreSQL infers each
+	 * parameter's type from its use */
+	bool text_params;
 };
+#define QDB_TEXT_PARAMS_MAX 16
 
 struct qdb_config {
 	const char *url; /* libpq conninfo, as aimem_reader (borrowed) */

@@ -800,6 +800,42 @@ def test_search_hybrid_semantic_text(api):
     assert c.json("POST", "/v2/summaries/search", tok(), {"user_id": KELLY})[0] == 422
 
 
+def test_hybrid_is_exactly_the_fusion_of_text_and_semantic(api):
+    """hybrid computes its text list apart (its own round trip, on a thread of its own while
+    the query is embedded) and hands it to the rest of the statement: the answer must be the
+    reciprocal-rank fusion of the text and semantic lists (each asked with twice the limit),
+    score for score, with the text passage as the snippet where the text list has the call;
+    tenant-wide and within one caller, with both lists, only one, or neither."""
+    from urllib.parse import quote
+    c = api.client
+    cases = [("disputed charge auto bill", None, 3), ("roadside cover", KELLY, 2),
+             ("roadside cover claim billing", None, 5), ("zzqxunheardof", None, 3),
+             ("zzqxunheardof", KELLY, 2)]
+    fused_both = 0
+    for q, user, limit in cases:
+        def ask(mode, n):
+            path = f"/v3/search?q={quote(q)}&mode={mode}&limit={n}" + (f"&user_id={user}" if user else "")
+            status, _, out = c.json("GET", path, tok())
+            assert status == 200, (path, out)
+            return out["results"]
+        txt, sem, hyb = ask("text", 2 * limit), ask("semantic", 2 * limit), ask("hybrid", limit)
+        rt = {r["call_id"]: (i + 1, r) for i, r in enumerate(txt)}
+        rs = {r["call_id"]: (i + 1, r) for i, r in enumerate(sem)}
+        score = {k: (1 / (60 + rt[k][0]) if k in rt else 0) + (1 / (60 + rs[k][0]) if k in rs else 0)
+                 for k in set(rt) | set(rs)}
+        want = sorted(score, key=lambda k: (-score[k], k))[:limit]
+        assert [r["call_id"] for r in hyb] == want, (q, user)
+        for r in hyb:
+            k = r["call_id"]
+            assert abs(r["score"] - score[k]) < 1e-6, (q, k)
+            assert r["text_rank"] == (rt[k][1]["text_rank"] if k in rt else None), (q, k)
+            assert r["distance"] == (rs[k][1]["distance"] if k in rs else None), (q, k)
+            assert r["snippet"] == (rt[k][1] if k in rt else rs[k][1])["snippet"], (q, k)
+            assert user is None or r["user_id"] == user
+            fused_both += k in rt and k in rs
+    assert fused_both > 0  # some call was on both lists
+
+
 def test_search_small_tenant_share_uses_the_index_and_finds_its_rows(db, tmp_path):
     """3000 passages of a big tenant, 3 of a small one: the tenant-wide search runs on the
     passages' HNSW index (checked with EXPLAIN as the reader) and still returns the small
