@@ -7,8 +7,9 @@
  *       mean) on this thread: the query embedding's cost
  *   search_sql run CONNINFO TENANT QUERIES VECTORS MODE CLIENTS SECONDS
  *       the plain-SQL ceiling: the very statement aimem-query runs (query-api/search_sql.h;
- *       for hybrid the whole statement, which computes both halves in turn: aimem-query
- *       runs the text half apart, overlapping the query's embedding, not the SQL),
+ *       for hybrid the one statement, which computes both lists in turn: aimem-query
+ *       computes them at once on two connections, the query's embedding overlapping the
+ *       text list),
  *       prepared, in the same one-round-trip pipeline (BEGIN READ ONLY, the tenant, the
  *       statement, COMMIT) with the same session settings, for the queries in turn with their
  *       precomputed vectors, by CLIENTS connections (a thread each) for SECONDS; prints
@@ -129,7 +130,7 @@ static long client_search(PGconn *conn, struct client *c, size_t i)
 	                       "SELECT set_config('app.current_tenant', $1, true), "
 	                       "set_config('plan_cache_mode', 'force_generic_plan', true)",
 	                       1, NULL, tp, NULL, NULL, 0) ||
-	    !PQsendQueryPrepared(conn, "search", 6, params, NULL, NULL, 0) ||
+	    !PQsendQueryPrepared(conn, "search", 8, params, NULL, NULL, 0) ||
 	    !PQsendQueryParams(conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) ||
 	    !PQpipelineSync(conn))
 		return -1;
@@ -177,8 +178,8 @@ static void *client_run(void *arg)
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		goto fail;
 	PQclear(res);
-	static const Oid text[6] = { 25, 25, 25, 25, 25, 25 }; /* as qdb_stmt.text_params */
-	res = PQprepare(conn, "search", SEARCH_SQL_TENANT, 6, text);
+	static const Oid text[8] = { 25, 25, 25, 25, 25, 25, 25, 25 }; /* qdb_stmt.text_params */
+	res = PQprepare(conn, "search", SEARCH_SQL_TENANT, 8, text);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		goto fail;
 	PQclear(res);

@@ -41,7 +41,8 @@ static const struct cfg_item query_items[] = {
 	  .max = 256,
 	  .offset = S(db_pool),
 	  .help =
-	      "database connections (0: one per HTTP thread, so a request never waits for one)" },
+	      "database connections (0: two per HTTP thread, as many as a hybrid search uses at "
+	      "once, so a request never waits for one)" },
 	{ .key = "db.statement_timeout",
 	  .type = CFG_DURATION,
 	  .def = "2s",
@@ -164,7 +165,7 @@ int main(int argc, char **argv)
 	}
 	const struct qdb_config qc = {
 		.url = s.db_url,
-		.size = (unsigned)(s.db_pool ? s.db_pool : s.http.threads),
+		.size = (unsigned)(s.db_pool ? s.db_pool : 2 * s.http.threads),
 		.statement_timeout_ms = s.db_stmt_timeout_ms,
 		.wait_ms = s.db_wait_ms,
 		.reconnect_ms = s.db_reconnect_ms,

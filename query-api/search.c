@@ -1,6 +1,7 @@
 /*
  * search: /v3/search and POST /v2/summaries/search over the calls' passages (call_chunks,
- * written by aimem-embedder), in one statement and one round trip:
+ * written by aimem-embedder), text and semantic in one statement and one round trip, hybrid
+ * in three (below):
  *
  *   text      BM25 (k1 1.2, b 0.75) over the passages' full text: the query's lexemes
  *             (to_tsvector('english'): stop words dropped, stems) match with OR semantics;
@@ -16,10 +17,11 @@
  *             another model id are ignored until a replay re-embeds them), through the HNSW
  *             index with iterative scans (qdb.c).
  *   hybrid    both lists fused by reciprocal rank: score = sum of 1 / (60 + rank). The text
- *             list is computed on a thread of its own (SEARCH_TEXT_LIST, its own round trip)
- *             while this thread embeds the query; then the whole statement runs as
- *             'semantic' with that list given ($6): the same answer as one statement, with
- *             the embedding (10-15 ms with MiniLM) off the critical path.
+ *             list is computed on a thread of its own (SEARCH_TEXT_LIST) while this thread
+ *             embeds the query and computes the semantic list (SEARCH_SEM_LIST), each on its
+ *             own connection; then the statement runs with both lists given (mode 'lists'),
+ *             fusing them and building the answer: the same answer as the one statement
+ *             (tested), with the embedding and one list off the critical path.
  *
  * A call counts once, by its best passage; the answer carries call_id, user_id, the call's
  * summary ("call": null while the summarizer has not stored one: the call is still found by
@@ -39,50 +41,24 @@
 #include "search_sql.h"
 #include "xalloc.h"
 
-/* Every search statement takes the same 7 parameters (search_sql.h), declared text. */
-#define SEARCH_PARAMS 7
+/* Every search statement takes the same 8 parameters (search_sql.h), declared text. */
+#define SEARCH_PARAMS 8
+#define SEARCH_STMT(n, text)                                                                       \
+	{                                                                                          \
+		.name = n, .sql = text, .nparams = SEARCH_PARAMS, .generic_plan = true,            \
+		.text_params = true                                                                \
+	}
 
-static const struct qdb_stmt search_stmt_tenant = { .name = "q_search_tenant",
-	                                            .sql = SEARCH_SQL_TENANT,
-	                                            .nparams = SEARCH_PARAMS - 1,
-	                                            .generic_plan = true,
-	                                            .text_params = true };
-
-static const struct qdb_stmt search_stmt_user = { .name = "q_search_user",
-	                                          .sql = SEARCH_SQL_USER,
-	                                          .nparams = SEARCH_PARAMS,
-	                                          .generic_plan = true,
-	                                          .text_params = true };
-
-static const struct qdb_stmt search_text_tenant = { .name = "q_search_text_tenant",
-	                                            .sql = SEARCH_TEXT_LIST_TENANT,
-	                                            .nparams = SEARCH_PARAMS - 1,
-	                                            .generic_plan = true,
-	                                            .text_params = true };
-
-static const struct qdb_stmt search_text_user = { .name = "q_search_text_user",
-	                                          .sql = SEARCH_TEXT_LIST_USER,
-	                                          .nparams = SEARCH_PARAMS,
-	                                          .generic_plan = true,
-	                                          .text_params = true };
-
-/* Hybrid's text half, run on its own thread: the text list as JSON, or rc and err. */
-struct search_text_half {
-	const struct query_api *api;
-	long long tenant;
-	const struct qdb_stmt *st;
-	const char *const *params;
-	int rc;
-	PGresult *res;
-	char err[512];
-};
-
-static void *search_text_run(void *arg)
-{
-	struct search_text_half *h = arg;
-	h->rc = qdb_query(h->api->db, h->tenant, h->st, h->params, &h->res, h->err, sizeof(h->err));
-	return NULL;
-}
+static const struct qdb_stmt search_stmt_tenant = SEARCH_STMT("q_search_tenant", SEARCH_SQL_TENANT);
+static const struct qdb_stmt search_stmt_user = SEARCH_STMT("q_search_user", SEARCH_SQL_USER);
+static const struct qdb_stmt search_text_tenant =
+    SEARCH_STMT("q_search_text_tenant", SEARCH_TEXT_LIST_TENANT);
+static const struct qdb_stmt search_text_user =
+    SEARCH_STMT("q_search_text_user", SEARCH_TEXT_LIST_USER);
+static const struct qdb_stmt search_sem_tenant =
+    SEARCH_STMT("q_search_sem_tenant", SEARCH_SEM_LIST_TENANT);
+static const struct qdb_stmt search_sem_user =
+    SEARCH_STMT("q_search_sem_user", SEARCH_SEM_LIST_USER);
 
 /* The query's vector as pgvector text, from the configured embedder. false after 503. */
 static bool search_vector(struct http_exchange *ex, const struct query_api *api, const char *q,
@@ -106,37 +82,73 @@ static bool search_vector(struct http_exchange *ex, const struct query_api *api,
 	return true;
 }
 
-/* Hybrid: the text list on a thread of its own while this one embeds the query, then the
- * statement as 'semantic' with that list ($6). false after replying. */
+/* One of hybrid's lists: the statement's JSON in res, or rc and err. Its own copy of the
+ * parameters: the two lists run on two threads. */
+struct search_list {
+	const struct query_api *api;
+	long long tenant;
+	const struct qdb_stmt *st;
+	const char *params[SEARCH_PARAMS];
+	int rc;
+	PGresult *res;
+	char err[512];
+};
+
+static void *search_list_run(void *arg)
+{
+	struct search_list *l = arg;
+	l->rc = qdb_query(l->api->db, l->tenant, l->st, l->params, &l->res, l->err, sizeof(l->err));
+	return NULL;
+}
+
+/*
+ * Hybrid: the text list on a thread of its own while this one embeds the query and then runs
+ * the semantic list (each on its own connection, at the same time), then the statement with
+ * both lists given ($6, $8; mode 'lists'), which fuses them and builds the answer. false
+ * after replying.
+ */
 static bool search_hybrid(struct http_exchange *ex, const struct query_api *api, long long tenant,
                           const char **params, struct buf *vec, PGresult **res)
 {
-	struct search_text_half h = { .api = api,
-		                      .tenant = tenant,
-		                      .st = params[6] ? &search_text_user : &search_text_tenant,
-		                      .params = params };
+	bool user = params[6] != NULL;
+	struct search_list text = { .api = api,
+		                    .tenant = tenant,
+		                    .st = user ? &search_text_user : &search_text_tenant },
+	                   sem = { .api = api,
+		                   .tenant = tenant,
+		                   .st = user ? &search_sem_user : &search_sem_tenant };
+	memcpy(text.params, params, sizeof(text.params));
+	memcpy(sem.params, params, sizeof(sem.params));
 	pthread_t t;
-	bool threaded = pthread_create(&t, NULL, search_text_run, &h) == 0;
+	bool threaded = pthread_create(&t, NULL, search_list_run, &text) == 0;
 	if (!threaded) /* no thread to be had: the same, one after the other */
-		search_text_run(&h);
+		search_list_run(&text);
 	bool embedded = search_vector(ex, api, params[0], vec);
+	if (embedded) {
+		sem.params[1] = buf_str(vec);
+		search_list_run(&sem);
+	}
 	if (threaded)
 		pthread_join(t, NULL);
+	bool ok = false;
 	if (!embedded) {
-		PQclear(h.res);
-		return false;
+		/* replied 503 */
+	} else if (text.rc != QDB_OK) {
+		api_reply_db_error(ex, text.st, text.rc, text.err);
+	} else if (sem.rc != QDB_OK) {
+		api_reply_db_error(ex, sem.st, sem.rc, sem.err);
+	} else {
+		params[1] = NULL;
+		params[3] = "lists";
+		params[5] = PQgetvalue(text.res, 0, 0);
+		params[7] = PQgetvalue(sem.res, 0, 0);
+		*res = api_query(ex, api, tenant, user ? &search_stmt_user : &search_stmt_tenant,
+		                 params);
+		ok = *res != NULL;
 	}
-	if (h.rc != QDB_OK) {
-		api_reply_db_error(ex, h.st, h.rc, h.err);
-		return false;
-	}
-	params[1] = buf_str(vec);
-	params[3] = "semantic";
-	params[5] = PQgetvalue(h.res, 0, 0);
-	*res =
-	    api_query(ex, api, tenant, params[6] ? &search_stmt_user : &search_stmt_tenant, params);
-	PQclear(h.res);
-	return *res != NULL;
+	PQclear(text.res);
+	PQclear(sem.res);
+	return ok;
 }
 
 bool query_search(struct http_exchange *ex, const struct query_api *api, long long tenant,
