@@ -121,9 +121,8 @@ struct client {
 static long client_search(PGconn *conn, struct client *c, size_t i)
 {
 	const char *tp[] = { c->tenant };
-	const char *params[] = {
-		c->queries[i], c->vectors[i], "10", c->mode, MINILM_MODEL_ID, NULL
-	};
+	/* $6..$8 (the lists given, the caller) NULL: the one statement computes both lists */
+	const char *params[8] = { c->queries[i], c->vectors[i], "10", c->mode, MINILM_MODEL_ID };
 	if (!PQenterPipelineMode(conn) ||
 	    !PQsendQueryParams(conn, "BEGIN READ ONLY", 0, NULL, NULL, NULL, NULL, 0) ||
 	    !PQsendQueryParams(conn,
