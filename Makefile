@@ -103,7 +103,7 @@ FUZZ_SRC    := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/fuzz/%)
 # fuzz_http links aimem-query's handlers (its own qdb stub replaces query-api/qdb.c)
 FUZZ_QUERY_SRC := query-api/api.c query-api/native.c query-api/compat.c query-api/search.c \
-		  query-api/query_cursor.c
+		  query-api/query_cursor.c query-api/search_pool.c
 # the unit runner tests aimem-query's cursors
 UNIT_QUERY_SRC := query-api/query_cursor.c
 

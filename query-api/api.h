@@ -28,6 +28,7 @@ struct query_api {
 	const struct auth_verifier *auth;
 	long long max_limit;  /* largest limit= / summaries= accepted */
 	struct embedder *emb; /* the query embedder (lib/embed), same provider as aimem-embedder */
+	struct search_pool *searches; /* where searches run (search_pool.h); NULL: inline */
 };
 
 /* memory:read, else 401 (WWW-Authenticate: Bearer) or 403, replied here: false. */

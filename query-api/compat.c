@@ -22,6 +22,7 @@
 #include "context.h"
 #include "context_text.h"
 #include "http_body.h"
+#include "search_pool.h"
 #include "query_sql.h"
 
 /* How old the pool's last word on the database may be before /health asks again. */
@@ -483,14 +484,17 @@ static enum http_outcome route_v2_search(struct http_exchange *ex, void *ctx)
 	}
 	if (!compat_body_int(ex, body, "limit", 5, 1, api->max_limit, &limit))
 		goto out;
-	struct buf reply = BUF_INIT;
-	buf_append_str(&reply, "{\"success\":true,\"results\":");
-	if (query_search(ex, api, c.customer_id, json_string_value(q), user_id, limit, "semantic",
-	                 true, &reply)) {
-		buf_putc(&reply, '}');
-		http_reply_json(ex, 200, reply.data, reply.len);
-	}
-	buf_free(&reply);
+	const struct search_request r = { .tenant = c.customer_id,
+		                          .q = json_string_value(q),
+		                          .user_id = user_id,
+		                          .limit = limit,
+		                          .mode = "semantic",
+		                          .compat = true,
+		                          .head = "{\"success\":true,\"results\":",
+		                          .tail = "}" };
+	enum http_outcome o = search_pool_submit(ex, api, &r);
+	json_decref(body);
+	return o;
 out:
 	json_decref(body);
 	return HTTP_DONE;

@@ -19,6 +19,7 @@
 #include "metrics.h"
 #include "prog.h"
 #include "qdb.h"
+#include "search_pool.h"
 #include "xalloc.h"
 
 struct query_settings {
@@ -26,7 +27,7 @@ struct query_settings {
 	long long db_pool, db_stmt_timeout_ms, db_wait_ms, db_reconnect_ms;
 	struct http_settings http;      /* the http.* section and shutdown.drain (lib/http.h) */
 	struct auth_keys_settings auth; /* the auth.* section (lib/auth_keys.h) */
-	long long max_limit;
+	long long max_limit, search_threads, search_queue;
 	struct embed_settings embed; /* the embed.* section (lib/embed.h): query embeddings */
 	char *log_level;
 };
@@ -41,8 +42,8 @@ static const struct cfg_item query_items[] = {
 	  .max = 256,
 	  .offset = S(db_pool),
 	  .help =
-	      "database connections (0: two per HTTP thread, as many as a hybrid search uses at "
-	      "once, so a request never waits for one)" },
+	      "database connections (0: one per HTTP thread and two per search thread, as many as "
+	      "a hybrid search uses at once, so a request never waits for one)" },
 	{ .key = "db.statement_timeout",
 	  .type = CFG_DURATION,
 	  .def = "2s",
@@ -75,6 +76,21 @@ static const struct cfg_item query_items[] = {
 	  .max = 10000,
 	  .offset = S(max_limit),
 	  .help = "largest limit=, summaries= or num_summaries= accepted (400 beyond)" },
+	{ .key = "search.threads",
+	  .type = CFG_INT,
+	  .def = "2",
+	  .min = 1,
+	  .max = 64,
+	  .offset = S(search_threads),
+	  .help = "threads that run searches, off the HTTP threads (a search takes tens of "
+	          "milliseconds; the live reads are not held behind one)" },
+	{ .key = "search.queue",
+	  .type = CFG_INT,
+	  .def = "64",
+	  .min = 1,
+	  .max = 100000,
+	  .offset = S(search_queue),
+	  .help = "searches waiting for a search thread, at most (503 busy beyond)" },
 	EMBED_CFG_ITEMS(S(embed)),
 	HTTP_DRAIN_CFG_ITEM(S(http)),
 	PROG_LOG_CFG_ITEM(S(log_level)),
@@ -165,7 +181,7 @@ int main(int argc, char **argv)
 	}
 	const struct qdb_config qc = {
 		.url = s.db_url,
-		.size = (unsigned)(s.db_pool ? s.db_pool : 2 * s.http.threads),
+		.size = (unsigned)(s.db_pool ? s.db_pool : s.http.threads + 2 * s.search_threads),
 		.statement_timeout_ms = s.db_stmt_timeout_ms,
 		.wait_ms = s.db_wait_ms,
 		.reconnect_ms = s.db_reconnect_ms,
@@ -174,6 +190,7 @@ int main(int argc, char **argv)
 	char why[256];
 	if (!qdb_ready(api.db, why, sizeof(why))) /* not fatal: /readyz says so until it is */
 		log_warn("database not reachable at start-up; serving 503 until it is");
+	api.searches = search_pool_new((unsigned)s.search_threads, (unsigned)s.search_queue);
 	const struct http_config hc =
 	    http_settings_config(&s.http, "aimem-query", aimem_openapi_json);
 	size_t nroutes;
@@ -197,6 +214,7 @@ int main(int argc, char **argv)
 	rc = 0;
 out:
 	http_server_stop(&srv, 0);
+	search_pool_free(&api.searches); /* after the server: its drain lets searches finish */
 	qdb_free(&api.db);
 	embed_close(&api.emb);
 	prog_on_reload(NULL, NULL); /* before the keys it swaps go */

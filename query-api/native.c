@@ -16,6 +16,7 @@
 #include "num.h"
 #include "query_cursor.h"
 #include "query_sql.h"
+#include "search_pool.h"
 #include "text.h"
 
 static const char *native_json_escape(const char *s, struct buf *out)
@@ -365,16 +366,20 @@ static enum http_outcome route_search(struct http_exchange *ex, void *ctx)
 	}
 	if (user_id != NULL && !api_user_id(ex, user_id))
 		return HTTP_DONE;
-	struct buf out = BUF_INIT;
-	buf_append_str(&out, "{\"query\":");
-	native_json_escape(q, &out);
-	buf_appendf(&out, ",\"mode\":\"%s\",\"results\":", mode);
-	if (query_search(ex, api, c.customer_id, q, user_id, limit, mode, false, &out)) {
-		buf_putc(&out, '}');
-		http_reply_json(ex, 200, out.data, out.len);
-	}
-	buf_free(&out);
-	return HTTP_DONE;
+	struct buf head = BUF_INIT;
+	buf_append_str(&head, "{\"query\":");
+	native_json_escape(q, &head);
+	buf_appendf(&head, ",\"mode\":\"%s\",\"results\":", mode);
+	const struct search_request r = { .tenant = c.customer_id,
+		                          .q = q,
+		                          .user_id = user_id,
+		                          .limit = limit,
+		                          .mode = mode,
+		                          .head = buf_str(&head),
+		                          .tail = "}" };
+	enum http_outcome o = search_pool_submit(ex, api, &r);
+	buf_free(&head);
+	return o;
 }
 
 const struct http_route query_native_routes[] = {

@@ -836,6 +836,67 @@ def test_hybrid_is_exactly_the_fusion_of_text_and_semantic(api):
     assert fused_both > 0  # some call was on both lists
 
 
+def test_stuck_searches_never_hold_up_live_reads(api, tmp_path):
+    """Searches run on their own threads (query-api/search_pool): with both search threads
+    stuck on a slow embedding service and the queue full, a context read on a new connection
+    (so on either HTTP thread) is still answered at once; one search more gets 503 busy; the
+    searches all complete once the service answers. With searches on the HTTP threads, every
+    HTTP thread would be held by a search and the reads would wait for them."""
+    import urllib.error
+    import urllib.request
+    from pipeline import FakeLLM
+    llm, release = FakeLLM(), threading.Event()
+
+    def handler(body):
+        release.wait(60)
+        data = [{"object": "embedding", "index": i,
+                 "embedding": [random.Random(t).uniform(-1, 1) for _ in range(384)]}
+                for i, t in enumerate(body["input"])]
+        return 200, {}, json.dumps({"object": "list", "data": data, "model": body["model"]}), 0
+    llm.handler = handler
+    d = start_query(api.db, tmp_path / "q.log", AIMEM_HTTP_THREADS="2", AIMEM_SEARCH_THREADS="2",
+                    AIMEM_SEARCH_QUEUE="3", AIMEM_EMBED_PROVIDER="openai",
+                    AIMEM_EMBED_BASE_URL=llm.base_url, AIMEM_EMBED_MODEL="fake-embed",
+                    AIMEM_EMBED_TIMEOUT="90s")
+
+    def get(path, timeout):
+        req = urllib.request.Request(f"http://127.0.0.1:{d.port}{path}",
+                                     headers={"Authorization": "Bearer " + tok()})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    pending, results = [], []
+    try:
+        # searches until one is refused: 2 running (stuck on the service) + 3 queued
+        for i in range(12):
+            t = threading.Thread(target=lambda i=i: results.append(
+                get(f"/v3/search?q=roadside+cover+{i}&mode=hybrid", 120)))
+            t.start()
+            t.join(1.0)
+            if not t.is_alive():
+                break
+            pending.append(t)
+        assert len(results) == 1 and results[0][0] == 503, results
+        assert results[0][1]["error"]["code"] == "busy"
+        assert len(pending) == 5 and llm.count() == 1  # the service holds the first one
+        for _ in range(8):  # new connections: both HTTP threads answer while searches wait
+            status, out = get(f"/v3/callers/{KELLY}/context", 5)
+            assert status == 200 and out["known"] is True
+        assert all(t.is_alive() for t in pending)
+        release.set()
+        for t in pending:
+            t.join(60)
+        assert [s for s, _ in results[1:]] == [200] * 5, results
+        assert all(out["results"] for _, out in results[1:])  # the text list finds them
+    finally:
+        release.set()
+        assert d.stop() == 0, d.output()
+        llm.close()
+
+
 def test_search_small_tenant_share_uses_the_index_and_finds_its_rows(db, tmp_path):
     """3000 passages of a big tenant, 3 of a small one: the tenant-wide search runs on the
     passages' HNSW index (checked with EXPLAIN as the reader) and still returns the small
