@@ -190,7 +190,7 @@ int main(int argc, char **argv)
 	char why[256];
 	if (!qdb_ready(api.db, why, sizeof(why))) /* not fatal: /readyz says so until it is */
 		log_warn("database not reachable at start-up; serving 503 until it is");
-	api.searches = search_pool_new((unsigned)s.search_threads, (unsigned)s.search_queue);
+	api.searches = search_pool_new((unsigned)s.search_threads, (unsigned)s.search_queue, m);
 	const struct http_config hc =
 	    http_settings_config(&s.http, "aimem-query", aimem_openapi_json);
 	size_t nroutes;

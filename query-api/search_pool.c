@@ -31,7 +31,16 @@ struct search_pool {
 	unsigned queued, queue_max, nthreads;
 	bool stopping;
 	pthread_t *threads;
+	struct metrics_gauge *queued_gauge; /* NULL without metrics */
+	struct metrics_counter *busy;
 };
+
+/* The queue's length to the gauge; under p->mu. */
+static void sp_count(struct search_pool *p)
+{
+	if (p->queued_gauge != NULL)
+		metrics_gauge_set(p->queued_gauge, (double)p->queued);
+}
 
 /* Runs r and replies on ex. */
 static void sp_search(struct http_exchange *ex, const struct query_api *api,
@@ -70,6 +79,7 @@ static void *sp_run(void *arg)
 			if (p->head == NULL)
 				p->tail = NULL;
 			p->queued--;
+			sp_count(p);
 		}
 		bool stopping = p->stopping;
 		pthread_mutex_unlock(&p->mu);
@@ -83,9 +93,15 @@ static void *sp_run(void *arg)
 	}
 }
 
-struct search_pool *search_pool_new(unsigned threads, unsigned queue_max)
+struct search_pool *search_pool_new(unsigned threads, unsigned queue_max, struct metrics *m)
 {
 	struct search_pool *p = xcalloc(1, sizeof(*p));
+	if (m != NULL) {
+		p->queued_gauge = metrics_gauge(m, "aimem_query_search_queued",
+		                                "Searches waiting for a search thread.", "");
+		p->busy = metrics_counter(m, "aimem_query_search_busy_total",
+		                          "Searches refused (503 busy): the queue was full.", "");
+	}
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->ready, NULL);
 	p->queue_max = queue_max;
@@ -148,12 +164,15 @@ enum http_outcome search_pool_submit(struct http_exchange *ex, const struct quer
 			p->head = j;
 		p->tail = j;
 		p->queued++;
+		sp_count(p);
 		pthread_cond_signal(&p->ready);
 	}
 	pthread_mutex_unlock(&p->mu);
 	if (!full)
 		return HTTP_DEFERRED;
 	sp_job_free(j);
+	if (p->busy != NULL)
+		metrics_counter_add(p->busy, 1);
 	http_add_header(ex, "Retry-After", "1");
 	http_reply_error(ex, 503, "busy", "too many searches waiting; retry");
 	return HTTP_DONE;

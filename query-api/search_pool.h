@@ -17,6 +17,7 @@
 #include <stdbool.h>
 
 #include "http.h"
+#include "metrics.h"
 
 struct query_api;
 struct search_pool;
@@ -32,8 +33,10 @@ struct search_request {
 	const char *tail; /* ... and after it */
 };
 
-/* Starts threads (>= 1) taking searches from a queue of at most queue_max. Never NULL. */
-struct search_pool *search_pool_new(unsigned threads, unsigned queue_max);
+/* Starts threads (>= 1) taking searches from a queue of at most queue_max. Never NULL. With
+ * m (may be NULL): aimem_query_search_queued (searches waiting now) and
+ * aimem_query_search_busy_total (searches refused because the queue was full). */
+struct search_pool *search_pool_new(unsigned threads, unsigned queue_max, struct metrics *m);
 
 /* Stops the threads once they finish what they run; searches still queued are answered 503
  * shutting_down (after http_server_stop that answer is discarded: the server gave one).

@@ -882,6 +882,10 @@ def test_stuck_searches_never_hold_up_live_reads(api, tmp_path):
         assert len(results) == 1 and results[0][0] == 503, results
         assert results[0][1]["error"]["code"] == "busy"
         assert len(pending) == 5 and llm.count() == 1  # the service holds the first one
+        with urllib.request.urlopen(f"http://127.0.0.1:{d.port}/metrics", timeout=5) as r:
+            metrics = r.read().decode()
+        assert "\naimem_query_search_queued 3\n" in metrics, metrics
+        assert "\naimem_query_search_busy_total 1\n" in metrics
         for _ in range(8):  # new connections: both HTTP threads answer while searches wait
             status, out = get(f"/v3/callers/{KELLY}/context", 5)
             assert status == 200 and out["known"] is True
