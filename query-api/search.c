@@ -7,8 +7,8 @@
  *             (to_tsvector('english'): stop words dropped, stems) match with OR semantics;
  *             idf = ln(1 + (N - df + 0.5) / (df + 0.5)) from the tenant's statistics
  *             (search_terms, search_stats), tf from the passage's lexeme positions, length
- *             normalised by its words against the tenant's average. Candidates are the
- *             passages holding any of the query's SEARCH_TERMS rarest lexemes (the GIN index),
+ *             normalised by its words against the tenant's average. Candidates come from
+ *             the query's SEARCH_TERMS rarest lexemes in search_postings (our inverted index),
  *             at most SEARCH_CANDIDATES, so a query of common words stays bounded. The
  *             call's summary (call_summaries.search_tsv, written once by the summarizer) is
  *             one more text passage of the call, of average length, without an embedding.
