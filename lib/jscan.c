@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "buf.h"
 #include "xalloc.h"
@@ -154,6 +157,28 @@ static const bool js_plain[256] = {
 	[' '] = 1, ['!'] = 1, ['#' ... '['] = 1, [']' ... '~'] = 1, [0x7f] = 1,
 };
 
+/* The first byte from i (before len) that is not js_plain: 16 bytes at a time where SSE2 is,
+ * a signed compare with 0x20 catching control bytes and UTF-8's (>= 0x80) at once. */
+static size_t js_plain_end(const unsigned char *p, size_t i, size_t len)
+{
+#ifdef __SSE2__
+	const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'),
+	              space = _mm_set1_epi8(0x20);
+	for (; i + 16 <= len; i += 16) {
+		__m128i c = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+		__m128i stop =
+		    _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(c, quote), _mm_cmpeq_epi8(c, bslash)),
+		                 _mm_cmplt_epi8(c, space));
+		unsigned m = (unsigned)_mm_movemask_epi8(stop);
+		if (m != 0)
+			return i + (unsigned)__builtin_ctz(m);
+	}
+#endif
+	while (i < len && js_plain[p[i]])
+		i++;
+	return i;
+}
+
 /* A string at s->i ('"'); its unescaped text goes to the arena (which has room: unescaped
  * text plus its NUL never exceeds the raw text with its quotes). */
 static int js_string(struct js *s, size_t *tokp)
@@ -164,9 +189,7 @@ static int js_string(struct js *s, size_t *tokp)
 	size_t n = 0;
 	s->i++;
 	for (;;) {
-		size_t run = s->i;
-		while (run < s->len && js_plain[s->p[run]])
-			run++;
+		size_t run = js_plain_end(s->p, s->i, s->len);
 		memcpy(o + n, s->p + s->i, run - s->i);
 		n += run - s->i;
 		s->i = run;
@@ -474,9 +497,9 @@ const char *jscan_str(const struct jscan_doc *d, size_t t)
 
 size_t jscan_get(const struct jscan_doc *d, size_t obj, const char *key)
 {
-	size_t n = d->tok[obj].count, t = obj + 1;
-	for (size_t k = 0; k < n; k++, t = d->tok[t + 1].next)
-		if (strcmp(jscan_str(d, t), key) == 0)
+	size_t n = d->tok[obj].count, t = obj + 1, klen = strlen(key);
+	for (size_t k = 0; k < n; k++, t = d->tok[t + 1].next) /* a key's count: its length */
+		if (d->tok[t].count == klen && memcmp(jscan_str(d, t), key, klen) == 0)
 			return t + 1;
 	return 0;
 }
