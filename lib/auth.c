@@ -17,7 +17,8 @@
  * then every key is self-tested through jwt_decode(). base64url: lib/auth_b64.
  *
  * Several keys (rotation) live in one immutable state behind a reader-writer lock, so a reload
- * swaps them whole while other threads verify.
+ * swaps them whole while other threads verify. The state owns the cache of the tokens it
+ * accepted (lib/auth_cache), which a reload therefore starts empty.
  *
  * Not here: key fetching, key files, JWE, route scopes (see auth.h).
  */
@@ -34,6 +35,7 @@
 #include <strings.h>
 
 #include "auth_b64.h"
+#include "auth_cache.h"
 #include "auth_claims.h"
 #include "auth_int.h"
 #include "auth_pem.h"
@@ -59,6 +61,7 @@ struct auth_state {
 	long long leeway_s;
 	long long max_lifetime_s;
 	size_t max_token_len;
+	struct auth_cache *cache; /* owned: tokens accepted with these keys and rules */
 };
 
 /* The handle callers hold: the state behind a lock, so a reload can swap it while MHD threads
@@ -305,6 +308,18 @@ static int auth_state_verify(const struct auth_state *v, const char *token, size
 	if (len > v->max_token_len)
 		return auth_fail(err, errlen, AUTH_TOO_LONG, "token is %zu bytes, limit %zu", len,
 		                 v->max_token_len);
+	const struct auth_rules rules = { .issuer = v->issuer,
+		                          .audience = v->audience,
+		                          .leeway_s = v->leeway_s,
+		                          .max_lifetime_s = v->max_lifetime_s };
+	long long nbf = -1;
+	if (auth_cache_get(v->cache, token, len, out, &nbf)) {
+		/* accepted before with these keys and rules: only the time rules can differ */
+		int rc = auth_claims_times(&rules, out, nbf, now, err, errlen);
+		if (rc != 0)
+			memset(out, 0, sizeof(*out));
+		return rc;
+	}
 	struct auth_part part[3];
 	char kid[AUTH_KID_MAX + 1] = "";
 	int rc = auth_split(token, len, part, err, errlen);
@@ -320,16 +335,13 @@ static int auth_state_verify(const struct auth_state *v, const char *token, size
 		rc = auth_fail(err, errlen, AUTH_BAD_SIGNATURE, "token has no signature");
 	if (rc == 0)
 		rc = auth_check_signature(v, token, len, kid, err, errlen);
-	if (rc == 0) {
-		const struct auth_rules rules = { .issuer = v->issuer,
-			                          .audience = v->audience,
-			                          .leeway_s = v->leeway_s,
-			                          .max_lifetime_s = v->max_lifetime_s };
-		rc = auth_claims_read(&rules, payload, now, out, err, errlen);
-	}
+	if (rc == 0)
+		rc = auth_claims_read(&rules, payload, now, out, &nbf, err, errlen);
 	json_decref(payload);
 	if (rc != 0)
 		memset(out, 0, sizeof(*out));
+	else
+		auth_cache_put(v->cache, token, len, out, nbf);
 	return rc;
 }
 
@@ -519,6 +531,7 @@ static void auth_state_free(struct auth_state **sp)
 	}
 	free(st->issuer);
 	free(st->audience);
+	auth_cache_free(&st->cache);
 	free(st);
 	*sp = NULL;
 }
@@ -541,6 +554,7 @@ static struct auth_state *auth_state_new(const struct auth_config *cfg, char *er
 	st->leeway_s = cfg->leeway_s;
 	st->max_lifetime_s = cfg->max_lifetime_s;
 	st->max_token_len = cfg->max_token_len;
+	st->cache = auth_cache_new();
 	for (size_t i = 0; i < st->nkeys; i++) {
 		char why[256];
 		if (auth_self_test(st, &st->keys[i], why, sizeof(why)) != 0) {
@@ -576,6 +590,14 @@ struct auth_verifier *auth_verifier_new(const struct auth_config *cfg, char *err
 	pthread_rwlockattr_destroy(&attr);
 	v->st = st;
 	return v;
+}
+
+unsigned long auth_verifier_cache_hits(const struct auth_verifier *v)
+{
+	pthread_rwlock_rdlock(auth_lock(v));
+	unsigned long n = auth_cache_hits(v->st->cache);
+	pthread_rwlock_unlock(auth_lock(v));
+	return n;
 }
 
 size_t auth_verifier_keys(const struct auth_verifier *v)

@@ -93,6 +93,9 @@ void auth_verifier_free(struct auth_verifier **v);
 void auth_verifier_replace(struct auth_verifier *v, struct auth_verifier **fresh);
 /* How many keys v holds now. */
 size_t auth_verifier_keys(const struct auth_verifier *v);
+/* Verifications its keys and rules answered from the tokens they accepted before
+ * (lib/auth_cache), since they were loaded. */
+unsigned long auth_verifier_cache_hits(const struct auth_verifier *v);
 
 struct auth_claims {
 	long long customer_id; /* >= 1, <= 2147483647 */
@@ -120,8 +123,10 @@ enum auth_status {
 /*
  * Verifies one token. token is (ptr, len), NOT NUL-terminated, borrowed for the call; now is
  * unix seconds. Checks, in order: length, shape, header alg, payload JSON, signature, claim
- * types, iss, aud, scope, expiry, nbf/iat, lifetime. Returns AUTH_OK and fills *out, or a
- * negative auth_status with *out zeroed and a reason in err.
+ * types, iss, aud, scope, expiry, nbf/iat, lifetime. A token these keys and rules accepted
+ * before, byte for byte, has only its times checked again (lib/auth_cache: the same answer,
+ * without the parse and the signature). Returns AUTH_OK and fills *out, or a negative
+ * auth_status with *out zeroed and a reason in err.
  */
 int auth_verify(const struct auth_verifier *v, const char *token, size_t len, long long now,
                 struct auth_claims *out, char *err, size_t errlen)

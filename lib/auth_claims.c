@@ -156,8 +156,8 @@ static void auth_claim_sub(const json_t *payload, struct auth_claims *c)
 }
 
 /* Time rules, written without arithmetic on now so no now can overflow them. */
-static int auth_check_times(const struct auth_rules *v, const struct auth_claims *c, long long nbf,
-                            long long now, char *err, size_t errlen)
+int auth_claims_times(const struct auth_rules *v, const struct auth_claims *c, long long nbf,
+                      long long now, char *err, size_t errlen)
 {
 	long long lw = v->leeway_s;
 	if (now >= c->exp + lw)
@@ -183,18 +183,18 @@ static int auth_check_times(const struct auth_rules *v, const struct auth_claims
 }
 
 int auth_claims_read(const struct auth_rules *v, const json_t *payload, long long now,
-                     struct auth_claims *c, char *err, size_t errlen)
+                     struct auth_claims *c, long long *nbf, char *err, size_t errlen)
 {
-	long long nbf = -1;
+	*nbf = -1;
 	int rc = auth_claim_customer(payload, c, err, errlen);
 	if (rc == 0)
-		rc = auth_claim_dates(payload, c, &nbf, err, errlen);
+		rc = auth_claim_dates(payload, c, nbf, err, errlen);
 	if (rc == 0)
 		rc = auth_claim_iss_aud(v, payload, err, errlen);
 	if (rc == 0)
 		rc = auth_claim_scope(payload, c, err, errlen);
 	if (rc == 0)
-		rc = auth_check_times(v, c, nbf, now, err, errlen);
+		rc = auth_claims_times(v, c, *nbf, now, err, errlen);
 	if (rc == 0)
 		auth_claim_sub(payload, c);
 	return rc;

@@ -21,10 +21,14 @@ struct auth_rules {
 	long long max_lifetime_s;
 };
 
-/* Fills c from payload (borrowed) at time now. Returns 0 or an AUTH_* status with err (no
- * token content beyond the numbers that failed). Pure; thread-safe. */
+/* Fills c and *nbf (-1: absent) from payload (borrowed) at time now. Returns 0 or an AUTH_*
+ * status with err (no token content beyond the numbers that failed). Pure; thread-safe. */
 int auth_claims_read(const struct auth_rules *v, const json_t *payload, long long now,
-                     struct auth_claims *c, char *err, size_t errlen)
+                     struct auth_claims *c, long long *nbf, char *err, size_t errlen)
     __attribute__((warn_unused_result));
+/* The time rules alone (expiry, nbf, iat, lifetime) for claims read earlier: a token from
+ * lib/auth_cache at time now. The same status and err auth_claims_read gives. */
+int auth_claims_times(const struct auth_rules *v, const struct auth_claims *c, long long nbf,
+                      long long now, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 #endif

@@ -1008,3 +1008,79 @@ UNIT_TEST(auth_verify_from_many_threads)
 	free(bad);
 	auth_verifier_free(&v);
 }
+
+/* ---- accepted tokens kept (lib/auth_cache) --------------------------------------------- */
+
+/* A token accepted once is answered from the cache with the same claims, and still expires,
+ * still goes "not yet valid" before its iat, on the clock of each request. */
+UNIT_TEST(auth_cached_token_keeps_its_claims_and_its_clock)
+{
+	struct auth_verifier *v = verifier(V_HS);
+	char *t = hs(JWT_ALG_HS256, "{\"customer_id\":7,\"scope\":\"memory:read:write\","
+	                            "\"sub\":\"agency-7\"," TIMES "}");
+	struct auth_claims first, again;
+	char err[256];
+	CHECK_INT(auth_verify(v, t, strlen(t), NOW, &first, err, sizeof(err)), AUTH_OK);
+	CHECK_INT((long)auth_verifier_cache_hits(v), 0);
+	CHECK_INT(auth_verify(v, t, strlen(t), NOW + 5, &again, err, sizeof(err)), AUTH_OK);
+	CHECK_INT((long)auth_verifier_cache_hits(v), 1);
+	CHECK(memcmp(&first, &again, sizeof(first)) == 0);
+	/* exp NOW + 3600, leeway 60: refused from NOW + 3660, from the cache */
+	CHECK_INT(auth_verify(v, t, strlen(t), NOW + 3659, &again, err, sizeof(err)), AUTH_OK);
+	CHECK_INT(auth_verify(v, t, strlen(t), NOW + 3660, &again, err, sizeof(err)), AUTH_EXPIRED);
+	CHECK_INT(again.customer_id, 0);
+	/* iat NOW - 10: issued in the future for a clock 71 s behind */
+	CHECK_INT(auth_verify(v, t, strlen(t), NOW - 71, &again, err, sizeof(err)),
+	          AUTH_NOT_YET_VALID);
+	CHECK_INT((long)auth_verifier_cache_hits(v), 4);
+	free(t);
+	auth_verifier_free(&v);
+}
+
+/* Only the exact bytes hit: the accepted token with its payload or its signature changed (same
+ * length, so the same slot when the signature is kept) is checked in full and refused. */
+UNIT_TEST(auth_cache_never_vouches_for_a_changed_token)
+{
+	struct auth_verifier *v = verifier(V_HS);
+	char *t = hs(JWT_ALG_HS256, GOOD);
+	struct auth_claims c;
+	char err[256];
+	size_t len = strlen(t);
+	CHECK_INT(auth_verify(v, t, len, NOW, &c, err, sizeof(err)), AUTH_OK);
+	char *dot = strchr(t, '.');
+	UNIT_REQUIRE(dot != NULL);
+	char *p = xstrdup(t);
+	p[dot - t + 3] = p[dot - t + 3] == 'A' ? 'B' : 'A'; /* a payload byte */
+	CHECK_INT(auth_verify(v, p, len, NOW, &c, err, sizeof(err)) == AUTH_OK, 0);
+	char *s = xstrdup(t);
+	s[len - 2] = s[len - 2] == 'A' ? 'B' : 'A'; /* a signature byte */
+	CHECK_INT(auth_verify(v, s, len, NOW, &c, err, sizeof(err)), AUTH_BAD_SIGNATURE);
+	CHECK_INT(auth_verify(v, t, len - 1, NOW, &c, err, sizeof(err)) == AUTH_OK, 0);
+	CHECK_INT((long)auth_verifier_cache_hits(v), 0);
+	free(p);
+	free(s);
+	free(t);
+	auth_verifier_free(&v);
+}
+
+/* Keys replaced (a reload): what the old keys accepted is not remembered. */
+UNIT_TEST(auth_cache_goes_with_the_keys)
+{
+	struct auth_verifier *v = verifier(V_HS);
+	char *t = hs(JWT_ALG_HS256, GOOD);
+	struct auth_claims c;
+	char err[256];
+	CHECK_INT(auth_verify(v, t, strlen(t), NOW, &c, err, sizeof(err)), AUTH_OK);
+	CHECK_INT(auth_verify(v, t, strlen(t), NOW, &c, err, sizeof(err)), AUTH_OK);
+	CHECK_INT((long)auth_verifier_cache_hits(v), 1);
+	struct auth_config cfg = config_for(V_HS);
+	cfg.key = "another-unit-test-secret-0123456789-xyz";
+	cfg.key_len = strlen(cfg.key);
+	struct auth_verifier *fresh = auth_verifier_new(&cfg, err, sizeof(err));
+	UNIT_REQUIRE(fresh != NULL);
+	auth_verifier_replace(v, &fresh);
+	CHECK_INT(auth_verify(v, t, strlen(t), NOW, &c, err, sizeof(err)), AUTH_BAD_SIGNATURE);
+	CHECK_INT((long)auth_verifier_cache_hits(v), 0);
+	free(t);
+	auth_verifier_free(&v);
+}
