@@ -2,13 +2,12 @@
 # The ingest benchmark (part of `make bench`): POST /v3/calls with a realistic 8 KB transcript
 # over 64 keep-alive connections, next to the limits measured in the same run on the same
 # machine: the raw producer rate of the same events (no HTTP), and the HTTP ceiling of the
-# same server and load tool (GET /healthz). Then redaction (issue 20): the same closed-loop run
-# against an aimem-ingest without it, alternating with this one for 3 rounds, each server's CPU
-# per request, and the redactor's own cost per call on the same transcript. "Without" is
-# AIMEM_BENCH_BASE_INGEST, a build from
-# before lib/redact (git archive 38e6cdb^ | tar -x -C /tmp/base && make -C /tmp/base
-# build/bin/aimem-ingest), or else this build with redact.kinds=none (which still splices each
-# event with its metadata.redaction: only the scan is left out).
+# same server and load tool (GET /healthz). Then redaction (issue 20): the same closed loop
+# against three servers, rotated over 3 rounds on the same minutes: "before" (the gateway as it
+# was before lib/redact: 38e6cdb^, built once from git history into $AIMEM_BUILD/bench-base, or
+# AIMEM_BENCH_BASE_INGEST), "none" (this build, redact.kinds=none) and "with" (this build). It
+# prints each one's median rate and its own CPU per request, the target ratio (with / before,
+# >= 90%) and the scan's own cost (with / none); then the redactor alone on the transcript.
 #
 # Runs its own PostgreSQL-free service set in .run/bench (Kafka only) and stops it after.
 set -euo pipefail
@@ -99,48 +98,72 @@ port_of() { # log: the port of its ready line (20 s at most)
 }
 kill "$ingest_pid" && wait "$ingest_pid" 2>/dev/null || true
 ingest_pid=
-base=${AIMEM_BENCH_BASE_INGEST:-}
-if [ -n "$base" ]; then
-	without="$base (before lib/redact)"
-	start_ingest "$base" "$dir/ingest-base.log"
-else
-	without="redact.kinds=none"
-	start_ingest "$build/bin/aimem-ingest" "$dir/ingest-base.log" AIMEM_REDACT_KINDS=none
+# "before": the gateway as it was when redaction came (the build before lib/redact, 38e6cdb^),
+# built once from this repository's history into $build/bench-base (AIMEM_BENCH_BASE_INGEST
+# names another binary); "none": this build with redact.kinds=none (the scan left out, the
+# metadata still spliced in); "with": this build as shipped.
+base=${AIMEM_BENCH_BASE_INGEST:-$build/bench-base/aimem-ingest}
+if [ ! -x "$base" ] && [ -z "${AIMEM_BENCH_BASE_INGEST:-}" ] &&
+	git -C "$repo" rev-parse -q --verify 38e6cdb^ >/dev/null 2>&1; then
+	src=$dir/base-src
+	rm -rf "$src" && mkdir -p "$src" "$build/bench-base"
+	git -C "$repo" archive 38e6cdb^ | tar -x -C "$src"
+	if make -C "$src" -j"$(nproc)" build/bin/aimem-ingest >"$dir/base-build.log" 2>&1; then
+		cp "$src/build/bin/aimem-ingest" "$base"
+	else
+		echo "bench: the build before redaction failed (see $dir/base-build.log): compared with redact.kinds=none only"
+	fi
+	rm -rf "$src"
 fi
-base_pid=$!
-start_ingest "$build/bin/aimem-ingest" "$dir/ingest-new.log"
-new_pid=$!
-base_port=$(port_of "$dir/ingest-base.log")
-new_port=$(port_of "$dir/ingest-new.log")
-with=() without_r=()
+variants="none with"
+if [ -x "$base" ]; then
+	variants="before none with"
+	start_ingest "$base" "$dir/ingest-before.log"
+	before_pid=$!
+	before_port=$(port_of "$dir/ingest-before.log")
+fi
+start_ingest "$build/bin/aimem-ingest" "$dir/ingest-none.log" AIMEM_REDACT_KINDS=none
+none_pid=$!
+start_ingest "$build/bin/aimem-ingest" "$dir/ingest-with.log"
+with_pid=$!
+none_port=$(port_of "$dir/ingest-none.log")
+with_port=$(port_of "$dir/ingest-with.log")
 # the server's own CPU (user + system ticks of /proc/PID/stat) per request served: less moved
 # by the other processes on the machine than the closed-loop rate
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-declare -A cpu=([with]=0 [without]=0) reqs=([with]=0 [without]=0)
+declare -A cpu=() reqs=() rates=()
 for round in 1 2 3; do
-	order="without with"
-	[ $round = 2 ] && order="with without" # neither always second on a warmer broker
+	order=$variants # each variant first in one round: none always runs on a warmer broker
+	[ $round = 2 ] && order=$(echo "$variants" | awk '{for (i = NF; i > 0; i--) printf "%s ", $i}')
+	[ $round = 3 ] && order=$(echo "$variants" | awk '{printf "%s ", $NF; for (i = 1; i < NF; i++) printf "%s ", $i}')
 	for v in $order; do
-		p=$new_port pid=$new_pid
-		[ $v = without ] && p=$base_port pid=$base_pid
+		pid_var=${v}_pid port_var=${v}_port
+		pid=${!pid_var} p=${!port_var}
 		t0=$(ticks "$pid")
 		out=$("$build/bench/loadgen" --port "$p" --connections 64 --path /v3/calls --body "$dir/call.json" \
 			--header "Authorization: Bearer $token" --seconds "$seconds")
-		cpu[$v]=$((cpu[$v] + $(ticks "$pid") - t0))
-		reqs[$v]=$((reqs[$v] + $(echo "$out" | sed -n 's/^loadgen: \([0-9]*\) requests.*/\1/p')))
+		cpu[$v]=$((${cpu[$v]:-0} + $(ticks "$pid") - t0))
+		reqs[$v]=$((${reqs[$v]:-0} + $(echo "$out" | sed -n 's/^loadgen: \([0-9]*\) requests.*/\1/p')))
 		r=$(echo "$out" | rate "req/s")
+		rates[$v]="${rates[$v]:-} $r"
 		echo "bench: redaction round $round, $v: $r req/s"
-		if [ $v = with ]; then with+=("$r"); else without_r+=("$r"); fi
 	done
 done
-median() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
-mw=$(median "${with[@]}")
-mo=$(median "${without_r[@]}")
-echo "bench: POST /v3/calls with redaction $mw req/s, without ($without) $mo req/s (medians of 3):" \
-	"$(awk -v a="$mw" -v b="$mo" 'BEGIN{printf "%.0f%%", 100*a/b}') (target >= 90%)"
+median() { printf '%s\n' $1 | sort -n | sed -n 2p; }
 us() { awk -v t="${cpu[$1]}" -v n="${reqs[$1]}" -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.0f", 1e6*t/hz/n}'; }
-echo "bench: aimem-ingest CPU per request (user+system, all rounds): with redaction $(us with) us," \
-	"without $(us without) us"
+pct() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.0f%%", 100*a/b}'; }
+for v in $variants; do
+	echo "bench: $v: median $(median "${rates[$v]}") req/s, aimem-ingest CPU $(us "$v") us per request (all rounds)"
+done
+mw=$(median "${rates[with]}")
+if [ -n "${rates[before]:-}" ]; then
+	mb=$(median "${rates[before]}")
+	echo "bench: POST /v3/calls with redaction / before redaction ($base): $mw/$mb req/s = $(pct "$mw" "$mb")" \
+		"(target >= 90%); CPU per request $(us with) / $(us before) us = $(pct "$(us with)" "$(us before)")"
+fi
+mo=$(median "${rates[none]}")
+echo "bench: the scan's own cost, this build with redaction / redact.kinds=none: $mw/$mo req/s = $(pct "$mw" "$mo")," \
+	"CPU per request $(us with) / $(us none) us (+$(($(us with) - $(us none))) us)"
 for _ in $(seq 2000); do cat "$dir/call.json"; done >"$dir/calls.jsonl"
 cost=$("$build/tests/redact_text" <"$dir/calls.jsonl" 2>&1 >/dev/null | tail -1)
 echo "bench: the redactor alone on this transcript ($(wc -c <"$dir/call.json") bytes): ${cost#redact_text: }"
