@@ -159,11 +159,11 @@ static void edge_metadata(const struct event *ev, const char *version, const uns
 	buf_putc(out, '}');
 }
 
-/* Re-encodes ev with its new texts and metadata, and decodes the result into ev. */
-static void edge_reencode(struct event *ev, struct buf *md)
+/* Re-encodes ev with its new texts (and metadata, or memory value), and decodes the result
+ * into ev. */
+static void edge_reencode(struct event *ev)
 {
 	struct buf text = BUF_INIT;
-	ev->call.metadata = (struct event_json){ md->data, md->len };
 	event_encode(ev, &text);
 	/* placeholders may be longer than what they replace: no size limit for our own text */
 	const struct event_limits lim = { .max_event_bytes = (size_t)-1,
@@ -221,11 +221,94 @@ static void edge_record(struct event *ev, const char *version, const unsigned *c
 {
 	struct buf md = BUF_INIT;
 	edge_metadata(ev, version, counts, &md);
-	if (changed)
-		edge_reencode(ev, &md);
-	else
+	if (changed) {
+		ev->call.metadata = (struct event_json){ md.data, md.len };
+		edge_reencode(ev);
+	} else
 		edge_splice(ev, &md);
 	buf_free(&md);
+}
+
+/* The counters of aimem_redactions_total{kind}. */
+static void edge_count(struct redact_edge *e, const unsigned *c)
+{
+	for (int k = 0; k < REDACT_NKINDS; k++)
+		if (c[k] && e->count[k])
+			metrics_counter_add(e->count[k], c[k]);
+}
+
+/*
+ * Appends the JSON value at token t of d (the text src) to out, each string value (not the
+ * keys) redacted on its own as one turn; *changed when one was. Returns the token after it.
+ */
+static size_t edge_value(struct redactor *r, unsigned kinds, const struct jscan_doc *d,
+                         const char *src, size_t t, struct buf *out, unsigned *counts,
+                         bool *changed)
+{
+	const struct jscan_token *tk = &d->tok[t];
+	if (tk->type == JSCAN_OBJECT || tk->type == JSCAN_ARRAY) {
+		bool obj = tk->type == JSCAN_OBJECT;
+		buf_putc(out, obj ? '{' : '[');
+		size_t k = t + 1;
+		for (uint32_t i = 0; i < tk->count; i++) {
+			if (i > 0)
+				buf_putc(out, ',');
+			if (obj) {
+				buf_append(out, src + d->tok[k].start, d->tok[k].len);
+				buf_putc(out, ':');
+				k++;
+			}
+			k = edge_value(r, kinds, d, src, k, out, counts, changed);
+		}
+		buf_putc(out, obj ? '}' : ']');
+		return tk->next;
+	}
+	struct redact_turn turn = { 0, jscan_str(d, t), tk->count };
+	unsigned c[REDACT_NKINDS];
+	if (tk->type == JSCAN_STRING && redact_run(r, kinds, &turn, 1, c) > 0) {
+		size_t len;
+		bool ch;
+		const char *text = redact_text(r, 0, &len, &ch);
+		jscan_quote(out, text, len);
+		for (int k = 0; k < REDACT_NKINDS; k++)
+			counts[k] += c[k];
+		*changed = true;
+	} else {
+		buf_append(out, src + tk->start, tk->len);
+	}
+	return tk->next;
+}
+
+/* A memory.put's value: its strings redacted; the event encoded again when one changed (with
+ * record) or the value moved to ev->rewritten. Returns the values replaced. */
+static size_t edge_memory(struct redactor *r, unsigned kinds, struct event *ev, bool record,
+                          unsigned *counts)
+{
+	const struct event_json *v = &ev->mem.value;
+	struct jscan_doc doc = JSCAN_DOC_INIT;
+	struct buf out = BUF_INIT;
+	bool changed = false;
+	char why[64];
+	if (v->ptr != NULL && jscan_parse(&doc, v->ptr, v->len, why, sizeof(why)) == 0)
+		(void)edge_value(r, kinds, &doc, v->ptr, 0, &out, counts, &changed);
+	jscan_doc_free(&doc);
+	size_t found = 0;
+	for (int k = 0; k < REDACT_NKINDS; k++)
+		found += counts[k];
+	if (changed) {
+		free(ev->rewritten);
+		ev->mem.value = (struct event_json){ out.data, out.len };
+		ev->rewritten = out.data; /* owned by the event until it is encoded again */
+		out = (struct buf)BUF_INIT;
+		if (record) {
+			char *held = ev->rewritten;
+			ev->rewritten = NULL;
+			edge_reencode(ev);
+			free(held);
+		}
+	}
+	buf_free(&out);
+	return found;
 }
 
 size_t redact_edge_event(struct redact_edge *e, struct event *ev, bool record,
@@ -234,11 +317,17 @@ size_t redact_edge_event(struct redact_edge *e, struct event *ev, bool record,
 	unsigned local[REDACT_NKINDS];
 	unsigned *c = counts ? counts : local;
 	memset(c, 0, sizeof(local));
-	if (ev->type != EVENT_CALL_ENDED)
+	if (ev->type != EVENT_CALL_ENDED && ev->type != EVENT_MEMORY_PUT)
 		return 0;
 	char version[REDACT_VERSION_MAX];
 	unsigned kinds = redact_policy_kinds(e->policy, ev->customer_id, version);
 	struct redactor *r = edge_take(e);
+	if (ev->type == EVENT_MEMORY_PUT) {
+		size_t found = edge_memory(r, kinds, ev, record, c);
+		edge_give(e, r);
+		edge_count(e, c);
+		return found;
+	}
 	struct redact_turn stack[32];
 	size_t n = ev->call.nturns;
 	struct redact_turn *in = n <= 32 ? stack : xmallocarray(n, sizeof(*in));
@@ -271,9 +360,7 @@ size_t redact_edge_event(struct redact_edge *e, struct event *ev, bool record,
 	if (in != stack)
 		free(in);
 	edge_give(e, r);
-	for (int k = 0; k < REDACT_NKINDS; k++)
-		if (c[k] && e->count[k])
-			metrics_counter_add(e->count[k], c[k]);
+	edge_count(e, c);
 	if (record)
 		edge_record(ev, version, c, found > 0);
 	return found;

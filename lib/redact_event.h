@@ -9,7 +9,10 @@
  * metadata it records: "redaction": {"policy": "<version>", "counts": {"card": 1, ...}} (a
  * client's own "redaction" member is replaced). Never logs; counts only.
  *
- * Not here: finding values (redact.h), memory.put values (not redacted: docs/redaction.md).
+ * memory.put events get their value's strings redacted (each string on its own, keys kept);
+ * they have no metadata member, so their counts go to the metric only.
+ *
+ * Not here: finding values (redact.h).
  */
 #ifndef AIMEM_REDACT_EVENT_H
 #define AIMEM_REDACT_EVENT_H
@@ -42,10 +45,12 @@ int redact_edge_reload(struct redact_edge *e, const struct redact_settings *s, c
 void redact_edge_free(struct redact_edge **e);
 
 /*
- * Redacts the turns of a call.ended event (other types: nothing) with its tenant's kinds,
- * in place: changed texts move to ev->rewritten. With record, the event is encoded again with
- * metadata.redaction and decoded again, so ev->raw is the text to produce. Returns the number
- * of values replaced; counts (may be NULL) per kind. Any thread.
+ * Redacts the turns of a call.ended event, or the strings of a memory.put's value (other
+ * types: nothing), with its tenant's kinds, in place: changed texts move to ev->rewritten.
+ * With record, ev->raw becomes the text to produce: a call.ended gets metadata.redaction
+ * (spliced in, or the event encoded again when a text changed), a changed memory.put is
+ * encoded again. Returns the number of values replaced; counts (may be NULL) per kind. Any
+ * thread.
  */
 size_t redact_edge_event(struct redact_edge *e, struct event *ev, bool record,
                          unsigned counts[REDACT_NKINDS]);

@@ -273,3 +273,79 @@ def test_tenant_policy_files_reload_on_sighup(services, tmp_path):
         assert "[EMAIL]" in produced(send(7, text))["turns"][0]["text"]  # the old policy stays
     finally:
         assert d.stop() == 0, d.output()
+
+
+def test_memory_values_are_redacted(services, db, tmp_path):
+    """memory.put values: ChatStack's /memory/store (a message's content), the native
+    /v3/memories and an event produced around the gateway (aimem-memories redacts it) keep no
+    card or SSN in the memories topic, the database or the memories API's answers."""
+    calls, memories = make_topic(services), make_topic(services)
+    group = "m-" + uuid.uuid4().hex[:8]
+    user = "9495550009"
+    daemons = {}
+    try:
+        daemons["ingest"] = Daemon([str(BUILD / "bin/aimem-ingest")],
+                                   {"AIMEM_HTTP_PORT": "0", "AIMEM_AUTH_JWT_SECRET": SECRET,
+                                    "AIMEM_KAFKA_BOOTSTRAP_SERVERS": services.bootstrap,
+                                    "AIMEM_TOPICS_CALLS": calls, "AIMEM_TOPICS_MEMORIES": memories},
+                                   tmp_path / "ingest.log").wait_ready()
+        daemons["memories"] = Daemon(
+            [str(BUILD / "bin/aimem-memories")],
+            {"AIMEM_DB_URL": db.worker_url, "AIMEM_KAFKA_BOOTSTRAP_SERVERS": services.bootstrap,
+             "AIMEM_TOPICS_MEMORIES": memories, "AIMEM_CONSUMER_GROUP": group, "AIMEM_HTTP_PORT": "0"},
+            tmp_path / "memories.log").wait_ready(pattern=r"metrics port=(\d+)")
+        daemons["query"] = Daemon([str(BUILD / "bin/aimem-query")],
+                                  {"AIMEM_HTTP_PORT": "0", "AIMEM_AUTH_JWT_SECRET": SECRET,
+                                   "AIMEM_DB_URL": db.reader_url, "AIMEM_EMBED_PROVIDER": "hashed"},
+                                  tmp_path / "query.log").wait_ready()
+        ingest, token = daemons["ingest"].port, mint(SECRET, customer_id=7)
+        # what ChatStack sends: POST /memory/store {"user_id","role","content","metadata"}
+        status, _, payload = request(ingest, "POST", "/memory/store",
+                                     {"user_id": user, "role": "user",
+                                      "content": f"my card is {spoken(CARD)} and my social is "
+                                                 "123-45-6789", "metadata": {"source": "call"}},
+                                     token=token)
+        assert status == 200 and payload["success"], payload
+        status, _, payload = request(ingest, "POST", "/v3/memories",
+                                     {"user_id": user, "scope": "user", "mtype": "payment",
+                                      "key": "card", "value": {"number": CARD2, "note": "visa"}},
+                                     token=token)
+        assert status == 202, payload
+        around = {"type": "memory.put", "version": 1, "event_id": str(uuid.uuid4()),
+                  "customer_id": 7, "occurred_at": "2026-11-20T15:00:00Z",
+                  "memory_id": str(uuid.uuid4()), "scope": "user", "user_id": user,
+                  "mtype": "fact", "key": "other-tool", "value": [f"card {CARD}", 42]}
+        produce(services.bootstrap, memories, [(7, around)])
+        wait_for(lambda: stored_total(db, group) == 3, timeout=60, what="the memories worker")
+        rows = query(db, "SELECT key, value FROM memories WHERE customer_id = 7 ORDER BY key")
+        assert len(rows) == 3, rows
+        stored = json.dumps([r[1] for r in rows], ensure_ascii=False)
+        assert f"[CARD \u2022\u2022\u2022\u2022{CARD[-4:]}]" in stored and "[SSN]" in stored, stored
+        assert "123-45-6789" not in stored and '"visa"' in stored and "42" in stored, stored
+        produced = [json.loads(v) for _, v, _, _ in consume(services.bootstrap, memories, 3)]
+        via_gateway = [ev for ev in produced if ev["key"] != "other-tool"]
+        assert len(via_gateway) == 2, produced
+        for ev in via_gateway:  # the other tool's event is on the topic as it produced it
+            assert_no_card("memories topic", json.dumps(ev))
+            assert "123-45-6789" not in json.dumps(ev)
+        dump = tmp_path / "dump.sql"
+        run([f"{PG_BIN}/pg_dump", "--data-only", "-f", str(dump), db.admin_url])
+        assert_no_card("pg_dump", dump.read_text())
+        assert "123-45-6789" not in dump.read_text()
+        q, rtoken = daemons["query"].port, mint(SECRET, customer_id=7, scope="memory:read")
+        for path in (f"/v1/memories?user_id={user}&limit=50", f"/v1/memories/user/{user}",
+                     f"/v3/callers/{user}/context"):
+            status, _, payload = request(q, "GET", path, token=rtoken)
+            assert status == 200, (path, status, payload)
+            assert_no_card(f"GET {path}", json.dumps(payload))
+        status, _, payload = request(q, "POST", "/memory/retrieve", {"user_id": user, "limit": 50},
+                                     token=rtoken)
+        assert status == 200 and payload["count"] == 3, payload
+        assert_no_card("POST /memory/retrieve", json.dumps(payload))
+        status, _, metrics = request(daemons["memories"].port, "GET", "/metrics")
+        assert 'aimem_redactions_total{kind="card"} 1' in metrics.decode(), metrics
+    finally:
+        for d in daemons.values():
+            d.stop()
+    for name, d in daemons.items():
+        assert_no_card(f"{name} log", d.output())

@@ -12,6 +12,7 @@
 #include "redact_int.h"
 #include "redact_policy.h"
 #include "unit.h"
+#include "xalloc.h"
 
 #define U 0 /* the caller */
 #define A 1 /* the agent */
@@ -370,6 +371,63 @@ UNIT_TEST(redact_event_records_metadata)
 	          EVENT_OK);
 	CHECK(again.call.metadata.len == ev.call.metadata.len);
 	event_release(&again);
+	event_release(&ev);
+	redact_edge_free(&e);
+}
+
+/* A memory.put's value: every string in it redacted on its own (keys, numbers and the rest
+ * kept), the event encoded again with record; in place (ev->rewritten) without. */
+UNIT_TEST(redact_event_memory_put_values)
+{
+	char err[256];
+	struct redact_settings s = { "card,cvv,expiry,ssn,bank_account,routing,iban", NULL };
+	struct redact_edge *e = redact_edge_new(&s, NULL, err, sizeof(err));
+	UNIT_REQUIRE(e != NULL);
+	static const char put[] =
+	    "{\"type\":\"memory.put\",\"version\":1,\"event_id\":"
+	    "\"7d0f3c1e-4b1a-4e8e-9a52-0c7f1d2e3a4b\",\"customer_id\":7,\"occurred_at\":"
+	    "\"2026-11-20T15:04:05Z\",\"memory_id\":\"6d0f3c1e-4b1a-4e8e-9a52-0c7f1d2e3a4b\","
+	    "\"user_id\":\"u1\",\"scope\":\"user\",\"mtype\":\"message\",\"key\":\"k1\","
+	    "\"value\":{\"role\":\"user\",\"content\":\"my card is 4111 1111 1111 1111, "
+	    "thanks\",\"n\":[1,\"social 123-45-6789\",null],\"4111111111111111\":true}}";
+	for (int record = 1; record >= 0; record--) {
+		struct event ev;
+		UNIT_REQUIRE(event_decode(put, strlen(put), NULL, 0, NULL, &ev, err, sizeof(err)) ==
+		             EVENT_OK);
+		unsigned c[REDACT_NKINDS];
+		CHECK_INT(redact_edge_event(e, &ev, record, c), 2);
+		CHECK_INT(c[REDACT_CARD], 1);
+		CHECK_INT(c[REDACT_SSN], 1);
+		char *value = xmemdup0(ev.mem.value.ptr, ev.mem.value.len);
+		CHECK_STR(value, "{\"role\":\"user\",\"content\":\"my card is "
+		                 "[CARD \xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2"
+		                 "1111], thanks\",\"n\":[1,\"social [SSN]\",null],"
+		                 "\"4111111111111111\":true}");
+		free(value);
+		if (record) { /* the text produced: redacted, and it decodes */
+			CHECK(strstr(ev.raw, "4111 1111") == NULL);
+			CHECK(strstr(ev.raw, "6789") == NULL);
+			struct event again;
+			CHECK_INT(event_decode(ev.raw, ev.raw_len, NULL, 0, NULL, &again, err,
+			                       sizeof(err)),
+			          EVENT_OK);
+			CHECK_STR(again.mem.key, "k1");
+			event_release(&again);
+		}
+		event_release(&ev);
+	}
+	/* nothing to replace: the event stays byte for byte */
+	static const char plain[] =
+	    "{\"type\":\"memory.put\",\"version\":1,\"event_id\":"
+	    "\"7d0f3c1e-4b1a-4e8e-9a52-0c7f1d2e3a4b\",\"customer_id\":7,\"occurred_at\":"
+	    "\"2026-11-20T15:04:05Z\",\"memory_id\":\"6d0f3c1e-4b1a-4e8e-9a52-0c7f1d2e3a4b\","
+	    "\"user_id\":\"u1\",\"scope\":\"user\",\"mtype\":\"fact\",\"key\":\"k1\","
+	    "\"value\":\"policy AP-449120, renews on the first\"}";
+	struct event ev;
+	UNIT_REQUIRE(event_decode(plain, strlen(plain), NULL, 0, NULL, &ev, err, sizeof(err)) ==
+	             EVENT_OK);
+	CHECK_INT(redact_edge_event(e, &ev, true, NULL), 0);
+	CHECK_STR(ev.raw, plain);
 	event_release(&ev);
 	redact_edge_free(&e);
 }
