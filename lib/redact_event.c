@@ -239,7 +239,8 @@ static void edge_count(struct redact_edge *e, const unsigned *c)
 
 /*
  * Appends the JSON value at token t of d (the text src) to out, each string value (not the
- * keys) redacted on its own as one turn; *changed when one was. Returns the token after it.
+ * keys) and integer redacted on its own as one turn; *changed when one was. Returns the token
+ * after it.
  */
 static size_t edge_value(struct redactor *r, unsigned kinds, const struct jscan_doc *d,
                          const char *src, size_t t, struct buf *out, unsigned *counts,
@@ -263,9 +264,14 @@ static size_t edge_value(struct redactor *r, unsigned kinds, const struct jscan_
 		buf_putc(out, obj ? '}' : ']');
 		return tk->next;
 	}
+	/* a string's text, or an integer's digits: a card stored as a number becomes its
+	 * placeholder string */
 	struct redact_turn turn = { 0, jscan_str(d, t), tk->count };
+	if (tk->type == JSCAN_INTEGER)
+		turn = (struct redact_turn){ 0, src + tk->start, tk->len };
 	unsigned c[REDACT_NKINDS];
-	if (tk->type == JSCAN_STRING && redact_run(r, kinds, &turn, 1, c) > 0) {
+	if ((tk->type == JSCAN_STRING || tk->type == JSCAN_INTEGER) &&
+	    redact_run(r, kinds, &turn, 1, c) > 0) {
 		size_t len;
 		bool ch;
 		const char *text = redact_text(r, 0, &len, &ch);

@@ -9,8 +9,9 @@
  * metadata it records: "redaction": {"policy": "<version>", "counts": {"card": 1, ...}} (a
  * client's own "redaction" member is replaced). Never logs; counts only.
  *
- * memory.put events get their value's strings redacted (each string on its own, keys kept);
- * they have no metadata member, so their counts go to the metric only.
+ * memory.put events get their value's strings and integers redacted (each on its own; a card
+ * stored as a number becomes its placeholder string; object keys are kept, so two keys never
+ * become one); they have no metadata member, so their counts go to the metric only.
  *
  * Not here: finding values (redact.h).
  */
