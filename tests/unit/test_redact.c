@@ -389,19 +389,22 @@ UNIT_TEST(redact_event_memory_put_values)
 	    "\"2026-11-20T15:04:05Z\",\"memory_id\":\"6d0f3c1e-4b1a-4e8e-9a52-0c7f1d2e3a4b\","
 	    "\"user_id\":\"u1\",\"scope\":\"user\",\"mtype\":\"message\",\"key\":\"k1\","
 	    "\"value\":{\"role\":\"user\",\"content\":\"my card is 4111 1111 1111 1111, "
-	    "thanks\",\"n\":[1,\"social 123-45-6789\",null],\"4111111111111111\":true}}";
+	    "thanks\",\"n\":[1,\"social 123-45-6789\",null,5425233430109903],"
+	    "\"4111111111111111\":true}}";
 	for (int record = 1; record >= 0; record--) {
 		struct event ev;
 		UNIT_REQUIRE(event_decode(put, strlen(put), NULL, 0, NULL, &ev, err, sizeof(err)) ==
 		             EVENT_OK);
 		unsigned c[REDACT_NKINDS];
-		CHECK_INT(redact_edge_event(e, &ev, record, c), 2);
-		CHECK_INT(c[REDACT_CARD], 1);
+		CHECK_INT(redact_edge_event(e, &ev, record, c), 3);
+		CHECK_INT(c[REDACT_CARD], 2);
 		CHECK_INT(c[REDACT_SSN], 1);
 		char *value = xmemdup0(ev.mem.value.ptr, ev.mem.value.len);
 		CHECK_STR(value, "{\"role\":\"user\",\"content\":\"my card is "
 		                 "[CARD \xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2"
-		                 "1111], thanks\",\"n\":[1,\"social [SSN]\",null],"
+		                 "1111], thanks\",\"n\":[1,\"social [SSN]\",null,"
+		                 "\"[CARD \xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2"
+		                 "9903]\"],"
 		                 "\"4111111111111111\":true}");
 		free(value);
 		if (record) { /* the text produced: redacted, and it decodes */
