@@ -209,3 +209,58 @@ def test_stack_as_deployed(tmp_path):
     assert "running" not in status_out, status_out
     assert "AIMEM_BASE_URL" not in (folder / "env").read_text()
     assert listening(port) == []
+
+
+def test_pg_standby_streams_and_refuses_writes(tmp_path):
+    """`up --pg-standby pg` (issue 19 item 1): a hot standby made by pg_basebackup, on its own
+    port, streaming from the primary with hot_standby_feedback on; a row written on the primary
+    is read on the standby; the standby refuses writes; `down pg` stops both; `up` again
+    resumes streaming."""
+    import psycopg2
+
+    def sql(url, q):
+        conn = psycopg2.connect(url)
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                cur.execute(q)
+                return cur.fetchall() if cur.description else None
+        finally:
+            conn.close()
+
+    try:
+        dev("up", "--dir", tmp_path, "--pg-standby", "pg")
+        env = read_env(tmp_path / "env")
+        primary, standby = env["AIMEM_DB_ADMIN_URL"], env["AIMEM_DB_STANDBY_ADMIN_URL"]
+        assert env["AIMEM_PG_STANDBY_PORT"] != env["AIMEM_PG_PORT"]
+        assert sql(standby, "SELECT pg_is_in_recovery(), current_setting('hot_standby_feedback')") == [(True, "on")]
+        assert sql(primary, "SELECT state FROM pg_stat_replication") == [("streaming",)]
+        sql(primary, "CREATE TABLE replicated (x int); INSERT INTO replicated VALUES (42)")
+
+        def seen(n):
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                try:
+                    if sql(standby, "SELECT count(*) FROM replicated") == [(n,)]:
+                        return True
+                except psycopg2.Error:
+                    pass  # the table's creation not replayed yet
+                time.sleep(0.1)
+            return False
+
+        assert seen(1)
+        with pytest.raises(psycopg2.errors.ReadOnlySqlTransaction):
+            sql(standby, "INSERT INTO replicated VALUES (1)")
+        status = dev("status", "--dir", tmp_path).stdout
+        assert re.search(r"^pg-standby\s+running", status, re.M), status
+        dev("down", "--dir", tmp_path, "pg")
+        status = dev("status", "--dir", tmp_path).stdout
+        assert re.search(r"^pg\s+stopped", status, re.M) and re.search(r"^pg-standby\s+stopped", status, re.M), status
+        assert "AIMEM_PG_STANDBY_PORT" not in (tmp_path / "env").read_text()
+        dev("up", "--dir", tmp_path, "--pg-standby", "pg")
+        env = read_env(tmp_path / "env")
+        primary, standby = env["AIMEM_DB_ADMIN_URL"], env["AIMEM_DB_STANDBY_ADMIN_URL"]
+        sql(primary, "INSERT INTO replicated VALUES (43)")
+        assert seen(2)
+    finally:
+        dev("down", "--dir", tmp_path, "all", check=False)
