@@ -1,16 +1,16 @@
 #!/usr/bin/python3
 """Small Kafka admin helper for the throwaway brokers that scripts/dev starts.
 
-    kafka_admin.py wait          --bootstrap HOST:PORT [--timeout S] [--pid PID] [--log FILE]...
-    kafka_admin.py create-topics --bootstrap HOST:PORT [--partitions N] [--config K=V]... [--timeout S] TOPIC...
+    kafka_admin.py wait          --bootstrap HOST:PORT [--timeout S] [--brokers N] [--pid PID]... [--log FILE]...
+    kafka_admin.py create-topics --bootstrap HOST:PORT [--partitions N] [--replication-factor N] [--config K=V]... [--timeout S] TOPIC...
     kafka_admin.py delete-topics --bootstrap HOST:PORT [--timeout S] TOPIC...
     kafka_admin.py describe      --bootstrap HOST:PORT [--timeout S] [TOPIC...]
 
-wait           polls the broker's metadata until it answers with its broker list (exit 0),
-               or the timeout passes / the broker process --pid dies (exit 1, prints the tail
-               of --log).
-create-topics  creates the topics (replication factor 1) and waits until every partition has
-               a leader; a topic that already exists is fine, whatever its partition count.
+wait           polls the broker's metadata until it answers with its broker list, of at least
+               --brokers (default 1) brokers (exit 0), or the timeout passes / a broker
+               process --pid dies (exit 1, prints the tail of --log).
+create-topics  creates the topics (replication factor --replication-factor, default 1) and
+               waits until every partition has a leader; a topic that already exists is fine, whatever its partition count.
                --partitions defaults to $AIMEM_KAFKA_PARTITIONS, else 4; --config sets a topic
                setting (e.g. cleanup.policy=compact) on the topics it creates.
 delete-topics  deletes the topics; a topic that does not exist is fine.
@@ -87,12 +87,13 @@ def cmd_wait(args):
     client = admin(args.bootstrap)
     deadline = time.monotonic() + args.timeout
     while True:
-        if args.pid and not pid_alive(args.pid):
-            fail(f"broker process {args.pid} died before it was ready"
-                 + "".join("\n" + log_tail(log) for log in args.log).rstrip("\n"))
+        for pid in args.pid:
+            if not pid_alive(pid):
+                fail(f"broker process {pid} died before it was ready"
+                     + "".join("\n" + log_tail(log) for log in args.log).rstrip("\n"))
         try:
             md = client.list_topics(timeout=1)
-            if md.brokers:
+            if md.brokers and len(md.brokers) >= args.brokers:
                 return 0
         except KafkaException:
             pass
@@ -123,7 +124,8 @@ def cmd_create(args):
     client = admin(args.bootstrap)
     deadline = time.monotonic() + args.timeout
     config = dict(kv.split("=", 1) for kv in args.config)
-    new = [NewTopic(t, num_partitions=args.partitions, replication_factor=1, config=config)
+    new = [NewTopic(t, num_partitions=args.partitions, replication_factor=args.replication_factor,
+                    config=config)
            for t in args.topics]
     futures = client.create_topics(new, operation_timeout=args.timeout, request_timeout=args.timeout)
     errors = []
@@ -200,12 +202,16 @@ def parse(argv):
         return c
 
     c = command("wait", cmd_wait, "wait until the broker answers with its broker list", 90)
-    c.add_argument("--pid", type=int, help="give up at once if this process dies")
+    c.add_argument("--pid", type=int, action="append", default=[],
+                   help="give up at once if this process dies (repeatable)")
+    c.add_argument("--brokers", type=int, default=1, metavar="N",
+                   help="wait until the metadata lists at least N brokers")
     c.add_argument("--log", action="append", default=[],
                    help="log file whose tail to print when giving up (repeatable)")
 
     c = command("create-topics", cmd_create, "create topics (existing ones are fine)", 30)
     c.add_argument("--partitions", type=int, default=None, metavar="N")
+    c.add_argument("--replication-factor", type=int, default=1, metavar="N")
     c.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
                    type=lambda kv: kv if "=" in kv else fail(f"--config takes KEY=VALUE: {kv!r}"))
     c.add_argument("topics", nargs="+", metavar="TOPIC")

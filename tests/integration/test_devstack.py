@@ -264,3 +264,55 @@ def test_pg_standby_streams_and_refuses_writes(tmp_path):
         assert seen(2)
     finally:
         dev("down", "--dir", tmp_path, "all", check=False)
+
+
+def test_three_broker_cluster_survives_one_broker(tmp_path):
+    """`up --brokers 3 kafka` (issue 19 item 1): three KRaft nodes, the topics replicated 3
+    times with min.insync.replicas=2; with one broker SIGKILLed an acks=all producer still gets
+    every message acknowledged; `up` starts the missing node again on its port; the DIR keeps
+    its broker count; `down` stops all three."""
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient, ConfigResource
+
+    def produce_all(bootstrap, n=20):
+        results = []
+        p = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all",
+                      "message.timeout.ms": 20000})
+        for i in range(n):
+            p.produce("aimem.calls.v1", key=str(i % 5), value=b"{}",
+                      on_delivery=lambda err, msg: results.append(err))
+        p.flush(30)
+        return results
+
+    try:
+        dev("up", "--dir", tmp_path, "--brokers", "3", "kafka")
+        env = read_env(tmp_path / "env")
+        bootstrap = env["AIMEM_KAFKA_BOOTSTRAP_SERVERS"]
+        assert len(bootstrap.split(",")) == 3 and env["AIMEM_KAFKA_BROKERS"] == "3", env
+        admin = AdminClient({"bootstrap.servers": bootstrap})
+        md = admin.list_topics(timeout=10)
+        assert sorted(md.brokers) == [1, 2, 3]
+        for topic in ("aimem.calls.v1", "aimem.memories.v1", "aimem.erasures.v1"):
+            assert all(len(p.replicas) == 3 for p in md.topics[topic].partitions.values()), topic
+        res = ConfigResource(ConfigResource.Type.TOPIC, "aimem.calls.v1")
+        assert admin.describe_configs([res])[res].result()["min.insync.replicas"].value == "2"
+        assert produce_all(bootstrap) == [None] * 20
+
+        victim = int((tmp_path / "kafka/node2/pid").read_text())
+        port2 = bootstrap.split(",")[1]
+        os.kill(victim, 9)
+        status = dev("status", "--dir", tmp_path).stdout
+        assert re.search(r"^kafka-2\s+stopped", status, re.M), status
+        assert produce_all(bootstrap) == [None] * 20  # two in-sync replicas are enough
+
+        refused = dev("up", "--dir", tmp_path, "--brokers", "1", "kafka", check=False)
+        assert refused.returncode != 0 and "holds 3 broker(s)" in refused.stderr, refused.stderr
+        dev("up", "--dir", tmp_path, "kafka")  # the missing node, on its old port
+        assert read_env(tmp_path / "env")["AIMEM_KAFKA_BOOTSTRAP_SERVERS"].split(",")[1] == port2
+        status = dev("status", "--dir", tmp_path).stdout
+        assert len(re.findall(r"^kafka-\d\s+running", status, re.M)) == 3, status
+        assert produce_all(bootstrap) == [None] * 20
+    finally:
+        dev("down", "--dir", tmp_path, "all", check=False)
+    left = subprocess.run(["pgrep", "-f", f"{tmp_path}/kafka"], capture_output=True, text=True).stdout
+    assert left == "", left
