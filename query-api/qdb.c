@@ -35,6 +35,8 @@ struct qdb {
 	 * 0 = never), and whether a /health probe is running */
 	long long answered_ms, unreachable_ms;
 	bool probing;
+	long long replication_ms; /* under mu: when a read last sampled its node's role and lag */
+	struct metrics *m;
 	struct metrics_counter *connects, *conn_errors, *lost, *exhausted;
 	struct metrics_histogram *latency;
 };
@@ -56,6 +58,7 @@ struct qdb *qdb_new(const struct qdb_config *cfg, struct metrics *m)
 	q->wait_ms = cfg->wait_ms;
 	q->reconnect_ms = cfg->reconnect_ms;
 	q->n = cfg->size ? cfg->size : 1;
+	q->m = m;
 	q->slots = xcalloc(q->n, sizeof(*q->slots));
 	pthread_mutex_init(&q->mu, NULL);
 	pthread_condattr_t ca;
@@ -308,6 +311,50 @@ static int qdb_collect(PGconn *conn, bool prepare, bool *prepared, PGresult **re
 	}
 }
 
+/*
+ * Which node a connection reached, sampled by one read a second (QDB_REPLICATION_EVERY_MS):
+ * aimem_query_db_standby{node} 1 on a hot standby, 0 on a primary, and
+ * aimem_query_db_replay_lag_seconds{node}: 0 on a primary or a standby that has replayed all
+ * the WAL it received, else the age of the last transaction it replayed. With a list of hosts
+ * (libpq multi-host, target_session_attrs) the node is the one this connection is on.
+ */
+#define QDB_REPLICATION_EVERY_MS 1000
+static const char qdb_replication_sql[] =
+    "SELECT pg_is_in_recovery(), CASE WHEN NOT pg_is_in_recovery() OR "
+    "pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0 "
+    "ELSE coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0) END";
+
+static void qdb_sample_replication(struct qdb *q, PGconn *conn)
+{
+	long long now = backoff_now_ms();
+	pthread_mutex_lock(&q->mu);
+	bool due = q->m != NULL && now - q->replication_ms >= QDB_REPLICATION_EVERY_MS;
+	if (due)
+		q->replication_ms = now;
+	pthread_mutex_unlock(&q->mu);
+	if (!due)
+		return;
+	PGresult *res = NULL;
+	char err[256], labels[160];
+	if (db_exec(conn, qdb_replication_sql, 0, NULL, &res, err, sizeof(err)) != DB_OK) {
+		log_debug("cannot sample the node's replication state error=\"%s\"", err);
+		return;
+	}
+	snprintf(labels, sizeof(labels), "node=\"%s:%s\"", PQhost(conn), PQport(conn));
+	bool standby = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	double lag = PQntuples(res) == 1 ? strtod(PQgetvalue(res, 0, 1), NULL) : 0;
+	PQclear(res);
+	metrics_gauge_set(metrics_gauge(q->m, "aimem_query_db_standby",
+	                                "1: the node a read was last served by is a hot standby.",
+	                                labels),
+	                  standby);
+	metrics_gauge_set(metrics_gauge(q->m, "aimem_query_db_replay_lag_seconds",
+	                                "How far the node's replay is behind what it received "
+	                                "(0 on a primary or a caught-up standby).",
+	                                labels),
+	                  lag);
+}
+
 static int qdb_attempt(struct qdb *q, struct qdb_slot *slot, const char *tenant,
                        const struct qdb_stmt *st, const char *const *params, PGresult **res,
                        char *err, size_t errlen)
@@ -317,6 +364,7 @@ static int qdb_attempt(struct qdb *q, struct qdb_slot *slot, const char *tenant,
 		return rc;
 	bool prepare = !qdb_is_prepared(slot, st), prepared = false;
 	PGconn *conn = slot->conn;
+	qdb_sample_replication(q, conn);
 	if (!qdb_send(conn, tenant, st, params, prepare)) {
 		rc = qdb_result_error(conn, NULL, err, errlen);
 		if (rc == QDB_ERROR)
