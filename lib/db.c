@@ -31,6 +31,16 @@ static void db_first_line(const char *msg, char *out, size_t outlen)
 	snprintf(out, outlen, "%.*s", (int)n, msg);
 }
 
+/* The server's notices and warnings ("terminating connection due to immediate shutdown
+ * command") go to our log as one logfmt line instead of libpq's raw stderr. */
+static void db_notice(void *arg, const char *msg)
+{
+	(void)arg;
+	char line[256];
+	db_first_line(msg, line, sizeof(line));
+	log_warn("database notice message=\"%s\"", line);
+}
+
 PGconn *db_connect(const char *conninfo, long long timeout_ms, char *err, size_t errlen)
 {
 	/* conninfo first (expanded); later keywords override it, so UTF8 is always used. */
@@ -41,8 +51,10 @@ PGconn *db_connect(const char *conninfo, long long timeout_ms, char *err, size_t
 	long long deadline = backoff_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 	for (unsigned attempt = 1;; attempt++) {
 		PGconn *conn = PQconnectdbParams(keys, vals, 1);
-		if (conn != NULL && PQstatus(conn) == CONNECTION_OK)
+		if (conn != NULL && PQstatus(conn) == CONNECTION_OK) {
+			PQsetNoticeProcessor(conn, db_notice, NULL);
 			return conn;
+		}
 		char why[256];
 		db_first_line(conn ? PQerrorMessage(conn) : "out of memory", why, sizeof(why));
 		PQfinish(conn);
