@@ -5,7 +5,10 @@ committing, then the primary is crash-stopped (pg_ctl stop -m immediate), the st
 again and promoted: the transactions it never received are gone, their rows and their stored
 offsets together, since one transaction holds both. The worker must find the new primary on its
 own and go back to the offsets it finds there, so every event is applied exactly once:
-scripts/invariants.py (0 lost, 0 duplicated, offsets = watermarks).
+scripts/invariants.py (0 lost, 0 duplicated, offsets = watermarks). Meanwhile aimem-query, on
+the same list of hosts with target_session_attrs=prefer-standby, keeps answering a caller's
+summaries: 200 or 503 (Retry-After) while no node serves, never anything else, and 200 from the
+promoted node at the end.
 """
 import subprocess
 import threading
@@ -14,9 +17,10 @@ import uuid
 
 import psycopg2
 
-from conftest import BUILD, REPO, Daemon, run
+from conftest import BUILD, REPO, Daemon, mint, run
 from devstack import dev, read_env
 from pipeline import produce
+from test_ingest import SECRET, request
 from test_summarizer import many_calls
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
@@ -43,7 +47,8 @@ def as_postgres(*args):
 
 
 def test_failover_to_the_standby_loses_and_duplicates_nothing(tmp_path):
-    d = None
+    d = q = None
+    statuses, stop_reading = [], threading.Event()
     try:
         dev("up", "--dir", tmp_path, "--pg-standby", "all")
         env = read_env(tmp_path / "env")
@@ -67,6 +72,22 @@ def test_failover_to_the_standby_loses_and_duplicates_nothing(tmp_path):
                     "AIMEM_BATCH_MAX_EVENTS": "20", "AIMEM_KAFKA_SESSION_TIMEOUT_MS": "6000"},
                    tmp_path / "summarizer.log").wait_ready(pattern=r"\bready group=")
 
+        reader_url = (f"postgresql://aimem_reader@127.0.0.1:{pport},127.0.0.1:{sport}/aimem"
+                      "?target_session_attrs=prefer-standby&connect_timeout=3")
+        q = Daemon([str(BUILD / "bin/aimem-query")],
+                   {"AIMEM_HTTP_PORT": "0", "AIMEM_AUTH_JWT_SECRET": SECRET, "AIMEM_DB_URL": reader_url,
+                    "AIMEM_EMBED_PROVIDER": "hashed"}, tmp_path / "query.log").wait_ready()
+        token = mint(SECRET, customer_id=1, scope="memory:read")
+
+        def read():  # a caller's newest summary, every 50 ms, through the failover
+            while not stop_reading.is_set():
+                status, _, _ = request(q.port, "GET", "/v3/callers/5550000000/summaries?limit=1",
+                                       token=token)
+                statuses.append(status)
+                time.sleep(0.05)
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
         events = many_calls(1200, tenants=5)
         waves = [events[i:i + 100] for i in range(0, len(events), 100)]
         produce(bootstrap, "aimem.calls.v1", [(e["customer_id"], e) for e in waves[0]])
@@ -108,7 +129,19 @@ def test_failover_to_the_standby_loses_and_duplicates_nothing(tmp_path):
         print(proc.stdout)
         assert proc.returncode == 0, proc.stdout + proc.stderr + d.output()[-3000:]
         assert count(standby, "SELECT count(*) FROM call_summaries") == len(events)
+        n = len(statuses)
+        deadline = time.time() + 30
+        while len(statuses) < n + 5 and time.time() < deadline:
+            time.sleep(0.05)
+        stop_reading.set()
+        reader.join(10)
+        print(f"failover: aimem-query answered {statuses.count(200)} x 200, "
+              f"{statuses.count(503)} x 503 through it")
+        assert set(statuses) <= {200, 503}, sorted(set(statuses))
+        assert statuses[-3:] == [200] * 3, statuses[-10:]
     finally:
-        if d is not None:
-            d.stop()
+        stop_reading.set()
+        for daemon in (d, q):
+            if daemon is not None:
+                daemon.stop()
         dev("down", "--dir", tmp_path, "all", check=False)
