@@ -98,10 +98,22 @@ $py "$repo/bench/query_fixtures.py" requests "$secret" "$hport" "$tenants" "$cal
 lg="$build/bench/loadgen --port $hport --connections 64"
 $lg --requests "$dir/context.req" --seconds 3 >/dev/null # warm up: connections and plans
 echo "bench: HTTP ceiling, GET /healthz: $($lg --method GET --path /healthz --seconds 5 | sed 's/^loadgen: //')"
+# the server's own CPU (user + system ticks of /proc/PID/stat) per request of a closed loop,
+# and PostgreSQL's (every postgres process of the cluster, the bench's only client then)
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+pg_ticks() { cat /proc/[0-9]*/stat 2>/dev/null | awk '$2 == "(postgres)" {t += $14 + $15} END {print t + 0}'; }
+cpu_us() { awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.0f", 1e6*t/hz/n}'; }
+served() { sed -n 's/^loadgen: \([0-9]*\) requests.*/\1/p'; }
+t0=$(ticks "$query_pid") p0=$(pg_ticks)
 ctx=$($lg --requests "$dir/context.req" --seconds "$seconds")
+t1=$(ticks "$query_pid") p1=$(pg_ticks)
 echo "bench: GET /v3/callers/{id}/context?summaries=5, closed loop: $ctx"
+echo "bench: CPU per context read: aimem-query $(cpu_us $((t1 - t0)) "$(echo "$ctx" | served)") us (issue 16 target <= 40 us), PostgreSQL $(cpu_us $((p1 - p0)) "$(echo "$ctx" | served)") us"
+t0=$(ticks "$query_pid")
 enr=$($lg --requests "$dir/enriched.req" --seconds "$seconds")
+t1=$(ticks "$query_pid")
 echo "bench: POST /v2/context/enriched, closed loop: $enr"
+echo "bench: CPU per enriched read: aimem-query $(cpu_us $((t1 - t0)) "$(echo "$enr" | served)") us"
 rate() { sed -n "s|.*= \([0-9]*\) req/s.*|\1|p"; }
 ctx_rate=$(echo "$ctx" | rate)
 paced_at=$((ctx_rate / 2))
