@@ -110,7 +110,7 @@ UNIT_QUERY_SRC := query-api/query_cursor.c
 ALL_OBJ  := $(FUZZ_SRC:%.c=$(BUILD)/%.o) $(BUILD)/tests/fuzz/replay.o $(LIB_OBJ) $(CALLS_OBJ) $(foreach p,$(PROGRAMS),$(call prog_obj,$(word 1,$(subst :, ,$(p))))) $(UNIT_OBJ) $(TOOL_SRC:%.c=$(BUILD)/%.o) \
 	    $(BENCH_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all test unit integration bench chaos soak valgrind valgrind-integration fuzz format format-check lint demo demo-check demo-down deps deps-ensure pkgs-check install docs clean
+.PHONY: all test unit integration bench chaos chaos-cluster soak valgrind valgrind-integration fuzz format format-check lint demo demo-check demo-down deps deps-ensure pkgs-check install docs clean
 .DEFAULT_GOAL := all
 
 # What every compile waits for (order-only): under `make test`, `unit` or `integration`, deps-ensure
@@ -214,6 +214,12 @@ chaos: all
 	AIMEM_BUILD=$(abspath $(BUILD)) AIMEM_CHAOS_KILLS=50 AIMEM_CHAOS_EVENTS=10000 $(PYTHON) -m pytest -q -s \
 		tests/integration/test_summarizer.py -k sigkill
 	AIMEM_BUILD=$(abspath $(BUILD)) $(PYTHON) tests/chaos/driver.py chaos
+
+# Chaos on a 3-broker Kafka cluster and a PostgreSQL primary with a standby (issue 19): steady
+# traffic through aimem-ingest, brokers, workers and the primary killed, the standby promoted;
+# the invariants over what ingest acknowledged (tests/chaos/cluster.py; AIMEM_CLUSTER_* sizes).
+chaos-cluster: all
+	AIMEM_BUILD=$(abspath $(BUILD)) $(PYTHON) tests/chaos/cluster.py
 
 # Soak (issues 8, 17): every injector at a low rate, 50 req/s of open-loop API traffic, invariants every minute,
 # RSS growth per process, speed per minute (fails on p99 last/first 10 min > 1.5 or rate < 90%); AIMEM_SOAK_MINUTES (default 30).

@@ -40,6 +40,8 @@ struct wpart {
 	long long seen;   /* replay: the next offset the consumer will hand us */
 	long long verify; /* offset whose message must match fp before any is taken; -1 none */
 	long long fp;     /* stored fingerprint of the message at next - 1 (when have_fp) */
+	long long want;   /* the offset the consumer should hand us next (-1: unknown) */
+	long long gap_at; /* a gap seen before want, read again once: accepted if it recurs */
 	bool have_fp;
 	bool stopped; /* the stored position is not this log's: paused until an operator acts */
 };
