@@ -11,23 +11,24 @@
 /* Names that are not settings but that our scripts, tests and the dev stack's env file set
  * (docs/configuration.md lists them): exact names, then prefixes. */
 static const char *const cfg_env_exact[] = {
-	"AIMEM_CONFIG",          /* the settings file (lib/prog) */
-	"AIMEM_BUILD",           /* scripts: the build folder */
-	"AIMEM_CACHE",           /* scripts/deps.sh: downloads */
-	"AIMEM_BASE_URL",        /* scripts/dev stack: nginx's URL */
-	"AIMEM_INGEST_URL",      /* scripts/dev stack */
-	"AIMEM_QUERY_URL",       /* scripts/dev stack */
-	"AIMEM_JWT_SECRET_FILE", /* scripts/dev stack: ChatStack's secret */
-	"AIMEM_DB_ADMIN_URL",    /* scripts/dev: the administrator's URL (aimem migrate) */
-	"AIMEM_DB_WORKER_URL",   /* scripts/dev stack */
-	"AIMEM_DB_READER_URL",   /* scripts/dev stack */
-	"AIMEM_NGINX",           /* scripts/dev: the nginx binary */
-	"AIMEM_PROC_BENCH",      /* tests/unit: processor timings */
-	"AIMEM_PROC_REPORT",     /* tests/unit */
-	"AIMEM_PERS_BENCH",      /* tests/unit */
-	"AIMEM_PERS_REPORT",     /* tests/unit */
-	"AIMEM_MINILM_DIR",      /* tests/unit, bench: the model folder */
-	"AIMEM_POISON_EVENTS",   /* tests/integration */
+	"AIMEM_CONFIG",               /* the settings file (lib/prog) */
+	"AIMEM_BUILD",                /* scripts: the build folder */
+	"AIMEM_CACHE",                /* scripts/deps.sh: downloads */
+	"AIMEM_BASE_URL",             /* scripts/dev stack: nginx's URL */
+	"AIMEM_INGEST_URL",           /* scripts/dev stack */
+	"AIMEM_QUERY_URL",            /* scripts/dev stack */
+	"AIMEM_JWT_SECRET_FILE",      /* scripts/dev stack: ChatStack's secret */
+	"AIMEM_DB_ADMIN_URL",         /* scripts/dev: the administrator's URL (aimem migrate) */
+	"AIMEM_DB_WORKER_URL",        /* scripts/dev stack */
+	"AIMEM_DB_READER_URL",        /* scripts/dev stack */
+	"AIMEM_DB_STANDBY_ADMIN_URL", /* scripts/dev --pg-standby: the standby's */
+	"AIMEM_NGINX",                /* scripts/dev: the nginx binary */
+	"AIMEM_PROC_BENCH",           /* tests/unit: processor timings */
+	"AIMEM_PROC_REPORT",          /* tests/unit */
+	"AIMEM_PERS_BENCH",           /* tests/unit */
+	"AIMEM_PERS_REPORT",          /* tests/unit */
+	"AIMEM_MINILM_DIR",           /* tests/unit, bench: the model folder */
+	"AIMEM_POISON_EVENTS",        /* tests/integration */
 };
 static const char *const cfg_env_prefixes[] = {
 	"AIMEM_DEV_",   /* scripts/dev options */

@@ -31,14 +31,18 @@ static void db_first_line(const char *msg, char *out, size_t outlen)
 	snprintf(out, outlen, "%.*s", (int)n, msg);
 }
 
-/* The server's notices and warnings ("terminating connection due to immediate shutdown
- * command") go to our log as one logfmt line instead of libpq's raw stderr. */
+/* The server's warnings ("terminating connection due to immediate shutdown command") go to
+ * our log as one logfmt line instead of libpq's raw stderr; its notices ("relation already
+ * exists, skipping") to the debug level. */
 static void db_notice(void *arg, const char *msg)
 {
 	(void)arg;
 	char line[256];
 	db_first_line(msg, line, sizeof(line));
-	log_warn("database notice message=\"%s\"", line);
+	if (strncmp(line, "WARNING", 7) == 0)
+		log_warn("database warning message=\"%s\"", line);
+	else
+		log_debug("database notice message=\"%s\"", line);
 }
 
 PGconn *db_connect(const char *conninfo, long long timeout_ms, char *err, size_t errlen)

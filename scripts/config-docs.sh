@@ -29,7 +29,7 @@ build=${AIMEM_BUILD:-$repo/build}
 	echo "our scripts and tests use that are not settings are allowed (\`lib/cfg_env.c\`):"
 	echo "\`AIMEM_CONFIG\`, \`AIMEM_BUILD\`, \`AIMEM_CACHE\`, \`AIMEM_BASE_URL\`, \`AIMEM_INGEST_URL\`,"
 	echo "\`AIMEM_QUERY_URL\`, \`AIMEM_JWT_SECRET_FILE\`, \`AIMEM_DB_ADMIN_URL\`, \`AIMEM_DB_WORKER_URL\`,"
-	echo "\`AIMEM_DB_READER_URL\`, \`AIMEM_NGINX\`, \`AIMEM_PROC_BENCH\`, \`AIMEM_PROC_REPORT\`,"
+	echo "\`AIMEM_DB_READER_URL\`, \`AIMEM_DB_STANDBY_ADMIN_URL\`, \`AIMEM_NGINX\`, \`AIMEM_PROC_BENCH\`, \`AIMEM_PROC_REPORT\`,"
 	echo "\`AIMEM_PERS_BENCH\`, \`AIMEM_PERS_REPORT\`, \`AIMEM_MINILM_DIR\`, \`AIMEM_POISON_EVENTS\` and"
 	echo "the prefixes \`AIMEM_DEV_\`, \`AIMEM_PG_\`, \`AIMEM_KAFKA_\` (the \`kafka.*\` passthrough),"
 	echo "\`AIMEM_CHAOS_\`, \`AIMEM_SOAK_\`, \`AIMEM_UNIT_\`, \`AIMEM_TEST_\`, \`AIMEM_BENCH_\`."

@@ -288,11 +288,17 @@ def test_three_broker_cluster_survives_one_broker(tmp_path):
         dev("up", "--dir", tmp_path, "--brokers", "3", "kafka")
         env = read_env(tmp_path / "env")
         bootstrap = env["AIMEM_KAFKA_BOOTSTRAP_SERVERS"]
-        assert len(bootstrap.split(",")) == 3 and env["AIMEM_KAFKA_BROKERS"] == "3", env
+        assert len(bootstrap.split(",")) == 3 and env["AIMEM_DEV_KAFKA_BROKERS"] == "3", env
         admin = AdminClient({"bootstrap.servers": bootstrap})
-        md = admin.list_topics(timeout=10)
+        topics = ("aimem.calls.v1", "aimem.memories.v1", "aimem.erasures.v1")
+        deadline = time.time() + 30
+        while True:  # each broker learns of new topics a moment after the controller
+            md = admin.list_topics(timeout=10)
+            if all(t in md.topics and md.topics[t].partitions for t in topics) or time.time() > deadline:
+                break
+            time.sleep(0.2)
         assert sorted(md.brokers) == [1, 2, 3]
-        for topic in ("aimem.calls.v1", "aimem.memories.v1", "aimem.erasures.v1"):
+        for topic in topics:
             assert all(len(p.replicas) == 3 for p in md.topics[topic].partitions.values()), topic
         res = ConfigResource(ConfigResource.Type.TOPIC, "aimem.calls.v1")
         assert admin.describe_configs([res])[res].result()["min.insync.replicas"].value == "2"
