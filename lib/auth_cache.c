@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include "xalloc.h"
 
@@ -20,12 +22,15 @@ struct auth_slot {
 
 struct auth_cache {
 	unsigned long hits; /* atomic */
+	uint64_t seed;      /* random per cache: nobody can aim tokens at one slot */
 	struct auth_slot slot[AUTH_CACHE_SLOTS];
 };
 
 struct auth_cache *auth_cache_new(void)
 {
 	struct auth_cache *c = xcalloc(1, sizeof(*c));
+	if (getrandom(&c->seed, sizeof(c->seed), 0) != (ssize_t)sizeof(c->seed))
+		c->seed = (uint64_t)(uintptr_t)c ^ (uint64_t)time(NULL);
 	for (size_t i = 0; i < AUTH_CACHE_SLOTS; i++)
 		pthread_mutex_init(&c->slot[i].mu, NULL);
 	return c;
@@ -43,13 +48,23 @@ void auth_cache_free(struct auth_cache **cp)
 	*cp = NULL;
 }
 
-/* FNV-1a over the last 16 bytes (a signature's: as good as random) and the length. */
+/* FNV-1a over the last 16 bytes (a signature's: as good as random), the length and the
+ * cache's seed. */
 static struct auth_slot *auth_cache_slot(struct auth_cache *c, const char *token, size_t len)
 {
-	uint64_t h = 0xcbf29ce484222325u ^ len;
+	uint64_t h = (0xcbf29ce484222325u ^ c->seed) ^ len;
 	for (size_t i = len > 16 ? len - 16 : 0; i < len; i++)
 		h = (h ^ (unsigned char)token[i]) * 0x100000001b3u;
 	return &c->slot[(h ^ h >> 29) & (AUTH_CACHE_SLOTS - 1)];
+}
+
+/* Compares in a time that depends on len only: a stored token is another client's secret. */
+static bool auth_cache_same(const char *a, const char *b, size_t len)
+{
+	unsigned char d = 0;
+	for (size_t i = 0; i < len; i++)
+		d |= (unsigned char)(a[i] ^ b[i]);
+	return d == 0;
 }
 
 bool auth_cache_get(struct auth_cache *c, const char *token, size_t len, struct auth_claims *claims,
@@ -59,7 +74,7 @@ bool auth_cache_get(struct auth_cache *c, const char *token, size_t len, struct 
 		return false;
 	struct auth_slot *s = auth_cache_slot(c, token, len);
 	pthread_mutex_lock(&s->mu);
-	bool hit = s->len == len && memcmp(s->token, token, len) == 0;
+	bool hit = s->len == len && auth_cache_same(s->token, token, len);
 	if (hit) {
 		*claims = s->claims;
 		*nbf = s->nbf;

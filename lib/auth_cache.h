@@ -9,9 +9,11 @@
  * time. What is kept is what a verification yields (the claims and nbf), never a key.
  *
  * Bounded: AUTH_CACHE_SLOTS slots, direct-mapped by a hash of the token's last bytes (its
- * signature); a token over AUTH_CACHE_TOKEN_MAX bytes is never kept; a newer token evicts the
- * one in its slot. A token that failed is never kept, so forged ones cost the full check each
- * time, as before. Thread-safe: one mutex per slot, held for a compare and a copy.
+ * signature) seeded at random per cache, so nobody can aim tokens at one slot; a token over
+ * AUTH_CACHE_TOKEN_MAX bytes is never kept; a newer token evicts the one in its slot. The
+ * compare takes a time that depends on the length only (a kept token is another client's
+ * secret). A token that failed is never kept, so forged ones cost the full check each time, as
+ * before. Thread-safe: one mutex per slot, held for a compare and a copy.
  *
  * Not here: verification itself (lib/auth), the claims' rules (lib/auth_claims).
  */

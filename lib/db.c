@@ -33,13 +33,15 @@ static void db_first_line(const char *msg, char *out, size_t outlen)
 
 /* The server's warnings ("terminating connection due to immediate shutdown command") go to
  * our log as one logfmt line instead of libpq's raw stderr; its notices ("relation already
- * exists, skipping") to the debug level. */
-static void db_notice(void *arg, const char *msg)
+ * exists, skipping") to the debug level. The severity is the untranslated one, whatever the
+ * server's lc_messages. */
+static void db_notice(void *arg, const PGresult *res)
 {
 	(void)arg;
+	const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
 	char line[256];
-	db_first_line(msg, line, sizeof(line));
-	if (strncmp(line, "WARNING", 7) == 0)
+	db_first_line(PQresultErrorMessage(res), line, sizeof(line));
+	if (sev != NULL && strcmp(sev, "WARNING") == 0)
 		log_warn("database warning message=\"%s\"", line);
 	else
 		log_debug("database notice message=\"%s\"", line);
@@ -56,7 +58,7 @@ PGconn *db_connect(const char *conninfo, long long timeout_ms, char *err, size_t
 	for (unsigned attempt = 1;; attempt++) {
 		PGconn *conn = PQconnectdbParams(keys, vals, 1);
 		if (conn != NULL && PQstatus(conn) == CONNECTION_OK) {
-			PQsetNoticeProcessor(conn, db_notice, NULL);
+			PQsetNoticeReceiver(conn, db_notice, NULL);
 			return conn;
 		}
 		char why[256];

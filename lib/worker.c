@@ -170,6 +170,7 @@ const struct worker_mode worker_mode_live = {
 	/* never let librdkafka move a position it lost (a truncated log, a broker that lost
 	 * it): the error comes back through poll and the partition is checked again */
 	.offset_reset = "error",
+	.consecutive = true,
 	.rebalance = worker_rebalance,
 	.init = worker_live_init,
 	.fini = worker_live_fini,
@@ -279,6 +280,10 @@ struct worker *worker_new(const struct worker_config *wc, const struct worker_op
 	                            "Events of erased callers, dropped", labels);
 	w->retries = metrics_counter(m, "aimem_worker_batch_retries_total",
 	                             "Batch transactions retried", labels);
+	w->gaps = metrics_counter(m, "aimem_worker_offset_gaps_total",
+	                          "Offsets missing from a partition's log, accepted after the "
+	                          "consumer read them again (never expected on our topics)",
+	                          labels);
 	w->stopped_gauge = metrics_gauge(m, "aimem_worker_partitions_stopped",
 	                                 "Partitions stopped: their stored offset does not belong"
 	                                 " to the topic's log (see aimem offsets)",

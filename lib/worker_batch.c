@@ -72,12 +72,18 @@ void worker_drop_batch(struct worker *w)
 static bool worker_gap(struct worker *w, struct wpart *p, rd_kafka_message_t *rkm)
 {
 	long long want = p->want > p->next ? p->want : p->next;
+	if (!w->mode->consecutive)
+		return false;
+	if (p->gap_at >= 0 && rkm->offset > p->gap_at)
+		p->gap_at = -1; /* read past an earlier gap: that one is settled */
 	if (rkm->offset <= want)
 		return false;
 	if (p->gap_at == rkm->offset) {
-		log_info(
-		    "offsets missing from the log accepted topic=%s partition=%d from=%lld to=%lld",
-		    w->topic, (int)rkm->partition, want, (long long)rkm->offset - 1);
+		/* our producers never leave one (idempotent, not transactional): say it loudly */
+		log_warn("offsets missing from the log, accepted after reading them again topic=%s "
+		         "partition=%d from=%lld to=%lld",
+		         w->topic, (int)rkm->partition, want, (long long)rkm->offset - 1);
+		metrics_counter_add(w->gaps, 1);
 		p->gap_at = -1;
 		return false;
 	}

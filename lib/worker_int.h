@@ -71,6 +71,9 @@ enum {
 struct worker_mode {
 	const char *group_suffix; /* appended to group.id: a replay never joins the live group */
 	const char *offset_reset; /* auto.offset.reset */
+	/* a gap in a partition's offsets is read again (worker_batch.c worker_gap): the live
+	 * group's; a replay reads a range of its own (--customer drops messages in admit) */
+	bool consecutive;
 	/* the group's rebalance callback (NULL: the mode assigns partitions itself) */
 	void (*rebalance)(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	                  rd_kafka_topic_partition_list_t *parts, void *opaque);
@@ -119,6 +122,7 @@ struct worker {
 	atomic_int nstopped; /* partitions stopped (read by /readyz on an MHD thread) */
 	struct metrics_gauge *stopped_gauge;
 	struct metrics_counter *processed, *dead, *skipped, *erased, *retries;
+	struct metrics_counter *gaps; /* offsets missing from the log, accepted (worker_gap) */
 	struct metrics_histogram *batch_seconds, *freshness;
 	struct metrics *m;
 	struct worker_health *health;     /* /readyz and lag; NULL in replay mode */

@@ -335,7 +335,7 @@ static void qdb_sample_replication(struct qdb *q, PGconn *conn)
 	if (!due)
 		return;
 	PGresult *res = NULL;
-	char err[256], labels[160];
+	char err[256], labels[320]; /* a host name is at most 255 bytes */
 	if (db_exec(conn, qdb_replication_sql, 0, NULL, &res, err, sizeof(err)) != DB_OK) {
 		log_debug("cannot sample the node's replication state error=\"%s\"", err);
 		return;
