@@ -44,11 +44,11 @@ sys.path.insert(0, str(REPO / "scripts"))
 
 import invariants  # noqa: E402
 from conftest import mint, read_env  # noqa: E402
+from devstack import pg_ctl, promote_standby  # noqa: E402
 from test_ingest import call_body, request  # noqa: E402
 
 BUILD = Path(os.environ.get("AIMEM_BUILD", REPO / "build"))
 DEV = str(REPO / "scripts/dev")
-PG_BIN = "/usr/lib/postgresql/15/bin"
 SECRET = "cluster-chaos-secret-0123456789abcdef"
 TOPIC = "aimem.calls.v1"
 TENANTS = [1, 2, 3, 4, 5]
@@ -62,10 +62,6 @@ def dev(*args, check=True):
     return subprocess.run([DEV, *map(str, args)], capture_output=True, text=True, timeout=300,
                           check=check)
 
-
-def as_postgres(*args):
-    subprocess.run(["runuser", "-u", "postgres", "--", *map(str, args)], check=True,
-                   capture_output=True, timeout=120)
 
 
 class Proc:
@@ -260,14 +256,10 @@ def main():
         fault("workers killed", kill_workers, 0, lambda: None)
 
         def failover():
-            as_postgres(f"{PG_BIN}/pg_ctl", "stop", "-D", work / "pg-standby/data", "-m", "fast", "-w", "-s")
+            pg_ctl("stop", "-D", work / "pg-standby/data", "-m", "fast", "-w", "-s")
             time.sleep(plan / 3)  # the primary commits on without its standby
-            as_postgres(f"{PG_BIN}/pg_ctl", "stop", "-D", work / "pg/data", "-m", "immediate", "-w", "-s")
-            as_postgres(f"{PG_BIN}/pg_ctl", "start", "-D", work / "pg-standby/data", "-w", "-s",
-                        "-l", work / "pg-standby/log", "-o",
-                        f"-p {sport} -k {work}/pg-standby/sock -c listen_addresses=127.0.0.1 "
-                        "-c fsync=off -c full_page_writes=off -c max_connections=200")
-            as_postgres(f"{PG_BIN}/pg_ctl", "promote", "-D", work / "pg-standby/data", "-w", "-s")
+            pg_ctl("stop", "-D", work / "pg/data", "-m", "immediate", "-w", "-s")
+            promote_standby(work, sport)
 
         log("PostgreSQL failover: standby link cut, primary crash-stopped, standby promoted")
         fault("PostgreSQL failover", failover, 0, lambda: None)

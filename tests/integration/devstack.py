@@ -23,6 +23,23 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 DEV = REPO / "scripts/dev"
+PG_BIN = "/usr/lib/postgresql/15/bin"
+
+
+def pg_ctl(*args):
+    """pg_ctl as the postgres user, who runs scripts/dev's clusters."""
+    subprocess.run(["runuser", "-u", "postgres", "--", f"{PG_BIN}/pg_ctl", *map(str, args)],
+                   check=True, capture_output=True, timeout=120)
+
+
+def promote_standby(folder, port):
+    """Starts the standby of `scripts/dev up --pg-standby` in folder again (its primary gone)
+    with scripts/dev's server options, and promotes it."""
+    folder = Path(folder)
+    pg_ctl("start", "-D", folder / "pg-standby/data", "-w", "-s", "-l", folder / "pg-standby/log",
+           "-o", f"-p {port} -k {folder}/pg-standby/sock -c listen_addresses=127.0.0.1 "
+                 "-c fsync=off -c full_page_writes=off -c max_connections=200")
+    pg_ctl("promote", "-D", folder / "pg-standby/data", "-w", "-s")
 PROGRAMS = ("aimem-memories", "aimem-summarizer", "aimem-personality", "aimem-embedder", "aimem-query",
             "aimem-ingest")
 

@@ -18,12 +18,11 @@ import uuid
 import psycopg2
 
 from conftest import BUILD, REPO, Daemon, mint, run
-from devstack import dev, read_env
+from devstack import dev, pg_ctl, promote_standby, read_env
 from pipeline import produce
 from test_ingest import SECRET, request
 from test_summarizer import many_calls
 
-PG_BIN = "/usr/lib/postgresql/15/bin"
 PY = "/usr/bin/python3"
 
 
@@ -41,9 +40,6 @@ def count(url, q):
     finally:
         conn.close()
 
-
-def as_postgres(*args):
-    subprocess.run(["runuser", "-u", "postgres", "--", *args], check=True, capture_output=True)
 
 
 def test_failover_to_the_standby_loses_and_duplicates_nothing(tmp_path):
@@ -104,18 +100,14 @@ def test_failover_to_the_standby_loses_and_duplicates_nothing(tmp_path):
             assert time.time() < deadline, "the worker never got going"
             time.sleep(0.05)
         # the standby's link goes down; the primary commits on without it
-        as_postgres(f"{PG_BIN}/pg_ctl", "stop", "-D", str(tmp_path / "pg-standby/data"), "-m", "fast", "-w", "-s")
+        pg_ctl("stop", "-D", tmp_path / "pg-standby/data", "-m", "fast", "-w", "-s")
         at_split = count(primary, "SELECT count(*) FROM call_summaries")
         deadline = time.time() + 60
         while (count(primary, "SELECT count(*) FROM call_summaries") or 0) < at_split + 200:
             assert time.time() < deadline, "the worker stopped writing"
             time.sleep(0.05)
-        as_postgres(f"{PG_BIN}/pg_ctl", "stop", "-D", str(tmp_path / "pg/data"), "-m", "immediate", "-w", "-s")
-        as_postgres(f"{PG_BIN}/pg_ctl", "start", "-D", str(tmp_path / "pg-standby/data"), "-w", "-s",
-                    "-l", str(tmp_path / "pg-standby/log"),
-                    "-o", f"-p {sport} -k {tmp_path}/pg-standby/sock -c listen_addresses=127.0.0.1 "
-                    "-c fsync=off -c full_page_writes=off -c max_connections=200")
-        as_postgres(f"{PG_BIN}/pg_ctl", "promote", "-D", str(tmp_path / "pg-standby/data"), "-w", "-s")
+        pg_ctl("stop", "-D", tmp_path / "pg/data", "-m", "immediate", "-w", "-s")
+        promote_standby(tmp_path, sport)
         lost_in_failover = count(primary.replace(pport, sport), "SELECT count(*) FROM call_summaries")
         producer.join()
         print(f"failover: {at_split} summaries when the standby's link went down, the primary "

@@ -4,17 +4,15 @@ one-round-trip read work there, /metrics names the node and its replay lag; the 
 the reads go to the primary.
 """
 import re
-import subprocess
 import time
 
 import psycopg2
 
 from conftest import BUILD, REPO, Daemon, mint, run
-from devstack import dev, read_env
+from devstack import dev, pg_ctl, read_env
 from query_data import put_memory
 from test_ingest import SECRET, request
 
-PG_BIN = "/usr/lib/postgresql/15/bin"
 
 
 def sql(url, q, args=None):
@@ -79,8 +77,7 @@ def test_reads_from_a_standby_then_the_primary(tmp_path):
         assert lag is not None and 0 <= lag < 60, lag
 
         # the standby goes away: prefer-standby falls back to the primary
-        subprocess.run(["runuser", "-u", "postgres", "--", f"{PG_BIN}/pg_ctl", "stop", "-D",
-                        str(tmp_path / "pg-standby/data"), "-m", "immediate", "-w", "-s"], check=True)
+        pg_ctl("stop", "-D", tmp_path / "pg-standby/data", "-m", "immediate", "-w", "-s")
         deadline, answers = time.time() + 30, []
         while time.time() < deadline:
             status, payload = memories(d.port, token, "9495550042")
