@@ -25,8 +25,9 @@ static const char context_lock_ns[] = "context";
 /*
  * Per caller of $1 (a JSON array of user ids): the document with an empty "summaries" (head),
  * its newest CONTEXT_SUMMARIES_MAX summaries as a JSON array of their objects' text (sums;
- * NULL for none), and whether there is anything at all (keep). The same parts and objects as
- * the per-read derivation CONTEXT_SQL_DOC.
+ * NULL for none), whether there is anything at all (keep), and the newest event time of all
+ * its summaries (event_at, migration 012; NULL when none is known). The same parts and objects
+ * as the per-read derivation CONTEXT_SQL_DOC.
  */
 #define CONTEXT_HEAD CONTEXT_SQL_OBJECT("u.user_id", "'[]'::json")
 #define CONTEXT_SUMS                                                                               \
@@ -38,7 +39,8 @@ static const char context_lock_ns[] = "context";
 static struct db_stmt context_derive_stmt = {
 	.name = "aimem_context_derive",
 	.sql =
-	    "SELECT u.user_id, d.head, d.sums, d.keep"
+	    "SELECT u.user_id, d.head, d.sums, d.keep, (SELECT max(x.event_at) FROM call_summaries x"
+	    " WHERE x.user_id = u.user_id) AS event_at"
 	    " FROM (SELECT DISTINCT jsonb_array_elements_text($1::jsonb) AS user_id) u"
 	    " CROSS JOIN LATERAL (WITH " CONTEXT_SQL_PARTS("u.user_id", CONTEXT_SUMMARIES_MAX_TEXT)
 	/* */ " SELECT " CONTEXT_HEAD "::text AS head, " CONTEXT_SUMS
@@ -47,22 +49,23 @@ static struct db_stmt context_derive_stmt = {
 	.nparams = 1
 };
 
-/* The rows context_build made ($2, a JSON array): written where the ETag changed, deleted
- * where there is nothing to keep. */
+/* The rows context_build made ($2, a JSON array): written where the ETag or the event time
+ * changed, deleted where there is nothing to keep. */
 static const char context_write_sql[] =
     "WITH src AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS r(user_id text, keep boolean,"
     " doc_head text, doc_sums text[], text_head text, text_sums text[],"
-    " has_personality boolean, etag text)),"
+    " has_personality boolean, etag text, event_at timestamptz)),"
     " gone AS (DELETE FROM caller_context c USING src WHERE c.customer_id = $1::int"
     " AND c.user_id = src.user_id AND NOT src.keep RETURNING 1)"
     " INSERT INTO caller_context AS c (customer_id, user_id, doc_head, doc_sums, text_head,"
-    " text_sums, has_personality, etag)"
-    " SELECT $1::int, user_id, doc_head, doc_sums, text_head, text_sums, has_personality, etag"
-    " FROM src WHERE keep"
+    " text_sums, has_personality, etag, event_at)"
+    " SELECT $1::int, user_id, doc_head, doc_sums, text_head, text_sums, has_personality, etag,"
+    " event_at FROM src WHERE keep"
     " ON CONFLICT (customer_id, user_id) DO UPDATE SET doc_head = excluded.doc_head,"
     " doc_sums = excluded.doc_sums, text_head = excluded.text_head,"
     " text_sums = excluded.text_sums, has_personality = excluded.has_personality,"
-    " etag = excluded.etag, updated_at = now() WHERE c.etag IS DISTINCT FROM excluded.etag";
+    " etag = excluded.etag, event_at = excluded.event_at, updated_at = now()"
+    " WHERE c.etag IS DISTINCT FROM excluded.etag OR c.event_at IS DISTINCT FROM excluded.event_at";
 static struct db_stmt context_write_stmt = { .name = "aimem_context_write",
 	                                     .sql = context_write_sql,
 	                                     .nparams = 2 };
@@ -178,9 +181,13 @@ int context_refresh(PGconn *conn, long long tenant, const char *users, char *err
 			                      json_pack("{s:s, s:b}", "user_id", user, "keep", 0));
 			continue;
 		}
-		json_array_append_new(
-		    rows, context_build(user, PQgetvalue(res, r, 1), (size_t)PQgetlength(res, r, 1),
-		                        PQgetisnull(res, r, 2) ? NULL : PQgetvalue(res, r, 2)));
+		json_t *row =
+		    context_build(user, PQgetvalue(res, r, 1), (size_t)PQgetlength(res, r, 1),
+		                  PQgetisnull(res, r, 2) ? NULL : PQgetvalue(res, r, 2));
+		json_object_set_new(row, "event_at",
+		                    PQgetisnull(res, r, 4) ? json_null()
+		                                           : json_string(PQgetvalue(res, r, 4)));
+		json_array_append_new(rows, row);
 	}
 	PQclear(res);
 	char *text = json_dumps(rows, JSON_COMPACT);

@@ -7,9 +7,11 @@
  * A rewrite derives the whole document from the tables inside the transaction
  * (calls/context_sql.h, the same objects the old per-read derivation built), renders the compat
  * text from it (context_text.h), and stores both cut into pieces so the newest N summaries
- * (N <= CONTEXT_SUMMARIES_MAX) are a slice, plus an ETag. Nothing is incremental: a replay, a
- * duplicate or an out-of-order event derives the same row (written only when its ETag
- * changed), so the row is exactly-once like the rows it comes from.
+ * (N <= CONTEXT_SUMMARIES_MAX) are a slice, plus an ETag and the newest event time of the
+ * caller's summaries (event_at: how new the row is, for read-your-writes reads, migration 012).
+ * Nothing is incremental: a replay, a duplicate or an out-of-order event derives the same row
+ * (written only when its ETag or event time changed), so the row is exactly-once like the rows
+ * it comes from.
  *
  * Concurrency: aimem-summarizer and aimem-personality both rewrite a caller's row, in their own
  * transactions. Each first takes a per-caller transaction lock ("context" namespace, in user

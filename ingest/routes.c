@@ -89,6 +89,8 @@ static enum http_outcome ingest_submit(struct ingest *in, struct http_exchange *
 	}
 	if (json_is_null(json_object_get(ok, "event_id")))
 		json_object_set_new(ok, "event_id", json_string(e.event_id));
+	if (ok_status == 202) /* /v3: the event time a read-your-writes context read can ask for */
+		json_object_set_new(ok, "occurred_at", json_string(e.occurred_at));
 	char *body = json_dumps(ok, JSON_COMPACT);
 	json_decref(ok);
 	(void)redact_edge_event(in->redact, &e, true, NULL);
@@ -139,7 +141,8 @@ static int ingest_fast_call(struct ingest *in, struct http_exchange *ex, long lo
 		*out = HTTP_DONE;
 		return rc;
 	}
-	json_t *ok = json_pack("{s:s, s:s}", "event_id", e.event_id, "call_id", e.call.call_id);
+	json_t *ok = json_pack("{s:s, s:s, s:s}", "event_id", e.event_id, "call_id", e.call.call_id,
+	                       "occurred_at", e.occurred_at);
 	char *okbody = json_dumps(ok, JSON_COMPACT);
 	json_decref(ok);
 	(void)redact_edge_event(in->redact, &e, true, NULL);

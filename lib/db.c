@@ -49,9 +49,16 @@ static void db_notice(void *arg, const PGresult *res)
 
 PGconn *db_connect(const char *conninfo, long long timeout_ms, char *err, size_t errlen)
 {
+	return db_connect_attrs(conninfo, NULL, timeout_ms, err, errlen);
+}
+
+PGconn *db_connect_attrs(const char *conninfo, const char *session_attrs, long long timeout_ms,
+                         char *err, size_t errlen)
+{
 	/* conninfo first (expanded); later keywords override it, so UTF8 is always used. */
-	const char *const keys[] = { "connect_timeout", "dbname", "client_encoding", NULL };
-	const char *const vals[] = { "5", conninfo, "UTF8", NULL };
+	const char *const keys[] = { "connect_timeout", "dbname", "client_encoding",
+		                     session_attrs ? "target_session_attrs" : NULL, NULL };
+	const char *const vals[] = { "5", conninfo, "UTF8", session_attrs, NULL };
 	struct backoff bo;
 	backoff_init(&bo, 100, 5000);
 	long long deadline = backoff_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);

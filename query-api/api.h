@@ -25,6 +25,10 @@
 
 struct query_api {
 	struct qdb *db;
+	/* the same conninfo with target_session_attrs=read-write: where a read that asked for
+	 * read-your-writes goes when the node db reached has not applied it (native.c) */
+	struct qdb *primary;
+	struct metrics *m;
 	const struct auth_verifier *auth;
 	long long max_limit;  /* largest limit= / summaries= accepted */
 	struct embedder *emb; /* the query embedder (lib/embed), same provider as aimem-embedder */

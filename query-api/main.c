@@ -187,6 +187,12 @@ int main(int argc, char **argv)
 		.reconnect_ms = s.db_reconnect_ms,
 	};
 	api.db = qdb_new(&qc, m);
+	api.m = m;
+	/* read-your-writes reads a standby could not serve: the primary of the same list, its
+	 * connections opened only when such a read comes (none with a single primary) */
+	struct qdb_config pc = qc;
+	pc.session_attrs = "primary";
+	api.primary = qdb_new(&pc, m);
 	char why[256];
 	if (!qdb_ready(api.db, why, sizeof(why))) /* not fatal: /readyz says so until it is */
 		log_warn("database not reachable at start-up; serving 503 until it is");
@@ -216,6 +222,7 @@ out:
 	http_server_stop(&srv, 0);
 	search_pool_free(&api.searches); /* after the server: its drain lets searches finish */
 	qdb_free(&api.db);
+	qdb_free(&api.primary);
 	embed_close(&api.emb);
 	prog_on_reload(NULL, NULL); /* before the keys it swaps go */
 	auth_verifier_free(&auth);

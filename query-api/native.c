@@ -13,6 +13,8 @@
 #include "buf.h"
 #include "context.h"
 #include "context_text.h"
+#include "event.h"
+#include "log.h"
 #include "num.h"
 #include "query_cursor.h"
 #include "query_sql.h"
@@ -39,14 +41,22 @@ static const char *native_json_escape(const char *s, struct buf *out)
 const struct qdb_stmt query_stmt_context = { .name = "q_context",
 	                                     .sql = QUERY_SQL_CONTEXT_READ(""),
 	                                     .nparams = 2 };
-/* clang-format off */
+#define NATIVE_SQL_TEXT ", c.text_head || array_to_string(c.text_sums[1:$2::int], '')"
+/* min_event_time ($3, Unix milliseconds): whether the row has applied an event that new
+ * (caller_context.event_at, migration 012) and whether this node is a hot standby */
+#define NATIVE_SQL_FRESH                                                                           \
+	", coalesce(c.event_at >= timestamptz 'epoch' + $3::bigint * interval '1 millisecond', "   \
+	"false), pg_is_in_recovery()"
 static const struct qdb_stmt native_stmt_context_text = {
-	.name = "q_context_text",
-	.sql =
-		QUERY_SQL_CONTEXT_READ(", c.text_head || array_to_string(c.text_sums[1:$2::int], '')"),
-	.nparams = 2
+	.name = "q_context_text", .sql = QUERY_SQL_CONTEXT_READ(NATIVE_SQL_TEXT), .nparams = 2
 };
-/* clang-format on */
+static const struct qdb_stmt native_stmt_context_at = {
+	.name = "q_context_at", .sql = QUERY_SQL_CONTEXT_READ(NATIVE_SQL_FRESH), .nparams = 3
+};
+static const struct qdb_stmt native_stmt_context_text_at = { .name = "q_context_text_at",
+	                                                     .sql = QUERY_SQL_CONTEXT_READ(
+	                                                         NATIVE_SQL_TEXT NATIVE_SQL_FRESH),
+	                                                     .nparams = 3 };
 
 /* The ETag of one answer: the stored context's, mixed with what the request cut from it. */
 static void native_context_etag(const char *stored, const char *user_id, long long n, bool text,
@@ -58,6 +68,53 @@ static void native_context_etag(const char *stored, const char *user_id, long lo
 	if (stored[0] == '\0') /* no row: the answer depends only on the caller id */
 		h = text_fnv(h, user_id, strlen(user_id));
 	snprintf(tag, 24, "\"%016llx\"", (unsigned long long)h);
+}
+
+/*
+ * Read-your-writes (min_event_time): res came from the node api->db reached, with the two
+ * NATIVE_SQL_FRESH columns last. A standby whose copy of the caller's context has not applied
+ * an event as new as asked hands the read to the primary (api->primary); a primary's answer
+ * stands. Says which in Aimem-Context-Fresh (true: the context has applied an event of the
+ * caller at least that new) and aimem_query_context_min_time_total{node,fresh}. The primary
+ * unreachable: the standby's answer, not fresh. Returns the result to serve (res, or the
+ * primary's in its place).
+ */
+static PGresult *native_fresh(struct http_exchange *ex, const struct query_api *api,
+                              long long tenant, const struct qdb_stmt *st,
+                              const char *const *params, PGresult *res)
+{
+	int cols = PQnfields(res);
+	bool fresh = strcmp(PQgetvalue(res, 0, cols - 2), "t") == 0;
+	bool standby = strcmp(PQgetvalue(res, 0, cols - 1), "t") == 0;
+	if (!fresh && standby && api->primary != NULL) {
+		PGresult *p = NULL;
+		char err[512];
+		int rc = qdb_query(api->primary, tenant, st, params, &p, err, sizeof(err));
+		if (rc == QDB_OK) {
+			PQclear(res);
+			res = p;
+			fresh = strcmp(PQgetvalue(res, 0, cols - 2), "t") == 0;
+			standby = strcmp(PQgetvalue(res, 0, cols - 1), "t") == 0;
+		} else {
+			log_debug(
+			    "read-your-writes: the primary did not answer, serving the standby's "
+			    "context error=\"%s\"",
+			    err);
+		}
+	}
+	http_add_header(ex, "Aimem-Context-Fresh", fresh ? "true" : "false");
+	if (api->m != NULL) {
+		char labels[64];
+		snprintf(labels, sizeof(labels), "node=\"%s\",fresh=\"%s\"",
+		         standby ? "standby" : "primary", fresh ? "true" : "false");
+		metrics_counter_add(
+		    metrics_counter(api->m, "aimem_query_context_min_time_total",
+		                    "Context reads that asked for min_event_time, by the node that "
+		                    "served them and whether its context had applied that time.",
+		                    labels),
+		    1);
+	}
+	return res;
 }
 
 static enum http_outcome route_context(struct http_exchange *ex, void *ctx)
@@ -74,13 +131,25 @@ static enum http_outcome route_context(struct http_exchange *ex, void *ctx)
 		return HTTP_DONE;
 	}
 	bool text = format != NULL && strcmp(format, "text") == 0;
-	char ns[24], tag[24];
+	const char *min_time = http_query(ex, "min_event_time");
+	long long min_ms = 0;
+	if (min_time != NULL && event_parse_time(min_time, &min_ms) != 0) {
+		http_reply_error(ex, 400, "bad_value",
+		                 "min_event_time: an RFC 3339 date-time like 2026-11-20T15:04:05Z");
+		return HTTP_DONE;
+	}
+	char ns[24], ms[24], tag[24];
 	snprintf(ns, sizeof(ns), "%lld", n);
-	const char *params[] = { http_param(ex, 0), ns };
-	PGresult *res = api_query(ex, api, c.customer_id,
-	                          text ? &native_stmt_context_text : &query_stmt_context, params);
+	snprintf(ms, sizeof(ms), "%lld", min_ms);
+	const char *params[] = { http_param(ex, 0), ns, ms };
+	const struct qdb_stmt *st = text ? &native_stmt_context_text : &query_stmt_context;
+	if (min_time != NULL)
+		st = text ? &native_stmt_context_text_at : &native_stmt_context_at;
+	PGresult *res = api_query(ex, api, c.customer_id, st, params);
 	if (res == NULL)
 		return HTTP_DONE;
+	if (min_time != NULL)
+		res = native_fresh(ex, api, c.customer_id, st, params, res);
 	native_context_etag(PQgetvalue(res, 0, 0), http_param(ex, 0), n, text, tag);
 	const char *doc = PQgetvalue(res, 0, 1);
 	size_t len = (size_t)PQgetlength(res, 0, 1);

@@ -25,7 +25,7 @@ struct qdb_slot {
 };
 
 struct qdb {
-	char *url;
+	char *url, *session_attrs;
 	long long stmt_timeout_ms, wait_ms, reconnect_ms;
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
@@ -54,6 +54,7 @@ struct qdb *qdb_new(const struct qdb_config *cfg, struct metrics *m)
 {
 	struct qdb *q = xcalloc(1, sizeof(*q));
 	q->url = xstrdup(cfg->url);
+	q->session_attrs = cfg->session_attrs ? xstrdup(cfg->session_attrs) : NULL;
 	q->stmt_timeout_ms = cfg->statement_timeout_ms;
 	q->wait_ms = cfg->wait_ms;
 	q->reconnect_ms = cfg->reconnect_ms;
@@ -96,6 +97,7 @@ void qdb_free(struct qdb **qp)
 	pthread_mutex_destroy(&q->mu);
 	pthread_cond_destroy(&q->cond);
 	free(q->url);
+	free(q->session_attrs);
 	free(q);
 }
 
@@ -217,7 +219,7 @@ static int qdb_ensure(struct qdb *q, struct qdb_slot *slot, char *err, size_t er
 		         slot->next_try - now);
 		return QDB_UNAVAILABLE;
 	}
-	PGconn *conn = db_connect(q->url, 0, err, errlen);
+	PGconn *conn = db_connect_attrs(q->url, q->session_attrs, 0, err, errlen);
 	if (conn != NULL && qdb_session(q, conn, err, errlen) != DB_OK) {
 		PQfinish(conn);
 		conn = NULL;

@@ -51,7 +51,10 @@ struct qdb_stmt {
 
 struct qdb_config {
 	const char *url; /* libpq conninfo, as aimem_reader (borrowed) */
-	unsigned size;   /* connections */
+	/* libpq's target_session_attrs over url's (borrowed; NULL: url's own): "read-write"
+	 * makes a pool of the primary from a conninfo that prefers a standby */
+	const char *session_attrs;
+	unsigned size; /* connections */
 	long long statement_timeout_ms;
 	long long wait_ms;      /* longest wait for a free connection */
 	long long reconnect_ms; /* least time between two connect attempts of a slot */

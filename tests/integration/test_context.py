@@ -98,6 +98,14 @@ def check_all(db, sql, users, where):
                     assert stored == (0 if empty else 1), (where, tenant, user, full)
                     if empty:
                         continue
+                    # how new the row is (read-your-writes, migration 012): the newest event
+                    # time of the caller's summaries, whatever order they came in
+                    cur.execute("SELECT c.event_at IS NOT DISTINCT FROM (SELECT max(s.event_at)"
+                                " FROM call_summaries s WHERE s.user_id = c.user_id),"
+                                " (SELECT count(*) FROM call_summaries s WHERE s.user_id = c.user_id"
+                                " AND s.event_at IS NULL) FROM caller_context c WHERE c.user_id = %s",
+                                (user,))
+                    assert cur.fetchone() == (True, 0), (where, tenant, user)
                     for n in COUNTS:
                         cur.execute("EXECUTE derive(%s, %s)", (user, n))
                         derived_text = cur.fetchone()[0]

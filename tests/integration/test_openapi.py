@@ -58,7 +58,9 @@ def check(template, method, status, headers, raw):
         body = json.loads(raw)
         schema = content["application/json"]["schema"]
         jsonschema.Draft7Validator(schema, resolver=RESOLVER).validate(body)
-    for name in resp.get("headers", {}):
+    for name, spec in resp.get("headers", {}).items():
+        if spec.get("required") is False:  # said to come only with some requests
+            continue
         if status != 304 or name == "ETag":
             assert name.lower() in headers, f"{method} {template} {status}: header {name} missing"
 

@@ -1,8 +1,10 @@
-"""aimem-query on a primary and its hot standby (issue 19 item 3, first part): libpq's list of
-hosts with target_session_attrs=prefer-standby sends the reads to the standby, RLS and the
-one-round-trip read work there, /metrics names the node and its replay lag; the standby stopped,
-the reads go to the primary.
+"""aimem-query on a primary and its hot standby (issue 19 item 3): libpq's list of hosts with
+target_session_attrs=prefer-standby sends the reads to the standby, RLS and the one-round-trip
+read work there, /metrics names the node and its replay lag; the standby stopped, the reads go to
+the primary. A context read with min_event_time (read-your-writes) is served by the standby only
+when its copy of the caller's context is that new, else by the primary, and says which.
 """
+import json
 import re
 import time
 
@@ -35,6 +37,115 @@ def metric(port, name, node):
 def memories(port, token, user):
     status, _, payload = request(port, "GET", f"/v1/memories?user_id={user}&limit=10", token=token)
     return status, payload
+
+
+def counter(port, name, labels):
+    _, _, text = request(port, "GET", "/metrics")
+    m = re.search(rf'^{name}{{{re.escape(labels)}}} (\S+)$', text.decode(), re.M)
+    return float(m.group(1)) if m else 0
+
+
+def put_context(url, tenant, user, marker, event_at):
+    """A stored context as the workers write it (calls/context.c), marked so a read shows which
+    version (and so which node) it came from."""
+    conn = psycopg2.connect(url)
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT set_config('app.current_tenant', %s, true)", (str(tenant),))
+        head = json.dumps({"user_id": user, "known": True, "profile": None, "personality": None,
+                           "facts": [], "marker": marker})[:-1] + ', "summaries": '
+        cur.execute("""INSERT INTO caller_context AS c (customer_id, user_id, doc_head, doc_sums,
+            text_head, text_sums, has_personality, etag, event_at)
+            VALUES (%s, %s, %s, '{}', %s, '{}', false, %s, %s)
+            ON CONFLICT (customer_id, user_id) DO UPDATE SET doc_head = excluded.doc_head,
+            text_head = excluded.text_head, etag = excluded.etag, event_at = excluded.event_at""",
+                    (tenant, user, head, f"Context {marker}", f"{abs(hash(marker)):016x}"[:16],
+                     event_at))
+    conn.close()
+
+
+def test_read_your_writes_on_a_lagging_standby(tmp_path):
+    d = None
+    try:
+        dev("up", "--dir", tmp_path, "--pg-standby", "pg")
+        env = read_env(tmp_path / "env")
+        primary, standby = env["AIMEM_DB_ADMIN_URL"], env["AIMEM_DB_STANDBY_ADMIN_URL"]
+        pport, sport = env["AIMEM_PG_PORT"], env["AIMEM_PG_STANDBY_PORT"]
+        run([str(BUILD / "bin/aimem"), "migrate", "--dir", str(REPO / "migrations")],
+            env={"AIMEM_DB_URL": primary})
+        user, t1, t2 = "9495550077", "2026-12-01T10:00:00.100Z", "2026-12-01T10:05:00.200Z"
+        put_context(primary, 7, user, "v1", t1)
+        deadline = time.time() + 30
+        while sql(standby, "SELECT count(*) FROM pg_class WHERE relname = 'caller_context'") != [(1,)] \
+                or sql(standby, "SELECT count(*) FROM caller_context") != [(1,)]:
+            assert time.time() < deadline, "the row never reached the standby"
+            time.sleep(0.1)
+        sql(standby, "SELECT pg_wal_replay_pause()")  # the standby falls behind from here
+        put_context(primary, 7, user, "v2", t2)
+
+        url = (f"postgresql://aimem_reader@127.0.0.1:{pport},127.0.0.1:{sport}/aimem"
+               "?target_session_attrs=prefer-standby")
+        d = Daemon([str(BUILD / "bin/aimem-query")],
+                   {"AIMEM_HTTP_PORT": "0", "AIMEM_AUTH_JWT_SECRET": SECRET, "AIMEM_DB_URL": url,
+                    "AIMEM_EMBED_PROVIDER": "hashed"}, tmp_path / "query.log").wait_ready()
+        token = mint(SECRET, customer_id=7, scope="memory:read")
+
+        def context(at=None, tok=token, fmt=None):
+            q = "" if at is None else "?min_event_time=" + at.replace("+", "%2B")
+            if fmt:
+                q += ("&" if q else "?") + "format=" + fmt
+            status, headers, payload = request(d.port, "GET", f"/v3/callers/{user}/context{q}",
+                                               token=tok)
+            return status, headers.get("Aimem-Context-Fresh"), payload
+
+        def served(node, fresh):
+            return counter(d.port, "aimem_query_context_min_time_total",
+                           f'node="{node}",fresh="{fresh}"')
+
+        # no min_event_time: the standby's (stale) copy, no freshness said
+        status, fresh, doc = context()
+        assert (status, fresh, doc["marker"]) == (200, None, "v1"), (status, fresh, doc)
+        assert sql(primary, "SELECT count(*) FROM pg_stat_activity WHERE usename = 'aimem_reader'") == [(0,)]
+        # as new as the standby's copy (the same instant written another way): the standby
+        status, fresh, doc = context("2026-12-01T11:00:00.100+01:00")
+        assert (status, fresh, doc["marker"]) == (200, "true", "v1"), (status, fresh, doc)
+        assert served("standby", "true") == 1
+        # newer than the standby's copy: the primary, which has it
+        status, fresh, doc = context(t2)
+        assert (status, fresh, doc["marker"]) == (200, "true", "v2"), (status, fresh, doc)
+        assert served("primary", "true") == 1
+        assert sql(primary, "SELECT count(*) FROM pg_stat_activity WHERE usename = 'aimem_reader'")[0][0] >= 1
+        status, fresh, doc = context(t2, fmt="text")
+        assert (status, fresh, doc["marker"]) == (200, "true", "v2") and "Context v2" in doc["text"]
+        # one millisecond newer than anything applied: the primary's answer, said to be behind
+        status, fresh, doc = context("2026-12-01T10:05:00.201Z")
+        assert (status, fresh, doc["marker"]) == (200, "false", "v2"), (status, fresh, doc)
+        assert served("primary", "false") == 1
+        # another tenant never sees the row, on either node
+        other = mint(SECRET, customer_id=8, scope="memory:read")
+        status, fresh, doc = context(t1, tok=other)
+        assert (status, fresh, doc["known"]) == (200, "false", False), (status, fresh, doc)
+        assert "marker" not in doc
+        # a bad time is the client's mistake
+        for bad in ("yesterday", "2026-12-01", "2026-02-30T10:00:00Z", "2026-12-01T10:00:00"):
+            status, fresh, doc = context(bad)
+            assert status == 400 and doc["error"]["code"] == "bad_value", (bad, status, doc)
+
+        # the standby catches up: it serves the same read again
+        sql(standby, "SELECT pg_wal_replay_resume()")
+        deadline = time.time() + 30
+        while context(t2)[0:2] != (200, "true") or served("standby", "true") < 2:
+            assert time.time() < deadline, "the standby never served the newer read"
+            time.sleep(0.2)
+
+        # the primary gone: a read the standby cannot vouch for is still answered, not fresh
+        pg_ctl("stop", "-D", tmp_path / "pg/data", "-m", "immediate", "-w", "-s")
+        status, fresh, doc = context("2026-12-02T00:00:00Z")
+        assert (status, fresh, doc["marker"]) == (200, "false", "v2"), (status, fresh, doc)
+        assert served("standby", "false") == 1
+    finally:
+        if d is not None:
+            d.stop()
+        dev("down", "--dir", tmp_path, "all", check=False)
 
 
 def test_reads_from_a_standby_then_the_primary(tmp_path):
