@@ -187,6 +187,33 @@ def test_a_spoken_card_appears_nowhere(stack, tmp_path):
         assert_no_card(f"{name} log", d.output())
 
 
+def test_read_your_writes_from_ingest_to_the_context(stack, tmp_path):
+    """Not redaction: this file's stack is the whole path (ingest, summarizer, aimem-query), so the
+    read-your-writes handshake is checked on it. The 202 of POST /v3/calls names the event's
+    occurred_at; a context read with that min_event_time is fresh once the summarizer has applied
+    the call (and holds it), and not fresh for a time no event of the caller has reached."""
+    user, ingest = "9495557788", stack["d"]["ingest"].port
+    body = card_call(f"CA{uuid.uuid4().hex[:10]}", user)
+    status, _, payload = request(ingest, "POST", "/v3/calls", body, token=mint(SECRET, customer_id=7))
+    assert status == 202 and set(payload) == {"event_id", "call_id", "occurred_at"}, payload
+    at = payload["occurred_at"]
+    q, token = stack["d"]["query"].port, mint(SECRET, customer_id=7, scope="memory:read")
+
+    def read(t):
+        status, headers, doc = request(q, "GET", f"/v3/callers/{user}/context?min_event_time={t}",
+                                       token=token)
+        assert status == 200, doc
+        return headers.get("Aimem-Context-Fresh"), [s["call_id"] for s in doc["summaries"]]
+
+    wait_for(lambda: read(at)[0] == "true", timeout=60, what="a fresh context")
+    assert read(at) == ("true", [body["call_id"]])
+    assert read("2999-01-01T00:00:00Z") == ("false", [body["call_id"]])
+    other = mint(SECRET, customer_id=8, scope="memory:read")
+    status, headers, doc = request(q, "GET", f"/v3/callers/{user}/context?min_event_time={at}",
+                                   token=other)
+    assert (status, headers.get("Aimem-Context-Fresh"), doc["known"]) == (200, "false", False)
+
+
 def test_workers_redact_events_other_tools_produce(stack, tmp_path):
     """Defence in depth: an event produced around the gateway, with the number in it."""
     user = "9495550007"
