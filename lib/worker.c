@@ -199,6 +199,20 @@ int worker_run(struct worker *w)
 
 /* ---- set-up ------------------------------------------------------------------------- */
 
+/* Sets librdkafka's key to value unless the settings give kafka.<key> (the operator's wins).
+ * Returns 0 or -1 with err. */
+static int worker_conf_default(rd_kafka_conf_t *conf, const struct cfg *cfg, const char *key,
+                               const char *value, char *err, size_t errlen)
+{
+	for (size_t i = 0; cfg != NULL && i < cfg_passthrough_count(cfg); i++) {
+		const char *k, *v;
+		cfg_passthrough_get(cfg, i, &k, &v);
+		if (strncmp(k, "kafka.", 6) == 0 && strcmp(k + 6, key) == 0)
+			return 0;
+	}
+	return kafka_conf_set(conf, key, value, err, errlen);
+}
+
 static rd_kafka_t *worker_consumer(struct worker *w, const struct cfg *cfg, char *err,
                                    size_t errlen)
 {
@@ -220,25 +234,25 @@ static rd_kafka_t *worker_consumer(struct worker *w, const struct cfg *cfg, char
 		rd_kafka_conf_destroy(conf);
 		return NULL;
 	}
-	/* librdkafka prefetches up to 64 MiB by default, most of a worker's RSS while the database
-	 * sets the pace; 16 MiB is still many batches ahead. kafka.* settings win. */
-	bool prefetch_set = false;
-	for (size_t i = 0; cfg != NULL && i < cfg_passthrough_count(cfg); i++) {
-		const char *key, *value;
-		cfg_passthrough_get(cfg, i, &key, &value);
-		prefetch_set = prefetch_set || strcmp(key, "kafka.queued.max.messages.kbytes") == 0;
-	}
-	if (!prefetch_set &&
-	    kafka_conf_set(conf, "queued.max.messages.kbytes", "16384", err, errlen) != 0) {
+	/* Defaults of ours where librdkafka's do not suit a worker; kafka.* settings win.
+	 * - librdkafka prefetches up to 64 MiB, most of a worker's RSS while the database sets the
+	 *   pace; 16 MiB is still many batches ahead.
+	 * - its 45 s group session keeps a crashed worker's partitions unread for 45 s (a worker
+	 *   that restarts joins as a new member); 10 s moves them sooner, heartbeats (every 3 s)
+	 *   come from librdkafka's own thread however long a batch takes, and Kafka's smallest
+	 *   allowed session (group.min.session.timeout.ms) is 6 s. */
+	if (worker_conf_default(conf, cfg, "queued.max.messages.kbytes", "16384", err, errlen) !=
+	        0 ||
+	    worker_conf_default(conf, cfg, "session.timeout.ms", "10000", err, errlen) != 0) {
 		rd_kafka_conf_destroy(conf);
 		return NULL;
 	}
 	char session[32];
 	size_t slen = sizeof(session);
-	w->session_ms = 45000; /* librdkafka 2.0.2's default */
+	w->session_ms = 10000; /* the default set above */
 	if (rd_kafka_conf_get(conf, "session.timeout.ms", session, &slen) == RD_KAFKA_CONF_OK &&
 	    num_parse_int(session, 1, INT32_MAX, &w->session_ms) != NUM_OK)
-		w->session_ms = 45000;
+		w->session_ms = 10000;
 	if (w->mode->rebalance != NULL) /* a replay assigns its partitions itself */
 		rd_kafka_conf_set_rebalance_cb(conf, w->mode->rebalance);
 	rd_kafka_conf_set_opaque(conf, w);

@@ -457,6 +457,33 @@ def test_two_processes_share_partitions_and_take_over(services, db, worker_env, 
     check_exactly_once(db, group, services, topic, first + second)
 
 
+def test_without_settings_a_dead_members_partitions_move_within_the_workers_session(
+        services, db, worker_env, tmp_path):
+    """The workers' own group session (10 s, lib/worker.c) rather than librdkafka's 45 s: with no
+    kafka.session.timeout.ms set, the survivor holds all four partitions well before 45 s."""
+    topic, group, env = worker_env
+    env = {k: v for k, v in env.items() if k != "AIMEM_KAFKA_SESSION_TIMEOUT_MS"}
+    a = start(env, tmp_path, "a.log")
+    b = start(env, tmp_path, "b.log")
+    try:
+        wait_for(lambda: "partition assigned" in a.output() and "partition assigned" in b.output(),
+                 timeout=60, what="both members assigned")
+        before = a.output().count("partition assigned")
+        b.proc.send_signal(signal.SIGKILL)
+        killed = time.monotonic()
+        b.proc.wait(10)
+        b.log.close()
+        wait_for(lambda: a.output().count("partition assigned") >= before + 2, timeout=60,
+                 what="the survivor took the dead member's partitions")
+        moved = time.monotonic() - killed
+        assert moved < 30, f"{moved:.1f} s: the 45 s librdkafka default, not the workers' 10 s"
+        calls = many_calls(40)
+        produce(services.bootstrap, topic, [(e["customer_id"], e) for e in calls])
+        wait_for(lambda: stored_total(db, group) == len(calls), what="all calls on the survivor")
+    finally:
+        assert a.stop() == 0, a.output()
+
+
 # ---- replay ---------------------------------------------------------------------------------
 
 def replay(env, *args):
