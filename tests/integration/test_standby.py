@@ -39,6 +39,26 @@ def memories(port, token, user):
     return status, payload
 
 
+def primary_and_standby(tmp_path):
+    """scripts/dev's PostgreSQL with a hot standby, migrated: (primary admin URL, standby admin
+    URL, primary port, standby port)."""
+    dev("up", "--dir", tmp_path, "--pg-standby", "pg")
+    env = read_env(tmp_path / "env")
+    run([str(BUILD / "bin/aimem"), "migrate", "--dir", str(REPO / "migrations")],
+        env={"AIMEM_DB_URL": env["AIMEM_DB_ADMIN_URL"]})
+    return (env["AIMEM_DB_ADMIN_URL"], env["AIMEM_DB_STANDBY_ADMIN_URL"], env["AIMEM_PG_PORT"],
+            env["AIMEM_PG_STANDBY_PORT"])
+
+
+def query_on_both(tmp_path, pport, sport):
+    """aimem-query given both nodes, preferring the standby."""
+    url = (f"postgresql://aimem_reader@127.0.0.1:{pport},127.0.0.1:{sport}/aimem"
+           "?target_session_attrs=prefer-standby")
+    return Daemon([str(BUILD / "bin/aimem-query")],
+                  {"AIMEM_HTTP_PORT": "0", "AIMEM_AUTH_JWT_SECRET": SECRET, "AIMEM_DB_URL": url,
+                   "AIMEM_EMBED_PROVIDER": "hashed"}, tmp_path / "query.log").wait_ready()
+
+
 def counter(port, name, labels):
     _, _, text = request(port, "GET", "/metrics")
     m = re.search(rf'^{name}{{{re.escape(labels)}}} (\S+)$', text.decode(), re.M)
@@ -66,12 +86,7 @@ def put_context(url, tenant, user, marker, event_at):
 def test_read_your_writes_on_a_lagging_standby(tmp_path):
     d = None
     try:
-        dev("up", "--dir", tmp_path, "--pg-standby", "pg")
-        env = read_env(tmp_path / "env")
-        primary, standby = env["AIMEM_DB_ADMIN_URL"], env["AIMEM_DB_STANDBY_ADMIN_URL"]
-        pport, sport = env["AIMEM_PG_PORT"], env["AIMEM_PG_STANDBY_PORT"]
-        run([str(BUILD / "bin/aimem"), "migrate", "--dir", str(REPO / "migrations")],
-            env={"AIMEM_DB_URL": primary})
+        primary, standby, pport, sport = primary_and_standby(tmp_path)
         user, t1, t2 = "9495550077", "2026-12-01T10:00:00.100Z", "2026-12-01T10:05:00.200Z"
         put_context(primary, 7, user, "v1", t1)
         deadline = time.time() + 30
@@ -82,11 +97,7 @@ def test_read_your_writes_on_a_lagging_standby(tmp_path):
         sql(standby, "SELECT pg_wal_replay_pause()")  # the standby falls behind from here
         put_context(primary, 7, user, "v2", t2)
 
-        url = (f"postgresql://aimem_reader@127.0.0.1:{pport},127.0.0.1:{sport}/aimem"
-               "?target_session_attrs=prefer-standby")
-        d = Daemon([str(BUILD / "bin/aimem-query")],
-                   {"AIMEM_HTTP_PORT": "0", "AIMEM_AUTH_JWT_SECRET": SECRET, "AIMEM_DB_URL": url,
-                    "AIMEM_EMBED_PROVIDER": "hashed"}, tmp_path / "query.log").wait_ready()
+        d = query_on_both(tmp_path, pport, sport)
         token = mint(SECRET, customer_id=7, scope="memory:read")
 
         def context(at=None, tok=token, fmt=None):
@@ -151,12 +162,7 @@ def test_read_your_writes_on_a_lagging_standby(tmp_path):
 def test_reads_from_a_standby_then_the_primary(tmp_path):
     d = None
     try:
-        dev("up", "--dir", tmp_path, "--pg-standby", "pg")
-        env = read_env(tmp_path / "env")
-        primary, standby = env["AIMEM_DB_ADMIN_URL"], env["AIMEM_DB_STANDBY_ADMIN_URL"]
-        pport, sport = env["AIMEM_PG_PORT"], env["AIMEM_PG_STANDBY_PORT"]
-        run([str(BUILD / "bin/aimem"), "migrate", "--dir", str(REPO / "migrations")],
-            env={"AIMEM_DB_URL": primary})
+        primary, standby, pport, sport = primary_and_standby(tmp_path)
         conn = psycopg2.connect(primary)
         with conn, conn.cursor() as cur:
             cur.execute("SELECT set_config('app.current_tenant', '7', true)")
@@ -167,11 +173,7 @@ def test_reads_from_a_standby_then_the_primary(tmp_path):
             assert time.time() < deadline, "the row never reached the standby"
             time.sleep(0.1)
 
-        url = (f"postgresql://aimem_reader@127.0.0.1:{pport},127.0.0.1:{sport}/aimem"
-               "?target_session_attrs=prefer-standby")
-        d = Daemon([str(BUILD / "bin/aimem-query")],
-                   {"AIMEM_HTTP_PORT": "0", "AIMEM_AUTH_JWT_SECRET": SECRET, "AIMEM_DB_URL": url,
-                    "AIMEM_EMBED_PROVIDER": "hashed"}, tmp_path / "query.log").wait_ready()
+        d = query_on_both(tmp_path, pport, sport)
         token = mint(SECRET, customer_id=7, scope="memory:read")
         status, payload = memories(d.port, token, "9495550042")
         assert status == 200 and payload["count"] == 1, payload
