@@ -89,7 +89,7 @@ static enum http_outcome ingest_submit(struct ingest *in, struct http_exchange *
 	}
 	if (json_is_null(json_object_get(ok, "event_id")))
 		json_object_set_new(ok, "event_id", json_string(e.event_id));
-	if (ok_status == 202) /* /v3: the event time a read-your-writes context read can ask for */
+	if (ok_status == 202) /* /v3: the event time (a call's: min_event_time of a context read) */
 		json_object_set_new(ok, "occurred_at", json_string(e.occurred_at));
 	char *body = json_dumps(ok, JSON_COMPACT);
 	json_decref(ok);

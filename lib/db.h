@@ -42,7 +42,7 @@ enum db_status {
 PGconn *db_connect(const char *conninfo, long long timeout_ms, char *err, size_t errlen) DB_WUR;
 
 /* db_connect with libpq's target_session_attrs set to session_attrs over whatever conninfo
- * says (NULL: conninfo's own), e.g. "read-write" to reach the primary of a multi-host
+ * says (NULL: conninfo's own), e.g. "primary" to reach the primary of a multi-host
  * conninfo written for a standby. */
 PGconn *db_connect_attrs(const char *conninfo, const char *session_attrs, long long timeout_ms,
                          char *err, size_t errlen) DB_WUR;

@@ -25,7 +25,7 @@
 
 struct query_api {
 	struct qdb *db;
-	/* the same conninfo with target_session_attrs=read-write: where a read that asked for
+	/* the same conninfo with target_session_attrs=primary: where a read that asked for
 	 * read-your-writes goes when the node db reached has not applied it (native.c) */
 	struct qdb *primary;
 	struct metrics *m;

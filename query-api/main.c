@@ -192,7 +192,9 @@ int main(int argc, char **argv)
 	 * connections opened only when such a read comes (none with a single primary) */
 	struct qdb_config pc = qc;
 	pc.session_attrs = "primary";
-	api.primary = qdb_new(&pc, m);
+	pc.down_effect = "read-your-writes reads the standby cannot serve get its answer "
+	                 "(Aimem-Context-Fresh: false) until the primary is back";
+	api.primary = qdb_new(&pc, NULL); /* its own metrics would mix with the main pool's */
 	char why[256];
 	if (!qdb_ready(api.db, why, sizeof(why))) /* not fatal: /readyz says so until it is */
 		log_warn("database not reachable at start-up; serving 503 until it is");

@@ -25,7 +25,7 @@ struct qdb_slot {
 };
 
 struct qdb {
-	char *url, *session_attrs;
+	char *url, *session_attrs, *down_effect;
 	long long stmt_timeout_ms, wait_ms, reconnect_ms;
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
@@ -55,6 +55,8 @@ struct qdb *qdb_new(const struct qdb_config *cfg, struct metrics *m)
 	struct qdb *q = xcalloc(1, sizeof(*q));
 	q->url = xstrdup(cfg->url);
 	q->session_attrs = cfg->session_attrs ? xstrdup(cfg->session_attrs) : NULL;
+	q->down_effect =
+	    xstrdup(cfg->down_effect ? cfg->down_effect : "reads answer 503 until it is back");
 	q->stmt_timeout_ms = cfg->statement_timeout_ms;
 	q->wait_ms = cfg->wait_ms;
 	q->reconnect_ms = cfg->reconnect_ms;
@@ -98,6 +100,7 @@ void qdb_free(struct qdb **qp)
 	pthread_cond_destroy(&q->cond);
 	free(q->url);
 	free(q->session_attrs);
+	free(q->down_effect);
 	free(q);
 }
 
@@ -228,9 +231,7 @@ static int qdb_ensure(struct qdb *q, struct qdb_slot *slot, char *err, size_t er
 		qdb_count(q->conn_errors);
 		slot->next_try = now + q->reconnect_ms;
 		if (!slot->down_logged)
-			log_warn(
-			    "database unreachable: reads answer 503 until it is back error=\"%s\"",
-			    err);
+			log_warn("database unreachable: %s error=\"%s\"", q->down_effect, err);
 		slot->down_logged = true;
 		return QDB_UNAVAILABLE;
 	}

@@ -51,9 +51,13 @@ struct qdb_stmt {
 
 struct qdb_config {
 	const char *url; /* libpq conninfo, as aimem_reader (borrowed) */
-	/* libpq's target_session_attrs over url's (borrowed; NULL: url's own): "read-write"
-	 * makes a pool of the primary from a conninfo that prefers a standby */
+	/* libpq's target_session_attrs over url's (borrowed; NULL: url's own): "primary" makes
+	 * a pool of the primary from a conninfo that prefers a standby ("read-write" never
+	 * matches aimem_reader, whose sessions are read-only by default) */
 	const char *session_attrs;
+	/* what the outage means, for the one log line when the pool cannot connect (borrowed;
+	 * NULL: "reads answer 503 until it is back") */
+	const char *down_effect;
 	unsigned size; /* connections */
 	long long statement_timeout_ms;
 	long long wait_ms;      /* longest wait for a free connection */

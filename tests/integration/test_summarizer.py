@@ -468,7 +468,14 @@ def test_without_settings_a_dead_members_partitions_move_within_the_workers_sess
     try:
         wait_for(lambda: "partition assigned" in a.output() and "partition assigned" in b.output(),
                  timeout=60, what="both members assigned")
-        before = a.output().count("partition assigned")
+        counts, still = [], time.monotonic()
+        while time.monotonic() - still < 3:  # the join's rebalance over: no new lines for 3 s
+            now = (a.output().count("partition assigned"), b.output().count("partition assigned"))
+            if counts and now != counts[-1]:
+                still = time.monotonic()
+            counts.append(now)
+            time.sleep(0.2)
+        before = counts[-1][0]
         b.proc.send_signal(signal.SIGKILL)
         killed = time.monotonic()
         b.proc.wait(10)
