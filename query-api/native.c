@@ -42,21 +42,28 @@ const struct qdb_stmt query_stmt_context = { .name = "q_context",
 	                                     .sql = QUERY_SQL_CONTEXT_READ(""),
 	                                     .nparams = 2 };
 #define NATIVE_SQL_TEXT ", c.text_head || array_to_string(c.text_sums[1:$2::int], '')"
-/* min_event_time ($3, Unix milliseconds): whether the row has applied an event that new
- * (caller_context.event_at, migration 012) and whether this node is a hot standby */
-#define NATIVE_SQL_FRESH                                                                           \
-	", coalesce(c.event_at >= timestamptz 'epoch' + $3::bigint * interval '1 millisecond', "   \
-	"false), pg_is_in_recovery()"
+/* Read-your-writes: whether the stored context is as new as asked, and whether this node is a
+ * hot standby. $3, min_event_time in Unix milliseconds (NULL: not asked): the row has applied
+ * an event that new (caller_context.event_at, migration 012). $4, after_call (NULL: not
+ * asked): the caller has that call's summary, which the summarizer writes in the transaction
+ * that rewrites the row, so the row has it too. */
+/* clang-format off */
+#define NATIVE_SQL_FRESH \
+	", ($3::bigint IS NULL OR coalesce(c.event_at >= timestamptz 'epoch' + " \
+	"$3::bigint * interval '1 millisecond', false)) AND ($4::text IS NULL OR EXISTS " \
+	"(SELECT 1 FROM call_summaries s WHERE s.call_id = $4::text AND s.user_id = $1)), " \
+	"pg_is_in_recovery()"
+/* clang-format on */
 static const struct qdb_stmt native_stmt_context_text = {
 	.name = "q_context_text", .sql = QUERY_SQL_CONTEXT_READ(NATIVE_SQL_TEXT), .nparams = 2
 };
 static const struct qdb_stmt native_stmt_context_at = {
-	.name = "q_context_at", .sql = QUERY_SQL_CONTEXT_READ(NATIVE_SQL_FRESH), .nparams = 3
+	.name = "q_context_at", .sql = QUERY_SQL_CONTEXT_READ(NATIVE_SQL_FRESH), .nparams = 4
 };
 static const struct qdb_stmt native_stmt_context_text_at = { .name = "q_context_text_at",
 	                                                     .sql = QUERY_SQL_CONTEXT_READ(
 	                                                         NATIVE_SQL_TEXT NATIVE_SQL_FRESH),
-	                                                     .nparams = 3 };
+	                                                     .nparams = 4 };
 
 /* The ETag of one answer: the stored context's, mixed with what the request cut from it. */
 static void native_context_etag(const char *stored, const char *user_id, long long n, bool text,
@@ -71,11 +78,11 @@ static void native_context_etag(const char *stored, const char *user_id, long lo
 }
 
 /*
- * Read-your-writes (min_event_time): res came from the node api->db reached, with the two
- * NATIVE_SQL_FRESH columns last. A standby whose copy of the caller's context has not applied
- * an event as new as asked hands the read to the primary (api->primary); a primary's answer
- * stands. Says which in Aimem-Context-Fresh (true: the context has applied an event of the
- * caller at least that new) and aimem_query_context_min_time_total{node,fresh}. The primary
+ * Read-your-writes (min_event_time, after_call): res came from the node api->db reached, with
+ * the two NATIVE_SQL_FRESH columns last. A standby whose copy of the caller's context is not as
+ * new as asked hands the read to the primary (api->primary); a primary's answer stands. Says
+ * which in Aimem-Context-Fresh (true: the context is as new as asked) and
+ * aimem_query_context_min_time_total{node,fresh}. The primary
  * unreachable: the standby's answer, not fresh. Returns the result to serve (res, or the
  * primary's in its place).
  */
@@ -108,14 +115,17 @@ static PGresult *native_fresh(struct http_exchange *ex, const struct query_api *
 		snprintf(labels, sizeof(labels), "node=\"%s\",fresh=\"%s\"",
 		         standby ? "standby" : "primary", fresh ? "true" : "false");
 		metrics_counter_add(
-		    metrics_counter(api->m, "aimem_query_context_min_time_total",
-		                    "Context reads that asked for min_event_time, by the node that "
-		                    "served them and whether its context had applied that time.",
-		                    labels),
+		    metrics_counter(
+		        api->m, "aimem_query_context_min_time_total",
+		        "Context reads that asked for min_event_time or after_call, by the "
+		        "node that served them and whether its context was as new.",
+		        labels),
 		    1);
 	}
 	return res;
 }
+
+static bool native_call_id(const char *id);
 
 static enum http_outcome route_context(struct http_exchange *ex, void *ctx)
 {
@@ -138,17 +148,24 @@ static enum http_outcome route_context(struct http_exchange *ex, void *ctx)
 		                 "min_event_time: an RFC 3339 date-time like 2026-11-20T15:04:05Z");
 		return HTTP_DONE;
 	}
+	const char *after_call = http_query(ex, "after_call");
+	if (after_call != NULL && !native_call_id(after_call)) {
+		http_reply_error(ex, 400, "bad_value",
+		                 "after_call: a call id, 1-128 of A-Z a-z 0-9 . _ : -");
+		return HTTP_DONE;
+	}
+	bool ryw = min_time != NULL || after_call != NULL;
 	char ns[24], ms[24], tag[24];
 	snprintf(ns, sizeof(ns), "%lld", n);
 	snprintf(ms, sizeof(ms), "%lld", min_ms);
-	const char *params[] = { http_param(ex, 0), ns, ms };
+	const char *params[] = { http_param(ex, 0), ns, min_time ? ms : NULL, after_call };
 	const struct qdb_stmt *st = text ? &native_stmt_context_text : &query_stmt_context;
-	if (min_time != NULL)
+	if (ryw)
 		st = text ? &native_stmt_context_text_at : &native_stmt_context_at;
 	PGresult *res = api_query(ex, api, c.customer_id, st, params);
 	if (res == NULL)
 		return HTTP_DONE;
-	if (min_time != NULL)
+	if (ryw)
 		res = native_fresh(ex, api, c.customer_id, st, params, res);
 	native_context_etag(PQgetvalue(res, 0, 0), http_param(ex, 0), n, text, tag);
 	const char *doc = PQgetvalue(res, 0, 1);

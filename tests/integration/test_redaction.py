@@ -208,6 +208,9 @@ def test_read_your_writes_from_ingest_to_the_context(stack, tmp_path):
     wait_for(lambda: read(at)[0] == "true", timeout=60, what="a fresh context")
     assert read(at) == ("true", [body["call_id"]])
     assert read("2999-01-01T00:00:00Z") == ("false", [body["call_id"]])
+    status, headers, doc = request(q, "GET", f"/v3/callers/{user}/context?after_call={body['call_id']}",
+                                   token=token)
+    assert (status, headers.get("Aimem-Context-Fresh")) == (200, "true"), doc
     other = mint(SECRET, customer_id=8, scope="memory:read")
     status, headers, doc = request(q, "GET", f"/v3/callers/{user}/context?min_event_time={at}",
                                    token=other)

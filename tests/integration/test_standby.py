@@ -96,14 +96,19 @@ def test_read_your_writes_on_a_lagging_standby(tmp_path):
             time.sleep(0.1)
         sql(standby, "SELECT pg_wal_replay_pause()")  # the standby falls behind from here
         put_context(primary, 7, user, "v2", t2)
+        sql(primary, "INSERT INTO call_summaries (customer_id, call_id, user_id, call_ended_at, event_id,"
+                     " processor, event_at) VALUES (7, 'CA-v2', %s, %s, gen_random_uuid(), 'test', %s)", (user, t2, t2))
 
         d = query_on_both(tmp_path, pport, sport)
         token = mint(SECRET, customer_id=7, scope="memory:read")
+        other_token = mint(SECRET, customer_id=8, scope="memory:read")
 
-        def context(at=None, tok=token, fmt=None):
+        def context(at=None, tok=token, fmt=None, call=None):
             q = "" if at is None else "?min_event_time=" + at.replace("+", "%2B")
             if fmt:
                 q += ("&" if q else "?") + "format=" + fmt
+            if call:
+                q += ("&" if q else "?") + "after_call=" + call
             status, headers, payload = request(d.port, "GET", f"/v3/callers/{user}/context{q}",
                                                token=tok)
             return status, headers.get("Aimem-Context-Fresh"), payload
@@ -136,6 +141,17 @@ def test_read_your_writes_on_a_lagging_standby(tmp_path):
         status, fresh, doc = context(t1, tok=other)
         assert (status, fresh, doc["known"]) == (200, "false", False), (status, fresh, doc)
         assert "marker" not in doc
+        # after_call: the call's summary is on the primary only; a call never applied, or
+        # another caller's, is not fresh anywhere
+        status, fresh, doc = context(call="CA-v2")
+        assert (status, fresh, doc["marker"]) == (200, "true", "v2"), (status, fresh, doc)
+        status, fresh, doc = context(t1, call="CA-v2", fmt="text")  # both asked: both must hold
+        assert (status, fresh, doc["marker"]) == (200, "true", "v2"), (status, fresh, doc)
+        assert context(call="CA-never")[0:2] == (200, "false")
+        status, fresh, doc = context(call="CA-v2", tok=other_token)
+        assert (status, fresh, doc["known"]) == (200, "false", False), (status, fresh, doc)
+        status, _, doc = context(call="bad%20id")
+        assert status == 400 and doc["error"]["code"] == "bad_value", doc
         # a bad time is the client's mistake
         for bad in ("yesterday", "2026-12-01", "2026-02-30T10:00:00Z", "2026-12-01T10:00:00"):
             status, fresh, doc = context(bad)
