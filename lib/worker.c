@@ -199,6 +199,10 @@ int worker_run(struct worker *w)
 
 /* ---- set-up ------------------------------------------------------------------------- */
 
+/* The workers' group session (see worker_consumer), unless kafka.session.timeout.ms says. */
+#define WORKER_SESSION_MS 10000
+#define WORKER_SESSION_MS_TEXT "10000"
+
 /* Sets librdkafka's key to value unless the settings give kafka.<key> (the operator's wins).
  * Returns 0 or -1 with err. */
 static int worker_conf_default(rd_kafka_conf_t *conf, const struct cfg *cfg, const char *key,
@@ -243,17 +247,18 @@ static rd_kafka_t *worker_consumer(struct worker *w, const struct cfg *cfg, char
 	 *   allowed session (group.min.session.timeout.ms) is 6 s. */
 	if (worker_conf_default(conf, cfg, "queued.max.messages.kbytes", "16384", err, errlen) !=
 	        0 ||
-	    worker_conf_default(conf, cfg, "session.timeout.ms", "10000", err, errlen) != 0) {
+	    worker_conf_default(conf, cfg, "session.timeout.ms", WORKER_SESSION_MS_TEXT, err,
+	                        errlen) != 0) {
 		rd_kafka_conf_destroy(conf);
 		return NULL;
 	}
 	char session[32];
 	size_t slen = sizeof(session);
-	w->session_ms = 10000; /* the default set above */
-	if (rd_kafka_conf_get(conf, "session.timeout.ms", session, &slen) == RD_KAFKA_CONF_OK &&
+	if (rd_kafka_conf_get(conf, "session.timeout.ms", session, &slen) != RD_KAFKA_CONF_OK ||
 	    num_parse_int(session, 1, INT32_MAX, &w->session_ms) != NUM_OK)
-		w->session_ms = 10000;
-	if (w->mode->rebalance != NULL) /* a replay assigns its partitions itself */
+		w->session_ms = WORKER_SESSION_MS; /* unreadable: take the default */
+	/* a replay assigns its partitions itself */
+	if (w->mode->rebalance != NULL)
 		rd_kafka_conf_set_rebalance_cb(conf, w->mode->rebalance);
 	rd_kafka_conf_set_opaque(conf, w);
 	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);

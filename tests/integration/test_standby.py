@@ -28,9 +28,10 @@ def sql(url, q, args=None):
         conn.close()
 
 
-def metric(port, name, node):
+def metric(port, name, labels):
+    """A series' value on /metrics (labels as printed, e.g. 'node="h:p"'), None when absent."""
     _, _, text = request(port, "GET", "/metrics")
-    m = re.search(rf'^{name}{{node="{re.escape(node)}"}} (\S+)$', text.decode(), re.M)
+    m = re.search(rf'^{name}{{{re.escape(labels)}}} (\S+)$', text.decode(), re.M)
     return float(m.group(1)) if m else None
 
 
@@ -57,12 +58,6 @@ def query_on_both(tmp_path, pport, sport):
     return Daemon([str(BUILD / "bin/aimem-query")],
                   {"AIMEM_HTTP_PORT": "0", "AIMEM_AUTH_JWT_SECRET": SECRET, "AIMEM_DB_URL": url,
                    "AIMEM_EMBED_PROVIDER": "hashed"}, tmp_path / "query.log").wait_ready()
-
-
-def counter(port, name, labels):
-    _, _, text = request(port, "GET", "/metrics")
-    m = re.search(rf'^{name}{{{re.escape(labels)}}} (\S+)$', text.decode(), re.M)
-    return float(m.group(1)) if m else 0
 
 
 def put_context(url, tenant, user, marker, event_at):
@@ -114,8 +109,8 @@ def test_read_your_writes_on_a_lagging_standby(tmp_path):
             return status, headers.get("Aimem-Context-Fresh"), payload
 
         def served(node, fresh):
-            return counter(d.port, "aimem_query_context_min_time_total",
-                           f'node="{node}",fresh="{fresh}"')
+            return metric(d.port, "aimem_query_context_min_time_total",
+                          f'node="{node}",fresh="{fresh}"') or 0
 
         # no min_event_time: the standby's (stale) copy, no freshness said
         status, fresh, doc = context()
@@ -201,8 +196,8 @@ def test_reads_from_a_standby_then_the_primary(tmp_path):
         assert sql(primary, "SELECT count(*) FROM pg_stat_activity WHERE usename = 'aimem_reader'") == [(0,)]
         time.sleep(1.1)  # one sample a second
         memories(d.port, token, "9495550042")
-        assert metric(d.port, "aimem_query_db_standby", f"127.0.0.1:{sport}") == 1
-        lag = metric(d.port, "aimem_query_db_replay_lag_seconds", f"127.0.0.1:{sport}")
+        assert metric(d.port, "aimem_query_db_standby", f'node="127.0.0.1:{sport}"') == 1
+        lag = metric(d.port, "aimem_query_db_replay_lag_seconds", f'node="127.0.0.1:{sport}"')
         assert lag is not None and 0 <= lag < 60, lag
 
         # the standby goes away: prefer-standby falls back to the primary
@@ -218,8 +213,8 @@ def test_reads_from_a_standby_then_the_primary(tmp_path):
         assert answers[-1] == 200 and payload["count"] == 1, answers
         time.sleep(1.1)
         memories(d.port, token, "9495550042")
-        assert metric(d.port, "aimem_query_db_standby", f"127.0.0.1:{pport}") == 0
-        assert metric(d.port, "aimem_query_db_replay_lag_seconds", f"127.0.0.1:{pport}") == 0
+        assert metric(d.port, "aimem_query_db_standby", f'node="127.0.0.1:{pport}"') == 0
+        assert metric(d.port, "aimem_query_db_replay_lag_seconds", f'node="127.0.0.1:{pport}"') == 0
     finally:
         if d is not None:
             d.stop()
